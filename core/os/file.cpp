@@ -1,0 +1,171 @@
+#include "file.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <random>
+
+#include "error.hpp"
+
+namespace rrun::os {
+
+UniqueFd open_file(const std::string& path, int flags, mode_t mode) {
+  return open_file_at(AT_FDCWD, path, flags, mode);
+}
+
+UniqueFd open_file_at(BorrowedFd dir, const std::string& path, int flags, mode_t mode) {
+  int fd;
+  do {
+    fd = ::openat(dir.get(), path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) throw_errno("open " + quote(path));
+  return UniqueFd(fd);
+}
+
+std::string read_fd(BorrowedFd fd) {
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("read");
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  UniqueFd fd = open_file(path, O_RDONLY);
+  try {
+    return read_fd(fd);
+  } catch (...) {
+    rethrow_with_context("read " + quote(path));
+  }
+}
+
+std::optional<std::string> read_file_if_exists(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw_errno("open " + quote(path));
+  }
+  UniqueFd owned(fd);
+  return read_fd(owned);
+}
+
+void write_all(BorrowedFd fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd.get(), data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("write");
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void write_file(const std::string& path, std::string_view data) {
+  UniqueFd fd = open_file(path, O_WRONLY);
+  ssize_t n = ::write(fd.get(), data.data(), data.size());
+  if (n < 0) throw_errno("write " + quote(path));
+  if (static_cast<size_t>(n) != data.size()) throw SystemError(EIO, "short write to " + quote(path));
+}
+
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+  std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}());
+  UniqueFd fd = open_file(tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
+  try {
+    write_all(fd, data);
+    if (::fsync(fd.get()) < 0) throw_errno("fsync");
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    rethrow_with_context("write " + quote(tmp));
+  }
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) < 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw_errno(err, "rename " + quote(tmp) + " to " + quote(path));
+  }
+  // Make the rename itself durable.
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+void mkdir_p(const std::string& path, mode_t mode) {
+  if (path.empty()) return;
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    cur = path.substr(0, pos);
+    if (cur.empty()) continue;
+    if (::mkdir(cur.c_str(), mode) < 0 && errno != EEXIST) throw_errno("create directory " + quote(cur));
+  }
+}
+
+namespace {
+
+void remove_tree_at(int parent, const char* name, dev_t dev) {
+  struct stat st;
+  if (::fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno == ENOENT) return;
+    throw_errno(std::string("stat ") + quote(name));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlinkat(parent, name, 0) < 0 && errno != ENOENT) throw_errno(std::string("remove ") + quote(name));
+    return;
+  }
+  if (st.st_dev != dev) throw SystemError(EXDEV, std::string("refusing to remove ") + quote(name) + " on another file system");
+  int fd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) throw_errno(std::string("open ") + quote(name));
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    throw_errno(std::string("open ") + quote(name));
+  }
+  try {
+    while (struct dirent* e = ::readdir(d)) {
+      if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
+      remove_tree_at(::dirfd(d), e->d_name, dev);
+    }
+  } catch (...) {
+    ::closedir(d);
+    throw;
+  }
+  ::closedir(d);
+  if (::unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT) throw_errno(std::string("remove ") + quote(name));
+}
+
+}  // namespace
+
+void remove_tree(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) < 0) {
+    if (errno == ENOENT) return;
+    throw_errno("stat " + quote(path));
+  }
+  try {
+    remove_tree_at(AT_FDCWD, path.c_str(), st.st_dev);
+  } catch (...) {
+    rethrow_with_context("remove " + quote(path));
+  }
+}
+
+}  // namespace rrun::os

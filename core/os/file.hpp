@@ -1,0 +1,40 @@
+#pragma once
+// Whole-file reads and writes, and the atomic replace used for state.
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "fd.hpp"
+
+namespace rrun::os {
+
+// Opens with O_CLOEXEC added; throws SystemError naming the path.
+UniqueFd open_file(const std::string& path, int flags, mode_t mode = 0);
+UniqueFd open_file_at(BorrowedFd dir, const std::string& path, int flags, mode_t mode = 0);
+
+std::string read_file(const std::string& path);
+std::string read_fd(BorrowedFd fd);
+// Like read_file, but an absent file (ENOENT) is nullopt.
+std::optional<std::string> read_file_if_exists(const std::string& path);
+
+void write_all(BorrowedFd fd, std::string_view data);
+// Writes `data` to an existing file (such as /proc/PID/uid_map) in one write.
+void write_file(const std::string& path, std::string_view data);
+
+// Writes `path` so that a reader sees either the old or the new content,
+// never a part: a temp file in the same directory, fsync, rename.
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+
+bool path_exists(const std::string& path);
+
+// Creates the directory and its parents with `mode` (like mkdir -p).
+void mkdir_p(const std::string& path, mode_t mode = 0755);
+
+// Removes a directory tree without crossing into other file systems and
+// without following symlinks.
+void remove_tree(const std::string& path);
+
+}  // namespace rrun::os

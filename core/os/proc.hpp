@@ -1,0 +1,20 @@
+#pragma once
+// Facts about processes read from /proc.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace rrun::os {
+
+// The start time of `pid` in clock ticks since boot (field 22 of
+// /proc/PID/stat), or nullopt if there is no such process. A pid together
+// with its start time names one process; a bare pid may be reused.
+std::optional<uint64_t> process_start_time(pid_t pid, const std::string& proc_root = "/proc");
+
+// The state letter of /proc/PID/stat (R, S, D, Z, T, ...), or nullopt.
+std::optional<char> process_state(pid_t pid, const std::string& proc_root = "/proc");
+
+}  // namespace rrun::os

@@ -1,0 +1,207 @@
+// Shared CLI helpers and the commands that only read or write files: spec,
+// state, list.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+#include <rrun/core/id.hpp>
+#include <rrun/core/log.hpp>
+#include <rrun/core/version.hpp>
+#include <rrun/os/error.hpp>
+#include <rrun/os/file.hpp>
+#include <rrun/spec/parse.hpp>
+#include <rrun/userns/subid.hpp>
+
+#include "commands.hpp"
+
+namespace rrun::cli {
+
+void print(std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, text.data(), text.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      os::throw_errno("write to standard output");
+    }
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+bool is_rootless(const Invocation& inv) {
+  return core::detect_rootless(inv.global.rootless);
+}
+
+core::StateStore open_store(const Invocation& inv, bool create) {
+  core::RootDirRequest req;
+  req.flag = inv.global.root;
+  req.rootless = is_rootless(inv);
+  req.uid = ::geteuid();
+  req.xdg_runtime_dir = std::getenv("XDG_RUNTIME_DIR");
+  req.create = create;
+  return core::StateStore(core::resolve_state_root(req));
+}
+
+std::string version_text() {
+  return std::string("rrun version ") + core::rrun_version() + "\nspec: " + core::spec_version() +
+         "\nlibseccomp: " + core::libseccomp_version() + "\n";
+}
+
+int cmd_not_implemented(const Invocation& inv) {
+  throw os::Error(inv.command + ": not implemented yet");
+}
+
+// ---------------------------------------------------------------- spec
+
+namespace {
+
+// Container ids 1.. onto the caller's first subordinate range, if any.
+std::optional<spec::IdMapping> first_range(const std::vector<userns::SubRange>& ranges) {
+  if (ranges.empty()) return std::nullopt;
+  return spec::IdMapping{1, ranges.front().start, ranges.front().count};
+}
+
+spec::RootlessIds rootless_ids() {
+  spec::RootlessIds ids;
+  ids.uid = ::geteuid();
+  ids.gid = ::getegid();
+  std::string user = core::user_name(ids.uid);
+  try {
+    ids.sub_uid = first_range(userns::subordinate_uids(user, ids.uid));
+    ids.sub_gid = first_range(userns::subordinate_gids(user, ids.uid));
+  } catch (const std::exception& e) {
+    core::warn(std::string("no subordinate ids in the spec: ") + e.what());
+    ids.sub_uid.reset();
+    ids.sub_gid.reset();
+  }
+  if (!ids.sub_uid || !ids.sub_gid) {
+    // Both or neither: a uid range without a gid range (or the reverse)
+    // makes a container whose files can't be owned consistently.
+    ids.sub_uid.reset();
+    ids.sub_gid.reset();
+  }
+  return ids;
+}
+
+}  // namespace
+
+int cmd_spec(const Invocation& inv) {
+  std::string dir = inv.get("bundle", ".");
+  std::string path = (dir.empty() ? std::string(".") : dir) + "/config.json";
+  std::string exists = "spec: config.json already exists in \"" + dir + "\"; remove it first";
+  if (os::path_exists(path)) throw os::Error(exists);
+  spec::Spec s = inv.get_bool("rootless") ? spec::default_rootless_spec(rootless_ids()) : spec::default_spec();
+  std::string text = spec::serialize_spec(s, true);
+  if (text.empty() || text.back() != '\n') text += '\n';
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    if (errno == EEXIST) throw os::Error(exists);
+    os::throw_errno("spec: create " + os::quote(path));
+  }
+  os::UniqueFd owned(fd);
+  try {
+    os::write_all(owned, text);
+  } catch (...) {
+    ::unlink(path.c_str());
+    os::rethrow_with_context("spec: write " + os::quote(path));
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- state
+
+int cmd_state(const Invocation& inv) {
+  const std::string& id = inv.args.at(0);
+  core::validate_container_id(id);
+  core::StateStore store = open_store(inv, false);
+  core::State s = store.load_or_throw(id);
+  print(core::oci_state_json(s, store.status_of(s)));
+  return 0;
+}
+
+// ---------------------------------------------------------------- list
+
+namespace {
+
+// Go's text/tabwriter as runc configures it (minwidth 12, padding 3, spaces):
+// every column but the last is as wide as its widest cell plus 3, at least 12.
+std::string tabulate(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows)
+    for (size_t c = 0; c + 1 < row.size(); ++c) {
+      if (width.size() <= c) width.resize(c + 1, 12);
+      width[c] = std::max(width[c], row[c].size() + 3);
+    }
+  std::string out;
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) {
+      out += row[c];
+      if (c + 1 < row.size()) out.append(width[c] - row[c].size(), ' ');
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+std::string owner_of(const core::StateStore& store, const core::State& s) {
+  if (!s.owner.empty()) return s.owner;
+  struct stat st;
+  if (::stat(store.container_dir(s.id).c_str(), &st) < 0) return "";
+  std::string name = core::user_name(st.st_uid);
+  return name.empty() ? "#" + std::to_string(st.st_uid) : name;
+}
+
+}  // namespace
+
+int cmd_list(const Invocation& inv) {
+  std::string format = inv.get("format", "table");
+  bool quiet = inv.get_bool("quiet");
+  if (format != "table" && format != "json")
+    throw os::Error("list: invalid format \"" + format + "\"; use table or json");
+  core::StateStore store = open_store(inv, false);
+
+  struct Entry {
+    core::State state;
+    core::Status status;
+  };
+  std::vector<Entry> entries;
+  for (const auto& id : store.list_ids()) {
+    try {
+      auto s = store.load(id);
+      if (!s) continue;  // being created, or being deleted
+      core::Status st = store.status_of(*s);
+      s->owner = owner_of(store, *s);
+      entries.push_back({std::move(*s), st});
+    } catch (const std::exception& e) {
+      core::warn("list: skipping container \"" + id + "\": " + e.what());
+    }
+  }
+
+  std::string out;
+  if (quiet) {
+    for (const auto& e : entries) out += e.state.id + "\n";
+  } else if (format == "json") {
+    out = "[";
+    for (size_t k = 0; k < entries.size(); ++k) {
+      if (k) out += ",";
+      out += core::oci_state_json(entries[k].state, entries[k].status, -1);
+    }
+    out += "]\n";
+  } else {
+    std::vector<std::vector<std::string>> rows{{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
+    for (const auto& e : entries) {
+      pid_t pid = e.status == core::Status::stopped ? 0 : e.state.pid;
+      rows.push_back({e.state.id, std::to_string(pid), core::status_name(e.status), e.state.bundle, e.state.created,
+                      e.state.owner});
+    }
+    out = tabulate(rows);
+  }
+  print(out);
+  return 0;
+}
+
+}  // namespace rrun::cli

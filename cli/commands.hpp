@@ -1,0 +1,45 @@
+#pragma once
+// The CLI verbs. A verb is: Invocation -> one core call -> print; it returns
+// the exit status and reports errors by throwing (main prints them).
+// To add a command: write `int cmd_NAME(const Invocation&)` in a
+// commands_*.cpp and point its row of the table in dispatch.cpp at it.
+
+#include <string>
+#include <string_view>
+
+#include <rrun/core/state.hpp>
+
+#include "args.hpp"
+
+namespace rrun::cli {
+
+using CommandFn = int (*)(const Invocation&);
+
+// The handler of a command of command_table(); never null for those.
+CommandFn find_handler(std::string_view command);
+
+int cmd_spec(const Invocation& inv);
+int cmd_state(const Invocation& inv);
+int cmd_list(const Invocation& inv);
+// commands_lifecycle.cpp
+int cmd_create(const Invocation& inv);
+int cmd_start(const Invocation& inv);
+int cmd_run(const Invocation& inv);
+int cmd_kill(const Invocation& inv);
+int cmd_delete(const Invocation& inv);
+// Throws os::Error("<command>: not implemented yet").
+int cmd_not_implemented(const Invocation& inv);
+
+// Whether this invocation runs rootless (--rootless, else detection).
+bool is_rootless(const Invocation& inv);
+// The state store of --root (or the default). `create`: make the root
+// directory if missing (commands that write); read-only commands pass false.
+core::StateStore open_store(const Invocation& inv, bool create);
+
+// The text `rrun --version` prints.
+std::string version_text();
+
+// Writes `text` to stdout; throws os::SystemError on failure (EPIPE...).
+void print(std::string_view text);
+
+}  // namespace rrun::cli

@@ -1,0 +1,67 @@
+// The lifecycle verbs: create, start, run, kill, delete. Each parses its
+// flags into a core request, makes one core call, and prints nothing on
+// success (as runc).
+
+#include <csignal>
+
+#include <rrun/core/container.hpp>
+#include <rrun/os/error.hpp>
+
+#include "commands.hpp"
+
+namespace rrun::cli {
+
+namespace {
+
+core::Context context(const Invocation& inv) {
+  core::Context ctx;
+  ctx.rootless = is_rootless(inv);
+  ctx.state_root = open_store(inv, true).root();
+  ctx.systemd_cgroup = inv.global.systemd_cgroup;
+  return ctx;
+}
+
+core::CreateRequest create_request(const Invocation& inv) {
+  core::CreateRequest req;
+  req.id = inv.args.at(0);
+  req.bundle = inv.get("bundle", ".");
+  req.pid_file = inv.get("pid-file");
+  req.console_socket = inv.get("console-socket");
+  req.no_pivot = inv.get_bool("no-pivot");
+  req.no_new_keyring = inv.get_bool("no-new-keyring");
+  if (auto n = inv.get_int("preserve-fds")) req.preserve_fds = static_cast<unsigned>(*n);
+  return req;
+}
+
+}  // namespace
+
+int cmd_create(const Invocation& inv) {
+  core::create_container(context(inv), create_request(inv));
+  return 0;
+}
+
+int cmd_start(const Invocation& inv) {
+  core::start_container(context(inv), inv.args.at(0));
+  return 0;
+}
+
+int cmd_run(const Invocation& inv) {
+  core::RunRequest req;
+  req.create = create_request(inv);
+  req.detach = inv.get_bool("detach");
+  req.keep = inv.get_bool("keep");
+  return core::run_container(context(inv), req);
+}
+
+int cmd_kill(const Invocation& inv) {
+  int sig = inv.args.size() > 1 ? core::parse_signal(inv.args[1]) : SIGTERM;
+  core::kill_container(context(inv), inv.args.at(0), sig, inv.get_bool("all"));
+  return 0;
+}
+
+int cmd_delete(const Invocation& inv) {
+  core::delete_container(context(inv), inv.args.at(0), inv.get_bool("force"));
+  return 0;
+}
+
+}  // namespace rrun::cli

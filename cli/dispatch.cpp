@@ -1,0 +1,37 @@
+#include <utility>
+
+#include "commands.hpp"
+
+namespace rrun::cli {
+
+namespace {
+
+const std::pair<const char*, CommandFn> kHandlers[] = {
+    {"checkpoint", cmd_not_implemented},
+    {"create", cmd_create},
+    {"delete", cmd_delete},
+    {"events", cmd_not_implemented},
+    {"exec", cmd_not_implemented},
+    {"features", cmd_not_implemented},
+    {"kill", cmd_kill},
+    {"list", cmd_list},
+    {"pause", cmd_not_implemented},
+    {"ps", cmd_not_implemented},
+    {"restore", cmd_not_implemented},
+    {"resume", cmd_not_implemented},
+    {"run", cmd_run},
+    {"spec", cmd_spec},
+    {"start", cmd_start},
+    {"state", cmd_state},
+    {"update", cmd_not_implemented},
+};
+
+}  // namespace
+
+CommandFn find_handler(std::string_view command) {
+  for (const auto& [name, fn] : kHandlers)
+    if (command == name) return fn;
+  return cmd_not_implemented;
+}
+
+}  // namespace rrun::cli

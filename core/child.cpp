@@ -1,0 +1,332 @@
+// The container init, from clone() to execve() of the user process. Reads
+// top-down in the order of DESIGN.md "The create flow", step 4. Every step
+// returns 0 or -1 with the failure filled; nothing here throws or returns.
+
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <rrun/os/step.hpp>
+#include <rrun/os/syscall.hpp>
+#include <rrun/rootfs/setup.hpp>
+
+#include "exe_guard.hpp"
+#include "hooks.hpp"
+#include "init.hpp"
+#include "sync.hpp"
+
+namespace rrun::core {
+
+namespace {
+
+// After `committed`, failures no longer go to the parent (it has exited) but
+// into the exec FIFO, where `start` reads them.
+[[noreturn]] void die(const InitPlan& plan, const os::StepFailure& f, int fifo_fd = -1) noexcept {
+  if (fifo_fd >= 0) {
+    char line[sizeof f.step + sizeof f.detail + 160];
+    int n = std::snprintf(line, sizeof line, "%s: %s%s%s\n", f.step, f.detail, f.err ? ": " : "",
+                          f.err ? std::strerror(f.err) : "");
+    if (n > 0) {
+      ssize_t ignored = ::write(fifo_fd, line, static_cast<size_t>(n) < sizeof line ? n : sizeof line - 1);
+      (void)ignored;
+    }
+  } else {
+    send_failure(plan.sync_fd, f);
+  }
+  ::_exit(1);
+}
+
+int expect(const InitPlan& plan, Msg m, os::StepFailure& f) noexcept {
+  Packet p;
+  if (recv_packet(plan.sync_fd, p) < 0) return os::fail_step(f, errno, "sync", "receive %s from rrun", msg_name(m));
+  if (p.type == Msg::none) ::_exit(1);  // rrun is gone: nobody to report to
+  if (p.type != m)
+    return os::fail_step(f, EPROTO, "sync", "expected %s, got %s", msg_name(m), msg_name(p.type));
+  return 0;
+}
+
+int send(const InitPlan& plan, Msg m, os::StepFailure& f, int fd = -1) noexcept {
+  Packet p;
+  p.type = m;
+  if (send_packet(plan.sync_fd, p, fd) < 0) return os::fail_step(f, errno, "sync", "send %s to rrun", msg_name(m));
+  return 0;
+}
+
+int become_root_in_user_namespace(const InitPlan& plan, os::StepFailure& f) noexcept {
+  if (!plan.become_root) return 0;
+  if (::setresgid(0, 0, 0) < 0) return os::fail_step(f, errno, "setresgid", "become gid 0 in the user namespace");
+  if (::setresuid(0, 0, 0) < 0) return os::fail_step(f, errno, "setresuid", "become uid 0 in the user namespace");
+  return 0;
+}
+
+int join_and_unshare_namespaces(const InitPlan& plan, os::StepFailure& f) noexcept {
+  for (const auto& j : plan.joins) {
+    if (::setns(j.fd, j.nstype) < 0) return os::fail_step(f, errno, "setns", "join namespace (type %#x)", j.nstype);
+    ::close(j.fd);
+  }
+  if (plan.unshare_flags && ::unshare(static_cast<int>(plan.unshare_flags)) < 0)
+    return os::fail_step(f, errno, "unshare", "create namespaces (flags %#lx)", plan.unshare_flags);
+  if (!plan.timens_offsets.empty()) {
+    int fd = ::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return os::fail_step(f, errno, "timens", "open `/proc/self/timens_offsets`");
+    ssize_t n = ::write(fd, plan.timens_offsets.data(), plan.timens_offsets.size());
+    int err = errno;
+    ::close(fd);
+    if (n < 0) return os::fail_step(f, err, "timens", "write linux.timeOffsets");
+  }
+  return 0;
+}
+
+// A joined pid namespace or a new time namespace takes effect for children
+// only: fork once more; the grandchild is the init, the middle process
+// reports its pid and leaves.
+int fork_init_if_needed(const InitPlan& plan, os::StepFailure& f) noexcept {
+  if (!plan.fork_again) return 0;
+  pid_t pid = ::fork();
+  if (pid < 0) return os::fail_step(f, errno, "fork", "fork the init into its pid/time namespace");
+  if (pid == 0) return 0;
+  Packet p;
+  p.type = Msg::init_pid;
+  p.value = pid;
+  send_packet(plan.sync_fd, p);
+  ::_exit(0);
+}
+
+int set_hostname(const InitPlan& plan, os::StepFailure& f) noexcept {
+  if (!plan.hostname.empty() && ::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
+    return os::fail_step(f, errno, "sethostname", "set hostname `%s`", plan.hostname.c_str());
+  if (!plan.domainname.empty() && ::setdomainname(plan.domainname.data(), plan.domainname.size()) < 0)
+    return os::fail_step(f, errno, "setdomainname", "set domainname `%s`", plan.domainname.c_str());
+  return 0;
+}
+
+int apply_sysctl(const InitPlan& plan, os::StepFailure& f) noexcept {
+  for (const auto& [key, value] : plan.sysctl) {
+    char path[512];
+    std::snprintf(path, sizeof path, "/proc/sys/%s", key.c_str());
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return os::fail_step(f, errno, "sysctl", "open `%s`", path);
+    ssize_t n = ::write(fd, value.data(), value.size());
+    int err = errno;
+    ::close(fd);
+    if (n < 0) return os::fail_step(f, err, "sysctl", "write `%s` to `%s`", value.c_str(), path);
+  }
+  return 0;
+}
+
+int join_session_keyring(const InitPlan& plan, os::StepFailure& f) noexcept {
+  if (plan.no_new_keyring) return 0;
+  if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, plan.keyring_name.c_str()) < 0) {
+    // As runc: the keyring is best effort where the kernel or a seccomp
+    // profile of the caller refuses it.
+    if (errno == ENOSYS || errno == EPERM || errno == EACCES || errno == EDQUOT) return 0;
+    return os::fail_step(f, errno, "keyctl", "join session keyring `%s`", plan.keyring_name.c_str());
+  }
+  return 0;
+}
+
+// A pty inside the container: the master goes to the parent with `ready`,
+// the slave becomes stdio and the controlling terminal.
+int setup_terminal(const InitPlan& plan, int* master_out, os::StepFailure& f) noexcept {
+  *master_out = -1;
+  if (!plan.terminal) return 0;
+  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return os::fail_step(f, errno, "terminal", "open `/dev/ptmx` in the container");
+  int unlock = 0;
+  if (::ioctl(master, TIOCSPTLCK, &unlock) < 0) return os::fail_step(f, errno, "terminal", "unlock the pty");
+  int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (slave < 0) return os::fail_step(f, errno, "terminal", "open the pty slave");
+  if (plan.console_rows || plan.console_cols) {
+    struct winsize ws = {};
+    ws.ws_row = plan.console_rows;
+    ws.ws_col = plan.console_cols;
+    ::ioctl(slave, TIOCSWINSZ, &ws);
+  }
+  if (::setsid() < 0) return os::fail_step(f, errno, "terminal", "setsid");
+  if (::ioctl(slave, TIOCSCTTY, 0) < 0) return os::fail_step(f, errno, "terminal", "make the pty the controlling terminal");
+  for (int fd = 0; fd < 3; ++fd)
+    if (::dup2(slave, fd) < 0) return os::fail_step(f, errno, "terminal", "dup the pty to fd %d", fd);
+  if (slave > 2) ::close(slave);
+  *master_out = master;
+  return 0;
+}
+
+int change_to_cwd(const InitPlan& plan, os::StepFailure& f) noexcept {
+  if (::chdir(plan.cwd.c_str()) < 0) return os::fail_step(f, errno, "cwd", "change to process.cwd `%s`", plan.cwd.c_str());
+  return 0;
+}
+
+// The executable, found like execvp does but with the container's PATH, and
+// checked now so that a missing program fails `create`, not `start`.
+int resolve_executable(const InitPlan& plan, char* out, size_t out_size, os::StepFailure& f) noexcept {
+  const char* name = plan.args[0].c_str();
+  if (std::strchr(name, '/')) {
+    if (::access(name, X_OK) < 0) return os::fail_step(f, errno, "exec", "process.args[0] `%s`", name);
+    std::snprintf(out, out_size, "%s", name);
+    return 0;
+  }
+  const char* path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& e : plan.env)
+    if (e.rfind("PATH=", 0) == 0) path = e.c_str() + 5;
+  int last_err = ENOENT;
+  for (const char* p = path;;) {
+    const char* end = std::strchr(p, ':');
+    size_t len = end ? static_cast<size_t>(end - p) : std::strlen(p);
+    std::snprintf(out, out_size, "%.*s%s%s", static_cast<int>(len), p, len ? "/" : "", name);
+    struct stat st;
+    if (::stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+      if (::access(out, X_OK) == 0) return 0;
+      last_err = errno;
+    }
+    if (!end) break;
+    p = end + 1;
+  }
+  return os::fail_step(f, last_err, "exec", "process.args[0] `%s` not found in PATH `%s`", name, path);
+}
+
+// fds 3 .. 3+preserve-1 stay open (without CLOEXEC); every fd above is
+// close-on-exec, so nothing of rrun reaches the process (CVE-2024-21626).
+int close_fds_on_exec(const InitPlan& plan, os::StepFailure& f) noexcept {
+  unsigned first = 3 + plan.preserve_fds;
+  if (os::sys::close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+    // Before Linux 5.11: walk the possible fds.
+    long max = ::sysconf(_SC_OPEN_MAX);
+    for (long fd = first; fd < max && fd < 65536; ++fd) ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+  }
+  for (unsigned fd = 3; fd < first; ++fd) {
+    int flags = ::fcntl(static_cast<int>(fd), F_GETFD);
+    if (flags >= 0 && ::fcntl(static_cast<int>(fd), F_SETFD, flags & ~FD_CLOEXEC) < 0)
+      return os::fail_step(f, errno, "preserve-fds", "keep fd %u open", fd);
+  }
+  return 0;
+}
+
+// Blocks until `start` opens the FIFO; returns the write end. The FIFO is
+// reopened through our O_PATH fd, which needs no search permission on the
+// 0700 state directory (process.user may not be its owner), only /proc.
+int wait_for_start(const InitPlan& plan, os::StepFailure& f) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", plan.fifo_fd);
+  int fd;
+  do {
+    fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0)
+    return os::fail_step(f, errno, "start", "open the exec FIFO through `%s` (the container needs /proc mounted)", path);
+  ::close(plan.fifo_fd);
+  if (::write(fd, "0", 1) != 1) return os::fail_step(f, errno, "start", "write the exec FIFO");
+  return fd;
+}
+
+// rrun's own fds (the state lock above all: a flock belongs to the open file,
+// so a copy here would keep `start` waiting) are closed at once; only stdio,
+// the preserved fds and those the plan names stay.
+void close_inherited_fds(const InitPlan& plan) noexcept {
+  int keep[64];
+  size_t n = 0;
+  auto add = [&](int fd) {
+    if (fd >= 3 && n < 64) keep[n++] = fd;
+  };
+  add(plan.sync_fd);
+  add(plan.fifo_fd);
+  add(plan.trampoline_fd);
+  if (plan.seccomp) add(plan.seccomp->bpf.get());
+  for (const auto& j : plan.joins) add(j.fd);
+  for (unsigned i = 0; i < plan.preserve_fds; ++i) add(3 + static_cast<int>(i));
+  std::sort(keep, keep + n);
+  unsigned next = 3;
+  for (size_t i = 0; i < n; ++i) {
+    if (static_cast<unsigned>(keep[i]) > next) os::sys::close_range(next, static_cast<unsigned>(keep[i]) - 1, 0);
+    next = static_cast<unsigned>(keep[i]) + 1;
+  }
+  os::sys::close_range(next, ~0U, 0);
+}
+
+}  // namespace
+
+void container_init(const InitPlan& plan) noexcept {
+  close_inherited_fds(plan);
+  os::StepFailure f;
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  if (expect(plan, Msg::maps_written, f) < 0) die(plan, f);
+  // Not dumpable until exec: no other process of the container can open
+  // /proc/PID/exe (the rrun binary) or ptrace us (CVE-2019-5736). Only now:
+  // a non-dumpable process's /proc files belong to root, and a rootless
+  // parent writes our uid_map.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (join_and_unshare_namespaces(plan, f) < 0) die(plan, f);
+  if (become_root_in_user_namespace(plan, f) < 0) die(plan, f);
+  if (fork_init_if_needed(plan, f) < 0) die(plan, f);
+  if (set_hostname(plan, f) < 0) die(plan, f);
+  if (rootfs::prepare_rootfs(plan.rootfs, f) < 0) die(plan, f);
+  if (send(plan, Msg::rootfs_ready, f) < 0) die(plan, f);
+  if (expect(plan, Msg::hooks_done, f) < 0) die(plan, f);
+  for (size_t i = 0; i < plan.create_container_hooks.size(); ++i)
+    if (run_hook(plan.create_container_hooks[i], plan.hook_state, "createContainer", i, f) < 0) die(plan, f);
+  if (apply_misc(plan.process, f) < 0) die(plan, f);
+  if (rootfs::finalize_rootfs(plan.rootfs, f) < 0) die(plan, f);
+  if (apply_sysctl(plan, f) < 0) die(plan, f);
+  if (join_session_keyring(plan, f) < 0) die(plan, f);
+  int master = -1;
+  if (setup_terminal(plan, &master, f) < 0) die(plan, f);
+  if (change_to_cwd(plan, f) < 0) die(plan, f);
+  if (plan.rlimits_in_child && apply_rlimits(plan.process, f) < 0) die(plan, f);
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+  // before the capabilities are dropped (seccomp.hpp).
+  bool seccomp_late = plan.process.no_new_privs;
+  if (plan.seccomp && !seccomp_late && apply_seccomp(*plan.seccomp, nullptr, f) < 0) die(plan, f);
+  if (apply_user(plan.process, plan.setgroups_allowed, f) < 0) die(plan, f);
+  if (apply_capabilities(plan.caps, f) < 0) die(plan, f);
+  char exe[4096];
+  if (resolve_executable(plan, exe, sizeof exe, f) < 0) die(plan, f);
+  if (send(plan, Msg::ready, f, master) < 0) die(plan, f);
+  if (master >= 0) ::close(master);
+  if (expect(plan, Msg::committed, f) < 0) die(plan, f);
+  ::close(plan.sync_fd);
+
+  int fifo = wait_for_start(plan, f);
+  if (fifo < 0) {
+    // Nobody to tell but our stderr: start sees EOF without "0" and reports it.
+    dprintf(2, "rrun: %s: %s: %s\n", f.step, f.detail, std::strerror(f.err));
+    ::_exit(1);
+  }
+  for (size_t i = 0; i < plan.start_container_hooks.size(); ++i)
+    if (run_hook(plan.start_container_hooks[i], plan.hook_state, "startContainer", i, f) < 0) die(plan, f, fifo);
+  if (apply_no_new_privs(plan.process, f) < 0) die(plan, f, fifo);
+  if (plan.seccomp && seccomp_late && apply_seccomp(*plan.seccomp, nullptr, f) < 0) die(plan, f, fifo);
+  if (close_fds_on_exec(plan, f) < 0) die(plan, f, fifo);
+
+  std::vector<char*> argv, envp;
+  if (plan.trampoline_fd >= 0) {
+    argv.push_back(const_cast<char*>(kTrampolineMarker));
+    argv.push_back(exe);
+  }
+  for (const auto& a : plan.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  if (plan.trampoline_fd >= 0)
+    ::syscall(SYS_execveat, plan.trampoline_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
+  else
+    ::execve(exe, argv.data(), envp.data());
+  os::fail_step(f, errno, "exec", "execute `%s`", exe);
+  die(plan, f, fifo);
+}
+
+}  // namespace rrun::core

@@ -1,0 +1,64 @@
+#pragma once
+// The lifecycle operations, one function per runc command. cli/ parses
+// arguments into these requests and calls exactly one function; everything
+// else (validation, locking, cleanup on failure) happens here. Errors are
+// exceptions (os::Error, os::SystemError) whose what() is the one line cli
+// prints.
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace rrun::core {
+
+// What every command gets from the global flags.
+struct Context {
+  std::string state_root;  // resolved (resolve_state_root)
+  bool rootless = false;   // detect_rootless
+  bool systemd_cgroup = false;
+};
+
+struct CreateRequest {
+  std::string id;
+  std::string bundle = ".";
+  std::string pid_file;        // empty: none
+  std::string console_socket;  // empty: none
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  unsigned preserve_fds = 0;
+};
+
+// `create`: returns once the container is `created`, its init blocked before
+// the user process. On failure nothing is left behind.
+void create_container(const Context& ctx, const CreateRequest& req);
+
+// `start`: lets a `created` container run its process; runs poststart hooks.
+void start_container(const Context& ctx, const std::string& id);
+
+struct RunRequest {
+  CreateRequest create;
+  bool detach = false;
+  bool keep = false;
+};
+
+// `run`: create + start; in the foreground waits for the container, forwards
+// signals, proxies the terminal, removes the container (unless keep) and
+// returns the exit status the shell would show (128+N for signal N).
+// Detached: returns 0 once started.
+int run_container(const Context& ctx, const RunRequest& req);
+
+// `state`: the OCI state JSON (runc's shape).
+std::string container_state_json(const Context& ctx, const std::string& id);
+
+// `kill`: signal the init (or, with all, every process of the container).
+void kill_container(const Context& ctx, const std::string& id, int signal, bool all);
+
+// `delete`: remove a stopped container (force: kill it first). A missing
+// container is an error unless force.
+void delete_container(const Context& ctx, const std::string& id, bool force);
+
+// A signal given as "TERM", "SIGTERM", "sigterm" or "15"; throws os::Error.
+int parse_signal(const std::string& name);
+
+}  // namespace rrun::core

@@ -1,0 +1,544 @@
+// `create` and `run`, top-down (DESIGN.md "The create flow"): validate,
+// lock, plan, clone the init, drive it through the sync protocol, record the
+// state. Each step is one line in create_container_locked(); what a step
+// made is undone by a guard unless the whole flow succeeds.
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <rrun/os/error.hpp>
+#include <rrun/os/file.hpp>
+#include <rrun/os/proc.hpp>
+#include <rrun/os/syscall.hpp>
+#include <rrun/rootfs/plan.hpp>
+#include <rrun/spec/parse.hpp>
+#include <rrun/userns/idmap.hpp>
+#include <rrun/userns/plan.hpp>
+#include <rrun/userns/subid.hpp>
+
+#include "container.hpp"
+#include "exe_guard.hpp"
+#include "hooks.hpp"
+#include "id.hpp"
+#include "init.hpp"
+#include "lifecycle.hpp"
+#include "log.hpp"
+#include "state.hpp"
+#include "sync.hpp"
+#include "terminal.hpp"
+
+namespace rrun::core {
+
+namespace {
+
+// Runs `undo` at scope exit unless dismissed (libbase scopeguard).
+class Guard {
+ public:
+  explicit Guard(std::function<void()> undo) : undo_(std::move(undo)) {}
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+  ~Guard() {
+    if (undo_) try {
+        undo_();
+      } catch (...) {
+      }
+  }
+  void dismiss() { undo_ = nullptr; }
+
+ private:
+  std::function<void()> undo_;
+};
+
+struct Created {
+  pid_t pid = 0;           // the init, in our pid namespace
+  bool is_our_child = false;  // false when it was forked by a middle process
+  os::UniqueFd pidfd;
+  os::UniqueFd console_master;  // process.terminal without --console-socket (run)
+  bool terminal = false;
+};
+
+int clone_flag(spec::NamespaceType t) {
+  switch (t) {
+    case spec::NamespaceType::pid: return CLONE_NEWPID;
+    case spec::NamespaceType::network: return CLONE_NEWNET;
+    case spec::NamespaceType::mount: return CLONE_NEWNS;
+    case spec::NamespaceType::ipc: return CLONE_NEWIPC;
+    case spec::NamespaceType::uts: return CLONE_NEWUTS;
+    case spec::NamespaceType::user: return CLONE_NEWUSER;
+    case spec::NamespaceType::cgroup: return CLONE_NEWCGROUP;
+    case spec::NamespaceType::time: return CLONE_NEWTIME;
+  }
+  return 0;
+}
+
+std::string absolute_path(const std::string& path) {
+  char buf[PATH_MAX];
+  if (!::realpath(path.c_str(), buf)) os::throw_errno("resolve bundle path " + os::quote(path));
+  return buf;
+}
+
+// What rrun cannot honour yet is refused, not ignored (issue: "a property
+// that can't be applied is an error").
+void refuse_unsupported(const spec::Spec& spec) {
+  if (!spec.process) throw os::Error("config.json: process: required to create a container");
+  if (!spec.root) throw os::Error("config.json: root: required to create a container");
+  const auto& p = *spec.process;
+  if (!p.apparmor_profile.empty()) {
+    if (!os::path_exists("/sys/kernel/security/apparmor"))
+      throw os::Error("process.apparmorProfile: AppArmor is not enabled on this host; remove the profile");
+    throw os::Error("process.apparmorProfile: AppArmor profiles are not supported by rrun yet");
+  }
+  if (!p.selinux_label.empty() || (spec.linux && !spec.linux->mount_label.empty())) {
+    if (!os::path_exists("/sys/fs/selinux/enforce"))
+      throw os::Error("process.selinuxLabel: SELinux is not enabled on this host; remove the label");
+    throw os::Error("process.selinuxLabel: SELinux labels are not supported by rrun yet");
+  }
+  if (!spec.linux) return;
+  const auto& l = *spec.linux;
+  if (l.intel_rdt) throw os::Error("linux.intelRdt: not supported by rrun yet");
+  if (l.memory_policy) throw os::Error("linux.memoryPolicy: not supported by rrun yet");
+  if (!l.net_devices.empty()) throw os::Error("linux.netDevices: not supported by rrun yet");
+  if (l.seccomp)
+    for (const auto& sc : l.seccomp->syscalls)
+      if (sc.action == "SCMP_ACT_NOTIFY" || l.seccomp->default_action == "SCMP_ACT_NOTIFY")
+        throw os::Error("linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported by rrun yet");
+}
+
+struct NamespacePlan {
+  unsigned long clone_flags = 0;
+  unsigned long unshare_flags = 0;
+  std::vector<NamespaceJoin> joins;  // fds owned by `owned`
+  std::vector<os::UniqueFd> owned;
+  bool new_user_ns = false;
+  bool joined_user_ns = false;
+  bool fork_again = false;
+  std::string timens_offsets;
+};
+
+NamespacePlan plan_namespaces(const spec::Spec& spec, bool rootless) {
+  NamespacePlan ns;
+  unsigned long create = 0;
+  bool join_pid = false;
+  const spec::Namespace* user_join = nullptr;
+  if (spec.linux) {
+    for (size_t i = 0; i < spec.linux->namespaces.size(); ++i) {
+      const auto& n = spec.linux->namespaces[i];
+      int flag = clone_flag(n.type);
+      if (n.path.empty()) {
+        create |= flag;
+        continue;
+      }
+      std::string where = "linux.namespaces[" + std::to_string(i) + "].path";
+      int fd = ::open(n.path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) os::throw_errno(where + ": open " + os::quote(n.path));
+      ns.owned.emplace_back(fd);
+      if (n.type == spec::NamespaceType::user) user_join = &n;
+      if (n.type == spec::NamespaceType::pid) join_pid = true;
+      NamespaceJoin j{fd, flag};
+      // The user namespace is joined first: it grants the rights for the rest.
+      if (n.type == spec::NamespaceType::user)
+        ns.joins.insert(ns.joins.begin(), j);
+      else
+        ns.joins.push_back(j);
+    }
+  }
+  // Rootless, rrun always adds a user namespace (as crun does).
+  if (rootless && !(create & CLONE_NEWUSER) && !user_join) create |= CLONE_NEWUSER;
+  ns.new_user_ns = create & CLONE_NEWUSER;
+  if (spec.linux && !spec.linux->time_offsets.empty()) {
+    if (!(create & CLONE_NEWTIME)) throw os::Error("linux.timeOffsets: requires a new time namespace");
+    for (const auto& [clock, off] : spec.linux->time_offsets)
+      ns.timens_offsets += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
+  }
+  // Fast path: one clone3 creates everything. A join, or a time namespace
+  // with offsets (which must be written before a process enters it), needs
+  // the child to setns and unshare itself.
+  if (ns.joins.empty() && !(create & CLONE_NEWTIME)) {
+    ns.clone_flags = create;
+  } else if (!user_join) {
+    // A new user namespace still comes from clone, so that the maps are
+    // written before anything else happens; the rest is unshared after the
+    // joins.
+    ns.clone_flags = create & CLONE_NEWUSER;
+    ns.unshare_flags = create & ~CLONE_NEWUSER;
+  } else {
+    ns.unshare_flags = create;
+  }
+  // A joined or unshared pid namespace, and a time namespace, take effect for
+  // children only: the init is forked once more inside them.
+  ns.fork_again = join_pid || (ns.unshare_flags & (CLONE_NEWPID | CLONE_NEWTIME));
+  ns.joined_user_ns = user_join != nullptr;
+  return ns;
+}
+
+userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
+  userns::PlanInput in;
+  if (spec.linux) {
+    in.uid_mappings = spec.linux->uid_mappings;
+    in.gid_mappings = spec.linux->gid_mappings;
+  }
+  in.uid = ::geteuid();
+  in.gid = ::getegid();
+  in.user_name = user_name(in.uid);
+  in.rootless = rootless;
+  if (rootless && (in.uid_mappings.empty() || in.uid_mappings.size() > 1 || in.uid_mappings[0].size > 1)) {
+    in.sub_uids = userns::subordinate_uids(in.user_name, in.uid);
+    in.sub_gids = userns::subordinate_gids(in.user_name, in.uid);
+  }
+  if (!rootless && in.uid_mappings.empty())
+    throw os::Error("linux.uidMappings: a new user namespace needs uidMappings and gidMappings when rrun runs as root");
+  return userns::plan_mappings(in);
+}
+
+bool maps_container_root(const userns::MappingPlan& m) {
+  auto has0 = [](const std::vector<spec::IdMapping>& v) {
+    for (const auto& r : v)
+      if (r.container_id == 0 && r.size > 0) return true;
+    return false;
+  };
+  return has0(m.uid_map) && has0(m.gid_map);
+}
+
+std::vector<std::pair<std::string, std::string>> plan_sysctl(const spec::Spec& spec, const NamespacePlan& ns) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!spec.linux) return out;
+  bool own_net = spec.linux->has_namespace(spec::NamespaceType::network);
+  bool own_ipc = spec.linux->has_namespace(spec::NamespaceType::ipc);
+  bool own_uts = spec.linux->has_namespace(spec::NamespaceType::uts);
+  (void)ns;
+  for (const auto& [key, value] : spec.linux->sysctl) {
+    std::string k = key;
+    // Only keys that belong to a namespace of the container (runc's list).
+    bool ok = false;
+    if (k.rfind("net.", 0) == 0) ok = own_net;
+    else if (k.rfind("fs.mqueue.", 0) == 0 || k == "kernel.msgmax" || k == "kernel.msgmnb" || k == "kernel.msgmni" ||
+             k == "kernel.sem" || k == "kernel.shmall" || k == "kernel.shmmax" || k == "kernel.shmmni" ||
+             k == "kernel.shm_rmid_forced")
+      ok = own_ipc;
+    else if (k == "kernel.hostname" || k == "kernel.domainname")
+      ok = own_uts;
+    if (!ok)
+      throw os::Error("linux.sysctl: " + os::quote(k) +
+                      " is not namespaced or its namespace is the host's; only net.*, fs.mqueue.*, IPC and UTS keys of "
+                      "namespaces the container owns can be set");
+    if (k.find("..") != std::string::npos || k.find('/') != std::string::npos)
+      throw os::Error("linux.sysctl: invalid key " + os::quote(k));
+    for (char& c : k)
+      if (c == '.') c = '/';
+    out.emplace_back(k, value);
+  }
+  return out;
+}
+
+void write_pid_file(const std::string& path, pid_t pid) {
+  if (path.empty()) return;
+  std::string abs = path[0] == '/' ? path : absolute_path(".") + "/" + path;
+  os::write_file_atomic(abs, std::to_string(pid), 0644);
+}
+
+// --console-socket: send the pty master over SCM_RIGHTS (runc's protocol:
+// the payload is a name, the fd rides along).
+void send_console(const std::string& socket_path, int master) {
+  os::UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) os::throw_errno("create a socket for --console-socket");
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path)
+    throw os::Error("--console-socket " + os::quote(socket_path) + ": path too long");
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+    os::throw_errno("connect to --console-socket " + os::quote(socket_path));
+  char name[] = "/dev/ptmx";
+  struct iovec iov = {name, sizeof name - 1};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &master, sizeof(int));
+  if (::sendmsg(s.get(), &msg, MSG_NOSIGNAL) < 0)
+    os::throw_errno("send the pty to --console-socket " + os::quote(socket_path));
+}
+
+pid_t clone_init(unsigned long flags, int* pidfd_out) {
+  struct clone_args args = {};
+  args.flags = flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(pidfd_out);
+  args.exit_signal = SIGCHLD;
+  long pid = os::sys::clone3(&args, sizeof args);
+  if (pid < 0 && errno == ENOSYS) {
+    // Before Linux 5.3: clone without a pidfd (the stack argument 0 makes it fork-like).
+    *pidfd_out = -1;
+    pid = ::syscall(SYS_clone, flags | SIGCHLD, 0, nullptr, nullptr, 0);
+  }
+  return static_cast<pid_t>(pid);
+}
+
+std::string clone_failure_hint(int err, unsigned long flags) {
+  if ((err == EPERM || err == ENOSPC || err == EINVAL) && (flags & CLONE_NEWUSER))
+    return "; unprivileged user namespaces may be disabled: check `sysctl user.max_user_namespaces` (must be > 0) "
+           "and, where it exists, `sysctl kernel.unprivileged_userns_clone=1`";
+  if (err == EPERM) return "; creating namespaces needs root or a user namespace";
+  return "";
+}
+
+Created create_container_locked(const Context& ctx, const CreateRequest& req, StateStore& store, bool foreground) {
+  // 1. Parse and validate.
+  const std::string bundle = absolute_path(req.bundle);
+  spec::Spec spec = spec::load_spec(bundle);
+  refuse_unsupported(spec);
+  const spec::Process& proc = *spec.process;
+  if (proc.terminal && req.console_socket.empty() && !foreground)
+    throw os::Error("process.terminal is true: `create` needs --console-socket to hand the terminal to");
+
+  // 2. The state directory (removed again unless everything succeeds).
+  store.create_container_dir(req.id);
+  Guard remove_dir([&] { store.remove_container(req.id); });
+
+  // 3. Plan: namespaces, id maps, mounts, process.
+  NamespacePlan ns = plan_namespaces(spec, ctx.rootless);
+  std::optional<userns::MappingPlan> maps;
+  if (ns.new_user_ns) maps = plan_user_namespace(spec, ctx.rootless);
+  if (spec.linux && spec.linux->resources && ctx.rootless)
+    log_warn("linux.resources: cgroup limits are not applied yet (rrun has no cgroup support yet)");
+  else if (spec.linux && spec.linux->resources)
+    log_debug("linux.resources: cgroup limits are not applied yet");
+
+  InitPlan plan;
+  rootfs::PlanOptions ropts = rootfs::plan_options_from_spec(spec, ctx.rootless);
+  ropts.no_pivot = req.no_pivot;
+  ropts.new_user_ns = ns.new_user_ns || (spec.linux && spec.linux->has_namespace(spec::NamespaceType::user));
+  if (maps) ropts.gid_mappings = maps->gid_map;
+  plan.rootfs = rootfs::plan_rootfs(spec, bundle, ropts);
+  plan.process = plan_process(proc, spec.linux ? spec.linux->personality : std::nullopt);
+  std::vector<std::string> warnings;
+  plan.caps = plan_capabilities(proc.capabilities, read_last_cap(), &warnings);
+  // runc's default spec lists ambient caps that are not inheritable; like
+  // runc, rrun does not make noise about those.
+  for (const auto& w : warnings) {
+    if (w.find("ambient") != std::string::npos)
+      log_debug(w);
+    else
+      log_warn(w);
+  }
+  if (spec.linux && spec.linux->seccomp) {
+    std::vector<std::string> skipped;
+    plan.seccomp = plan_seccomp(*spec.linux->seccomp, &skipped);
+    for (const auto& name : skipped) log_debug("seccomp: syscall " + name + " is unknown to libseccomp; skipped");
+  }
+  plan.sysctl = plan_sysctl(spec, ns);
+  plan.unshare_flags = ns.unshare_flags;
+  plan.joins = ns.joins;
+  plan.new_user_ns = ns.new_user_ns;
+  // Joined user namespace: become its root when it has one, as runc does.
+  plan.become_root = (maps && maps_container_root(*maps)) || ns.joined_user_ns;
+  plan.fork_again = ns.fork_again;
+  plan.timens_offsets = ns.timens_offsets;
+  bool own_uts = spec.linux && spec.linux->has_namespace(spec::NamespaceType::uts);
+  if (!spec.hostname.empty() && !own_uts) throw os::Error("hostname: needs a uts namespace of the container");
+  plan.hostname = spec.hostname;
+  plan.domainname = spec.domainname;
+  plan.setgroups_allowed = !(maps && maps->deny_setgroups);
+  // Raising a hard rlimit needs CAP_SYS_RESOURCE in the initial user
+  // namespace, which root loses once the child is in a new one.
+  plan.rlimits_in_child = ctx.rootless || !ns.new_user_ns;
+  plan.no_new_keyring = req.no_new_keyring;
+  plan.keyring_name = "_ses." + req.id;
+  plan.terminal = proc.terminal;
+  if (proc.console_size) {
+    plan.console_rows = static_cast<unsigned short>(proc.console_size->height);
+    plan.console_cols = static_cast<unsigned short>(proc.console_size->width);
+  }
+  plan.cwd = proc.cwd;
+  plan.args = proc.args;
+  plan.env = proc.env;
+  plan.preserve_fds = req.preserve_fds;
+  os::UniqueFd trampoline;
+  if (container_can_write_binary("/proc/self/exe", ns.new_user_ns, ns.joined_user_ns,
+                                 maps ? maps->uid_map : std::vector<spec::IdMapping>{})) {
+    trampoline = make_exec_trampoline();
+    plan.trampoline_fd = trampoline.get();
+  }
+  if (const char* listen = std::getenv("LISTEN_FDS")) {
+    // socket activation: the fds after the preserved ones go too (as runc).
+    int n = std::atoi(listen);
+    if (n > 0) {
+      plan.preserve_fds += static_cast<unsigned>(n);
+      plan.env.push_back("LISTEN_FDS=" + std::to_string(n));
+      plan.env.push_back("LISTEN_PID=1");
+    }
+  }
+  if (spec.hooks) {
+    plan.create_container_hooks = spec.hooks->create_container;
+    plan.start_container_hooks = spec.hooks->start_container;
+  }
+
+  // The state as hooks and `state` see it.
+  State st;
+  st.oci_version = spec.oci_version;
+  st.id = req.id;
+  st.status = Status::creating;
+  st.bundle = bundle;
+  st.rootfs = plan.rootfs.rootfs;
+  st.created = now_rfc3339();
+  st.owner = user_name(::geteuid());
+  st.annotations = spec.annotations;
+  st.rootless = ctx.rootless;
+  st.systemd_cgroup = ctx.systemd_cgroup;
+
+  // The spec as created: later edits of the bundle's config.json don't matter.
+  os::write_file_atomic(store.config_path(req.id), spec::serialize_spec(spec, false), 0600);
+  const std::string fifo = store.exec_fifo_path(req.id);
+  if (::mkfifo(fifo.c_str(), 0622) < 0) os::throw_errno("create the exec FIFO " + os::quote(fifo));
+  ::chmod(fifo.c_str(), 0622);  // whatever the umask: the process user may be anyone
+  os::UniqueFd fifo_fd = os::open_file(fifo, O_PATH);
+  plan.fifo_fd = fifo_fd.get();
+
+  // 4. Clone the init.
+  os::UniqueFd parent_end, child_end;
+  make_sync_pair(parent_end, child_end);
+  plan.sync_fd = child_end.get();
+  int pidfd = -1;
+  pid_t pid = clone_init(ns.clone_flags, &pidfd);
+  if (pid < 0) {
+    int err = errno;
+    os::throw_errno(err, "clone the container init" + clone_failure_hint(err, ns.clone_flags));
+  }
+  if (pid == 0) container_init(plan);
+  Created c;
+  c.pid = pid;
+  c.is_our_child = true;
+  c.pidfd.reset(pidfd);
+  c.terminal = proc.terminal;
+  child_end.reset();
+  pid_t clone_pid = pid;
+  Guard kill_init([&] {
+    ::kill(clone_pid, SIGKILL);
+    ::waitpid(clone_pid, nullptr, 0);
+    if (c.pid != clone_pid) ::kill(c.pid, SIGKILL);
+  });
+
+  // 5. Drive it: maps, hooks, ready.
+  if (maps) {
+    std::string fallback = userns::write_id_maps(pid, *maps);
+    if (!fallback.empty())
+      log_warn(fallback + "; the container gets a single mapping of your own id");
+  }
+  send_or_throw(parent_end.get(), Msg::maps_written);
+  if (ns.fork_again) {
+    Packet p = expect_msg(parent_end.get(), Msg::init_pid);
+    c.pid = static_cast<pid_t>(p.value);
+    c.is_our_child = false;
+    c.pidfd.reset(os::sys::pidfd_open(c.pid));
+    ::waitpid(clone_pid, nullptr, 0);
+  }
+  if (!plan.rlimits_in_child) set_rlimits_of(c.pid, plan.process);
+  st.pid = c.pid;
+  auto start_time = os::process_start_time(c.pid);
+  if (!start_time) throw os::Error("container init exited during create");
+  st.pid_start_time = *start_time;
+  expect_msg(parent_end.get(), Msg::rootfs_ready);
+  if (spec.hooks) {
+    std::string hs = hook_state_json(st, Status::creating);
+    run_hooks(spec.hooks->prestart, hs, "prestart");
+    run_hooks(spec.hooks->create_runtime, hs, "createRuntime");
+  }
+  send_or_throw(parent_end.get(), Msg::hooks_done);
+  os::UniqueFd master;
+  expect_msg(parent_end.get(), Msg::ready, &master);
+  if (proc.terminal) {
+    if (!master) throw os::Error("container init: no pty master came with ready");
+    if (!req.console_socket.empty())
+      send_console(req.console_socket, master.get());
+    else
+      c.console_master = std::move(master);
+  }
+
+  // 6. Record the state, then let the init wait for start.
+  st.status = Status::created;
+  store.save(st);
+  write_pid_file(req.pid_file, c.pid);
+  send_or_throw(parent_end.get(), Msg::committed);
+  kill_init.dismiss();
+  remove_dir.dismiss();
+  return c;
+}
+
+}  // namespace
+
+void create_container(const Context& ctx, const CreateRequest& req) {
+  validate_container_id(req.id);
+  StateStore store(ctx.state_root);
+  auto lock = store.lock(req.id);
+  create_container_locked(ctx, req, store, false);
+}
+
+int run_container(const Context& ctx, const RunRequest& req) {
+  validate_container_id(req.create.id);
+  StateStore store(ctx.state_root);
+  // In the foreground the init (or, after a second fork, its orphan) must
+  // come back to us to be reaped.
+  if (!req.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  sigset_t forward;
+  sigfillset(&forward);
+  for (int s : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&forward, s);
+  Created c;
+  {
+    auto lock = store.lock(req.create.id);
+    c = create_container_locked(ctx, req.create, store, !req.detach);
+  }
+  // From here on signals are for the container: wait_and_forward reads
+  // them from a signalfd (those that arrive during start wait there).
+  sigset_t old;
+  if (!req.detach) ::sigprocmask(SIG_BLOCK, &forward, &old);
+  try {
+    start_container(ctx, req.create.id);
+  } catch (...) {
+    try {
+      auto lock = store.lock(req.create.id);
+      if (auto s = store.load(req.create.id)) destroy_container(store, *s);
+    } catch (...) {
+    }
+    throw;
+  }
+  if (req.detach) return 0;
+
+  int status = wait_and_forward(c.pid, c.pidfd.get(), forward, c.console_master.get());
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  {
+    auto lock = store.lock(req.create.id);
+    if (auto s = store.load(req.create.id)) {
+      s->status = Status::stopped;
+      if (req.keep)
+        store.save(*s);
+      else
+        destroy_container(store, *s);
+    }
+  }
+  return status;
+}
+
+}  // namespace rrun::core

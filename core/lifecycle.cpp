@@ -1,0 +1,261 @@
+// start, kill, delete, state: the lifecycle operations on an existing
+// container. create and run live in create.cpp.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstring>
+#include <string>
+
+#include <rrun/os/error.hpp>
+#include <rrun/os/fd.hpp>
+#include <rrun/os/file.hpp>
+#include <rrun/os/proc.hpp>
+#include <rrun/os/syscall.hpp>
+#include <rrun/spec/parse.hpp>
+
+#include "container.hpp"
+#include "hooks.hpp"
+#include "id.hpp"
+#include "lifecycle.hpp"
+#include "log.hpp"
+#include "state.hpp"
+
+namespace rrun::core {
+
+namespace {
+
+struct SignalName {
+  const char* name;
+  int number;
+};
+
+constexpr SignalName kSignals[] = {
+    {"HUP", SIGHUP},       {"INT", SIGINT},       {"QUIT", SIGQUIT},     {"ILL", SIGILL},     {"TRAP", SIGTRAP},
+    {"ABRT", SIGABRT},     {"IOT", SIGIOT},       {"BUS", SIGBUS},       {"FPE", SIGFPE},     {"KILL", SIGKILL},
+    {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},     {"USR2", SIGUSR2},     {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},
+    {"TERM", SIGTERM},     {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},     {"CONT", SIGCONT},   {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},     {"URG", SIGURG},     {"XCPU", SIGXCPU},
+    {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},     {"WINCH", SIGWINCH}, {"IO", SIGIO},
+    {"POLL", SIGPOLL},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
+};
+
+// The ns inode of /proc/PID/ns/pid, or 0.
+ino_t pid_namespace_of(pid_t pid) {
+  struct stat st;
+  std::string p = "/proc/" + std::to_string(pid) + "/ns/pid";
+  if (::stat(p.c_str(), &st) < 0) return 0;
+  return st.st_ino;
+}
+
+}  // namespace
+
+int parse_signal(const std::string& name) {
+  if (name.empty()) throw os::Error("invalid signal \"\": expected a name such as TERM or a number");
+  if (std::isdigit(static_cast<unsigned char>(name[0]))) {
+    char* end = nullptr;
+    long v = std::strtol(name.c_str(), &end, 10);
+    if (*end || v <= 0 || v > SIGRTMAX) throw os::Error("invalid signal \"" + name + "\": not a signal number");
+    return static_cast<int>(v);
+  }
+  std::string upper;
+  for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper.rfind("SIG", 0) == 0) upper = upper.substr(3);
+  for (const auto& s : kSignals)
+    if (upper == s.name) return s.number;
+  // RTMIN, RTMIN+N, RTMAX-N
+  if (upper.rfind("RTMIN", 0) == 0 || upper.rfind("RTMAX", 0) == 0) {
+    int base = upper[3] == 'I' ? SIGRTMIN : SIGRTMAX;
+    std::string rest = upper.substr(5);
+    if (rest.empty()) return base;
+    char* end = nullptr;
+    long off = std::strtol(rest.c_str(), &end, 10);
+    if (!*end && (rest[0] == '+' || rest[0] == '-')) {
+      long v = base + off;
+      if (v >= SIGRTMIN && v <= SIGRTMAX) return static_cast<int>(v);
+    }
+  }
+  throw os::Error("invalid signal \"" + name + "\": expected a name such as TERM, SIGKILL or a number");
+}
+
+os::UniqueFd open_init_pidfd(const State& s) {
+  int fd = os::sys::pidfd_open(s.pid);
+  if (fd < 0) {
+    if (errno == ESRCH) return os::UniqueFd();
+    os::throw_errno("open a pidfd for the init of " + os::quote(s.id));
+  }
+  os::UniqueFd pidfd(fd);
+  // The pid may have been reused between reading the state and opening the
+  // pidfd: the start time tells.
+  auto start = os::process_start_time(s.pid);
+  if (!start || *start != s.pid_start_time) return os::UniqueFd();
+  return pidfd;
+}
+
+bool wait_pidfd_exit(os::BorrowedFd pidfd, int timeout_ms) {
+  struct pollfd p = {pidfd.get(), POLLIN, 0};
+  int r;
+  do {
+    r = ::poll(&p, 1, timeout_ms);
+  } while (r < 0 && errno == EINTR);
+  return r > 0;
+}
+
+void signal_container(const State& s, int sig, bool all) {
+  os::UniqueFd pidfd = open_init_pidfd(s);
+  if (!pidfd) throw os::Error("container " + os::quote(s.id) + " is not running");
+  if (all) {
+    ino_t ns = pid_namespace_of(s.pid);
+    if (ns && ns != pid_namespace_of(::getpid())) {
+      // Every process of the container's pid namespace, from its children up.
+      DIR* d = ::opendir("/proc");
+      if (d) {
+        while (struct dirent* e = ::readdir(d)) {
+          if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+          pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+          if (pid == s.pid || pid_namespace_of(pid) != ns) continue;
+          int fd = os::sys::pidfd_open(pid);
+          if (fd < 0) continue;
+          os::sys::pidfd_send_signal(fd, sig);
+          ::close(fd);
+        }
+        ::closedir(d);
+      }
+    }
+  }
+  if (os::sys::pidfd_send_signal(pidfd.get(), sig) < 0 && errno != ESRCH)
+    os::throw_errno("send signal " + std::to_string(sig) + " to container " + os::quote(s.id));
+}
+
+void start_container(const Context& ctx, const std::string& id) {
+  StateStore store(ctx.state_root);
+  auto lock = store.lock(id);
+  State s = store.load_or_throw(id);
+  Status live = store.status_of(s);
+  if (live != Status::created)
+    throw os::Error("cannot start container " + os::quote(id) + ": it is " + status_name(live) + ", not created");
+
+  // The init blocks opening the FIFO for writing until we open it for
+  // reading; it then writes one byte, runs startContainer hooks and execs
+  // the process, which closes its end (CLOEXEC). Anything else it writes is
+  // the reason it failed.
+  const std::string fifo = store.exec_fifo_path(id);
+  os::UniqueFd fd = os::open_file(fifo, O_RDONLY | O_NONBLOCK);
+  ::unlink(fifo.c_str());
+  os::UniqueFd pidfd = open_init_pidfd(s);
+  std::string got;
+  bool eof = false;
+  while (!eof) {
+    struct pollfd p[2] = {{fd.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
+    int r = ::poll(p, pidfd ? 2 : 1, -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      os::throw_errno("wait for the container init of " + os::quote(id));
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[512];
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n > 0) {
+        got.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n == 0 && !got.empty()) eof = true;  // the writer closed its end after writing
+      if (n < 0 && errno != EAGAIN) os::throw_errno("read the exec FIFO of " + os::quote(id));
+    }
+    if (!eof && pidfd && (p[1].revents & POLLIN)) {
+      // The init is gone: read what it left, then stop.
+      char buf[512];
+      ssize_t n;
+      while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+      eof = true;
+      if (got.empty()) got = "0exited before it ran the process";
+    }
+  }
+  if (got.size() > 1 || got.empty() || got[0] != '0') {
+    std::string why = got.size() > 1 ? got.substr(1) : "no answer from the container init";
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    s.status = Status::stopped;
+    store.save(s);
+    throw os::Error("start container " + os::quote(id) + ": " + why);
+  }
+  s.status = Status::running;
+  store.save(s);
+
+  spec::Spec spec = spec::load_spec(store.container_dir(id));
+  if (spec.hooks && !spec.hooks->poststart.empty()) {
+    try {
+      run_hooks(spec.hooks->poststart, hook_state_json(s, Status::running), "poststart");
+    } catch (...) {
+      // runtime-spec 1.3: a failing poststart hook stops the container.
+      signal_container(s, SIGKILL, true);
+      throw;
+    }
+  }
+}
+
+std::string container_state_json(const Context& ctx, const std::string& id) {
+  validate_container_id(id);
+  StateStore store(ctx.state_root);
+  State s = store.load_or_throw(id);
+  return oci_state_json(s, store.status_of(s));
+}
+
+void kill_container(const Context& ctx, const std::string& id, int sig, bool all) {
+  StateStore store(ctx.state_root);
+  auto lock = store.lock(id);
+  State s = store.load_or_throw(id);
+  Status live = store.status_of(s);
+  if (live != Status::created && live != Status::running && live != Status::paused)
+    throw os::Error("cannot kill container " + os::quote(id) + ": it is " + status_name(live));
+  signal_container(s, sig, all);
+}
+
+void destroy_container(StateStore& store, State& s) {
+  // Stop whatever still runs, then wait until the init is gone.
+  if (os::UniqueFd pidfd = open_init_pidfd(s)) {
+    signal_container(s, SIGKILL, true);
+    if (!wait_pidfd_exit(pidfd, 10000))
+      throw os::Error("container " + os::quote(s.id) + " did not exit within 10 s of SIGKILL");
+  }
+  s.status = Status::stopped;
+  // poststop hooks run after the container is destroyed; failures only warn.
+  std::optional<spec::Spec> spec;
+  try {
+    spec = spec::load_spec(store.container_dir(s.id));
+  } catch (const std::exception& e) {
+    log_warn(std::string("poststop hooks not run: ") + e.what());
+  }
+  store.remove_container(s.id);
+  if (spec && spec->hooks && !spec->hooks->poststop.empty()) {
+    for (const auto& w : run_hooks_collect_failures(spec->hooks->poststop, hook_state_json(s, Status::stopped),
+                                                    "poststop"))
+      log_warn(w);
+  }
+}
+
+void delete_container(const Context& ctx, const std::string& id, bool force) {
+  validate_container_id(id);
+  StateStore store(ctx.state_root);
+  auto lock = store.lock(id);
+  std::optional<State> s = store.load(id);
+  if (!s) {
+    if (force) {
+      // A half-created directory without state.json is removed too.
+      if (os::path_exists(store.container_dir(id))) store.remove_container(id);
+      return;
+    }
+    throw os::Error("container " + os::quote(id) + " does not exist");
+  }
+  Status live = store.status_of(*s);
+  if ((live == Status::running || live == Status::paused) && !force)
+    throw os::Error("cannot delete container " + os::quote(id) + ": it is " + status_name(live) +
+                    "; stop it first or use `delete --force`");
+  destroy_container(store, *s);
+}
+
+}  // namespace rrun::core

@@ -1,0 +1,391 @@
+#include "state.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include <rrun/os/error.hpp>
+#include <rrun/os/file.hpp>
+#include <rrun/os/proc.hpp>
+
+#include "id.hpp"
+
+namespace rrun::core {
+
+using ojson = nlohmann::ordered_json;
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::creating:
+      return "creating";
+    case Status::created:
+      return "created";
+    case Status::running:
+      return "running";
+    case Status::stopped:
+      return "stopped";
+    case Status::paused:
+      return "paused";
+  }
+  return "unknown";
+}
+
+Status parse_status(const std::string& name) {
+  for (Status s : {Status::creating, Status::created, Status::running, Status::stopped, Status::paused})
+    if (name == status_name(s)) return s;
+  throw os::Error("unknown container status \"" + name + "\"");
+}
+
+// ---------------------------------------------------------------- JSON
+
+std::string state_to_json(const State& s) {
+  ojson j;
+  j["ociVersion"] = s.oci_version;
+  j["id"] = s.id;
+  j["status"] = status_name(s.status);
+  j["pid"] = s.pid;
+  j["pidStartTime"] = s.pid_start_time;
+  j["bundle"] = s.bundle;
+  j["rootfs"] = s.rootfs;
+  j["created"] = s.created;
+  j["owner"] = s.owner;
+  j["annotations"] = s.annotations;
+  j["rootless"] = s.rootless;
+  j["cgroupPath"] = s.cgroup_path;
+  j["systemdCgroup"] = s.systemd_cgroup;
+  return j.dump(2) + "\n";
+}
+
+namespace {
+
+template <typename T>
+void get_field(const nlohmann::json& j, const char* key, T& out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  try {
+    out = it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw os::Error(std::string(key) + ": unexpected " + it->type_name());
+  }
+}
+
+}  // namespace
+
+State state_from_json(const std::string& text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw os::Error("malformed JSON at byte " + std::to_string(e.byte));
+  }
+  if (!j.is_object()) throw os::Error(std::string("expected an object, got ") + j.type_name());
+  State s;
+  std::string status = "stopped";
+  get_field(j, "ociVersion", s.oci_version);
+  get_field(j, "id", s.id);
+  get_field(j, "status", status);
+  s.status = parse_status(status);
+  get_field(j, "pid", s.pid);
+  get_field(j, "pidStartTime", s.pid_start_time);
+  get_field(j, "bundle", s.bundle);
+  get_field(j, "rootfs", s.rootfs);
+  get_field(j, "created", s.created);
+  get_field(j, "owner", s.owner);
+  get_field(j, "annotations", s.annotations);
+  get_field(j, "rootless", s.rootless);
+  get_field(j, "cgroupPath", s.cgroup_path);
+  get_field(j, "systemdCgroup", s.systemd_cgroup);
+  return s;
+}
+
+std::string oci_state_json(const State& s, Status live, int indent) {
+  ojson j;
+  j["ociVersion"] = s.oci_version;
+  j["id"] = s.id;
+  j["pid"] = live == Status::stopped ? 0 : s.pid;
+  j["status"] = status_name(live);
+  j["bundle"] = s.bundle;
+  j["rootfs"] = s.rootfs;
+  j["created"] = s.created;
+  if (!s.annotations.empty()) j["annotations"] = s.annotations;
+  j["owner"] = s.owner;
+  return indent < 0 ? j.dump() : j.dump(indent) + "\n";
+}
+
+std::string hook_state_json(const State& s, Status live) {
+  ojson j;
+  j["ociVersion"] = s.oci_version;
+  j["id"] = s.id;
+  j["status"] = status_name(live);
+  if (live != Status::stopped) j["pid"] = s.pid;
+  j["bundle"] = s.bundle;
+  if (!s.annotations.empty()) j["annotations"] = s.annotations;
+  return j.dump();
+}
+
+std::string now_rfc3339() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  ::gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  size_t n = ::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%09ldZ", static_cast<long>(ts.tv_nsec));
+  return buf;
+}
+
+std::string user_name(uid_t uid) {
+  struct passwd pw;
+  struct passwd* result = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &result) != 0 || !result) return "";
+  return pw.pw_name;
+}
+
+// ---------------------------------------------------------------- liveness
+
+Status live_status(const State& s, const std::string& proc_root) {
+  if (s.status == Status::stopped) return Status::stopped;
+  if (s.pid <= 0) return s.status == Status::creating ? Status::creating : Status::stopped;
+  auto start = os::process_start_time(s.pid, proc_root);
+  if (!start || *start != s.pid_start_time) return Status::stopped;
+  auto letter = os::process_state(s.pid, proc_root);
+  if (!letter || *letter == 'Z' || *letter == 'X' || *letter == 'x') return Status::stopped;
+  return s.status;
+}
+
+// ---------------------------------------------------------------- store
+
+StateStore::StateStore(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+std::string StateStore::container_dir(const std::string& id) const {
+  return root_ + "/" + id;
+}
+std::string StateStore::state_path(const std::string& id) const {
+  return container_dir(id) + "/state.json";
+}
+std::string StateStore::config_path(const std::string& id) const {
+  return container_dir(id) + "/config.json";
+}
+std::string StateStore::exec_fifo_path(const std::string& id) const {
+  return container_dir(id) + "/exec.fifo";
+}
+std::string StateStore::lock_path(const std::string& id) const {
+  return root_ + "/.lock@" + id;
+}
+
+os::FileLock StateStore::lock(const std::string& id) {
+  validate_container_id(id);
+  if (::mkdir(root_.c_str(), 0700) < 0 && errno != EEXIST) {
+    if (errno != ENOENT) os::throw_errno("create state directory " + os::quote(root_));
+    os::mkdir_p(root_, 0700);
+  }
+  return os::FileLock(lock_path(id));
+}
+
+void StateStore::create_container_dir(const std::string& id) {
+  validate_container_id(id);
+  std::string dir = container_dir(id);
+  if (::mkdir(dir.c_str(), 0700) == 0) return;
+  if (errno == EEXIST) throw os::Error("container \"" + id + "\" already exists");
+  os::throw_errno("create container directory " + os::quote(dir));
+}
+
+void StateStore::save(const State& s) {
+  validate_container_id(s.id);
+  try {
+    os::write_file_atomic(state_path(s.id), state_to_json(s), 0600);
+  } catch (...) {
+    os::rethrow_with_context("save state of container \"" + s.id + "\"");
+  }
+}
+
+std::optional<State> StateStore::load(const std::string& id) const {
+  validate_container_id(id);
+  std::optional<std::string> text;
+  try {
+    text = os::read_file_if_exists(state_path(id));
+  } catch (const os::SystemError& e) {
+    if (e.err() == ENOTDIR) return std::nullopt;
+    throw;
+  }
+  if (!text) return std::nullopt;
+  try {
+    State s = state_from_json(*text);
+    if (s.id.empty()) s.id = id;
+    return s;
+  } catch (const os::Error& e) {
+    throw os::Error("state of container \"" + id + "\" in " + os::quote(state_path(id)) + " is corrupt: " + e.what() +
+                    "; remove that directory to forget the container");
+  }
+}
+
+State StateStore::load_or_throw(const std::string& id) const {
+  auto s = load(id);
+  if (!s) throw os::Error("container \"" + id + "\" does not exist");
+  return std::move(*s);
+}
+
+Status StateStore::status_of(const State& s, const std::string& proc_root) const {
+  Status live = live_status(s, proc_root);
+  if (live == Status::created && !os::path_exists(exec_fifo_path(s.id))) return Status::running;
+  return live;
+}
+
+void StateStore::remove_container(const std::string& id) {
+  validate_container_id(id);
+  os::remove_tree(container_dir(id));
+  if (::unlink(lock_path(id).c_str()) < 0 && errno != ENOENT) os::throw_errno("remove " + os::quote(lock_path(id)));
+}
+
+std::vector<std::string> StateStore::list_ids() const {
+  std::vector<std::string> ids;
+  DIR* d = ::opendir(root_.c_str());
+  if (!d) {
+    if (errno == ENOENT) return ids;
+    os::throw_errno("open state directory " + os::quote(root_));
+  }
+  while (struct dirent* e = ::readdir(d)) {
+    if (!is_valid_container_id(e->d_name)) continue;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st;
+      is_dir = ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    if (is_dir) ids.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// ---------------------------------------------------------------- root dir
+
+namespace {
+
+std::string absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char buf[4096];
+  if (!::getcwd(buf, sizeof buf)) os::throw_errno("get the current directory");
+  std::string base = buf;
+  std::string rel = path;
+  while (rel.rfind("./", 0) == 0) rel.erase(0, 2);
+  if (rel == "." || rel.empty()) return base;
+  return (base == "/" ? "" : base) + "/" + rel;
+}
+
+std::string octal_mode(mode_t m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+  return buf;
+}
+
+// A state directory rrun picked itself must be ours alone.
+void check_own_dir(const std::string& dir, uid_t uid) {
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) < 0) os::throw_errno("stat state directory " + os::quote(dir));
+  std::string name = "state directory \"" + dir + "\"";
+  if (S_ISLNK(st.st_mode)) throw os::Error(name + " is a symlink; remove it or pass --root");
+  if (!S_ISDIR(st.st_mode)) throw os::Error(name + " is not a directory; remove it or pass --root");
+  if (st.st_uid != uid)
+    throw os::Error(name + " is owned by uid " + std::to_string(st.st_uid) + ", not you (" + std::to_string(uid) +
+                    "); remove it or pass --root");
+  if (st.st_mode & 077)
+    throw os::Error(name + " has mode " + octal_mode(st.st_mode) +
+                    ", open to other users; make it 0700 (chmod 700), remove it, or pass --root");
+}
+
+bool writable_dir(const char* path) {
+  struct stat st;
+  return ::stat(path, &st) == 0 && S_ISDIR(st.st_mode) && ::access(path, W_OK | X_OK) == 0;
+}
+
+}  // namespace
+
+std::string resolve_state_root(const RootDirRequest& req) {
+  if (!req.flag.empty()) {
+    std::string root = absolute(req.flag);
+    if (req.create) os::mkdir_p(root, 0700);
+    return root;
+  }
+  std::string root;
+  bool in_xdg = false;
+  if (!req.rootless) {
+    root = "/run/rrun";
+  } else if (req.xdg_runtime_dir && *req.xdg_runtime_dir && writable_dir(req.xdg_runtime_dir)) {
+    std::string xdg = req.xdg_runtime_dir;
+    while (xdg.size() > 1 && xdg.back() == '/') xdg.pop_back();
+    root = absolute(xdg) + "/rrun";
+    in_xdg = true;
+  } else {
+    root = absolute(req.tmp_base) + "/rrun-" + std::to_string(req.uid);
+  }
+  if (req.create) {
+    if (::mkdir(root.c_str(), 0700) < 0) {
+      if (errno == ENOENT) {
+        os::mkdir_p(root.substr(0, root.rfind('/')), 0755);
+        if (::mkdir(root.c_str(), 0700) < 0 && errno != EEXIST)
+          os::throw_errno("create state directory " + os::quote(root));
+      } else if (errno != EEXIST) {
+        os::throw_errno("create state directory " + os::quote(root));
+      }
+    }
+  } else if (!os::path_exists(root)) {
+    return root;
+  }
+  check_own_dir(root, req.uid);
+  // The XDG base directory spec: files in XDG_RUNTIME_DIR may be pruned
+  // after 6 hours unless they have the sticky bit (runc does the same).
+  if (in_xdg && req.create) ::chmod(root.c_str(), 01700);
+  return root;
+}
+
+// ---------------------------------------------------------------- rootless
+
+namespace {
+
+// True if PROC/self/uid_map maps the whole id range onto itself (the
+// initial user namespace). A missing file means no user namespaces at all.
+bool full_identity_uid_map(const std::string& proc_root) {
+  std::optional<std::string> text;
+  try {
+    text = os::read_file_if_exists(proc_root + "/self/uid_map");
+  } catch (const os::SystemError&) {
+    return true;
+  }
+  if (!text) return true;
+  std::istringstream in(*text);
+  unsigned long long inside = 1, outside = 1, count = 0;
+  if (!(in >> inside >> outside >> count)) return false;
+  unsigned long long more;
+  if (in >> more) return false;  // several lines
+  return inside == 0 && outside == 0 && count == 4294967295ULL;
+}
+
+}  // namespace
+
+bool detect_rootless(const std::string& mode, uid_t euid, const std::string& proc_root) {
+  if (mode == "true") return true;
+  if (mode == "false") return false;
+  if (!mode.empty() && mode != "auto")
+    throw os::Error("invalid --rootless value \"" + mode + "\": use true, false or auto");
+  if (euid != 0) return true;
+  return !full_identity_uid_map(proc_root);
+}
+
+bool detect_rootless(const std::string& mode, const std::string& proc_root) {
+  return detect_rootless(mode, ::geteuid(), proc_root);
+}
+
+}  // namespace rrun::core

@@ -1,0 +1,151 @@
+#pragma once
+// The state store: one directory per container under the state root, holding
+// state.json (written atomically), the config.json the container was created
+// from, and the exec FIFO. A per-container lock file serializes commands on
+// one container.
+//
+// Layout of a state root R:
+//   R/ID/state.json     State, see state_to_json()
+//   R/ID/config.json    the spec create used (written by the create flow)
+//   R/ID/exec.fifo      the exec FIFO, present while the container is `created`
+//   R/.lock@ID          the lock; outside ID/ so that `create` can take it
+//                       before the directory exists. `@` is not allowed in
+//                       IDs, so it never collides with a container. It is
+//                       removed by remove_container() while held; waiters
+//                       then retry on a fresh file (os::FileLock checks
+//                       that the locked file is still the one at the path).
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <rrun/os/lock.hpp>
+
+namespace rrun::core {
+
+enum class Status { creating, created, running, stopped, paused };
+
+// "creating", "created", "running", "stopped", "paused".
+const char* status_name(Status s);
+// The inverse; throws os::Error for an unknown name.
+Status parse_status(const std::string& name);
+
+// What state.json holds: the OCI state plus what rrun needs later.
+struct State {
+  std::string oci_version;  // of the spec the container was created from
+  std::string id;
+  Status status = Status::creating;  // as recorded; see live_status()
+  pid_t pid = 0;                     // of the container init, in our pid namespace
+  uint64_t pid_start_time = 0;       // os::process_start_time(pid) at create
+  std::string bundle;                // absolute
+  std::string rootfs;                // absolute
+  std::string created;               // RFC 3339, UTC, nanoseconds: "2026-11-27T23:47:30.123456789Z"
+  std::string owner;                 // user name of the creator, "" if unknown
+  std::map<std::string, std::string> annotations;
+  bool rootless = false;
+  std::string cgroup_path;
+  bool systemd_cgroup = false;
+
+  bool operator==(const State&) const = default;
+};
+
+// The full state.json text (every field above).
+std::string state_to_json(const State& s);
+// Parses state.json; throws os::Error naming what is wrong.
+State state_from_json(const std::string& text);
+
+// The output of `rrun state`, shaped like runc's: ociVersion, id, pid,
+// status, bundle, rootfs, created, annotations (only when non-empty), owner;
+// pretty-printed with a 2-space indent and a final newline (indent -1:
+// compact, no newline, as one element of `list --format json`). `live` is
+// the status to report (StateStore::status_of()); pid is 0 when stopped.
+std::string oci_state_json(const State& s, Status live, int indent = 2);
+// The OCI state object given to hooks on stdin (runtime.md "State"):
+// ociVersion, id, status, pid, bundle, annotations. Compact.
+std::string hook_state_json(const State& s, Status live);
+
+// The current time as RFC 3339 in UTC with nanoseconds.
+std::string now_rfc3339();
+// The user name of `uid` from the passwd database, or "" if it has none.
+std::string user_name(uid_t uid);
+
+// The live status of a container: a recorded creating/created/running/paused
+// container whose init (pid + start time) is gone, or a zombie, is stopped;
+// otherwise the recorded status. See also StateStore::status_of().
+Status live_status(const State& s, const std::string& proc_root = "/proc");
+
+class StateStore {
+ public:
+  explicit StateStore(std::string root);
+
+  const std::string& root() const { return root_; }
+  // root/ID. The ID must have been validated (validate_container_id).
+  std::string container_dir(const std::string& id) const;
+  std::string state_path(const std::string& id) const;      // root/ID/state.json
+  std::string config_path(const std::string& id) const;     // root/ID/config.json
+  std::string exec_fifo_path(const std::string& id) const;  // root/ID/exec.fifo
+  std::string lock_path(const std::string& id) const;       // root/.lock@ID
+
+  // Validates the ID, makes sure the root exists, then takes the container's
+  // lock (blocking). Hold it across a whole command that reads and changes
+  // the container's state.
+  os::FileLock lock(const std::string& id);
+
+  // mkdir root/ID with mode 0700, exclusively; an existing one throws
+  // os::Error `container "ID" already exists`.
+  void create_container_dir(const std::string& id);
+
+  // Atomically (re)writes root/ID/state.json.
+  void save(const State& s);
+
+  // nullopt when there is no container ID (no directory or no state.json).
+  std::optional<State> load(const std::string& id) const;
+  // Throws os::Error `container "ID" does not exist`.
+  State load_or_throw(const std::string& id) const;
+
+  // Removes root/ID and the lock file. Call with the lock held.
+  void remove_container(const std::string& id);
+
+  // live_status(), and a live `created` container whose exec FIFO is gone
+  // (start opened it but did not record `running` yet) is running.
+  Status status_of(const State& s, const std::string& proc_root = "/proc") const;
+
+  // IDs of the containers under root (directories with a valid ID), sorted.
+  // A missing root is an empty list.
+  std::vector<std::string> list_ids() const;
+
+ private:
+  std::string root_;
+};
+
+// Where the state root is (--root, or the default for who we are).
+struct RootDirRequest {
+  std::string flag;                       // --root, empty if absent
+  bool rootless = false;                  // detect_rootless()
+  uid_t uid = 0;                          // our euid
+  const char* xdg_runtime_dir = nullptr;  // $XDG_RUNTIME_DIR, nullptr if unset
+  std::string tmp_base = "/tmp";          // base of the /tmp/rrun-UID fallback
+  bool create = true;                     // false for read-only commands (state, list)
+};
+
+// --root if given; else /run/rrun as root; rootless: $XDG_RUNTIME_DIR/rrun
+// when XDG_RUNTIME_DIR is set, non-empty and writable by us, else
+// TMP_BASE/rrun-UID. With `create`, makes the directory (0700; 01700 in
+// XDG_RUNTIME_DIR, whose sticky bit keeps it from being pruned). A directory
+// rrun chose itself (not --root) must be a real directory owned by `uid`
+// without group/other permissions, else os::Error explains and suggests
+// --root. Without `create` a missing directory is fine (no containers).
+std::string resolve_state_root(const RootDirRequest& req);
+
+// --rootless: "true"/"false" force it; "auto" (or "") means rootless when
+// euid != 0, or when euid is 0 inside a user namespace that does not map the
+// full id range (PROC/self/uid_map is not "0 0 4294967295"). Throws
+// os::Error for another value.
+bool detect_rootless(const std::string& mode, const std::string& proc_root = "/proc");
+bool detect_rootless(const std::string& mode, uid_t euid, const std::string& proc_root);
+
+}  // namespace rrun::core

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install everything rrun needs to build and test, from Debian 12 packages only.
+# Idempotent: when every package is already installed it does nothing (no
+# `apt-get update`), so it is cheap to call before every build.
+set -euo pipefail
+
+build_deps=(
+  cmake g++ make pkg-config
+  libseccomp-dev libcap-dev libyaml-cpp-dev nlohmann-json3-dev
+  libboost-test-dev libsubid-dev libsystemd-dev
+)
+# uidmap: newuidmap/newgidmap; busybox-static: the test and demo rootfs;
+# util-linux: unshare, setpriv, runuser, flock; procps: ps/pgrep in tests;
+# libc6-dev: the static test probe; jq: config.json edits in tests and demo;
+# passwd: useradd for the rootless test user.
+runtime_deps=(
+  uidmap fuse-overlayfs busybox-static util-linux procps libc6-dev jq passwd
+)
+packages=("${build_deps[@]}" "${runtime_deps[@]}")
+
+# One dpkg-query call: print "<status> <name>" for every known package.
+declare -A installed=()
+while read -r status name; do
+  [[ "$status" == ii ]] && installed[$name]=1
+done < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>/dev/null || true)
+missing=()
+for pkg in "${packages[@]}"; do
+  [[ -n "${installed[$pkg]:-}" ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=()
+if ((EUID != 0)); then
+  if ! command -v sudo >/dev/null; then
+    echo "install-deps: need root to install ${missing[*]}: run this script as root or install sudo" >&2
+    exit 1
+  fi
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

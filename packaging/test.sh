@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): install dependencies, run the unit
+# tests under AddressSanitizer + UndefinedBehaviorSanitizer, then build
+# normally and run every test (unit and integration, as root and rootless).
+# CTest's summary of the full suite is the last thing printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$PWD
+jobs=${RRUN_JOBS:-2}
+
+bash packaging/install-deps.sh
+
+echo "== unit tests under ASan+UBSan (build-asan)"
+cmake -S "$src" -B "$src/build-asan" -DRRUN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$src/build-asan" -j"$jobs"
+(cd "$src/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest -L unit --output-on-failure -j"$jobs")
+
+echo "== full suite (build)"
+cmake -S "$src" -B "$src/build" -DRRUN_SANITIZE=OFF >/dev/null
+cmake --build "$src/build" -j"$jobs"
+cd "$src/build"
+exec ctest --output-on-failure -j"$jobs"

@@ -1,0 +1,584 @@
+#include "plan.hpp"
+
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <rrun/os/error.hpp>
+
+namespace rrun::rootfs {
+
+namespace {
+
+using os::Error;
+using os::quote;
+
+struct FlagOption {
+  const char* name;
+  bool clear;
+  unsigned long flag;
+};
+
+// Mount flags (runc libcontainer/specconv mountFlags, crun's mount_options).
+constexpr FlagOption kFlagOptions[] = {
+    {"defaults", false, 0},
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"suid", true, MS_NOSUID},
+    {"nosuid", false, MS_NOSUID},
+    {"dev", true, MS_NODEV},
+    {"nodev", false, MS_NODEV},
+    {"exec", true, MS_NOEXEC},
+    {"noexec", false, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS},
+    {"async", true, MS_SYNCHRONOUS},
+    {"dirsync", false, MS_DIRSYNC},
+    {"remount", false, MS_REMOUNT},
+    {"mand", false, MS_MANDLOCK},
+    {"nomand", true, MS_MANDLOCK},
+    {"atime", true, MS_NOATIME},
+    {"noatime", false, MS_NOATIME},
+    {"diratime", true, MS_NODIRATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"nosymfollow", false, MS_NOSYMFOLLOW},
+    {"symfollow", true, MS_NOSYMFOLLOW},
+};
+
+struct PropagationOption {
+  const char* name;
+  unsigned long flags;
+};
+
+constexpr PropagationOption kPropagationOptions[] = {
+    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
+};
+
+struct AttrOption {
+  const char* name;
+  uint64_t set;
+  uint64_t clr;
+};
+
+// Recursive mount attributes for mount_setattr (runc's recAttrFlags). An
+// atime change must clear the whole MOUNT_ATTR__ATIME field.
+constexpr AttrOption kAttrOptions[] = {
+    {"rro", MOUNT_ATTR_RDONLY, 0},
+    {"rrw", 0, MOUNT_ATTR_RDONLY},
+    {"rnosuid", MOUNT_ATTR_NOSUID, 0},
+    {"rsuid", 0, MOUNT_ATTR_NOSUID},
+    {"rnodev", MOUNT_ATTR_NODEV, 0},
+    {"rdev", 0, MOUNT_ATTR_NODEV},
+    {"rnoexec", MOUNT_ATTR_NOEXEC, 0},
+    {"rexec", 0, MOUNT_ATTR_NOEXEC},
+    {"rnodiratime", MOUNT_ATTR_NODIRATIME, 0},
+    {"rdiratime", 0, MOUNT_ATTR_NODIRATIME},
+    {"rrelatime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME},
+    {"rnorelatime", 0, MOUNT_ATTR_RELATIME},
+    {"rnoatime", MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME},
+    {"ratime", 0, MOUNT_ATTR_NOATIME},
+    {"rstrictatime", MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME},
+    {"rnostrictatime", 0, MOUNT_ATTR_STRICTATIME},
+    {"rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, 0},
+    {"rsymfollow", 0, MOUNT_ATTR_NOSYMFOLLOW},
+};
+
+bool is_absolute(const std::string& p) {
+  return !p.empty() && p[0] == '/';
+}
+
+// "/a//b/" -> "/a/b"; keeps "." and ".." (they are resolved inside the
+// rootfs at mount time, never lexically against the host).
+std::string clean_container_path(const std::string& p) {
+  std::string out = "/";
+  for (size_t i = 0; i < p.size();) {
+    size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    if (j > i) {
+      if (out.size() > 1) out += '/';
+      out.append(p, i, j - i);
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string last_component(const std::string& p) {
+  auto pos = p.rfind('/');
+  return pos == std::string::npos ? p : p.substr(pos + 1);
+}
+
+bool gid_is_mapped(const std::vector<spec::IdMapping>& maps, uint64_t gid) {
+  for (const auto& m : maps)
+    if (gid >= m.container_id && gid < uint64_t(m.container_id) + m.size) return true;
+  return false;
+}
+
+// Drops `gid=N` from a devpts data string when N is not mapped (runc and
+// crun do the same rootless: the kernel refuses an unmapped gid).
+std::string filter_devpts_gid(const std::string& data, const PlanOptions& opts) {
+  std::string out;
+  std::stringstream ss(data);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.rfind("gid=", 0) == 0) {
+      char* end = nullptr;
+      errno = 0;
+      unsigned long long g = std::strtoull(item.c_str() + 4, &end, 10);
+      bool numeric = end && *end == '\0' && errno == 0 && item.size() > 4;
+      if (!numeric || !gid_is_mapped(opts.gid_mappings, g)) continue;
+    }
+    if (!out.empty()) out += ',';
+    out += item;
+  }
+  return out;
+}
+
+std::string unescape_mountinfo(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      int v = 0;
+      bool ok = true;
+      for (int k = 1; k <= 3; ++k) {
+        char c = s[i + k];
+        if (c < '0' || c > '7') ok = false;
+        v = v * 8 + (c - '0');
+      }
+      if (ok) {
+        out += static_cast<char>(v);
+        i += 3;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+// The mount point that holds `path` (the longest mount point that is `path`
+// or one of its ancestors), from /proc/self/mountinfo.
+std::string find_mount_point(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, best = "/";
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string id, parent, devno, root, mp;
+    if (!(ls >> id >> parent >> devno >> root >> mp)) continue;
+    mp = unescape_mountinfo(mp);
+    bool covers = mp == "/" || path == mp ||
+                  (path.size() > mp.size() && path.compare(0, mp.size(), mp) == 0 && path[mp.size()] == '/');
+    if (covers && mp.size() >= best.size()) best = mp;
+  }
+  return best;
+}
+
+struct DefaultDevice {
+  const char* path;
+  unsigned major;
+  unsigned minor;
+};
+
+// runc's DefaultAutoCreatedDevices / crun's needed_devs.
+constexpr DefaultDevice kDefaultDevices[] = {
+    {"/dev/null", 1, 3}, {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+    {"/dev/tty", 5, 0},  {"/dev/urandom", 1, 9}, {"/dev/random", 1, 8},
+};
+
+class Planner {
+ public:
+  Planner(const spec::Spec& s, const std::string& bundle, const PlanOptions& o) : spec_(s), bundle_(bundle), opts_(o) {}
+
+  RootfsPlan run() {
+    plan_root();
+    const spec::Linux empty_linux;
+    const spec::Linux& lx = spec_.linux ? *spec_.linux : empty_linux;
+
+    plan_.setup_dev = true;
+    for (size_t i = 0; i < spec_.mounts.size(); ++i) plan_mount(spec_.mounts[i], "mounts[" + std::to_string(i) + "]");
+    if (plan_.setup_dev) plan_dev(lx);
+    if (dev_readonly_) {
+      MountOp op;
+      op.kind = OpKind::remount_readonly;
+      op.origin = dev_origin_;
+      op.destination = "/dev";
+      plan_.ops_after_pivot.push_back(op);
+    }
+    for (size_t i = 0; i < lx.readonly_paths.size(); ++i)
+      plan_path_op(OpKind::readonly, lx.readonly_paths[i], "linux.readonlyPaths[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < lx.masked_paths.size(); ++i)
+      plan_path_op(OpKind::mask, lx.masked_paths[i], "linux.maskedPaths[" + std::to_string(i) + "]");
+    return std::move(plan_);
+  }
+
+ private:
+  bool in_userns() const { return opts_.rootless || opts_.new_user_ns; }
+
+  void plan_root() {
+    if (!spec_.root || spec_.root->path.empty()) throw Error("root.path: required");
+    std::string path = spec_.root->path;
+    if (!is_absolute(path)) path = bundle_ + "/" + path;
+    char buf[PATH_MAX];
+    if (!::realpath(path.c_str(), buf)) os::throw_errno("root.path: resolve " + quote(path));
+    struct stat st {};
+    if (::stat(buf, &st) != 0) os::throw_errno("root.path: stat " + quote(buf));
+    if (!S_ISDIR(st.st_mode)) throw Error("root.path: " + quote(buf) + " is not a directory");
+    plan_.rootfs = buf;
+    plan_.readonly_root = spec_.root->readonly;
+    plan_.no_pivot = opts_.no_pivot;
+
+    plan_.root_propagation = MS_SLAVE | MS_REC;
+    if (spec_.linux && !spec_.linux->rootfs_propagation.empty()) {
+      plan_.propagation = spec_.linux->rootfs_propagation;
+      unsigned long p = parse_propagation(plan_.propagation, "linux.rootfsPropagation");
+      plan_.rootfs_propagation = p;
+      plan_.root_propagation = p | MS_REC;
+    }
+    if (plan_.root_propagation & MS_SHARED) plan_.rootfs_parent_mount = find_mount_point(plan_.rootfs);
+  }
+
+  std::string container_path(const std::string& p, const std::string& where) {
+    if (p.empty()) throw Error(where + ": must not be empty");
+    // runc accepts a relative destination as relative to "/" (with a warning).
+    std::string c = clean_container_path(p);
+    return c;
+  }
+
+  void plan_mount(const spec::Mount& m, const std::string& where) {
+    std::string dest = container_path(m.destination, where + ".destination");
+    if (dest == "/") throw Error(where + ".destination: cannot mount over the container's root `/`");
+    MountOptions mo = parse_mount_options(m.options, where);
+
+    MountOp op;
+    op.origin = where;
+    op.destination = dest;
+    op.flags = mo.flags & ~(MS_BIND | MS_REC);
+    op.propagation = mo.propagation;
+    op.attr_set = mo.attr_set;
+    op.attr_clr = mo.attr_clr;
+    op.data = mo.data;
+
+    const std::string& type = m.type;
+    bool bind = mo.bind || type == "bind";
+    if (mo.idmap) {
+      if (!bind) throw Error(where + ".options: `idmap` needs a bind mount");
+      if (m.uid_mappings.empty() || m.gid_mappings.empty())
+        throw Error(where + ": an idmapped mount needs both uidMappings and gidMappings");
+      op.idmap = true;
+      op.idmap_recursive = mo.idmap_recursive;
+      op.uid_mappings = m.uid_mappings;
+      op.gid_mappings = m.gid_mappings;
+    } else if (!m.uid_mappings.empty() || !m.gid_mappings.empty()) {
+      throw Error(where + ": uidMappings/gidMappings need the `idmap` or `ridmap` option");
+    }
+
+    if (dest == "/dev") {
+      dev_origin_ = where;
+      if (bind) plan_.setup_dev = false;
+    }
+
+    if (bind) {
+      if (m.source.empty()) throw Error(where + ".source: required for a bind mount");
+      op.kind = OpKind::bind;
+      op.source = is_absolute(m.source) ? m.source : bundle_ + "/" + m.source;
+      op.recursive = mo.recursive;
+      op.data.clear();  // ignored by bind mounts
+      plan_.ops_before_pivot.push_back(op);
+      return;
+    }
+    if (type.empty()) throw Error(where + ".type: required unless the options contain `bind` or `rbind`");
+    op.kind = OpKind::mount;
+    op.fstype = type;
+    op.source = m.source.empty() ? type : m.source;
+
+    if (type == "sysfs") {
+      if (in_userns() && !opts_.new_net_ns) {
+        // A sysfs mount needs the network namespace to be ours; bind the
+        // host's /sys instead, read-only all the way down when asked.
+        to_rbind(op, "/sys");
+      } else if (in_userns()) {
+        op.fallback_source = "/sys";
+      }
+    } else if (type == "mqueue") {
+      if (in_userns() && !opts_.new_ipc_ns) {
+        to_rbind(op, "/dev/mqueue");
+        op.recursive = false;
+        op.optional = true;  // the host may have no /dev/mqueue
+      } else if (in_userns()) {
+        op.fallback_source = "/dev/mqueue";
+        op.optional = true;
+      }
+    } else if (type == "cgroup" || type == "cgroup2") {
+      // cgroup2 can be mounted where the host is unified and (in a user
+      // namespace) the cgroup namespace is ours; otherwise bind the host's
+      // tree (runc rootless: bind /sys/fs/cgroup; on a hybrid host its v1
+      // half belongs to the host and stays read-only when asked).
+      bool can_mount = opts_.host_cgroup2 && (!in_userns() || opts_.new_cgroup_ns);
+      if (can_mount) {
+        op.fstype = "cgroup2";
+        if (op.source == "cgroup") op.source = "cgroup2";
+        if (in_userns()) op.fallback_source = "/sys/fs/cgroup";
+      } else {
+        to_rbind(op, "/sys/fs/cgroup");
+      }
+      if (opts_.rootless) op.optional = true;
+    } else if (type == "devpts" && in_userns()) {
+      op.data = filter_devpts_gid(op.data, opts_);
+    } else if (type == "tmpfs" && dest == "/dev" && (op.flags & MS_RDONLY)) {
+      // The devices are made first; /dev becomes read-only after pivot_root (runc finalizeRootfs).
+      op.flags &= ~MS_RDONLY;
+      dev_readonly_ = true;
+    }
+    plan_.ops_before_pivot.push_back(op);
+  }
+
+  void to_rbind(MountOp& op, const std::string& host_path) {
+    op.kind = OpKind::bind;
+    op.source = host_path;
+    op.fstype.clear();
+    op.data.clear();
+    op.recursive = true;
+    if (op.flags & MS_RDONLY) op.attr_set |= MOUNT_ATTR_RDONLY;
+  }
+
+  void plan_dev(const spec::Linux& lx) {
+    bool bind_devices = in_userns();
+    std::vector<std::string> spec_paths;
+    for (const auto& d : lx.devices) spec_paths.push_back(clean_container_path(d.path));
+    for (const auto& d : kDefaultDevices) {
+      bool overridden = false;
+      for (const auto& p : spec_paths) overridden |= p == d.path;
+      if (overridden) continue;
+      MountOp op;
+      op.origin = "/dev";
+      op.destination = d.path;
+      if (bind_devices) {
+        op.kind = OpKind::bind_device;
+        op.source = d.path;
+      } else {
+        op.kind = OpKind::mknod;
+        op.mode = S_IFCHR | 0666;
+        op.dev = makedev(d.major, d.minor);
+      }
+      plan_.ops_before_pivot.push_back(op);
+    }
+    for (size_t i = 0; i < lx.devices.size(); ++i) plan_device(lx.devices[i], i, bind_devices);
+
+    auto link = [&](const char* dest, const char* target, bool replace, const char* only_if) {
+      MountOp op;
+      op.kind = OpKind::symlink;
+      op.origin = "/dev";
+      op.destination = dest;
+      op.link_target = target;
+      op.replace = replace;
+      if (only_if) op.only_if_exists = only_if;
+      plan_.ops_before_pivot.push_back(op);
+    };
+    link("/dev/ptmx", "pts/ptmx", true, nullptr);
+    link("/dev/fd", "/proc/self/fd", false, nullptr);
+    link("/dev/stdin", "/proc/self/fd/0", false, nullptr);
+    link("/dev/stdout", "/proc/self/fd/1", false, nullptr);
+    link("/dev/stderr", "/proc/self/fd/2", false, nullptr);
+    link("/dev/core", "/proc/kcore", false, "/proc/kcore");
+  }
+
+  void plan_device(const spec::Device& d, size_t i, bool bind_devices) {
+    std::string where = "linux.devices[" + std::to_string(i) + "]";
+    if (!is_absolute(d.path)) throw Error(where + ".path: must be absolute, got " + quote(d.path));
+    std::string dest = clean_container_path(d.path);
+    std::string base = last_component(dest);
+    if (dest == "/" || base == "." || base == "..")
+      throw Error(where + ".path: " + quote(d.path) + " is not a file name");
+    mode_t type = 0;
+    if (d.type == "c" || d.type == "u")
+      type = S_IFCHR;
+    else if (d.type == "b")
+      type = S_IFBLK;
+    else if (d.type == "p")
+      type = S_IFIFO;
+    else
+      throw Error(where + ".type: expected one of c, b, u, p, got " + quote(d.type));
+    if (d.major < 0 || d.minor < 0 || d.major > 0xfffff || d.minor > 0xfffff)
+      throw Error(where + ": major/minor out of range");
+
+    MountOp op;
+    op.origin = where;
+    op.destination = dest;
+    if (bind_devices) {
+      // mknod is not allowed in a user namespace: bind the host's node.
+      struct stat st {};
+      if (::stat(d.path.c_str(), &st) != 0)
+        os::throw_errno(where + ".path: host device " + quote(d.path) +
+                        " (rootless containers bind-mount device nodes from the host)");
+      op.kind = OpKind::bind_device;
+      op.source = d.path;
+    } else {
+      op.kind = OpKind::mknod;
+      op.mode = type | (d.file_mode ? (*d.file_mode & 07777) : 0666);
+      op.dev = type == S_IFIFO ? 0 : makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
+      op.uid = d.uid.value_or(0);
+      op.gid = d.gid.value_or(0);
+    }
+    plan_.ops_before_pivot.push_back(op);
+  }
+
+  void plan_path_op(OpKind kind, const std::string& path, const std::string& where) {
+    if (!is_absolute(path)) throw Error(where + ": must be an absolute path, got " + quote(path));
+    MountOp op;
+    op.kind = kind;
+    op.origin = where;
+    op.destination = clean_container_path(path);
+    plan_.ops_after_pivot.push_back(op);
+  }
+
+  const spec::Spec& spec_;
+  std::string bundle_;
+  const PlanOptions& opts_;
+  RootfsPlan plan_;
+  bool dev_readonly_ = false;
+  std::string dev_origin_ = "/dev";
+};
+
+}  // namespace
+
+const char* op_kind_name(OpKind k) {
+  switch (k) {
+    case OpKind::mount:
+      return "mount";
+    case OpKind::bind:
+      return "bind";
+    case OpKind::mkdir:
+      return "mkdir";
+    case OpKind::symlink:
+      return "symlink";
+    case OpKind::mknod:
+      return "mknod";
+    case OpKind::bind_device:
+      return "bind-device";
+    case OpKind::mask:
+      return "mask";
+    case OpKind::readonly:
+      return "readonly";
+    case OpKind::remount_readonly:
+      return "remount-readonly";
+  }
+  return "?";
+}
+
+unsigned long parse_propagation(const std::string& value, const std::string& json_path) {
+  for (const auto& p : kPropagationOptions)
+    if (value == p.name) return p.flags;
+  throw Error(json_path + ": unknown propagation " + quote(value) +
+              " (expected private, rprivate, shared, rshared, slave, rslave, unbindable or runbindable)");
+}
+
+MountOptions parse_mount_options(const std::vector<std::string>& options, const std::string& json_path) {
+  MountOptions mo;
+  for (size_t i = 0; i < options.size(); ++i) {
+    const std::string& o = options[i];
+    const std::string where = json_path + ".options[" + std::to_string(i) + "]";
+    if (o.empty()) throw Error(where + ": empty option");
+    if (o == "bind") {
+      mo.bind = true;
+      mo.flags |= MS_BIND;
+      continue;
+    }
+    if (o == "rbind") {
+      mo.bind = mo.recursive = true;
+      mo.flags |= MS_BIND | MS_REC;
+      continue;
+    }
+    if (o == "idmap" || o == "ridmap") {
+      mo.idmap = true;
+      mo.idmap_recursive = o == "ridmap";
+      continue;
+    }
+    if (o == "tmpcopyup")
+      throw Error(where + ": `tmpcopyup` is not supported (copy the content into the tmpfs from a hook instead)");
+    bool matched = false;
+    for (const auto& f : kFlagOptions) {
+      if (o == f.name) {
+        if (f.clear)
+          mo.flags &= ~f.flag;
+        else
+          mo.flags |= f.flag;
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) {
+      for (const auto& p : kPropagationOptions) {
+        if (o == p.name) {
+          mo.propagation = p.flags;  // the last one wins, as in runc
+          matched = true;
+          break;
+        }
+      }
+    }
+    if (!matched) {
+      for (const auto& a : kAttrOptions) {
+        if (o == a.name) {
+          mo.attr_clr |= a.clr;
+          mo.attr_set &= ~a.clr;
+          mo.attr_set |= a.set;
+          matched = true;
+          break;
+        }
+      }
+    }
+    if (!matched) {
+      if (!mo.data.empty()) mo.data += ',';
+      mo.data += o;
+    }
+  }
+  return mo;
+}
+
+bool host_cgroup_is_unified(const std::string& cgroup_root) {
+  struct statfs sf {};
+  if (::statfs(cgroup_root.c_str(), &sf) != 0) return false;
+  return sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+PlanOptions plan_options_from_spec(const spec::Spec& spec, bool rootless) {
+  PlanOptions o;
+  o.rootless = rootless;
+  o.host_cgroup2 = host_cgroup_is_unified();
+  if (spec.linux) {
+    const auto& lx = *spec.linux;
+    o.new_user_ns = lx.has_namespace(spec::NamespaceType::user);
+    o.new_net_ns = lx.has_namespace(spec::NamespaceType::network);
+    o.new_ipc_ns = lx.has_namespace(spec::NamespaceType::ipc);
+    o.new_cgroup_ns = lx.has_namespace(spec::NamespaceType::cgroup);
+    o.gid_mappings = lx.gid_mappings;
+  }
+  if (rootless) o.new_user_ns = true;
+  return o;
+}
+
+RootfsPlan plan_rootfs(const spec::Spec& spec, const std::string& bundle_dir, const PlanOptions& options) {
+  std::string bundle = bundle_dir;
+  if (!is_absolute(bundle)) {
+    char buf[PATH_MAX];
+    if (!::realpath(bundle.empty() ? "." : bundle.c_str(), buf)) os::throw_errno("resolve bundle " + quote(bundle));
+    bundle = buf;
+  }
+  return Planner(spec, bundle, options).run();
+}
+
+}  // namespace rrun::rootfs

@@ -1,0 +1,127 @@
+#pragma once
+// The container's mount namespace as plain data (STYLE.md "Plan in the parent,
+// execute in the child"; bubblewrap's SetupOp list). plan_rootfs() runs in the
+// parent, may throw os::Error naming the JSON path, and turns the spec into a
+// list of MountOps; setup.hpp executes that list in the child without
+// allocating or throwing.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <rrun/spec/spec.hpp>
+
+namespace rrun::rootfs {
+
+enum class OpKind {
+  mount,             // a new file system: mount(source, destination, fstype, flags, data)
+  bind,              // bind (recursive: rbind) the host path `source` onto destination
+  mkdir,             // create the directory destination (and its parents)
+  symlink,           // destination -> link_target; an existing entry is kept unless `replace`
+  mknod,             // create a device node (mode has the S_IF* type bits, dev, uid, gid)
+  bind_device,       // rootless: create an empty file at destination, bind the host node `source`
+  mask,              // file: bind /dev/null over it; directory: read-only tmpfs; absent: skip
+  readonly,          // bind destination onto itself, remount read-only; absent: skip
+  remount_readonly,  // make the existing mount at destination read-only (a `ro` /dev tmpfs)
+};
+
+const char* op_kind_name(OpKind k);
+
+struct MountOp {
+  OpKind kind = OpKind::mount;
+  std::string origin;             // where it comes from, for messages: "mounts[3]", "linux.maskedPaths[0]", "/dev"
+  std::string destination;        // absolute path inside the container
+  std::string source;             // mount: fs source; bind, bind_device: absolute host path
+  std::string fstype;             // mount only
+  unsigned long flags = 0;        // MS_* mount flags (no MS_BIND/MS_REC, no propagation)
+  std::string data;               // fs-specific options ("size=65536k,mode=755")
+  bool recursive = false;         // bind: MS_REC
+  unsigned long propagation = 0;  // MS_PRIVATE/MS_SHARED/MS_SLAVE/MS_UNBINDABLE (| MS_REC), applied after
+  // Recursive mount attributes (mount_setattr with AT_RECURSIVE): MOUNT_ATTR_*.
+  uint64_t attr_set = 0;
+  uint64_t attr_clr = 0;
+  // Idmapped bind mount: a user namespace with these mappings is made and the
+  // bind gets MOUNT_ATTR_IDMAP (recursively when idmap_recursive).
+  bool idmap = false;
+  bool idmap_recursive = false;
+  std::vector<spec::IdMapping> uid_mappings;
+  std::vector<spec::IdMapping> gid_mappings;
+  // symlink
+  std::string link_target;
+  bool replace = false;
+  // mknod
+  mode_t mode = 0;  // S_IFCHR | 0666
+  dev_t dev = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  // Degrading the way runc and crun do rootless:
+  std::string fallback_source;  // mount: on EPERM/EBUSY, rbind this host path instead
+  bool optional = false;        // on EPERM/EACCES/ENOENT/EINVAL of the mount (and its fallback), skip the op
+  std::string only_if_exists;   // skip unless this host path exists (checked in the child before pivot)
+};
+
+struct PlanOptions {
+  bool rootless = false;       // no privileges on the host (mknod is not possible)
+  bool new_user_ns = false;    // the container has its own user namespace
+  bool new_net_ns = false;     // the container has a network namespace of its own (created or joined)
+  bool new_ipc_ns = false;     // ... an IPC namespace of its own
+  bool new_cgroup_ns = false;  // ... a cgroup namespace of its own
+  bool no_pivot = false;       // --no-pivot: MS_MOVE + chroot instead of pivot_root
+  bool host_cgroup2 = true;    // /sys/fs/cgroup is a cgroup2 (unified) mount; see host_cgroup_is_unified()
+  // The container's gid mappings when new_user_ns (devpts `gid=N` is dropped
+  // when N is not mapped).
+  std::vector<spec::IdMapping> gid_mappings;
+};
+
+struct RootfsPlan {
+  std::string rootfs;          // absolute, symlink-free host path of the root file system
+  bool readonly_root = false;  // root.readonly
+  std::string propagation;     // linux.rootfsPropagation as written ("" = default)
+  // Applied to "/" (recursively) before anything is mounted: MS_SLAVE|MS_REC
+  // by default (runc), the recursive form of rootfsPropagation when set.
+  unsigned long root_propagation = 0;
+  // Applied to the new "/" after pivot_root; 0 when rootfsPropagation is unset.
+  unsigned long rootfs_propagation = 0;
+  // The mount point that holds `rootfs` on the host; made private before the
+  // rootfs bind when root_propagation is shared (pivot_root refuses a shared parent).
+  std::string rootfs_parent_mount;
+  bool no_pivot = false;
+  bool setup_dev = false;                 // the default devices and /dev links are made (no bind mount on /dev)
+  std::vector<MountOp> ops_before_pivot;  // spec mounts, devices, /dev links
+  std::vector<MountOp> ops_after_pivot;   // readonly paths, masked paths
+};
+
+// The result of parsing a mount's `options`.
+struct MountOptions {
+  unsigned long flags = 0;        // MS_* (MS_BIND/MS_REC included when bind/rbind)
+  unsigned long propagation = 0;  // MS_PRIVATE/... | MS_REC
+  uint64_t attr_set = 0;          // recursive attributes (rro, rnosuid, ...)
+  uint64_t attr_clr = 0;
+  bool bind = false;
+  bool recursive = false;
+  bool idmap = false;
+  bool idmap_recursive = false;
+  std::string data;  // everything else, comma-joined, in order
+};
+
+// Parses every option runc and crun accept; `json_path` ("mounts[2]") names
+// the mount in errors. Throws os::Error for `tmpcopyup` (not supported) and
+// for an empty option.
+MountOptions parse_mount_options(const std::vector<std::string>& options, const std::string& json_path);
+
+// "private", "rprivate", "shared", ... -> MS_* flags; throws os::Error.
+unsigned long parse_propagation(const std::string& value, const std::string& json_path);
+
+// Whether `cgroup_root` (default /sys/fs/cgroup) is a cgroup2 mount.
+bool host_cgroup_is_unified(const std::string& cgroup_root = "/sys/fs/cgroup");
+
+// Fills new_*_ns from spec.linux.namespaces (an entry with a path counts: the
+// namespace is not the host's) and gid_mappings from spec.linux.gidMappings.
+PlanOptions plan_options_from_spec(const spec::Spec& spec, bool rootless);
+
+// Throws os::Error naming the JSON path ("mounts[1].options[2]: ...").
+RootfsPlan plan_rootfs(const spec::Spec& spec, const std::string& bundle_dir, const PlanOptions& options);
+
+}  // namespace rrun::rootfs

@@ -1,0 +1,33 @@
+#pragma once
+// The child side of the rootfs: executes a RootfsPlan (plan.hpp) in the
+// container init, after clone and before exec. Nothing here throws or
+// allocates; a step returns 0, or -1 with `f` filled (step, detail naming the
+// JSON origin and the path; the parent adds strerror(f.err)).
+//
+// Order in the init (already in its new mount namespace and, when there is
+// one, in its user namespace with the id maps written):
+//   1. prepare_rootfs(plan, f)   "/" made rslave (or the recursive
+//      rootfsPropagation), the rootfs bound onto itself, then every op of
+//      ops_before_pivot: spec mounts in order, /dev devices and links.
+//   2. the createContainer hooks (cwd is the rootfs).
+//   3. finalize_rootfs(plan, f)  pivot_root (or MS_MOVE + chroot with
+//      no_pivot), rootfsPropagation on "/", ops_after_pivot (read-only /dev
+//      when asked, readonlyPaths, maskedPaths), root.readonly, chdir("/").
+
+#include <rrun/os/step.hpp>
+
+#include "plan.hpp"
+
+namespace rrun::rootfs {
+
+int prepare_rootfs(const RootfsPlan& plan, os::StepFailure& f) noexcept;
+
+int finalize_rootfs(const RootfsPlan& plan, os::StepFailure& f) noexcept;
+
+// Executes one op inside the root `rootfd`. `use_proc`: mount onto the
+// resolved fd through /proc/self/fd/N (required before pivot_root); without
+// it (after pivot_root with no procfs mounted) the path is used as written,
+// which can no longer leave the root.
+int execute_op(int rootfd, const MountOp& op, bool use_proc, os::StepFailure& f) noexcept;
+
+}  // namespace rrun::rootfs

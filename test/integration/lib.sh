@@ -1,0 +1,249 @@
+# Sourced by every test/integration/test_*.sh. run.sh runs each test twice:
+# as root (RRUN_TEST_MODE=root) and as an unprivileged user
+# (RRUN_TEST_MODE=rootless). A test can also be run by hand:
+#   RRUN_BIN=build/rrun RRUN_PROBE=build/test/rrun-probe bash test/integration/test_spec.sh
+#
+# What a test gets:
+#   $RRUN_TEST_MODE  root | rootless
+#   $WORK            a fresh temp dir (mode 0755), removed at exit
+#   $STATE_ROOT      a fresh --root for this test ($WORK/state, not created)
+#   rr ARGS...       "$RRUN_BIN" --root "$STATE_ROOT" ARGS...
+#   run CMD...       runs CMD, never fails; sets $out, $err (trailing newlines
+#                    stripped) and $rc
+#   make_bundle DIR [ARG...]
+#                    busybox rootfs + config.json from `rrun spec` (--rootless
+#                    when rootless), process.args = ARGs (default: sh), terminal false
+#   config_set DIR JQ_FILTER [JQ_ARGS...]   edits DIR/config.json with jq
+#   set_args DIR ARG...                     sets process.args
+#   expect_eq ACTUAL EXPECTED [WHAT]
+#   expect_contains HAYSTACK NEEDLE [WHAT], expect_not_contains
+#   expect_ok CMD...                 CMD exits 0 (sets $out/$err/$rc)
+#   expect_fail_with MSG -- CMD...   CMD exits 1 with exactly one stderr line,
+#                                    starting with "rrun: " and containing MSG
+#   assert_no_leftovers              no container in $STATE_ROOT, no mount and
+#                                    no process mentioning $WORK
+#   skip REASON                      prints it, exits 77 (CTest: skipped)
+#   fail MSG                         prints it, exits 1
+#   subid_range /etc/subuid|/etc/subgid   "START COUNT" of the caller, or ""
+#   step TEXT                        prints a progress line
+set -euo pipefail
+
+: "${RRUN_BIN:?RRUN_BIN must point at the rrun binary}"
+: "${RRUN_PROBE:?RRUN_PROBE must point at the rrun-probe binary}"
+if [[ -z "${RRUN_TEST_MODE:-}" ]]; then
+  if ((EUID == 0)); then RRUN_TEST_MODE=root; else RRUN_TEST_MODE=rootless; fi
+fi
+export RRUN_TEST_MODE
+
+TEST_NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "${RRUN_TEST_TMP:-${TMPDIR:-/tmp}}/$TEST_NAME.XXXXXX")
+chmod 755 "$WORK"
+STATE_ROOT=$WORK/state
+BUSYBOX=${RRUN_TEST_BUSYBOX:-/bin/busybox}
+out="" err="" rc=0
+
+step() { echo "--- $*"; }
+
+fail() {
+  echo "FAIL ($TEST_NAME, $RRUN_TEST_MODE): $*" >&2
+  exit 1
+}
+
+skip() {
+  echo "SKIP ($TEST_NAME, $RRUN_TEST_MODE): $*"
+  exit 77
+}
+
+rr() { "$RRUN_BIN" --root "$STATE_ROOT" "$@"; }
+
+run() {
+  set +e
+  "$@" >"$WORK/.out" 2>"$WORK/.err"
+  rc=$?
+  set -e
+  out=$(cat "$WORK/.out")
+  err=$(cat "$WORK/.err")
+}
+
+# Prints what the last run() captured, for failure messages.
+show_run() {
+  printf 'exit status: %s\n--- stdout:\n%s\n--- stderr:\n%s\n---\n' "$rc" "$out" "$err" >&2
+}
+
+expect_eq() {
+  local actual=$1 expected=$2 what=${3:-value}
+  if [[ "$actual" != "$expected" ]]; then
+    fail "$what: expected [$expected], got [$actual]"
+  fi
+}
+
+expect_contains() {
+  local haystack=$1 needle=$2 what=${3:-output}
+  if [[ "$haystack" != *"$needle"* ]]; then
+    fail "$what: expected it to contain [$needle], got [$haystack]"
+  fi
+}
+
+expect_not_contains() {
+  local haystack=$1 needle=$2 what=${3:-output}
+  if [[ "$haystack" == *"$needle"* ]]; then
+    fail "$what: expected it not to contain [$needle], got [$haystack]"
+  fi
+}
+
+expect_ok() {
+  run "$@"
+  if ((rc != 0)); then
+    show_run
+    fail "expected success: $*"
+  fi
+}
+
+# expect_fail_with MSG -- CMD...
+expect_fail_with() {
+  local msg=$1
+  shift
+  [[ "${1:-}" == "--" ]] || fail "expect_fail_with: usage: expect_fail_with MSG -- CMD..."
+  shift
+  run "$@"
+  if ((rc != 1)); then
+    show_run
+    fail "expected exit status 1 from: $*"
+  fi
+  if [[ -z "$err" || "$err" == *$'\n'* ]]; then
+    show_run
+    fail "expected exactly one line on stderr from: $*"
+  fi
+  if [[ "$err" != "rrun: "* ]]; then
+    show_run
+    fail "expected the error line to start with 'rrun: ' from: $*"
+  fi
+  if [[ "$err" != *"$msg"* ]]; then
+    show_run
+    fail "expected the error to contain [$msg] from: $*"
+  fi
+}
+
+# subid_range FILE: the caller's first subordinate range in FILE as "START COUNT".
+subid_range() {
+  local file=$1 name
+  name=$(id -un)
+  [[ -r "$file" ]] || return 0
+  awk -F: -v n="$name" -v u="$(id -u)" '($1 == n || $1 == u) && NF >= 3 { print $2, $3; exit }' "$file"
+}
+
+is_static() {
+  local text
+  text=$(LC_ALL=C ldd "$1" 2>&1 || true)
+  [[ "$text" == *"not a dynamic executable"* || "$text" == *"statically linked"* ]]
+}
+
+config_set() {
+  local dir=$1 filter=$2
+  shift 2
+  jq "$filter" "$@" <"$dir/config.json" >"$dir/config.json.new"
+  mv "$dir/config.json.new" "$dir/config.json"
+}
+
+set_args() {
+  local dir=$1
+  shift
+  config_set "$dir" '.process.args = $ARGS.positional' --args "$@"
+}
+
+# Applets linked in every test rootfs (the probe covers what busybox can't).
+BUSYBOX_APPLETS=(sh ash echo cat ls id sleep true false hostname mount umount ps kill mkdir rm touch
+  env pwd readlink stat grep sed head tail wc test printf uname chmod chown ln cp mv date dd)
+
+make_bundle() {
+  local dir=$1
+  shift
+  [[ -x "$BUSYBOX" ]] || skip "$BUSYBOX missing: install busybox-static"
+  is_static "$BUSYBOX" || skip "$BUSYBOX is not statically linked: install busybox-static"
+  is_static "$RRUN_PROBE" || fail "$RRUN_PROBE is not statically linked"
+  mkdir -p "$dir/rootfs"/{bin,dev,proc,sys,tmp,etc,root}
+  cp "$BUSYBOX" "$dir/rootfs/bin/busybox"
+  local a
+  for a in "${BUSYBOX_APPLETS[@]}"; do
+    ln -sf busybox "$dir/rootfs/bin/$a"
+  done
+  cp "$RRUN_PROBE" "$dir/rootfs/bin/probe"
+  chmod 1777 "$dir/rootfs/tmp"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+    >"$dir/rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/rootfs/etc/group"
+  local spec_flags=()
+  [[ "$RRUN_TEST_MODE" == rootless ]] && spec_flags=(--rootless)
+  run "$RRUN_BIN" spec "${spec_flags[@]}" -b "$dir"
+  if ((rc != 0)); then
+    show_run
+    fail "make_bundle: rrun spec failed"
+  fi
+  if (($# == 0)); then set -- sh; fi
+  set_args "$dir" "$@"
+  config_set "$dir" '.process.terminal = false'
+}
+
+# IDs of the containers in $STATE_ROOT (directories, not the lock files).
+state_ids() {
+  [[ -d "$STATE_ROOT" ]] || return 0
+  find "$STATE_ROOT" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort
+}
+
+# PIDs of processes whose root, cwd, exe or command line mention $WORK
+# (best effort: unreadable processes are skipped).
+work_processes() {
+  local p pid link args
+  for p in /proc/[0-9]*; do
+    pid=${p#/proc/}
+    [[ "$pid" == "$$" || "$pid" == "$BASHPID" ]] && continue
+    for link in root cwd exe; do
+      if [[ "$(readlink "$p/$link" 2>/dev/null)" == "$WORK"* ]]; then
+        echo "$pid"
+        continue 2
+      fi
+    done
+    args=()
+    mapfile -d '' args 2>/dev/null <"$p/cmdline" || continue
+    if [[ "${args[*]}" == *"$WORK"* ]]; then
+      echo "$pid"
+    fi
+  done
+}
+
+assert_no_leftovers() {
+  local left
+  if [[ -d "$STATE_ROOT" ]]; then
+    left=$(find "$STATE_ROOT" -mindepth 1 -printf '%P\n')
+    [[ -z "$left" ]] || fail "state root $STATE_ROOT is not empty: $(echo $left)"
+  fi
+  if grep -qF -- "$WORK" /proc/self/mountinfo; then
+    fail "mounts left under $WORK: $(grep -F -- "$WORK" /proc/self/mountinfo)"
+  fi
+  left=$(work_processes)
+  [[ -z "$left" ]] || fail "processes left that use $WORK: $(echo $left)"
+}
+
+_rrun_test_cleanup() {
+  local status=$?
+  set +e
+  local id
+  for id in $(state_ids); do
+    "$RRUN_BIN" --root "$STATE_ROOT" delete -f "$id" >/dev/null 2>&1
+  done
+  if grep -qF -- "$WORK" /proc/self/mountinfo; then
+    echo "cleanup: mounts left under $WORK; not removing it" >&2
+    ((status == 0)) && status=1
+  else
+    rm -rf --one-file-system -- "$WORK" 2>/dev/null
+    if [[ -e "$WORK" && "$RRUN_TEST_MODE" == rootless ]]; then
+      # Files a container wrote as a subordinate id: remove them as that id.
+      unshare --map-root-user --map-auto rm -rf --one-file-system -- "$WORK" 2>/dev/null
+    fi
+    [[ -e "$WORK" ]] && echo "cleanup: could not remove all of $WORK (run.sh removes it)" >&2
+  fi
+  exit "$status"
+}
+trap _rrun_test_cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT

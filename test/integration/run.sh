@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# run.sh MODE SCRIPT — runs one integration test (CTest registers every
+# test/integration/test_*.sh twice, as it.root.NAME and it.rootless.NAME).
+#
+#   root      runs SCRIPT as root with a fresh temp dir.
+#   rootless  as root: makes sure the test users exist (rrun-test with a
+#             /etc/subuid and /etc/subgid range, rrun-nosub without one),
+#             copies rrun, rrun-probe and the test scripts to a world-readable
+#             temp dir (the clone may sit under /root, which others can't
+#             enter) and runs SCRIPT there as rrun-test with a clean
+#             environment and its own XDG_RUNTIME_DIR (0700). A script with
+#             the line "# rrun-test: nosub" runs a second time as rrun-nosub.
+#             As a non-root user: runs SCRIPT as that user, as it is.
+#
+# Environment: RRUN_BIN, RRUN_PROBE (the built binaries). The exit status is
+# the test's: 0 pass, 77 skipped (with a printed reason), anything else fails.
+set -euo pipefail
+
+mode=${1:?usage: run.sh root|rootless SCRIPT}
+script=${2:?usage: run.sh root|rootless SCRIPT}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+script=$(cd "$(dirname "$script")" && pwd)/$(basename "$script")
+: "${RRUN_BIN:?RRUN_BIN must point at the rrun binary}"
+: "${RRUN_PROBE:?RRUN_PROBE must point at the rrun-probe binary}"
+[[ -x "$RRUN_BIN" ]] || { echo "run.sh: $RRUN_BIN is not an executable" >&2; exit 1; }
+[[ -x "$RRUN_PROBE" ]] || { echo "run.sh: $RRUN_PROBE is not an executable" >&2; exit 1; }
+
+TEST_USER=rrun-test
+NOSUB_USER=rrun-nosub
+SUBID_COUNT=65536
+
+top=""
+cleanup() {
+  if [[ -n "$top" && -d "$top" ]]; then
+    rm -rf --one-file-system -- "$top" || echo "run.sh: could not remove $top" >&2
+  fi
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+
+# The first free start of a subordinate range in FILE (>= 100000).
+next_subid_start() {
+  awk -F: 'BEGIN { m = 100000 } NF >= 3 && $2 + $3 > m { m = $2 + $3 } END { print m }' "$1"
+}
+
+# Rewrites FILE without the lines of user NAME (or its numeric UID); keeps
+# the file's owner and mode, replaces it atomically.
+remove_subid_lines() {
+  local file=$1 name=$2 uid=$3
+  grep -qE "^($name|$uid):" "$file" || return 0
+  cp -p "$file" "$file.rrun-test"
+  grep -vE "^($name|$uid):" "$file" >"$file.rrun-test" || true
+  mv "$file.rrun-test" "$file"
+}
+
+ensure_subid_line() {
+  local file=$1 name=$2 uid=$3
+  grep -qE "^($name|$uid):[0-9]+:[0-9]+" "$file" && return 0
+  local start
+  start=$(next_subid_start "$file")
+  # Keep the file ending in a newline before appending.
+  if [[ -s "$file" && -n "$(tail -c1 "$file")" ]]; then echo >>"$file"; fi
+  echo "$name:$start:$SUBID_COUNT" >>"$file"
+}
+
+ensure_user() {
+  local name=$1
+  if ! getent passwd "$name" >/dev/null; then
+    useradd -m -s /bin/bash -c "rrun integration tests" "$name"
+  fi
+}
+
+# Idempotent, serialized with other run.sh instances (ctest -j).
+setup_users() {
+  local lockdir=/run/lock
+  [[ -d "$lockdir" ]] || lockdir=/tmp
+  exec 9>"$lockdir/rrun-test-users.lock"
+  flock 9
+  local f
+  for f in /etc/subuid /etc/subgid; do
+    [[ -e "$f" ]] || install -m 644 /dev/null "$f"
+  done
+  ensure_user "$TEST_USER"
+  ensure_subid_line /etc/subuid "$TEST_USER" "$(id -u "$TEST_USER")"
+  ensure_subid_line /etc/subgid "$TEST_USER" "$(id -u "$TEST_USER")"
+  ensure_user "$NOSUB_USER"
+  remove_subid_lines /etc/subuid "$NOSUB_USER" "$(id -u "$NOSUB_USER")"
+  remove_subid_lines /etc/subgid "$NOSUB_USER" "$(id -u "$NOSUB_USER")"
+  flock -u 9
+  exec 9>&-
+}
+
+# run_as USER: runs the copied script as USER in $top; prints its exit status.
+run_as() {
+  local user=$1 kind=$2 uid gid home dir xdg
+  uid=$(id -u "$user")
+  gid=$(id -g "$user")
+  home=$(getent passwd "$user" | cut -d: -f6)
+  [[ -d "$home" ]] || home=$top
+  dir=$top/$user
+  xdg=$top/$user-xdg
+  install -d -m 755 -o "$uid" -g "$gid" "$dir"
+  install -d -m 700 -o "$uid" -g "$gid" "$xdg"
+  echo "=== rootless as $user (uid $uid, $kind)"
+  local status=0
+  (cd "$dir" && setpriv --reuid="$user" --regid="$gid" --init-groups -- \
+    env -i HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash LANG=C.UTF-8 \
+    PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin \
+    XDG_RUNTIME_DIR="$xdg" TMPDIR=/tmp \
+    RRUN_BIN="$top/bin/rrun" RRUN_PROBE="$top/bin/rrun-probe" \
+    RRUN_TEST_MODE=rootless RRUN_TEST_TMP="$dir" RRUN_TEST_USER_KIND="$kind" \
+    bash "$top/tests/$(basename "$script")") || status=$?
+  return "$status"
+}
+
+case "$mode" in
+  root)
+    ((EUID == 0)) || skip "the root half of the integration tests needs root (running as uid $EUID)"
+    top=$(mktemp -d /tmp/rrun-it.XXXXXX)
+    cd "$top"
+    status=0
+    RRUN_TEST_MODE=root RRUN_TEST_TMP="$top" bash "$script" || status=$?
+    exit "$status"
+    ;;
+  rootless)
+    top=$(mktemp -d /tmp/rrun-it.XXXXXX)
+    if ((EUID != 0)); then
+      cd "$top"
+      status=0
+      RRUN_TEST_MODE=rootless RRUN_TEST_TMP="$top" bash "$script" || status=$?
+      exit "$status"
+    fi
+    command -v setpriv >/dev/null || skip "setpriv (util-linux) is missing"
+    command -v useradd >/dev/null || skip "useradd (passwd) is missing"
+    setup_users
+    chmod 755 "$top"
+    install -d -m 755 "$top/bin" "$top/tests"
+    install -m 755 "$RRUN_BIN" "$top/bin/rrun"
+    install -m 755 "$RRUN_PROBE" "$top/bin/rrun-probe"
+    cp -r "$here/." "$top/tests/"
+    chmod -R a+rX "$top/tests"
+
+    variants=("$TEST_USER:subid")
+    if grep -q '^# rrun-test: nosub' "$script"; then
+      variants+=("$NOSUB_USER:nosub")
+    fi
+    final=77
+    for v in "${variants[@]}"; do
+      status=0
+      run_as "${v%%:*}" "${v#*:}" || status=$?
+      if ((status != 0 && status != 77)); then
+        final=$status
+      elif ((status == 0 && final == 77)); then
+        final=0
+      fi
+    done
+    exit "$final"
+    ;;
+  *)
+    echo "run.sh: unknown mode \`$mode\` (expected root or rootless)" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,380 @@
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <rrun/core/state.hpp>
+#include <rrun/os/error.hpp>
+#include <rrun/os/file.hpp>
+#include <rrun/os/proc.hpp>
+
+using namespace rrun;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/rrun-state-test.XXXXXX";
+    BOOST_REQUIRE(::mkdtemp(tmpl));
+    path = tmpl;
+  }
+  ~TempDir() {
+    try {
+      os::remove_tree(path);
+    } catch (...) {
+    }
+  }
+};
+
+core::State sample_state(const std::string& id) {
+  core::State s;
+  s.oci_version = "1.3.0";
+  s.id = id;
+  s.status = core::Status::created;
+  s.pid = 4242;
+  s.pid_start_time = 123456789;
+  s.bundle = "/bundles/" + id;
+  s.rootfs = "/bundles/" + id + "/rootfs";
+  s.created = "2026-11-27T23:47:30.123456789Z";
+  s.owner = "alice";
+  s.annotations = {{"org.example.key", "value \"quoted\""}, {"b", ""}};
+  s.rootless = true;
+  s.cgroup_path = "/user.slice/rrun-" + id;
+  s.systemd_cgroup = true;
+  return s;
+}
+
+std::string expect_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  BOOST_FAIL("expected an exception");
+  return "";
+}
+
+// A child that has exited but is not reaped yet.
+pid_t make_zombie() {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  // Wait until it is a zombie without reaping it.
+  for (int k = 0; k < 1000; ++k) {
+    auto st = os::process_state(pid);
+    if (st && *st == 'Z') break;
+    ::usleep(1000);
+  }
+  return pid;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(state)
+
+BOOST_AUTO_TEST_CASE(status_names) {
+  for (auto s : {core::Status::creating, core::Status::created, core::Status::running, core::Status::stopped,
+                 core::Status::paused})
+    BOOST_CHECK(core::parse_status(core::status_name(s)) == s);
+  BOOST_TEST(std::string(core::status_name(core::Status::paused)) == "paused");
+  BOOST_CHECK_THROW(core::parse_status("zombie"), os::Error);
+}
+
+BOOST_AUTO_TEST_CASE(json_round_trip) {
+  core::State s = sample_state("c1");
+  core::State back = core::state_from_json(core::state_to_json(s));
+  BOOST_CHECK(back == s);
+  BOOST_CHECK_THROW(core::state_from_json("{\"id\": 3}"), os::Error);
+  BOOST_CHECK_THROW(core::state_from_json("[1]"), os::Error);
+  BOOST_CHECK_THROW(core::state_from_json("{\"id\": \"x\""), os::Error);
+}
+
+BOOST_AUTO_TEST_CASE(oci_state_shape_like_runc) {
+  core::State s = sample_state("c1");
+  std::string text = core::oci_state_json(s, core::Status::running);
+  BOOST_TEST(text.back() == '\n');
+  BOOST_TEST(text.find("\n  \"id\": \"c1\"") != std::string::npos);  // 2-space indent
+  auto j = nlohmann::ordered_json::parse(text);
+  std::vector<std::string> keys;
+  for (auto& [k, v] : j.items()) keys.push_back(k);
+  std::vector<std::string> want{"ociVersion", "id",      "pid",         "status", "bundle",
+                                "rootfs",     "created", "annotations", "owner"};
+  BOOST_TEST(keys == want, boost::test_tools::per_element());
+  BOOST_TEST(j["pid"] == 4242);
+  BOOST_TEST(j["status"] == "running");
+  BOOST_TEST(j["annotations"]["org.example.key"] == "value \"quoted\"");
+
+  // Stopped: pid 0. No annotations: the member is left out.
+  s.annotations.clear();
+  j = nlohmann::json::parse(core::oci_state_json(s, core::Status::stopped));
+  BOOST_TEST(j["pid"] == 0);
+  BOOST_TEST(j["status"] == "stopped");
+  BOOST_TEST(!j.contains("annotations"));
+  BOOST_TEST(core::oci_state_json(s, core::Status::stopped, -1).find('\n') == std::string::npos);
+
+  auto hook = nlohmann::json::parse(core::hook_state_json(sample_state("c1"), core::Status::created));
+  BOOST_TEST(hook["pid"] == 4242);
+  BOOST_TEST(hook["bundle"] == "/bundles/c1");
+}
+
+BOOST_AUTO_TEST_CASE(rfc3339_time) {
+  std::string t = core::now_rfc3339();
+  BOOST_TEST_INFO("time " << t);
+  BOOST_CHECK(std::regex_match(t, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)")));
+}
+
+BOOST_AUTO_TEST_CASE(save_load_round_trip) {
+  TempDir tmp;
+  core::StateStore store(tmp.path + "/");
+  BOOST_TEST(store.root() == tmp.path);
+  BOOST_TEST(store.container_dir("c1") == tmp.path + "/c1");
+  BOOST_CHECK(!store.load("c1"));
+  store.create_container_dir("c1");
+  struct stat st;
+  BOOST_REQUIRE(::stat(store.container_dir("c1").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0700u);
+  BOOST_CHECK(!store.load("c1"));  // no state.json yet: not a container
+
+  core::State s = sample_state("c1");
+  store.save(s);
+  auto back = store.load("c1");
+  BOOST_REQUIRE(back);
+  BOOST_CHECK(*back == s);
+  BOOST_CHECK(store.load_or_throw("c1") == s);
+  BOOST_REQUIRE(::stat(store.state_path("c1").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(errors) {
+  TempDir tmp;
+  core::StateStore store(tmp.path);
+  BOOST_TEST(expect_error([&] { store.load_or_throw("nope"); }) == "container \"nope\" does not exist");
+  store.create_container_dir("c1");
+  BOOST_TEST(expect_error([&] { store.create_container_dir("c1"); }) == "container \"c1\" already exists");
+  BOOST_CHECK_THROW(store.create_container_dir("../x"), os::Error);
+  BOOST_CHECK_THROW(store.load("a/b"), os::Error);
+  BOOST_CHECK_THROW(store.lock(".."), os::Error);
+  os::write_file_atomic(store.state_path("c1"), "{not json");
+  std::string msg = expect_error([&] { store.load("c1"); });
+  BOOST_TEST(msg.find("state of container \"c1\"") != std::string::npos);
+  BOOST_TEST(msg.find("corrupt") != std::string::npos);
+  // A root that does not exist holds no containers.
+  core::StateStore missing(tmp.path + "/missing");
+  BOOST_CHECK(!missing.load("c1"));
+  BOOST_TEST(missing.list_ids().empty());
+}
+
+BOOST_AUTO_TEST_CASE(list_and_remove) {
+  TempDir tmp;
+  core::StateStore store(tmp.path);
+  for (std::string id : {"zeta", "alpha", "m.1", "b+c"}) {
+    auto lock = store.lock(id);
+    store.create_container_dir(id);
+    store.save(sample_state(id));
+  }
+  // Not containers: a plain file, a lock file, a directory with an invalid name.
+  os::write_file_atomic(tmp.path + "/file", "x");
+  ::mkdir((tmp.path + "/bad name").c_str(), 0700);
+  std::vector<std::string> want{"alpha", "b+c", "m.1", "zeta"};
+  BOOST_TEST(store.list_ids() == want, boost::test_tools::per_element());
+  BOOST_CHECK(os::path_exists(store.lock_path("alpha")));
+
+  {
+    auto lock = store.lock("alpha");
+    store.remove_container("alpha");
+  }
+  BOOST_CHECK(!os::path_exists(store.container_dir("alpha")));
+  BOOST_CHECK(!os::path_exists(store.lock_path("alpha")));
+  BOOST_CHECK(!store.load("alpha"));
+  want.erase(want.begin());
+  BOOST_TEST(store.list_ids() == want, boost::test_tools::per_element());
+}
+
+// A reader never sees a half-written state.json.
+BOOST_AUTO_TEST_CASE(atomic_save_under_concurrent_readers) {
+  TempDir tmp;
+  core::StateStore store(tmp.path);
+  store.create_container_dir("c");
+  core::State small = sample_state("c");
+  core::State large = small;
+  for (int k = 0; k < 2000; ++k) large.annotations["key." + std::to_string(k)] = std::string(64, 'v');
+  store.save(small);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, failures{0}, writes{0};
+  std::thread writer([&] {
+    for (int k = 0; !stop; ++k) {
+      store.save(k % 2 ? large : small);
+      ++writes;
+    }
+  });
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r)
+    readers.emplace_back([&] {
+      while (!stop) {
+        try {
+          auto s = store.load("c");
+          if (!s || !(*s == small || *s == large)) ++failures;
+        } catch (...) {
+          ++failures;
+        }
+        ++reads;
+      }
+    });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(700);
+  while (std::chrono::steady_clock::now() < deadline && writes < 200)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  stop = true;
+  writer.join();
+  for (auto& t : readers) t.join();
+  BOOST_TEST_MESSAGE("reads " << reads << ", writes " << writes);
+  BOOST_TEST(failures == 0);
+  BOOST_TEST(writes > 10);
+  BOOST_TEST(reads > 10);
+}
+
+// Read-modify-write cycles under the lock never lose an update.
+BOOST_AUTO_TEST_CASE(concurrent_writers_serialize_on_the_lock) {
+  TempDir tmp;
+  core::StateStore store(tmp.path);
+  {
+    auto lock = store.lock("c");
+    store.create_container_dir("c");
+    core::State s = sample_state("c");
+    s.annotations = {{"n", "0"}};
+    store.save(s);
+  }
+  const int threads = 4, rounds = 50;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      for (int k = 0; k < rounds; ++k) {
+        auto lock = store.lock("c");
+        core::State s = store.load_or_throw("c");
+        int n = std::stoi(s.annotations["n"]);
+        std::this_thread::yield();
+        s.annotations["n"] = std::to_string(n + 1);
+        store.save(s);
+      }
+    });
+  for (auto& w : workers) w.join();
+  BOOST_TEST(store.load_or_throw("c").annotations["n"] == std::to_string(threads * rounds));
+}
+
+// A waiter whose lock file was removed by the holder retries on the live file,
+// so it excludes a third party that locks the path afterwards.
+BOOST_AUTO_TEST_CASE(lock_survives_removal_of_the_container) {
+  TempDir tmp;
+  core::StateStore store(tmp.path);
+  auto holder = std::make_unique<os::FileLock>(store.lock("c"));
+  store.create_container_dir("c");
+  std::atomic<bool> acquired{false}, release{false};
+  std::thread waiter([&] {
+    auto lock = store.lock("c");
+    acquired = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(!acquired);
+  store.remove_container("c");  // unlinks the lock file while it is held and waited on
+  holder.reset();
+  while (!acquired) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The waiter must hold the file now at the lock path.
+  int fd = ::open(store.lock_path("c").c_str(), O_RDWR | O_CLOEXEC);
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_TEST(::flock(fd, LOCK_EX | LOCK_NB) == -1);
+  BOOST_TEST(errno == EWOULDBLOCK);
+  ::close(fd);
+  release = true;
+  waiter.join();
+}
+
+BOOST_AUTO_TEST_CASE(live_status_of_processes) {
+  core::State s = sample_state("c");
+  s.pid = ::getpid();
+  auto start = os::process_start_time(s.pid);
+  BOOST_REQUIRE(start);
+  s.pid_start_time = *start;
+  for (auto st : {core::Status::created, core::Status::running, core::Status::paused}) {
+    s.status = st;
+    BOOST_CHECK(core::live_status(s) == st);
+  }
+  s.status = core::Status::stopped;
+  BOOST_CHECK(core::live_status(s) == core::Status::stopped);
+
+  // The pid was reused: another start time.
+  s.status = core::Status::running;
+  s.pid_start_time = *start + 1;
+  BOOST_CHECK(core::live_status(s) == core::Status::stopped);
+
+  // A dead, reaped child.
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int wst;
+  BOOST_REQUIRE(::waitpid(child, &wst, 0) == child);
+  s.pid = child;
+  s.pid_start_time = 0;
+  BOOST_CHECK(core::live_status(s) == core::Status::stopped);
+
+  // A zombie whose start time matches is stopped too.
+  pid_t zombie = make_zombie();
+  auto zstart = os::process_start_time(zombie);
+  BOOST_REQUIRE(zstart);
+  s.pid = zombie;
+  s.pid_start_time = *zstart;
+  BOOST_CHECK(core::live_status(s) == core::Status::stopped);
+  ::waitpid(zombie, &wst, 0);
+}
+
+BOOST_AUTO_TEST_CASE(live_status_on_a_fake_proc) {
+  TempDir tmp;
+  os::mkdir_p(tmp.path + "/77");
+  auto stat_line = [](char state, uint64_t start) {
+    std::string line = "77 (a (weird) name) ";
+    line += state;
+    for (int field = 4; field < 22; ++field) line += " 0";
+    return line + " " + std::to_string(start) + " 0 0\n";
+  };
+  core::State s = sample_state("c");
+  s.pid = 77;
+  s.pid_start_time = 555;
+  s.status = core::Status::running;
+  os::write_file_atomic(tmp.path + "/77/stat", stat_line('S', 555));
+  BOOST_CHECK(core::live_status(s, tmp.path) == core::Status::running);
+  os::write_file_atomic(tmp.path + "/77/stat", stat_line('Z', 555));
+  BOOST_CHECK(core::live_status(s, tmp.path) == core::Status::stopped);
+  os::write_file_atomic(tmp.path + "/77/stat", stat_line('S', 556));
+  BOOST_CHECK(core::live_status(s, tmp.path) == core::Status::stopped);
+}
+
+BOOST_AUTO_TEST_CASE(created_until_the_exec_fifo_is_gone) {
+  TempDir tmp;
+  core::StateStore store(tmp.path);
+  store.create_container_dir("c");
+  core::State s = sample_state("c");
+  s.pid = ::getpid();
+  s.pid_start_time = *os::process_start_time(s.pid);
+  s.status = core::Status::created;
+  BOOST_REQUIRE(::mkfifo(store.exec_fifo_path("c").c_str(), 0600) == 0);
+  BOOST_CHECK(store.status_of(s) == core::Status::created);
+  ::unlink(store.exec_fifo_path("c").c_str());
+  BOOST_CHECK(store.status_of(s) == core::Status::running);
+  s.pid_start_time += 1;
+  BOOST_CHECK(store.status_of(s) == core::Status::stopped);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,182 @@
+#include "idmap.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <rrun/os/error.hpp>
+#include <rrun/os/fd.hpp>
+#include <rrun/os/file.hpp>
+
+extern char** environ;
+
+namespace rrun::userns {
+namespace {
+
+using spec::IdMapping;
+
+bool is_executable_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+std::string trim(std::string s) {
+  const char* ws = " \t\r\n";
+  auto b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+std::string first_line(const std::string& text) {
+  std::string t = trim(text);
+  return trim(t.substr(0, t.find('\n')));
+}
+
+// The result of running a helper: empty `error` on success.
+struct HelperRun {
+  std::string error;
+};
+
+HelperRun run_helper(const std::string& name, pid_t child, const std::vector<IdMapping>& map,
+                     const std::string& subid_file, const IdMapOptions& opts) {
+  std::optional<std::string> path = find_helper(name, opts);
+  if (!path) return {name + " not found: install the \"uidmap\" package (apt-get install uidmap)"};
+
+  std::vector<std::string> args{name, std::to_string(child)};
+  for (const IdMapping& m : map) {
+    args.push_back(std::to_string(m.container_id));
+    args.push_back(std::to_string(m.host_id));
+    args.push_back(std::to_string(m.size));
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) < 0) os::throw_errno("run " + os::quote(*path) + ": pipe");
+  os::UniqueFd rd(fds[0]);
+  os::UniqueFd wr(fds[1]);
+
+  // stdin /dev/null; stdout and stderr into the pipe; nothing else inherited.
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
+  posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  pid_t pid = -1;
+  int err = ::posix_spawn(&pid, path->c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (err != 0) os::throw_errno(err, "run " + os::quote(*path));
+  wr.reset();
+
+  std::string output;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (output.size() < 65536) output.append(buf, static_cast<size_t>(n));
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) os::throw_errno("wait for " + name);
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+
+  std::string msg = first_line(output);
+  if (msg.empty()) msg = "no message";
+  if (WIFSIGNALED(status))
+    return {name + " killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) +
+            "): " + msg};
+  return {name + " failed (exit status " + std::to_string(WEXITSTATUS(status)) + "): " + msg + "; check " + subid_file};
+}
+
+void write_map_file(const std::string& path, const std::string& what, const std::string& text) {
+  try {
+    os::write_file(path, text);
+  } catch (...) {
+    std::string shown = trim(text);
+    for (char& c : shown)
+      if (c == '\n') c = ',';
+    os::rethrow_with_context("write the " + what + " map (" + shown + ")");
+  }
+}
+
+void write_setgroups_deny(const std::string& proc_dir) {
+  try {
+    os::write_file(proc_dir + "/setgroups", "deny");
+  } catch (const os::SystemError& e) {
+    if (e.err() == ENOENT) return;  // kernels before 3.19 have no setgroups file
+    os::rethrow_with_context("deny setgroups in the user namespace");
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> find_helper(const std::string& name, const IdMapOptions& opts) {
+  std::string search;
+  if (opts.search_path) {
+    search = *opts.search_path;
+  } else if (const char* env = std::getenv("PATH")) {
+    search = env;
+  }
+  size_t pos = 0;
+  while (pos <= search.size()) {
+    size_t colon = search.find(':', pos);
+    if (colon == std::string::npos) colon = search.size();
+    std::string dir = search.substr(pos, colon - pos);
+    pos = colon + 1;
+    // A setuid helper found through a relative PATH entry would depend on
+    // the working directory: skip those.
+    if (dir.empty() || dir.front() != '/') continue;
+    std::string candidate = dir + "/" + name;
+    if (is_executable_file(candidate)) return candidate;
+  }
+  if (!opts.fallback_dir.empty()) {
+    std::string candidate = opts.fallback_dir + "/" + name;
+    if (is_executable_file(candidate)) return candidate;
+  }
+  return std::nullopt;
+}
+
+std::string write_id_maps(pid_t child, MappingPlan& plan, const IdMapOptions& opts) {
+  const std::string proc_dir = opts.proc_root + "/" + std::to_string(child);
+  if (!plan.use_helpers) {
+    if (plan.deny_setgroups) write_setgroups_deny(proc_dir);
+    write_map_file(proc_dir + "/gid_map", "gid", plan.gid_map_text());
+    write_map_file(proc_dir + "/uid_map", "uid", plan.uid_map_text());
+    return {};
+  }
+
+  std::string reason;
+  auto note = [&reason](const std::string& r) { reason += (reason.empty() ? "" : "; ") + r; };
+
+  // The uid map first, so that a missing uidmap package is reported as
+  // "newuidmap not found", the name users know.
+  HelperRun u = run_helper("newuidmap", child, plan.uid_map, "/etc/subuid", opts);
+  if (!u.error.empty()) {
+    if (!plan.fallback_to_single) throw os::Error(u.error);
+    plan.uid_map = {{0, plan.own_uid, 1}};
+    write_map_file(proc_dir + "/uid_map", "uid", plan.uid_map_text());
+    note(u.error + "; mapped only uid " + std::to_string(plan.own_uid));
+  }
+  HelperRun g = run_helper("newgidmap", child, plan.gid_map, "/etc/subgid", opts);
+  if (!g.error.empty()) {
+    if (!plan.fallback_to_single) throw os::Error(g.error);
+    plan.gid_map = {{0, plan.own_gid, 1}};
+    write_setgroups_deny(proc_dir);
+    plan.deny_setgroups = true;
+    write_map_file(proc_dir + "/gid_map", "gid", plan.gid_map_text());
+    note(g.error + "; mapped only gid " + std::to_string(plan.own_gid));
+  }
+  return reason;
+}
+
+}  // namespace rrun::userns

@@ -18,9 +18,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
+#include <rrun/os/fd.hpp>
 #include <rrun/os/step.hpp>
 #include <rrun/os/syscall.hpp>
+#include <rrun/rootfs/resolve.hpp>
 #include <rrun/rootfs/setup.hpp>
 
 #include "exe_guard.hpp"
@@ -31,6 +34,20 @@
 namespace rrun::core {
 
 namespace {
+
+// The state JSON for the hooks run in the container (createContainer,
+// startContainer): the parent's, made before the clone with pid 0, with the
+// pid as seen by the container (runtime.md "State") and `status`.
+std::string container_hook_state(const InitPlan& plan, const char* status) {
+  std::string s = plan.hook_state;
+  auto replace = [&s](const std::string& from, const std::string& to) {
+    size_t at = s.find(from);
+    if (at != std::string::npos) s.replace(at, from.size(), to);
+  };
+  replace("\"pid\":0", "\"pid\":" + std::to_string(::getpid()));
+  replace("\"status\":\"creating\"", std::string("\"status\":\"") + status + "\"");
+  return s;
+}
 
 // After `committed`, failures no longer go to the parent (it has exited) but
 // into the exec FIFO, where `start` reads them.
@@ -72,7 +89,10 @@ int become_root_in_user_namespace(const InitPlan& plan, os::StepFailure& f) noex
   return 0;
 }
 
-int join_and_unshare_namespaces(const InitPlan& plan, os::StepFailure& f) noexcept {
+// `timens_fd`: /proc/self/timens_offsets, opened while we were still
+// dumpable (afterwards our /proc files belong to global root, which a
+// rootless init is not); -1 without timeOffsets.
+int join_and_unshare_namespaces(const InitPlan& plan, int timens_fd, os::StepFailure& f) noexcept {
   for (const auto& j : plan.joins) {
     if (::setns(j.fd, j.nstype) < 0) return os::fail_step(f, errno, "setns", "join namespace (type %#x)", j.nstype);
     ::close(j.fd);
@@ -80,8 +100,8 @@ int join_and_unshare_namespaces(const InitPlan& plan, os::StepFailure& f) noexce
   if (plan.unshare_flags && ::unshare(static_cast<int>(plan.unshare_flags)) < 0)
     return os::fail_step(f, errno, "unshare", "create namespaces (flags %#lx)", plan.unshare_flags);
   if (!plan.timens_offsets.empty()) {
-    int fd = ::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return os::fail_step(f, errno, "timens", "open `/proc/self/timens_offsets`");
+    int fd = timens_fd;
+    if (fd < 0) return os::fail_step(f, EBADF, "timens", "open `/proc/self/timens_offsets`");
     ssize_t n = ::write(fd, plan.timens_offsets.data(), plan.timens_offsets.size());
     int err = errno;
     ::close(fd);
@@ -90,14 +110,39 @@ int join_and_unshare_namespaces(const InitPlan& plan, os::StepFailure& f) noexce
   return 0;
 }
 
+// A joined user namespace may deny setgroups (a single mapping): read it
+// inside, as runc does, rather than fail on setgroups later.
+bool joined_userns_denies_setgroups(const InitPlan& plan) noexcept {
+  bool joined = false;
+  for (const auto& j : plan.joins) joined |= j.nstype == CLONE_NEWUSER;
+  if (!joined) return false;
+  int fd = ::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[16] = {};
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  return n >= 4 && std::strncmp(buf, "deny", 4) == 0;
+}
+
 // A joined pid namespace or a new time namespace takes effect for children
 // only: fork once more; the grandchild is the init, the middle process
 // reports its pid and leaves.
 int fork_init_if_needed(const InitPlan& plan, os::StepFailure& f) noexcept {
   if (!plan.fork_again) return 0;
+  // The grandchild waits for the middle process to exit (EOF on `gate`):
+  // init_pid must reach rrun before anything the grandchild sends.
+  int gate[2];
+  if (::pipe2(gate, O_CLOEXEC) < 0) return os::fail_step(f, errno, "fork", "create a pipe");
   pid_t pid = ::fork();
   if (pid < 0) return os::fail_step(f, errno, "fork", "fork the init into its pid/time namespace");
-  if (pid == 0) return 0;
+  if (pid == 0) {
+    ::close(gate[1]);
+    char c;
+    while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    ::close(gate[0]);
+    return 0;
+  }
   Packet p;
   p.type = Msg::init_pid;
   p.value = pid;
@@ -113,12 +158,22 @@ int set_hostname(const InitPlan& plan, os::StepFailure& f) noexcept {
   return 0;
 }
 
+// Before pivot_root, through the container's /proc (mounted inside the
+// rootfs, resolved without leaving it): readonlyPaths make /proc/sys
+// read-only in finalize_rootfs, as runc writes sysctls before them.
 int apply_sysctl(const InitPlan& plan, os::StepFailure& f) noexcept {
+  if (plan.sysctl.empty()) return 0;
+  os::UniqueFd root(::open(plan.rootfs.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return os::fail_step(f, errno, "sysctl", "open the rootfs `%s`", plan.rootfs.rootfs.c_str());
   for (const auto& [key, value] : plan.sysctl) {
     char path[512];
     std::snprintf(path, sizeof path, "/proc/sys/%s", key.c_str());
-    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return os::fail_step(f, errno, "sysctl", "open `%s`", path);
+    os::UniqueFd target(rootfs::open_in_root(root.get(), path));
+    if (!target.valid()) return os::fail_step(f, errno, "sysctl", "open `%s` in the container", path);
+    char reopen[64];
+    std::snprintf(reopen, sizeof reopen, "/proc/self/fd/%d", target.get());
+    int fd = ::open(reopen, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return os::fail_step(f, errno, "sysctl", "open `%s` in the container", path);
     ssize_t n = ::write(fd, value.data(), value.size());
     int err = errno;
     ::close(fd);
@@ -161,6 +216,19 @@ int setup_terminal(const InitPlan& plan, int* master_out, os::StepFailure& f) no
     if (::dup2(slave, fd) < 0) return os::fail_step(f, errno, "terminal", "dup the pty to fd %d", fd);
   if (slave > 2) ::close(slave);
   *master_out = master;
+  return 0;
+}
+
+// process.cwd is created when missing (0755, as runc does), inside the
+// rootfs (the current directory here), before root.readonly applies.
+int create_cwd(const InitPlan& plan, os::StepFailure& f) noexcept {
+  int root = ::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return os::fail_step(f, errno, "cwd", "open the rootfs");
+  int fd = rootfs::create_in_root(root, plan.cwd.c_str(), true);
+  int err = errno;
+  ::close(root);
+  if (fd < 0) return os::fail_step(f, err, "cwd", "create process.cwd `%s` in the rootfs", plan.cwd.c_str());
+  ::close(fd);
   return 0;
 }
 
@@ -265,12 +333,23 @@ void container_init(const InitPlan& plan) noexcept {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
   if (expect(plan, Msg::maps_written, f) < 0) die(plan, f);
+  // While still dumpable: /proc/self/oom_score_adj is ours to open only now.
+  if (apply_oom_score_adj(plan.process, f) < 0) die(plan, f);
   // Not dumpable until exec: no other process of the container can open
   // /proc/PID/exe (the rrun binary) or ptrace us (CVE-2019-5736). Only now:
   // a non-dumpable process's /proc files belong to root, and a rootless
   // parent writes our uid_map.
+  int timens_fd = -1;
+  if (!plan.timens_offsets.empty()) {
+    timens_fd = ::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (timens_fd < 0) {
+      os::fail_step(f, errno, "timens", "open `/proc/self/timens_offsets`");
+      die(plan, f);
+    }
+  }
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (join_and_unshare_namespaces(plan, f) < 0) die(plan, f);
+  if (join_and_unshare_namespaces(plan, timens_fd, f) < 0) die(plan, f);
+  bool setgroups_allowed = plan.setgroups_allowed && !joined_userns_denies_setgroups(plan);
   if (become_root_in_user_namespace(plan, f) < 0) die(plan, f);
   if (fork_init_if_needed(plan, f) < 0) die(plan, f);
   if (set_hostname(plan, f) < 0) die(plan, f);
@@ -278,20 +357,33 @@ void container_init(const InitPlan& plan) noexcept {
   if (send(plan, Msg::rootfs_ready, f) < 0) die(plan, f);
   if (expect(plan, Msg::hooks_done, f) < 0) die(plan, f);
   for (size_t i = 0; i < plan.create_container_hooks.size(); ++i)
-    if (run_hook(plan.create_container_hooks[i], plan.hook_state, "createContainer", i, f) < 0) die(plan, f);
+    if (run_hook(plan.create_container_hooks[i], container_hook_state(plan, "creating"), "createContainer", i, f) < 0)
+      die(plan, f);
+  if (create_cwd(plan, f) < 0) die(plan, f);
   if (apply_misc(plan.process, f) < 0) die(plan, f);
-  if (rootfs::finalize_rootfs(plan.rootfs, f) < 0) die(plan, f);
   if (apply_sysctl(plan, f) < 0) die(plan, f);
+  if (rootfs::finalize_rootfs(plan.rootfs, f) < 0) die(plan, f);
   if (join_session_keyring(plan, f) < 0) die(plan, f);
   int master = -1;
   if (setup_terminal(plan, &master, f) < 0) die(plan, f);
   if (change_to_cwd(plan, f) < 0) die(plan, f);
   if (plan.rlimits_in_child && apply_rlimits(plan.process, f) < 0) die(plan, f);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
-  // before the capabilities are dropped (seccomp.hpp).
-  bool seccomp_late = plan.process.no_new_privs;
-  if (plan.seccomp && !seccomp_late && apply_seccomp(*plan.seccomp, nullptr, f) < 0) die(plan, f);
-  if (apply_user(plan.process, plan.setgroups_allowed, f) < 0) die(plan, f);
+  // before the capabilities are dropped (seccomp.hpp). A filter with a
+  // notify listener is loaded now in any case: its fd must reach rrun, which
+  // is gone once `create` returns.
+  bool notify = plan.seccomp && plan.seccomp->notify;
+  bool seccomp_late = plan.process.no_new_privs && !notify;
+  if (plan.seccomp && !seccomp_late) {
+    if (notify && plan.process.no_new_privs && apply_no_new_privs(plan.process, f) < 0) die(plan, f);
+    int listener = -1;
+    if (apply_seccomp(*plan.seccomp, notify ? &listener : nullptr, f) < 0) die(plan, f);
+    if (notify) {
+      if (send(plan, Msg::seccomp_fd, f, listener) < 0) die(plan, f);
+      ::close(listener);
+    }
+  }
+  if (apply_user(plan.process, setgroups_allowed, f) < 0) die(plan, f);
   if (apply_capabilities(plan.caps, f) < 0) die(plan, f);
   char exe[4096];
   if (resolve_executable(plan, exe, sizeof exe, f) < 0) die(plan, f);
@@ -307,7 +399,8 @@ void container_init(const InitPlan& plan) noexcept {
     ::_exit(1);
   }
   for (size_t i = 0; i < plan.start_container_hooks.size(); ++i)
-    if (run_hook(plan.start_container_hooks[i], plan.hook_state, "startContainer", i, f) < 0) die(plan, f, fifo);
+    if (run_hook(plan.start_container_hooks[i], container_hook_state(plan, "created"), "startContainer", i, f) < 0)
+      die(plan, f, fifo);
   if (apply_no_new_privs(plan.process, f) < 0) die(plan, f, fifo);
   if (plan.seccomp && seccomp_late && apply_seccomp(*plan.seccomp, nullptr, f) < 0) die(plan, f, fifo);
   if (close_fds_on_exec(plan, f) < 0) die(plan, f, fifo);

@@ -24,6 +24,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
@@ -116,10 +118,6 @@ void refuse_unsupported(const spec::Spec& spec) {
   if (l.intel_rdt) throw os::Error("linux.intelRdt: not supported by rrun yet");
   if (l.memory_policy) throw os::Error("linux.memoryPolicy: not supported by rrun yet");
   if (!l.net_devices.empty()) throw os::Error("linux.netDevices: not supported by rrun yet");
-  if (l.seccomp)
-    for (const auto& sc : l.seccomp->syscalls)
-      if (sc.action == "SCMP_ACT_NOTIFY" || l.seccomp->default_action == "SCMP_ACT_NOTIFY")
-        throw os::Error("linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported by rrun yet");
 }
 
 struct NamespacePlan {
@@ -283,6 +281,22 @@ void send_console(const std::string& socket_path, int master) {
     os::throw_errno("send the pty to --console-socket " + os::quote(socket_path));
 }
 
+// SCMP_ACT_NOTIFY: the listener fd goes to the agent at listenerPath with
+// the container process state (config-linux.md "Seccomp").
+void send_seccomp_agent(int sync_fd, const SeccompPlan& seccomp, const State& st) {
+  os::UniqueFd listener;
+  expect_msg(sync_fd, Msg::seccomp_fd, &listener);
+  if (!listener) throw os::Error("container init: no seccomp listener fd came with seccomp_fd");
+  nlohmann::json process_state = {
+      {"ociVersion", spec::kOciVersion},
+      {"fds", {"seccompFd"}},
+      {"pid", st.pid},
+      {"metadata", seccomp.listener_metadata},
+      {"state", nlohmann::json::parse(hook_state_json(st, Status::creating))},
+  };
+  send_seccomp_listener(seccomp.listener_path, listener.get(), process_state.dump());
+}
+
 pid_t clone_init(unsigned long flags, int* pidfd_out) {
   struct clone_args args = {};
   args.flags = flags | CLONE_PIDFD;
@@ -316,6 +330,14 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
 
   // 2. The state directory (removed again unless everything succeeds).
   store.create_container_dir(req.id);
+  // Once the hooks have begun, a failure stops the container, destroys it and
+  // runs the poststop hooks (runtime.md "Lifecycle", steps 12 and 13): this
+  // guard runs last, after the others undid the rest.
+  std::string poststop_state;
+  Guard poststop([&] {
+    if (poststop_state.empty() || !spec.hooks) return;
+    for (const auto& w : run_hooks_collect_failures(spec.hooks->poststop, poststop_state, "poststop")) log_warn(w);
+  });
   Guard remove_dir([&] { store.remove_container(req.id); });
 
   // 3. Plan: namespaces, id maps, mounts, process.
@@ -408,6 +430,8 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   st.annotations = spec.annotations;
   st.rootless = ctx.rootless;
   st.systemd_cgroup = ctx.systemd_cgroup;
+  // For createContainer and startContainer hooks; the init puts in its pid.
+  plan.hook_state = hook_state_json(st, Status::creating);
 
   // The spec as created: later edits of the bundle's config.json don't matter.
   os::write_file_atomic(store.config_path(req.id), spec::serialize_spec(spec, false), 0600);
@@ -461,12 +485,14 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   if (!start_time) throw os::Error("container init exited during create");
   st.pid_start_time = *start_time;
   expect_msg(parent_end.get(), Msg::rootfs_ready);
+  if (spec.hooks) poststop_state = hook_state_json(st, Status::stopped);
   if (spec.hooks) {
     std::string hs = hook_state_json(st, Status::creating);
     run_hooks(spec.hooks->prestart, hs, "prestart");
     run_hooks(spec.hooks->create_runtime, hs, "createRuntime");
   }
   send_or_throw(parent_end.get(), Msg::hooks_done);
+  if (plan.seccomp && plan.seccomp->notify) send_seccomp_agent(parent_end.get(), *plan.seccomp, st);
   os::UniqueFd master;
   expect_msg(parent_end.get(), Msg::ready, &master);
   if (proc.terminal) {
@@ -484,6 +510,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   send_or_throw(parent_end.get(), Msg::committed);
   kill_init.dismiss();
   remove_dir.dismiss();
+  poststop.dismiss();
   return c;
 }
 
@@ -493,6 +520,7 @@ void create_container(const Context& ctx, const CreateRequest& req) {
   validate_container_id(req.id);
   StateStore store(ctx.state_root);
   auto lock = store.lock(req.id);
+  LockFileJanitor janitor(store, req.id);
   create_container_locked(ctx, req, store, false);
 }
 
@@ -508,6 +536,7 @@ int run_container(const Context& ctx, const RunRequest& req) {
   Created c;
   {
     auto lock = store.lock(req.create.id);
+    LockFileJanitor janitor(store, req.create.id);
     c = create_container_locked(ctx, req.create, store, !req.detach);
   }
   // From here on signals are for the container: wait_and_forward reads
@@ -519,6 +548,7 @@ int run_container(const Context& ctx, const RunRequest& req) {
   } catch (...) {
     try {
       auto lock = store.lock(req.create.id);
+      LockFileJanitor janitor(store, req.create.id);
       if (auto s = store.load(req.create.id)) destroy_container(store, *s);
     } catch (...) {
     }
@@ -530,6 +560,7 @@ int run_container(const Context& ctx, const RunRequest& req) {
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   {
     auto lock = store.lock(req.create.id);
+    LockFileJanitor janitor(store, req.create.id);
     if (auto s = store.load(req.create.id)) {
       s->status = Status::stopped;
       if (req.keep)

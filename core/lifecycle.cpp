@@ -135,6 +135,7 @@ void signal_container(const State& s, int sig, bool all) {
 void start_container(const Context& ctx, const std::string& id) {
   StateStore store(ctx.state_root);
   auto lock = store.lock(id);
+  LockFileJanitor janitor(store, id);
   State s = store.load_or_throw(id);
   Status live = store.status_of(s);
   if (live != Status::created)
@@ -208,6 +209,7 @@ std::string container_state_json(const Context& ctx, const std::string& id) {
 void kill_container(const Context& ctx, const std::string& id, int sig, bool all) {
   StateStore store(ctx.state_root);
   auto lock = store.lock(id);
+  LockFileJanitor janitor(store, id);
   State s = store.load_or_throw(id);
   Status live = store.status_of(s);
   if (live != Status::created && live != Status::running && live != Status::paused)
@@ -242,6 +244,7 @@ void delete_container(const Context& ctx, const std::string& id, bool force) {
   validate_container_id(id);
   StateStore store(ctx.state_root);
   auto lock = store.lock(id);
+  LockFileJanitor janitor(store, id);
   std::optional<State> s = store.load(id);
   if (!s) {
     if (force) {

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace rrun::core {
@@ -279,6 +280,16 @@ int apply_personality(const ProcessPlan& plan, os::StepFailure& f) noexcept {
 
 int apply_oom_score_adj(const ProcessPlan& plan, os::StepFailure& f) noexcept {
   if (!plan.oom_score_adj) return 0;
+  // Already set (the init writes it while still dumpable: afterwards the
+  // file belongs to the initial namespace's root, which a rootless init is
+  // not; reading it stays allowed).
+  char cur[16] = {};
+  int rfd = ::open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+  if (rfd >= 0) {
+    ssize_t r = ::read(rfd, cur, sizeof cur - 1);
+    ::close(rfd);
+    if (r > 0 && std::atoi(cur) == *plan.oom_score_adj) return 0;
+  }
   int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
   if (fd < 0) return os::fail_step(f, errno, "oom_score_adj", "open `/proc/self/oom_score_adj`");
   char buf[16];

@@ -249,6 +249,11 @@ void StateStore::remove_container(const std::string& id) {
   if (::unlink(lock_path(id).c_str()) < 0 && errno != ENOENT) os::throw_errno("remove " + os::quote(lock_path(id)));
 }
 
+void StateStore::forget_lock_if_absent(const std::string& id) noexcept {
+  struct stat st;
+  if (::lstat(container_dir(id).c_str(), &st) < 0 && errno == ENOENT) ::unlink(lock_path(id).c_str());
+}
+
 std::vector<std::string> StateStore::list_ids() const {
   std::vector<std::string> ids;
   DIR* d = ::opendir(root_.c_str());

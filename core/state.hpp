@@ -21,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rrun/os/lock.hpp>
@@ -110,6 +111,11 @@ class StateStore {
   // Removes root/ID and the lock file. Call with the lock held.
   void remove_container(const std::string& id);
 
+  // Removes the lock file when there is no root/ID: a command on an absent
+  // container (or a create that failed) leaves nothing behind. Call with the
+  // lock held; never throws.
+  void forget_lock_if_absent(const std::string& id) noexcept;
+
   // live_status(), and a live `created` container whose exec FIFO is gone
   // (start opened it but did not record `running` yet) is running.
   Status status_of(const State& s, const std::string& proc_root = "/proc") const;
@@ -120,6 +126,20 @@ class StateStore {
 
  private:
   std::string root_;
+};
+
+// Declared right after a StateStore::lock(): at scope exit, while the lock
+// is still held, removes the lock file if the container does not exist.
+class LockFileJanitor {
+ public:
+  LockFileJanitor(StateStore& store, std::string id) : store_(store), id_(std::move(id)) {}
+  LockFileJanitor(const LockFileJanitor&) = delete;
+  LockFileJanitor& operator=(const LockFileJanitor&) = delete;
+  ~LockFileJanitor() { store_.forget_lock_if_absent(id_); }
+
+ private:
+  StateStore& store_;
+  std::string id_;
 };
 
 // Where the state root is (--root, or the default for who we are).

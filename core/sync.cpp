@@ -16,6 +16,7 @@ const char* msg_name(Msg m) noexcept {
     case Msg::maps_written: return "maps_written";
     case Msg::rootfs_ready: return "rootfs_ready";
     case Msg::hooks_done: return "hooks_done";
+    case Msg::seccomp_fd: return "seccomp_fd";
     case Msg::ready: return "ready";
     case Msg::committed: return "committed";
     case Msg::init_pid: return "init_pid";

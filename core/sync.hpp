@@ -7,6 +7,7 @@
 //   P -> C  maps_written    id maps written (or none needed)
 //   C -> P  rootfs_ready    namespaces joined/created, mounts done, before pivot_root
 //   P -> C  hooks_done      prestart + createRuntime hooks ran
+//   C -> P  seccomp_fd      only with SCMP_ACT_NOTIFY: the listener fd, for listenerPath
 //   C -> P  ready           pivot_root done, process set up, blocked on the exec FIFO
 //                           (carries the pty master when process.terminal)
 //   P -> C  committed       state.json written: C may block on the FIFO (EOF: C exits)
@@ -24,7 +25,7 @@
 
 namespace rrun::core {
 
-enum class Msg : uint32_t { none = 0, maps_written, rootfs_ready, hooks_done, ready, committed, init_pid, failure };
+enum class Msg : uint32_t { none = 0, maps_written, rootfs_ready, hooks_done, seccomp_fd, ready, committed, init_pid, failure };
 
 const char* msg_name(Msg m) noexcept;
 

@@ -39,7 +39,9 @@ class RawMode {
 
 void copy_winsize(int master) {
   struct winsize ws;
-  if (::ioctl(0, TIOCGWINSZ, &ws) == 0) ::ioctl(master, TIOCSWINSZ, &ws);
+  // A terminal that reports 0x0 (script(1) without a tty on stdin) would
+  // replace process.consoleSize with nothing.
+  if (::ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) ::ioctl(master, TIOCSWINSZ, &ws);
 }
 
 // Copies what is readable from `from` to `to`; false on EOF or error.

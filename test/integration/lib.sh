@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by every test/integration/test_*.sh. run.sh runs each test twice:
 # as root (RRUN_TEST_MODE=root) and as an unprivileged user
 # (RRUN_TEST_MODE=rootless). A test can also be run by hand:
@@ -146,9 +147,10 @@ config_set() {
 }
 
 set_args() {
-  local dir=$1
+  local dir=$1 args
   shift
-  config_set "$dir" '.process.args = $ARGS.positional' --args "$@"
+  # `--` first: otherwise jq takes an argument such as "-c" for its own flag.
+  config_set "$dir" '.process.args = $ARGS.positional' --args -- "$@"
 }
 
 # Applets linked in every test rootfs (the probe covers what busybox can't).
@@ -191,25 +193,35 @@ state_ids() {
 }
 
 # PIDs of processes whose root, cwd, exe or command line mention $WORK
-# (best effort: unreadable processes are skipped).
-work_processes() {
-  local p pid link args
-  for p in /proc/[0-9]*; do
-    pid=${p#/proc/}
-    [[ "$pid" == "$$" || "$pid" == "$BASHPID" ]] && continue
-    for link in root cwd exe; do
-      if [[ "$(readlink "$p/$link" 2>/dev/null)" == "$WORK"* ]]; then
-        echo "$pid"
-        continue 2
-      fi
-    done
-    args=()
-    mapfile -d '' args 2>/dev/null <"$p/cmdline" || continue
-    if [[ "${args[*]}" == *"$WORK"* ]]; then
-      echo "$pid"
-    fi
+# (best effort: unreadable processes are skipped). Runs in a subshell from /
+# so its helpers don't match; the test shell and the subshells between it and
+# this one are left out.
+work_processes() (
+  cd /
+  local p pid dir target args stat
+  local -A skip=()
+  pid=$BASHPID
+  while [[ -n "$pid" && "$pid" != 0 ]]; do
+    skip[$pid]=1
+    [[ "$pid" == "$$" ]] && break
+    read -r stat <"/proc/$pid/stat" || break
+    stat=${stat##*) }
+    read -r _ pid _ <<<"$stat"
   done
-}
+  {
+    while read -r dir target; do
+      if [[ "$target" == "$WORK"* ]]; then echo "${dir#/proc/}"; fi
+    done < <(find /proc -mindepth 2 -maxdepth 2 -regex '/proc/[0-9]+/\(root\|cwd\|exe\)' \
+      -printf '%h %l\n' 2>/dev/null)
+    for p in /proc/[0-9]*; do
+      args=()
+      mapfile -d '' args 2>/dev/null <"$p/cmdline" || continue
+      if [[ "${args[*]}" == *"$WORK"* ]]; then echo "${p#/proc/}"; fi
+    done
+  } | sort -u | while read -r pid; do
+    if [[ -z "${skip[$pid]:-}" ]]; then echo "$pid"; fi
+  done
+)
 
 assert_no_leftovers() {
   local left

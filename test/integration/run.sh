@@ -114,6 +114,7 @@ run_as() {
     PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin \
     XDG_RUNTIME_DIR="$xdg" TMPDIR=/tmp \
     RRUN_BIN="$top/bin/rrun" RRUN_PROBE="$top/bin/rrun-probe" \
+    RRUN_SECCOMP_AGENT="$top/bin/rrun-seccomp-agent" RRUN_RECVTTY="$top/bin/rrun-recvtty" \
     RRUN_TEST_MODE=rootless RRUN_TEST_TMP="$dir" RRUN_TEST_USER_KIND="$kind" \
     bash "$top/tests/$(basename "$script")") || status=$?
   return "$status"
@@ -143,6 +144,8 @@ case "$mode" in
     install -d -m 755 "$top/bin" "$top/tests"
     install -m 755 "$RRUN_BIN" "$top/bin/rrun"
     install -m 755 "$RRUN_PROBE" "$top/bin/rrun-probe"
+    if [[ -n "${RRUN_SECCOMP_AGENT:-}" ]]; then install -m 755 "$RRUN_SECCOMP_AGENT" "$top/bin/rrun-seccomp-agent"; fi
+    if [[ -n "${RRUN_RECVTTY:-}" ]]; then install -m 755 "$RRUN_RECVTTY" "$top/bin/rrun-recvtty"; fi
     cp -r "$here/." "$top/tests/"
     chmod -R a+rX "$top/tests"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bad config.json and bad IDs given to `create`: one error line naming the
 # JSON path and what was expected, exit status 1, nothing left behind.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 b=$WORK/bundle

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `state`, `list`, where the state root is by default, and --log JSON errors.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 HEADER_RE='^ID +PID +STATUS +BUNDLE +CREATED +OWNER$'
@@ -73,6 +74,7 @@ else
   # A group/world-accessible directory there is refused, which shows it is the one used.
   mkdir -m 755 "$xdg/rrun"
   expect_fail_with "$xdg/rrun" -- "$RRUN_BIN" list
+  expect_contains "$err" "mode 0755" "the error for a 0755 state directory"
   rmdir "$xdg/rrun"
 
   # Without XDG_RUNTIME_DIR: /tmp/rrun-$UID (real /tmp; nothing is created by read-only commands).
@@ -91,23 +93,65 @@ else
 
   # The rest needs a private /tmp: a user namespace mapping only our own ids
   # (so rrun still sees our uid) with a mount namespace and a tmpfs on /tmp.
+  # --keep-caps keeps CAP_SYS_ADMIN of that namespace across exec; busybox's
+  # mount calls mount(2) directly where util-linux's refuses a non-root uid.
+  # CMD runs with $MOUNT set to the mount command and $RRUN to rrun, through
+  # an fd opened before the tmpfs hid /tmp (where run.sh puts the binary).
   in_private_tmp() {
-    unshare --user --map-user="$(id -u)" --map-group="$(id -g)" --mount --propagation private \
-      sh -c 'mount -t tmpfs -o mode=1777 tmpfs /tmp && "$@"' sh "$@"
+    MOUNT="$BUSYBOX mount" RRUN=/proc/self/fd/9 unshare --user --map-user="$(id -u)" --map-group="$(id -g)" \
+      --keep-caps --mount --propagation private \
+      sh -c '$MOUNT -t tmpfs -o mode=1777 tmpfs /tmp && "$@"' sh "$@" 9<"$RRUN_BIN"
   }
   if ! in_private_tmp true 2>/dev/null; then
     echo "SKIP (part): cannot make a private /tmp with unshare --user --mount here"
   else
     step "without XDG_RUNTIME_DIR a group/world-accessible /tmp/rrun-$UID is refused"
     expect_fail_with "$fallback" -- in_private_tmp sh -c \
-      'mkdir -m 755 "$1" && exec env -u XDG_RUNTIME_DIR "$2" list' sh "$fallback" "$RRUN_BIN"
+      'mkdir -m 755 "$1" && exec env -u XDG_RUNTIME_DIR "$RRUN" list' sh "$fallback"
+    expect_contains "$err" "mode 0755" "the error for a 0755 state directory"
     step "without XDG_RUNTIME_DIR a /tmp/rrun-$UID owned by someone else is refused"
     # /usr belongs to root, which this user namespace does not map (it shows as nobody).
     expect_fail_with "$fallback" -- in_private_tmp sh -c \
-      'mkdir "$1" && mount --bind /usr "$1" && exec env -u XDG_RUNTIME_DIR "$2" list' sh "$fallback" "$RRUN_BIN"
+      'mkdir "$1" && $MOUNT --bind /usr "$1" && exec env -u XDG_RUNTIME_DIR "$RRUN" list' sh "$fallback"
+    expect_contains "$err" "owned by" "the error for a state directory of another user"
     step "an unwritable XDG_RUNTIME_DIR falls back to /tmp/rrun-$UID"
     expect_fail_with "$fallback" -- in_private_tmp sh -c \
-      'mkdir -m 755 "$1" && exec env XDG_RUNTIME_DIR=/ "$2" list' sh "$fallback" "$RRUN_BIN"
+      'mkdir -m 755 "$1" && exec env XDG_RUNTIME_DIR=/ "$RRUN" list' sh "$fallback"
+  fi
+fi
+
+# default_root_create ROOT [ENV...]: `create` without --root puts the
+# container in ROOT (mode 0700, ours); `delete` removes it again.
+default_root_create() {
+  local root=$1 id=rrun-it-$$
+  shift
+  expect_ok env "$@" "$RRUN_BIN" create -b "$bundle" "$id"
+  [[ -d "$root/$id" ]] || fail "create without --root did not use $root (no $root/$id)"
+  local owner mode
+  read -r owner mode <<<"$(stat -c '%u %a' "$root")"
+  expect_eq "$owner" "$(id -u)" "owner of $root"
+  (((8#$mode & 8#077) == 0)) || fail "$root has mode $mode, open to other users"
+  expect_ok env "$@" "$RRUN_BIN" list -q
+  expect_contains "$out" "$id" "list without --root"
+  expect_ok env "$@" "$RRUN_BIN" delete -f "$id"
+  local left
+  left=$(find "$root" -mindepth 1 -maxdepth 1 -name "*$id*")
+  [[ -z "$left" ]] || fail "delete left $left behind"
+}
+
+step "create without --root uses the default state root"
+bundle=$WORK/bundle
+make_bundle "$bundle" true
+if [[ "$RRUN_TEST_MODE" == root ]]; then
+  default_root_create /run/rrun
+else
+  default_root_create "$XDG_RUNTIME_DIR/rrun"
+  fallback=/tmp/rrun-$UID
+  existed=no
+  [[ -e "$fallback" ]] && existed=yes
+  default_root_create "$fallback" -u XDG_RUNTIME_DIR
+  if [[ "$existed" == no ]]; then
+    rmdir "$fallback" || fail "$fallback is not empty after delete: $(ls -A "$fallback")"
   fi
 fi
 

@@ -16,12 +16,18 @@
  *   cwd           cwd=<path>
  *   exe-write [PATH...]
  *                 tries open(PATH, O_WRONLY) for /proc/self/exe and /proc/<ppid>/exe
- *                 (or the given paths): <path>=ok or <path>=<ERRNO name>
+ *                 (the parent only when it is visible) or the given paths:
+ *                 <path>=ok or <path>=<ERRNO name>
  *   sched         policy= priority= nice= reset_on_fork= cpus= ioprio_class= ioprio_level=
  *   oom           oom_score_adj=
  *   personality   personality=0x<hex>
  *   hostname      hostname= domainname=
  *   env           the environment, one NAME=value per line
+ *   mkdir PATH [MODE [EXTRA]]
+ *                 the raw mkdir system call (SYS_mkdir, or SYS_mkdirat where there
+ *                 is no mkdir), MODE octal (default 755), EXTRA a decimal third
+ *                 argument the kernel ignores but seccomp sees (default 0):
+ *                 mkdir=0 or mkdir=<errno number>
  *   wait-signal   blocks all signals, prints `ready`, waits for one, prints signal=SIG<NAME>
  *   exit N        exits with status N at once
  */
@@ -245,8 +251,10 @@ static int cmd_exe_write(int argc, char** argv, int* i) {
   if (!given) {
     char parent[64];
     try_write("/proc/self/exe");
-    snprintf(parent, sizeof parent, "/proc/%d/exe", (int)getppid());
-    try_write(parent);
+    if (getppid() > 0) { /* 0 for the init of a pid namespace */
+      snprintf(parent, sizeof parent, "/proc/%d/exe", (int)getppid());
+      try_write(parent);
+    }
   }
   return 0;
 }
@@ -350,6 +358,28 @@ static int cmd_env(void) {
   return 0;
 }
 
+/* Consumes PATH, an optional octal MODE and an optional decimal EXTRA. */
+static int cmd_mkdir(int argc, char** argv, int* i) {
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "probe: mkdir: missing PATH\n");
+    return 2;
+  }
+  const char* path = argv[++*i];
+  unsigned long mode = 0755;
+  unsigned long extra = 0;
+  if (*i + 1 < argc && argv[*i + 1][0] >= '0' && argv[*i + 1][0] <= '7') {
+    mode = strtoul(argv[++*i], NULL, 8);
+    if (*i + 1 < argc && argv[*i + 1][0] >= '0' && argv[*i + 1][0] <= '9') extra = strtoul(argv[++*i], NULL, 10);
+  }
+#ifdef SYS_mkdir
+  long r = syscall(SYS_mkdir, path, mode, extra);
+#else
+  long r = syscall(SYS_mkdirat, AT_FDCWD, path, mode, extra);
+#endif
+  printf("mkdir=%d\n", r < 0 ? errno : 0);
+  return 0;
+}
+
 static void ignore_signal(int sig) {
   (void)sig;
 }
@@ -389,7 +419,7 @@ static void usage(FILE* out) {
   fputs(
       "usage: probe COMMAND [COMMAND...]\n"
       "commands: caps seccomp fds rlimits nnp ids maps umask cwd exe-write [PATH...] sched oom\n"
-      "          personality hostname env wait-signal exit N\n",
+      "          personality hostname env mkdir PATH [MODE [EXTRA]] wait-signal exit N\n",
       out);
 }
 
@@ -432,6 +462,8 @@ int main(int argc, char** argv) {
       r = cmd_hostname();
     else if (strcmp(c, "env") == 0)
       r = cmd_env();
+    else if (strcmp(c, "mkdir") == 0)
+      r = cmd_mkdir(argc, argv, &i);
     else if (strcmp(c, "wait-signal") == 0)
       r = cmd_wait_signal();
     else if (strcmp(c, "exit") == 0) {

@@ -184,6 +184,8 @@ int cmd_list(const Invocation& inv) {
   std::string out;
   if (quiet) {
     for (const auto& e : entries) out += e.state.id + "\n";
+  } else if (format == "json" && entries.empty()) {
+    out = "null\n";  // runc's (Go's) encoding of an empty list; containerd reads both
   } else if (format == "json") {
     out = "[";
     for (size_t k = 0; k < entries.size(); ++k) {

@@ -70,8 +70,7 @@ int expect(const InitPlan& plan, Msg m, os::StepFailure& f) noexcept {
   Packet p;
   if (recv_packet(plan.sync_fd, p) < 0) return os::fail_step(f, errno, "sync", "receive %s from rrun", msg_name(m));
   if (p.type == Msg::none) ::_exit(1);  // rrun is gone: nobody to report to
-  if (p.type != m)
-    return os::fail_step(f, EPROTO, "sync", "expected %s, got %s", msg_name(m), msg_name(p.type));
+  if (p.type != m) return os::fail_step(f, EPROTO, "sync", "expected %s, got %s", msg_name(m), msg_name(p.type));
   return 0;
 }
 
@@ -211,7 +210,8 @@ int setup_terminal(const InitPlan& plan, int* master_out, os::StepFailure& f) no
     ::ioctl(slave, TIOCSWINSZ, &ws);
   }
   if (::setsid() < 0) return os::fail_step(f, errno, "terminal", "setsid");
-  if (::ioctl(slave, TIOCSCTTY, 0) < 0) return os::fail_step(f, errno, "terminal", "make the pty the controlling terminal");
+  if (::ioctl(slave, TIOCSCTTY, 0) < 0)
+    return os::fail_step(f, errno, "terminal", "make the pty the controlling terminal");
   for (int fd = 0; fd < 3; ++fd)
     if (::dup2(slave, fd) < 0) return os::fail_step(f, errno, "terminal", "dup the pty to fd %d", fd);
   if (slave > 2) ::close(slave);
@@ -233,7 +233,8 @@ int create_cwd(const InitPlan& plan, os::StepFailure& f) noexcept {
 }
 
 int change_to_cwd(const InitPlan& plan, os::StepFailure& f) noexcept {
-  if (::chdir(plan.cwd.c_str()) < 0) return os::fail_step(f, errno, "cwd", "change to process.cwd `%s`", plan.cwd.c_str());
+  if (::chdir(plan.cwd.c_str()) < 0)
+    return os::fail_step(f, errno, "cwd", "change to process.cwd `%s`", plan.cwd.c_str());
   return 0;
 }
 
@@ -293,7 +294,8 @@ int wait_for_start(const InitPlan& plan, os::StepFailure& f) noexcept {
     fd = ::open(path, O_WRONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0)
-    return os::fail_step(f, errno, "start", "open the exec FIFO through `%s` (the container needs /proc mounted)", path);
+    return os::fail_step(f, errno, "start", "open the exec FIFO through `%s` (the container needs /proc mounted)",
+                         path);
   ::close(plan.fifo_fd);
   if (::write(fd, "0", 1) != 1) return os::fail_step(f, errno, "start", "write the exec FIFO");
   return fd;

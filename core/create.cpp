@@ -70,7 +70,7 @@ class Guard {
 };
 
 struct Created {
-  pid_t pid = 0;           // the init, in our pid namespace
+  pid_t pid = 0;              // the init, in our pid namespace
   bool is_our_child = false;  // false when it was forked by a middle process
   os::UniqueFd pidfd;
   os::UniqueFd console_master;  // process.terminal without --console-socket (run)
@@ -79,14 +79,22 @@ struct Created {
 
 int clone_flag(spec::NamespaceType t) {
   switch (t) {
-    case spec::NamespaceType::pid: return CLONE_NEWPID;
-    case spec::NamespaceType::network: return CLONE_NEWNET;
-    case spec::NamespaceType::mount: return CLONE_NEWNS;
-    case spec::NamespaceType::ipc: return CLONE_NEWIPC;
-    case spec::NamespaceType::uts: return CLONE_NEWUTS;
-    case spec::NamespaceType::user: return CLONE_NEWUSER;
-    case spec::NamespaceType::cgroup: return CLONE_NEWCGROUP;
-    case spec::NamespaceType::time: return CLONE_NEWTIME;
+    case spec::NamespaceType::pid:
+      return CLONE_NEWPID;
+    case spec::NamespaceType::network:
+      return CLONE_NEWNET;
+    case spec::NamespaceType::mount:
+      return CLONE_NEWNS;
+    case spec::NamespaceType::ipc:
+      return CLONE_NEWIPC;
+    case spec::NamespaceType::uts:
+      return CLONE_NEWUTS;
+    case spec::NamespaceType::user:
+      return CLONE_NEWUSER;
+    case spec::NamespaceType::cgroup:
+      return CLONE_NEWCGROUP;
+    case spec::NamespaceType::time:
+      return CLONE_NEWTIME;
   }
   return 0;
 }
@@ -226,7 +234,8 @@ std::vector<std::pair<std::string, std::string>> plan_sysctl(const spec::Spec& s
     std::string k = key;
     // Only keys that belong to a namespace of the container (runc's list).
     bool ok = false;
-    if (k.rfind("net.", 0) == 0) ok = own_net;
+    if (k.rfind("net.", 0) == 0)
+      ok = own_net;
     else if (k.rfind("fs.mqueue.", 0) == 0 || k == "kernel.msgmax" || k == "kernel.msgmnb" || k == "kernel.msgmni" ||
              k == "kernel.sem" || k == "kernel.shmall" || k == "kernel.shmmax" || k == "kernel.shmmni" ||
              k == "kernel.shm_rmid_forced")
@@ -468,8 +477,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   // 5. Drive it: maps, hooks, ready.
   if (maps) {
     std::string fallback = userns::write_id_maps(pid, *maps);
-    if (!fallback.empty())
-      log_warn(fallback + "; the container gets a single mapping of your own id");
+    if (!fallback.empty()) log_warn(fallback + "; the container gets a single mapping of your own id");
   }
   send_or_throw(parent_end.get(), Msg::maps_written);
   if (ns.fork_again) {

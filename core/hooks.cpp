@@ -105,9 +105,18 @@ int run_hook(const spec::Hook& hook, const std::string& state_json, const char* 
     struct pollfd p[3];
     int n = 0;
     int idx_in = -1, idx_out = -1, idx_pid = -1;
-    if (in_w) { p[n] = {in_w.get(), POLLOUT, 0}; idx_in = n++; }
-    if (out_r) { p[n] = {out_r.get(), POLLIN, 0}; idx_out = n++; }
-    if (pidfd) { p[n] = {pidfd.get(), POLLIN, 0}; idx_pid = n++; }
+    if (in_w) {
+      p[n] = {in_w.get(), POLLOUT, 0};
+      idx_in = n++;
+    }
+    if (out_r) {
+      p[n] = {out_r.get(), POLLIN, 0};
+      idx_out = n++;
+    }
+    if (pidfd) {
+      p[n] = {pidfd.get(), POLLIN, 0};
+      idx_pid = n++;
+    }
     int wait_ms = 100;  // without a pidfd, poll waitpid
     if (pidfd) wait_ms = -1;
     if (deadline >= 0) {
@@ -147,8 +156,7 @@ int run_hook(const spec::Hook& hook, const std::string& state_json, const char* 
     ssize_t got;
     while ((got = ::read(out_r.get(), buf, sizeof buf)) > 0) tail.add(buf, static_cast<size_t>(got));
   }
-  if (timed_out)
-    return os::fail_step(f, 0, phase, "hook #%zu `%s`: timed out after %d s", index, path, *hook.timeout);
+  if (timed_out) return os::fail_step(f, 0, phase, "hook #%zu `%s`: timed out after %d s", index, path, *hook.timeout);
   if (!exited && !timed_out) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
@@ -180,8 +188,8 @@ void run_hooks(const std::vector<spec::Hook>& hooks, const std::string& state_js
   }
 }
 
-std::vector<std::string> run_hooks_collect_failures(const std::vector<spec::Hook>& hooks,
-                                                    const std::string& state_json, const char* phase) {
+std::vector<std::string> run_hooks_collect_failures(const std::vector<spec::Hook>& hooks, const std::string& state_json,
+                                                    const char* phase) {
   std::vector<std::string> failures;
   for (size_t i = 0; i < hooks.size(); ++i) {
     os::StepFailure f;

@@ -22,7 +22,7 @@ void run_hooks(const std::vector<spec::Hook>& hooks, const std::string& state_js
 
 // poststop: runs every hook and returns one message per failure (the spec
 // says they are only logged).
-std::vector<std::string> run_hooks_collect_failures(const std::vector<spec::Hook>& hooks,
-                                                    const std::string& state_json, const char* phase);
+std::vector<std::string> run_hooks_collect_failures(const std::vector<spec::Hook>& hooks, const std::string& state_json,
+                                                    const char* phase);
 
 }  // namespace rrun::core

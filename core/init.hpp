@@ -27,8 +27,8 @@ struct NamespaceJoin {
 };
 
 struct InitPlan {
-  int sync_fd = -1;       // the child's end of the sync socketpair
-  int fifo_fd = -1;       // O_PATH of the exec FIFO in the container's state directory
+  int sync_fd = -1;  // the child's end of the sync socketpair
+  int fifo_fd = -1;  // O_PATH of the exec FIFO in the container's state directory
 
   // Namespaces. Created by clone3 when nothing is joined (the fast path);
   // otherwise joined with setns (user first) and created with unshare.

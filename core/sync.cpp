@@ -12,15 +12,24 @@ namespace rrun::core {
 
 const char* msg_name(Msg m) noexcept {
   switch (m) {
-    case Msg::none: return "nothing";
-    case Msg::maps_written: return "maps_written";
-    case Msg::rootfs_ready: return "rootfs_ready";
-    case Msg::hooks_done: return "hooks_done";
-    case Msg::seccomp_fd: return "seccomp_fd";
-    case Msg::ready: return "ready";
-    case Msg::committed: return "committed";
-    case Msg::init_pid: return "init_pid";
-    case Msg::failure: return "failure";
+    case Msg::none:
+      return "nothing";
+    case Msg::maps_written:
+      return "maps_written";
+    case Msg::rootfs_ready:
+      return "rootfs_ready";
+    case Msg::hooks_done:
+      return "hooks_done";
+    case Msg::seccomp_fd:
+      return "seccomp_fd";
+    case Msg::ready:
+      return "ready";
+    case Msg::committed:
+      return "committed";
+    case Msg::init_pid:
+      return "init_pid";
+    case Msg::failure:
+      return "failure";
   }
   return "unknown";
 }
@@ -121,8 +130,7 @@ Packet expect_msg(int fd, Msg expected, os::UniqueFd* received_fd) {
     throw os::Error(what);
   }
   if (p.type != expected) {
-    if (p.type == Msg::none)
-      throw os::Error(std::string("container init exited before it sent ") + msg_name(expected));
+    if (p.type == Msg::none) throw os::Error(std::string("container init exited before it sent ") + msg_name(expected));
     throw os::Error(std::string("container init: expected ") + msg_name(expected) + ", got " + msg_name(p.type));
   }
   if (received_fd) *received_fd = std::move(owned);

@@ -25,7 +25,17 @@
 
 namespace rrun::core {
 
-enum class Msg : uint32_t { none = 0, maps_written, rootfs_ready, hooks_done, seccomp_fd, ready, committed, init_pid, failure };
+enum class Msg : uint32_t {
+  none = 0,
+  maps_written,
+  rootfs_ready,
+  hooks_done,
+  seccomp_fd,
+  ready,
+  committed,
+  init_pid,
+  failure
+};
 
 const char* msg_name(Msg m) noexcept;
 

@@ -99,8 +99,14 @@ int wait_and_forward(pid_t pid, int pidfd, const sigset_t& forward, int console_
     int n = 0;
     p[n++] = {sfd.get(), POLLIN, 0};
     int i_stdin = -1, i_master = -1;
-    if (stdin_open) { p[n] = {0, POLLIN, 0}; i_stdin = n++; }
-    if (master_open) { p[n] = {console_master, POLLIN, 0}; i_master = n++; }
+    if (stdin_open) {
+      p[n] = {0, POLLIN, 0};
+      i_stdin = n++;
+    }
+    if (master_open) {
+      p[n] = {console_master, POLLIN, 0};
+      i_master = n++;
+    }
     int r = ::poll(p, n, -1);
     if (r < 0) {
       if (errno == EINTR) continue;

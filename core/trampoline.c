@@ -44,7 +44,9 @@ static unsigned long len(const char* s) {
   return n;
 }
 
-static void say(const char* s) { sys3(SYS_write, 2, (long)s, (long)len(s)); }
+static void say(const char* s) {
+  sys3(SYS_write, 2, (long)s, (long)len(s));
+}
 
 __attribute__((used, noreturn)) void tramp_main(long* sp) {
   long argc = sp[0];

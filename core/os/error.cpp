@@ -5,9 +5,13 @@
 
 namespace rrun::os {
 
-void throw_errno(const std::string& what) { throw_errno(errno, what); }
+void throw_errno(const std::string& what) {
+  throw_errno(errno, what);
+}
 
-void throw_errno(int err, const std::string& what) { throw SystemError(err, what); }
+void throw_errno(int err, const std::string& what) {
+  throw SystemError(err, what);
+}
 
 void rethrow_with_context(const std::string& context) {
   try {

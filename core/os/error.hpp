@@ -30,6 +30,8 @@ class SystemError : public std::system_error {
 [[noreturn]] void rethrow_with_context(const std::string& context);
 
 // "`path`" — the house style for naming an object in a message.
-inline std::string quote(const std::string& s) { return "`" + s + "`"; }
+inline std::string quote(const std::string& s) {
+  return "`" + s + "`";
+}
 
 }  // namespace rrun::os

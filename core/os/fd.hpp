@@ -2,8 +2,8 @@
 // File descriptors owned by a type (STYLE.md "Resources"; Android libbase
 // unique_fd). close() is never retried: on Linux the fd is gone after EINTR.
 
-#include <cerrno>
 #include <unistd.h>
+#include <cerrno>
 
 #include <utility>
 
@@ -47,7 +47,7 @@ class UniqueFd {
 // A parameter type for an fd that the callee uses but does not own.
 class BorrowedFd {
  public:
-  BorrowedFd(int fd) noexcept : fd_(fd) {}  // NOLINT(google-explicit-constructor)
+  BorrowedFd(int fd) noexcept : fd_(fd) {}                    // NOLINT(google-explicit-constructor)
   BorrowedFd(const UniqueFd& fd) noexcept : fd_(fd.get()) {}  // NOLINT
   int get() const noexcept { return fd_; }
 

@@ -132,7 +132,8 @@ void remove_tree_at(int parent, const char* name, dev_t dev) {
     if (::unlinkat(parent, name, 0) < 0 && errno != ENOENT) throw_errno(std::string("remove ") + quote(name));
     return;
   }
-  if (st.st_dev != dev) throw SystemError(EXDEV, std::string("refusing to remove ") + quote(name) + " on another file system");
+  if (st.st_dev != dev)
+    throw SystemError(EXDEV, std::string("refusing to remove ") + quote(name) + " on another file system");
   int fd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) throw_errno(std::string("open ") + quote(name));
   DIR* d = ::fdopendir(fd);

@@ -14,9 +14,13 @@
 
 namespace rrun::os::sys {
 
-inline long clone3(struct clone_args* args, size_t size) { return ::syscall(SYS_clone3, args, size); }
+inline long clone3(struct clone_args* args, size_t size) {
+  return ::syscall(SYS_clone3, args, size);
+}
 
-inline int pidfd_open(pid_t pid, unsigned flags = 0) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags)); }
+inline int pidfd_open(pid_t pid, unsigned flags = 0) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
+}
 
 inline int pidfd_send_signal(int pidfd, int sig, siginfo_t* info = nullptr, unsigned flags = 0) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags));

@@ -157,7 +157,7 @@ set_args() {
 BUSYBOX_APPLETS=(sh ash echo cat ls id sleep true false hostname mount umount ps kill mkdir rm touch
   env pwd readlink stat grep sed head tail wc test printf uname chmod chown ln cp mv date dd)
 
-make_bundle() {
+_make_bundle_fresh() {
   local dir=$1
   shift
   [[ -x "$BUSYBOX" ]] || skip "$BUSYBOX missing: install busybox-static"
@@ -184,6 +184,45 @@ make_bundle() {
   if (($# == 0)); then set -- sh; fi
   set_args "$dir" "$@"
   config_set "$dir" '.process.terminal = false'
+}
+
+# make_bundle DIR [ARG...]: the first bundle of a test is built, the later
+# ones are copies of it (a bundle takes a second or two to build under load).
+make_bundle() {
+  local dir=$1
+  shift
+  if [[ ! -d "$WORK/.bundle-template" ]]; then
+    _make_bundle_fresh "$WORK/.bundle-template" sh
+  fi
+  mkdir -p "$(dirname "$dir")"
+  cp -a "$WORK/.bundle-template" "$dir"
+  if (($# == 0)); then set -- sh; fi
+  set_args "$dir" "$@"
+}
+
+# val KEY: the value of the first KEY=... line of $out (probe output).
+val() {
+  local line
+  while IFS= read -r line; do
+    if [[ "$line" == "$1="* ]]; then
+      printf '%s' "${line#"$1="}"
+      return 0
+    fi
+  done <<<"$out"
+  # Not `fail`: this runs in $(...); a value no test expects.
+  echo "no line $1=... in the container's output: [$out]" >&2
+  printf '<no %s line>' "$1"
+}
+
+# wait_until SECONDS CMD...: polls CMD (every 50 ms) until it succeeds; 1 on timeout.
+wait_until() {
+  local limit=$1 i
+  shift
+  for ((i = 0; i < limit * 20; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.05
+  done
+  return 1
 }
 
 # IDs of the containers in $STATE_ROOT (directories, not the lock files).

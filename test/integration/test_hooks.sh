@@ -6,13 +6,6 @@
 # rrun-test: nosub
 source "$(dirname "$0")/lib.sh"
 
-# set_args in one jq run (lib.sh's runs jq once per argument, and forks are slow here).
-set_process_args() {
-  local dir=$1
-  shift
-  config_set "$dir" '.process.args = ($a | split("\u0000") | .[:-1])' --rawfile a <(printf '%s\0' "$@")
-}
-
 B=$WORK/b
 make_bundle "$B" true
 config_set "$B" '.root.readonly = false'
@@ -82,19 +75,10 @@ reset_logs() { rm -f "$LOG" "$B/rootfs$INLOG" "$B/rootfs/tmp/proc.log"; }
 phases() { [[ -f "$LOG" ]] && jq -r .phase "$LOG" | paste -sd' ' || true; }
 entry() { jq -c --arg p "$1" 'select(.phase == $p)' "$LOG"; }
 
-wait_until() {
-  local limit=$1 i
-  shift
-  for ((i = 0; i < limit * 20; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
 status_is() { [[ "$(rr state "$1" 2>/dev/null | jq -r .status)" == "$2" ]]; }
 
 # The user process records that it ran, then exits.
-set_process_args "$B" sh -c 'echo ran >/tmp/proc.log'
+set_args "$B" sh -c 'echo ran >/tmp/proc.log'
 cp "$B/config.json" "$W/config.base"
 
 step "all six phases, in order, with the state on stdin, args and env"

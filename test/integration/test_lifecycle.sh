@@ -5,13 +5,6 @@
 # rrun-test: nosub
 source "$(dirname "$0")/lib.sh"
 
-# set_args in one jq run (lib.sh's runs jq once per argument, and forks are slow here).
-set_process_args() {
-  local dir=$1
-  shift
-  config_set "$dir" '.process.args = ($a | split("\u0000") | .[:-1])' --rawfile a <(printf '%s\0' "$@")
-}
-
 # One bundle for the whole file (making one is slow); scenarios change its
 # process.args with set_process_args.
 B=$WORK/b
@@ -23,17 +16,6 @@ B=$(cd "$B" && pwd -P)
 # (readable from the host as $B/rootfs/tmp/sig), then exits 3.
 WAITER=(sh -c 'rm -f /tmp/sig; exec probe wait-signal exit 3 >/tmp/sig')
 
-# wait_until SECONDS CMD...: polls CMD every 50 ms.
-wait_until() {
-  local limit=$1 i
-  shift
-  for ((i = 0; i < limit * 20; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
-
 status_of() { rr state "$1" 2>/dev/null | jq -r .status; }
 status_is() { [[ "$(status_of "$1")" == "$2" ]]; }
 sig_file_has() { grep -qx "$1" "$B/rootfs/tmp/sig" 2>/dev/null; }
@@ -43,7 +25,7 @@ sig_file_has() { grep -qx "$1" "$B/rootfs/tmp/sig" 2>/dev/null; }
 rr_quiet() { rr "$@" </dev/null; }
 
 step "create: status created, pid > 0 and alive"
-set_process_args "$B" "${WAITER[@]}"
+set_args "$B" "${WAITER[@]}"
 expect_ok rr create -b "$B" c1 </dev/null
 expect_eq "$out$err" "" "output of create"
 expect_ok rr state c1
@@ -101,7 +83,7 @@ assert_no_leftovers
 
 step "kill signal names: sigusr1, USR2, SIGHUP, 10, SIGUsr2, 1, SIGKILL, 9 (KILL: see run); invalid names"
 # A shell that logs the signals it gets into the rootfs and keeps running.
-set_process_args "$B" sh -c 'for s in USR1 USR2 HUP; do trap "echo $s >>/tmp/sig" $s; done
+set_args "$B" sh -c 'for s in USR1 USR2 HUP; do trap "echo $s >>/tmp/sig" $s; done
   echo ready >/tmp/sig; while :; do sleep 0.05; done'
 rm -f "$B/rootfs/tmp/sig"
 expect_ok rr_quiet run -d -b "$B" k
@@ -131,7 +113,7 @@ for sig in 9; do
 done
 assert_no_leftovers
 
-set_process_args "$B" "${WAITER[@]}"
+set_args "$B" "${WAITER[@]}"
 step "delete of a running container needs -f"
 expect_ok rr_quiet run -d -b "$B" d
 expect_eq "$(status_of d)" running "status after run -d"
@@ -180,29 +162,29 @@ cp "$WORK/config.saved" "$B/config.json"
 assert_no_leftovers
 
 step "run: the exit status of the process, the container is removed"
-set_process_args "$B" sh -c 'exit 7'
+set_args "$B" sh -c 'exit 7'
 run rr run -b "$B" r7 </dev/null
 expect_eq "$rc" 7 "exit status of run (exit 7)"
 expect_eq "$err" "" "stderr of run"
 expect_fail_with "does not exist" -- rr state r7
 assert_no_leftovers
-set_process_args "$B" true
+set_args "$B" true
 expect_ok rr run -b "$B" r0 </dev/null
 assert_no_leftovers
 
 step "run: stdin and stdout pass through"
-set_process_args "$B" cat
+set_args "$B" cat
 run sh -c 'echo hi there | "$@"' sh "$RRUN_BIN" --root "$STATE_ROOT" run -b "$B" rc
 expect_eq "$rc" 0 "exit status of run cat"
 expect_eq "$out" "hi there" "stdout of cat in the container"
-set_process_args "$B" sh -c 'echo to-stderr >&2; echo to-stdout'
+set_args "$B" sh -c 'echo to-stderr >&2; echo to-stdout'
 expect_ok rr run -b "$B" re </dev/null
 expect_eq "$out" to-stdout "stdout"
 expect_eq "$err" to-stderr "stderr"
 assert_no_leftovers
 
 step "run --keep leaves the container stopped; delete removes it"
-set_process_args "$B" sh -c 'exit 4'
+set_args "$B" sh -c 'exit 4'
 run rr run --keep -b "$B" kp </dev/null
 expect_eq "$rc" 4 "exit status of run --keep"
 expect_ok rr state kp
@@ -212,7 +194,7 @@ expect_ok rr delete kp
 assert_no_leftovers
 
 step "run -d returns with the container running"
-set_process_args "$B" "${WAITER[@]}"
+set_args "$B" "${WAITER[@]}"
 rm -f "$B/rootfs/tmp/sig"
 expect_ok rr_quiet run -d -b "$B" dt
 expect_eq "$(status_of dt)" running "status after run -d"
@@ -223,7 +205,7 @@ expect_ok rr delete dt
 assert_no_leftovers
 
 step "run killed by SIGKILL from outside exits 137"
-set_process_args "$B" sh -c 'while :; do sleep 0.1; done'
+set_args "$B" sh -c 'while :; do sleep 0.1; done'
 "$RRUN_BIN" --root "$STATE_ROOT" run -b "$B" rk </dev/null >"$WORK/rk.out" 2>"$WORK/rk.err" &
 runpid=$!
 wait_until 5 status_is rk running || fail "run rk did not come up: $(cat "$WORK/rk.err")"
@@ -237,7 +219,7 @@ expect_fail_with "does not exist" -- rr state rk
 assert_no_leftovers
 
 step "run forwards signals to the container"
-set_process_args "$B" probe wait-signal exit 5
+set_args "$B" probe wait-signal exit 5
 "$RRUN_BIN" --root "$STATE_ROOT" run -b "$B" fw </dev/null >"$WORK/fw.out" 2>"$WORK/fw.err" &
 runpid=$!
 wait_until 5 grep -qx ready "$WORK/fw.out" || fail "run fw did not come up: $(cat "$WORK/fw.err")"
@@ -250,7 +232,7 @@ expect_eq "$rc" 5 "exit status of run after the forwarded signal"
 expect_eq "$(cat "$WORK/fw.out")" $'ready\nsignal=SIGUSR1' "what the container saw"
 expect_eq "$(cat "$WORK/fw.err")" "" "stderr of run fw"
 step "run forwards SIGTERM (a shell trap)"
-set_process_args "$B" sh -c 'trap "echo got-term; exit 6" TERM; echo up; while :; do sleep 0.1; done'
+set_args "$B" sh -c 'trap "echo got-term; exit 6" TERM; echo up; while :; do sleep 0.1; done'
 "$RRUN_BIN" --root "$STATE_ROOT" run -b "$B" ft </dev/null >"$WORK/ft.out" 2>"$WORK/ft.err" &
 runpid=$!
 wait_until 5 grep -qx up "$WORK/ft.out" || fail "run ft did not come up: $(cat "$WORK/ft.err")"
@@ -264,11 +246,11 @@ expect_eq "$(cat "$WORK/ft.out")" $'up\ngot-term' "what the shell printed"
 assert_no_leftovers
 
 step "a missing process.args[0] fails create, naming it, and leaves nothing"
-set_process_args "$B" /nosuch/prog arg
+set_args "$B" /nosuch/prog arg
 expect_fail_with "/nosuch/prog" -- rr create -b "$B" bad
 expect_fail_with "does not exist" -- rr state bad
 assert_no_leftovers
-set_process_args "$B" nosuchprog
+set_args "$B" nosuchprog
 expect_fail_with "nosuchprog" -- rr create -b "$B" bad
 assert_no_leftovers
 expect_fail_with "nosuchprog" -- rr run -b "$B" bad
@@ -283,7 +265,7 @@ expect_ok rr delete -f nb
 assert_no_leftovers
 
 step "two creates of the same ID at once: exactly one succeeds"
-set_process_args "$B" "${WAITER[@]}"
+set_args "$B" "${WAITER[@]}"
 for i in 1 2; do
   "$RRUN_BIN" --root "$STATE_ROOT" create -b "$B" same </dev/null >"$WORK/cc1.out" 2>"$WORK/cc1.err" &
   p1=$!

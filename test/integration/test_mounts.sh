@@ -4,31 +4,6 @@
 # rrun-test: nosub
 source "$(dirname "$0")/lib.sh"
 
-# bundle DIR [ARG...]: a copy of one make_bundle bundle (faster than a
-# make_bundle each), process.args = ARGs (default: sh).
-bundle() {
-  local dir=$1
-  shift
-  [[ -d "$WORK/base" ]] || make_bundle "$WORK/base"
-  cp -a "$WORK/base" "$dir"
-  if (($# == 0)); then set -- sh; fi
-  set_args "$dir" "$@"
-}
-
-# val KEY: the value of the first KEY=... line of $out.
-val() {
-  local line
-  while IFS= read -r line; do
-    if [[ "$line" == "$1="* ]]; then
-      printf '%s' "${line#"$1="}"
-      return 0
-    fi
-  done <<<"$out"
-  # Not `fail`: this runs in $(...); a value no test expects.
-  echo "no line $1=... in the container's output: [$out]" >&2
-  printf '<no %s line>' "$1"
-}
-
 expect_val() { expect_eq "$(val "$1")" "$2" "$1 (${3:-inside the container})"; }
 
 # Shell helpers for the scripts that run inside the container.
@@ -61,7 +36,7 @@ flush_mounts() {
 }
 
 b=$WORK/m
-bundle "$b"
+make_bundle "$b"
 config_set "$b" '.root.readonly = false'
 
 step "mounts in order with their options"
@@ -171,7 +146,7 @@ assert_no_leftovers
 
 step "/dev: default devices, links, devpts newinstance, /dev/shm, linux.devices"
 d=$WORK/dev
-bundle "$d"
+make_bundle "$d"
 config_set "$d" '.linux.devices = [{path: "/dev/fuse", type: "c", major: 10, minor: 229, fileMode: 438}]'
 if [[ "$RRUN_TEST_MODE" == root ]]; then
   # A copy of /dev/null under another name, with its own mode and owner.
@@ -232,7 +207,7 @@ fi
 
 step "--no-pivot"
 n=$WORK/nopivot
-bundle "$n"
+make_bundle "$n"
 container_script "$n" '
 echo "probe=$(r test -x /bin/probe)"
 echo "host_work=$(r test -e '"$WORK"')"
@@ -246,7 +221,7 @@ assert_no_leftovers
 
 step "linux.rootfsPropagation"
 p=$WORK/prop
-bundle "$p"
+make_bundle "$p"
 container_script "$p" 'echo "root=$(mi /)"'
 config_set "$p" '.linux.rootfsPropagation = "shared"'
 expect_ok rr run -b "$p" prop1
@@ -261,7 +236,7 @@ assert_no_leftovers
 
 step "sysctl: a namespaced key is set inside; a host-wide key fails create"
 s=$WORK/sysctl
-bundle "$s" cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/domainname
+make_bundle "$s" cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/domainname
 config_set "$s" '.linux.namespaces |= (map(select(.type != "network")) + [{type: "network"}])'
 host_fwd=$(cat /proc/sys/net/ipv4/ip_forward)
 if [[ "$RRUN_TEST_MODE" == root ]]; then

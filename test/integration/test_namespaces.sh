@@ -4,31 +4,6 @@
 # rrun-test: nosub
 source "$(dirname "$0")/lib.sh"
 
-# bundle DIR [ARG...]: a copy of one make_bundle bundle (faster than a
-# make_bundle each), process.args = ARGs (default: sh).
-bundle() {
-  local dir=$1
-  shift
-  [[ -d "$WORK/base" ]] || make_bundle "$WORK/base"
-  cp -a "$WORK/base" "$dir"
-  if (($# == 0)); then set -- sh; fi
-  set_args "$dir" "$@"
-}
-
-# val KEY: the value of the first KEY=... line of $out.
-val() {
-  local line
-  while IFS= read -r line; do
-    if [[ "$line" == "$1="* ]]; then
-      printf '%s' "${line#"$1="}"
-      return 0
-    fi
-  done <<<"$out"
-  # Not `fail`: this runs in $(...); a value no test expects.
-  echo "no line $1=... in the container's output: [$out]" >&2
-  printf '<no %s line>' "$1"
-}
-
 # The /proc/PID/ns name of a spec namespace type.
 proc_ns() {
   case $1 in
@@ -68,7 +43,7 @@ check_namespaces() {
 
 step "each namespace of the spec is created"
 b=$WORK/ns
-bundle "$b" sh -c "$NS_SCRIPT"
+make_bundle "$b" sh -c "$NS_SCRIPT"
 # Every type but user (and time, below): the rootless spec lacks network.
 config_set "$b" '.linux.namespaces = [{type: "pid"}, {type: "network"}, {type: "ipc"}, {type: "uts"},
   {type: "mount"}, {type: "cgroup"}] + [.linux.namespaces[] | select(.type == "user")]'
@@ -86,7 +61,7 @@ check_namespaces "$b"
 
 step "a user namespace with mappings"
 u=$WORK/user
-bundle "$u" probe maps
+make_bundle "$u" probe maps
 if [[ "$RRUN_TEST_MODE" == root ]]; then
   # Container root stays host root: the test's temp dirs are 0700 root.
   config_set "$u" '.linux.namespaces += [{type: "user"}]
@@ -115,7 +90,7 @@ if [[ ! -e /proc/self/ns/time ]]; then
   echo "no time namespaces in this kernel ($(uname -r)): part skipped"
 else
   t=$WORK/time
-  bundle "$t" sh -c 'echo "uptime=$(cut -d. -f1 /proc/uptime)"; echo "ns_time=$(readlink /proc/self/ns/time)"'
+  make_bundle "$t" sh -c 'echo "uptime=$(cut -d. -f1 /proc/uptime)"; echo "ns_time=$(readlink /proc/self/ns/time)"'
   config_set "$t" '.linux.namespaces += [{type: "time"}]
     | .linux.timeOffsets = {boottime: {secs: 8640000, nanosecs: 0}, monotonic: {secs: 8640000, nanosecs: 0}}'
   expect_ok rr run -b "$t" time1
@@ -131,14 +106,14 @@ assert_no_leftovers
 
 step "join the net, ipc and uts namespaces of another container by path"
 a=$WORK/a
-bundle "$a" sleep 300
+make_bundle "$a" sleep 300
 config_set "$a" '.hostname = "alpha" | .linux.namespaces |= (map(select(.type != "network")) + [{type: "network"}])'
 expect_ok rr run -d -b "$a" alpha
 expect_ok rr state alpha
 apid=$(jq -r .pid <<<"$out")
 [[ "$apid" =~ ^[0-9]+$ && "$apid" != 0 ]] || fail "state alpha: no pid in [$out]"
 j=$WORK/join
-bundle "$j" sh -c "$NS_SCRIPT"'echo "hostname=$(hostname)"; echo "comm1=$(cat /proc/1/comm)"'
+make_bundle "$j" sh -c "$NS_SCRIPT"'echo "hostname=$(hostname)"; echo "comm1=$(cat /proc/1/comm)"'
 # Joining the first container's namespaces: in rootless mode they belong to
 # its user namespace, which is joined too.
 config_set "$j" --arg p "/proc/$apid/ns" 'del(.hostname)

@@ -18,8 +18,8 @@ else
   MANY_IDS=0
 fi
 
-# set_cmd ARG...: process.args of $B, with one jq (lib.sh's set_args runs one per argument).
-set_cmd() { config_set "$B" '.process.args = ($a | split("\u0000") | .[:-1])' --rawfile a <(printf '%s\0' "$@"); }
+# set_cmd ARG...: process.args of $B.
+set_cmd() { set_args "$B" "$@"; }
 B=$WORK/b
 make_bundle "$B" true
 config_set "$B" '.root.readonly = false'

@@ -5,31 +5,6 @@
 # rrun-test: nosub
 source "$(dirname "$0")/lib.sh"
 
-# bundle DIR [ARG...]: a copy of one make_bundle bundle (faster than a
-# make_bundle each), process.args = ARGs (default: sh).
-bundle() {
-  local dir=$1
-  shift
-  [[ -d "$WORK/base" ]] || make_bundle "$WORK/base"
-  cp -a "$WORK/base" "$dir"
-  if (($# == 0)); then set -- sh; fi
-  set_args "$dir" "$@"
-}
-
-# val KEY: the value of the first KEY=... line of $out.
-val() {
-  local line
-  while IFS= read -r line; do
-    if [[ "$line" == "$1="* ]]; then
-      printf '%s' "${line#"$1="}"
-      return 0
-    fi
-  done <<<"$out"
-  # Not `fail`: this runs in $(...); a value no test expects.
-  echo "no line $1=... in the container's output: [$out]" >&2
-  printf '<no %s line>' "$1"
-}
-
 add_mount() {
   local dir=$1 dest=$2 type=$3 src=$4
   shift 4
@@ -46,7 +21,7 @@ host_paths() {
 
 step "symlinks in the rootfs never lead mounts, masks or devices out of it"
 b=$WORK/s1
-bundle "$b"
+make_bundle "$b"
 rm -rf "$b/rootfs/etc"
 ln -s / "$b/rootfs/etc"                                  # /etc -> /
 mkdir -p "$b/rootfs/a/b" "$WORK/src" "$b/rootfs/$U-ro"
@@ -94,7 +69,7 @@ assert_no_leftovers
 step "CVE-2019-5736: the container can't reach or write the rrun binary"
 sum=$(sha256sum <"$RRUN_BIN")
 c=$WORK/cve
-bundle "$c"
+make_bundle "$c"
 printf '#!/proc/self/exe\n' >"$c/rootfs/evil.sh"
 chmod 755 "$c/rootfs/evil.sh"
 if [[ "$RRUN_TEST_MODE" == root ]]; then
@@ -144,7 +119,7 @@ assert_no_leftovers
 
 step "a failure at each step leaves nothing and names the step"
 f=$WORK/fail
-bundle "$f" true
+make_bundle "$f" true
 cp "$f/config.json" "$WORK/config.good"
 reset_config() { cp "$WORK/config.good" "$f/config.json"; }
 
@@ -198,7 +173,7 @@ assert_no_leftovers
 
 step "rrun never changes the owner or mode of host files"
 h=$WORK/host
-bundle "$h" sh -c 'probe ids fds; echo x >/dev/null; head -c 4 /dev/stdin >/dev/null'
+make_bundle "$h" sh -c 'probe ids fds; echo x >/dev/null; head -c 4 /dev/stdin >/dev/null'
 user=1000
 if [[ "$RRUN_TEST_MODE" == rootless && -z "$(subid_range /etc/subuid)" ]]; then
   user=0 # a single mapping: only container root exists

@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 [[ -n "${RRUN_RECVTTY:-}" && -x "$RRUN_RECVTTY" ]] || skip "RRUN_RECVTTY (the rrun-recvtty helper) is not built"
 
 # set_cmd ARG...: process.args of $B, with one jq (lib.sh's set_args runs one per argument).
-set_cmd() { config_set "$B" '.process.args = ($a | split("\u0000") | .[:-1])' --rawfile a <(printf '%s\0' "$@"); }
+set_cmd() { set_args "$B" "$@"; }
 B=$WORK/b
 make_bundle "$B" true
 config_set "$B" '.root.readonly = false | .process.terminal = true'

@@ -1,3 +1,5 @@
 // Must NOT compile: core/os is the bottom layer and cannot see core.
 #include <rrun/core/state.hpp>
-int main() { return 0; }
+int main() {
+  return 0;
+}

@@ -337,10 +337,7 @@ void container_init(const InitPlan& plan) noexcept {
   if (expect(plan, Msg::maps_written, f) < 0) die(plan, f);
   // While still dumpable: /proc/self/oom_score_adj is ours to open only now.
   if (apply_oom_score_adj(plan.process, f) < 0) die(plan, f);
-  // Not dumpable until exec: no other process of the container can open
-  // /proc/PID/exe (the rrun binary) or ptrace us (CVE-2019-5736). Only now:
-  // a non-dumpable process's /proc files belong to root, and a rootless
-  // parent writes our uid_map.
+  // Opened while still dumpable, like oom_score_adj above.
   int timens_fd = -1;
   if (!plan.timens_offsets.empty()) {
     timens_fd = ::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
@@ -349,6 +346,10 @@ void container_init(const InitPlan& plan) noexcept {
       die(plan, f);
     }
   }
+  // Not dumpable until exec: no other process of the container can open
+  // /proc/PID/exe (the rrun binary) or ptrace us (CVE-2019-5736). Only now:
+  // a non-dumpable process's /proc files belong to root, and a rootless
+  // parent had to write our uid_map first.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (join_and_unshare_namespaces(plan, timens_fd, f) < 0) die(plan, f);
   bool setgroups_allowed = plan.setgroups_allowed && !joined_userns_denies_setgroups(plan);

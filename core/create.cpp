@@ -223,13 +223,12 @@ bool maps_container_root(const userns::MappingPlan& m) {
   return has0(m.uid_map) && has0(m.gid_map);
 }
 
-std::vector<std::pair<std::string, std::string>> plan_sysctl(const spec::Spec& spec, const NamespacePlan& ns) {
+std::vector<std::pair<std::string, std::string>> plan_sysctl(const spec::Spec& spec) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!spec.linux) return out;
   bool own_net = spec.linux->has_namespace(spec::NamespaceType::network);
   bool own_ipc = spec.linux->has_namespace(spec::NamespaceType::ipc);
   bool own_uts = spec.linux->has_namespace(spec::NamespaceType::uts);
-  (void)ns;
   for (const auto& [key, value] : spec.linux->sysctl) {
     std::string k = key;
     // Only keys that belong to a namespace of the container (runc's list).
@@ -380,7 +379,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     plan.seccomp = plan_seccomp(*spec.linux->seccomp, &skipped);
     for (const auto& name : skipped) log_debug("seccomp: syscall " + name + " is unknown to libseccomp; skipped");
   }
-  plan.sysctl = plan_sysctl(spec, ns);
+  plan.sysctl = plan_sysctl(spec);
   plan.unshare_flags = ns.unshare_flags;
   plan.joins = ns.joins;
   plan.new_user_ns = ns.new_user_ns;

@@ -5,14 +5,14 @@
 //
 // The exchange, top-down (P = rrun, C = the container init):
 //   P -> C  maps_written    id maps written (or none needed)
+//   C -> P  init_pid        only when C had to fork once more (joined pid
+//                           namespace, time namespace): the pid of the real init
 //   C -> P  rootfs_ready    namespaces joined/created, mounts done, before pivot_root
 //   P -> C  hooks_done      prestart + createRuntime hooks ran
 //   C -> P  seccomp_fd      only with SCMP_ACT_NOTIFY: the listener fd, for listenerPath
-//   C -> P  ready           pivot_root done, process set up, blocked on the exec FIFO
+//   C -> P  ready           pivot_root done, process set up
 //                           (carries the pty master when process.terminal)
 //   P -> C  committed       state.json written: C may block on the FIFO (EOF: C exits)
-//   C -> P  init_pid        only when C had to fork once more (joined pid
-//                           namespace, time namespace): the pid of the real init
 //   C -> P  failure         a step failed: StepFailure, then C exits
 // Any unexpected message or EOF is an error "expected X, got Y".
 

@@ -19,6 +19,8 @@ WAITER=(sh -c 'rm -f /tmp/sig; exec probe wait-signal exit 3 >/tmp/sig')
 status_of() { rr state "$1" 2>/dev/null | jq -r .status; }
 status_is() { [[ "$(status_of "$1")" == "$2" ]]; }
 sig_file_has() { grep -qx "$1" "$B/rootfs/tmp/sig" 2>/dev/null; }
+# Re-reads the log on every poll of wait_until.
+sig_lines_at_least() { (($(wc -l <"$B/rootfs/tmp/sig") >= $1)); }
 
 # Runs rrun with the container's stdio away from run()'s capture files, so a
 # long-lived container never holds them.
@@ -92,7 +94,7 @@ n=1
 for sig in sigusr1:USR1 USR2:USR2 SIGHUP:HUP 10:USR1 SIGUsr2:USR2 1:HUP; do
   expect_ok rr kill k "${sig%%:*}"
   n=$((n + 1))
-  wait_until 5 test "$(wc -l <"$B/rootfs/tmp/sig")" -ge "$n" || fail "kill k ${sig%%:*}: the process did not log it"
+  wait_until 5 sig_lines_at_least "$n" || fail "kill k ${sig%%:*}: the process did not log it"
   expect_eq "$(tail -n1 "$B/rootfs/tmp/sig")" "${sig#*:}" "signal the process got for [${sig%%:*}]"
 done
 for bad in SIGNOSUCH 0 999; do

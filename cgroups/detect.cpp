@@ -1,0 +1,148 @@
+#include "detect.hpp"
+
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <sstream>
+
+#include <rrun/os/file.hpp>
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
+
+namespace rrun::cgroups {
+
+namespace {
+
+FsType fs_type(const std::string& path) {
+  struct statfs st {};
+  if (::statfs(path.c_str(), &st) != 0) return FsType::absent;
+  switch (static_cast<unsigned long>(st.f_type)) {
+    case CGROUP2_SUPER_MAGIC:
+      return FsType::cgroup2;
+    case CGROUP_SUPER_MAGIC:
+      return FsType::cgroup1;
+    case TMPFS_MAGIC:
+      return FsType::tmpfs;
+    default:
+      return FsType::other;
+  }
+}
+
+bool writable(const std::string& path) {
+  return ::faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) == 0;
+}
+
+}  // namespace
+
+Mode decide_mode(const MountFacts& facts) {
+  if (facts.root == FsType::cgroup2) return Mode::v2;
+  if (facts.root != FsType::tmpfs) return Mode::none;
+  if (facts.unified == FsType::cgroup2) return Mode::hybrid;
+  if (facts.v1_controllers) return Mode::v1;
+  return Mode::none;
+}
+
+MountFacts probe_mounts(const std::string& cgroup_root) {
+  MountFacts facts;
+  facts.root = fs_type(cgroup_root);
+  if (facts.root != FsType::tmpfs) return facts;
+  facts.unified = fs_type(cgroup_root + "/unified");
+  for (const char* c : {"memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer", "blkio", "systemd"}) {
+    if (fs_type(cgroup_root + "/" + c) == FsType::cgroup1) {
+      facts.v1_controllers = true;
+      break;
+    }
+  }
+  return facts;
+}
+
+Mode detect_mode(const std::string& cgroup_root) {
+  return decide_mode(probe_mounts(cgroup_root));
+}
+
+const char* mode_name(Mode m) {
+  switch (m) {
+    case Mode::v1:
+      return "v1";
+    case Mode::hybrid:
+      return "hybrid";
+    case Mode::v2:
+      return "v2";
+    case Mode::none:
+      break;
+  }
+  return "none";
+}
+
+const char* driver_name(Driver d) {
+  switch (d) {
+    case Driver::v2:
+      return "v2";
+    case Driver::systemd:
+      return "systemd";
+    case Driver::v1:
+      return "v1";
+    case Driver::none:
+      break;
+  }
+  return "none";
+}
+
+bool is_systemd_cgroups_path(const std::string& cgroups_path) {
+  if (cgroups_path.empty() || cgroups_path[0] == '/') return false;
+  size_t first = cgroups_path.find(':');
+  if (first == std::string::npos) return false;
+  size_t second = cgroups_path.find(':', first + 1);
+  if (second == std::string::npos) return false;
+  return cgroups_path.find(':', second + 1) == std::string::npos;
+}
+
+Driver choose_driver(const DetectInput& in) {
+  if (in.mode == Mode::none) return Driver::none;
+  bool want_systemd = in.systemd_flag || is_systemd_cgroups_path(in.cgroups_path);
+  if (!in.rootless) {
+    if (want_systemd) return Driver::systemd;
+    return in.mode == Mode::v2 ? Driver::v2 : Driver::v1;
+  }
+  // Rootless.
+  if (want_systemd && in.has_dbus_session) return Driver::systemd;
+  if (in.mode != Mode::v2) return Driver::none;
+  if (in.v2_delegated) return Driver::v2;
+  if (in.has_dbus_session) return Driver::systemd;
+  return Driver::none;
+}
+
+std::string own_cgroup_v2(const std::string& proc_self_cgroup_text) {
+  std::istringstream in(proc_self_cgroup_text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  }
+  return "";
+}
+
+bool v2_subtree_writable(const std::string& cgroup_dir) {
+  return writable(cgroup_dir) && writable(cgroup_dir + "/cgroup.procs") &&
+         writable(cgroup_dir + "/cgroup.subtree_control");
+}
+
+std::vector<std::string> available_controllers(const std::string& cgroup_dir) {
+  std::vector<std::string> out;
+  auto text = os::read_file_if_exists(cgroup_dir + "/cgroup.controllers");
+  if (!text) return out;
+  std::istringstream in(*text);
+  std::string word;
+  while (in >> word) out.push_back(word);
+  return out;
+}
+
+}  // namespace rrun::cgroups

@@ -1,8 +1,8 @@
 #include "detect.hpp"
 
+#include <fcntl.h>
 #include <sys/vfs.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <sstream>
 
@@ -113,9 +113,10 @@ Driver choose_driver(const DetectInput& in) {
     if (want_systemd) return Driver::systemd;
     return in.mode == Mode::v2 ? Driver::v2 : Driver::v1;
   }
-  // Rootless.
-  if (want_systemd && in.has_dbus_session) return Driver::systemd;
+  // Rootless: v1 controllers are never delegated, and a user systemd cannot
+  // delegate them either (runc refuses rootless systemd on v1).
   if (in.mode != Mode::v2) return Driver::none;
+  if (want_systemd && in.has_dbus_session) return Driver::systemd;
   if (in.v2_delegated) return Driver::v2;
   if (in.has_dbus_session) return Driver::systemd;
   return Driver::none;

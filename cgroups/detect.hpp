@@ -46,10 +46,10 @@ const char* driver_name(Driver d);  // "v2", "systemd", "v1", "none"
 struct DetectInput {
   Mode mode = Mode::none;
   bool rootless = false;
-  bool systemd_flag = false;  // --systemd-cgroup
-  std::string cgroups_path;   // linux.cgroupsPath
+  bool systemd_flag = false;      // --systemd-cgroup
+  std::string cgroups_path;       // linux.cgroupsPath
   bool has_dbus_session = false;  // the bus systemd listens on is reachable (user bus when rootless)
-  bool v2_delegated = false;  // our cgroup, its cgroup.procs and cgroup.subtree_control are writable
+  bool v2_delegated = false;      // our cgroup, its cgroup.procs and cgroup.subtree_control are writable
 };
 
 // True for runc's systemd form "slice:prefix:name" (three fields separated by
@@ -59,12 +59,13 @@ bool is_systemd_cgroups_path(const std::string& cgroups_path);
 // The driver (issue 4):
 // - no cgroup file system: none.
 // - systemd when --systemd-cgroup or cgroupsPath is "slice:prefix:name"; as
-//   root always (system bus), rootless only with a user bus. Rootless without
-//   one falls back to v2 when delegated, else none.
+//   root always (system bus), rootless only on v2 with a user bus. Rootless
+//   without one falls back to v2 when delegated, else none.
 // - root: v2 on a v2 host, v1 on a v1 or hybrid host.
 // - rootless on v2: v2 when our cgroup is delegated; else systemd (a transient
 //   scope with Delegate=yes) when the user bus is reachable; else none.
-// - rootless on v1 or hybrid: none (v1 controllers are never delegated).
+// - rootless on v1 or hybrid: none (v1 controllers are never delegated, not
+//   even by systemd; --systemd-cgroup too).
 Driver choose_driver(const DetectInput& in);
 
 // The path of the "0::/path" line of /proc/self/cgroup text ("/user.slice/…"),

@@ -26,14 +26,22 @@ FileWrite w(const std::string& controller, const std::string& file, const std::s
   return out;
 }
 
-std::string num(int64_t v) { return std::to_string(v); }
-std::string unum(uint64_t v) { return std::to_string(v); }
+std::string num(int64_t v) {
+  return std::to_string(v);
+}
+std::string unum(uint64_t v) {
+  return std::to_string(v);
+}
 
 // v2 files with a "max" keyword: any negative value means no limit (crun
 // `cg_itoa`, runc `numToStr`).
-std::string num_or_max(int64_t v) { return v < 0 ? "max" : num(v); }
+std::string num_or_max(int64_t v) {
+  return v < 0 ? "max" : num(v);
+}
 
-std::string dev(int64_t major, int64_t minor) { return num(major) + ":" + num(minor); }
+std::string dev(int64_t major, int64_t minor) {
+  return num(major) + ":" + num(minor);
+}
 
 // "2MB", "1GB", "64KB": digits then K, M or G then B (the hugetlb file names).
 void check_page_size(const std::string& size, size_t index) {
@@ -215,8 +223,7 @@ std::vector<FileWrite> v2_resource_writes(const spec::Resources& r) {
     }
     if (c.burst) out.push_back(w("cpu", "cpu.max.burst", unum(*c.burst)));
     if (c.idle) out.push_back(w("cpu", "cpu.idle", num(*c.idle)));
-    if (c.realtime_runtime && *c.realtime_runtime != 0)
-      fail("cpu.realtimeRuntime", "not supported on cgroup v2");
+    if (c.realtime_runtime && *c.realtime_runtime != 0) fail("cpu.realtimeRuntime", "not supported on cgroup v2");
     if (c.realtime_period && *c.realtime_period != 0) fail("cpu.realtimePeriod", "not supported on cgroup v2");
     if (!c.cpus.empty()) out.push_back(w("cpuset", "cpuset.cpus", c.cpus));
     if (!c.mems.empty()) out.push_back(w("cpuset", "cpuset.mems", c.mems));
@@ -372,9 +379,9 @@ std::vector<FileWrite> v1_resource_writes(const spec::Resources& r) {
       int64_t major, minor;  // -1: any
       const char* access;
     };
-    static const Default defaults[] = {{"c", -1, -1, "m"}, {"b", -1, -1, "m"},   {"c", 1, 3, "rwm"},
-                                       {"c", 1, 8, "rwm"}, {"c", 1, 7, "rwm"},   {"c", 5, 0, "rwm"},
-                                       {"c", 1, 5, "rwm"}, {"c", 1, 9, "rwm"},   {"c", 5, 1, "rwm"},
+    static const Default defaults[] = {{"c", -1, -1, "m"},    {"b", -1, -1, "m"}, {"c", 1, 3, "rwm"},
+                                       {"c", 1, 8, "rwm"},    {"c", 1, 7, "rwm"}, {"c", 5, 0, "rwm"},
+                                       {"c", 1, 5, "rwm"},    {"c", 1, 9, "rwm"}, {"c", 5, 1, "rwm"},
                                        {"c", 136, -1, "rwm"}, {"c", 5, 2, "rwm"}, {"c", 10, 200, "rwm"}};
     for (const auto& d : defaults) {
       std::optional<int64_t> major, minor;

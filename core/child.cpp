@@ -111,10 +111,10 @@ int join_and_unshare_namespaces(const InitPlan& plan, int timens_fd, os::StepFai
 
 // A joined user namespace may deny setgroups (a single mapping): read it
 // inside, as runc does, rather than fail on setgroups later.
-bool joined_userns_denies_setgroups(const InitPlan& plan) noexcept {
-  bool joined = false;
-  for (const auto& j : plan.joins) joined |= j.nstype == CLONE_NEWUSER;
-  if (!joined) return false;
+// Whether our user namespace denies setgroups(2): one we joined, or one we
+// made inside a namespace that denies it (rrun run by `unshare -r`, or by a
+// rootless caller with a single mapping) inherits "deny".
+bool userns_denies_setgroups() noexcept {
   int fd = ::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char buf[16] = {};
@@ -352,7 +352,7 @@ void container_init(const InitPlan& plan) noexcept {
   // parent had to write our uid_map first.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (join_and_unshare_namespaces(plan, timens_fd, f) < 0) die(plan, f);
-  bool setgroups_allowed = plan.setgroups_allowed && !joined_userns_denies_setgroups(plan);
+  bool setgroups_allowed = plan.setgroups_allowed && !userns_denies_setgroups();
   if (become_root_in_user_namespace(plan, f) < 0) die(plan, f);
   if (fork_init_if_needed(plan, f) < 0) die(plan, f);
   if (set_hostname(plan, f) < 0) die(plan, f);

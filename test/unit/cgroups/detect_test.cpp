@@ -35,9 +35,7 @@ struct FakeCgroup {
     file("cgroup.controllers", "cpuset cpu io memory pids\n");
   }
   ~FakeCgroup() { rrun::os::remove_tree(root); }
-  void file(const std::string& name, const std::string& text) {
-    rrun::os::write_file_atomic(dir + "/" + name, text);
-  }
+  void file(const std::string& name, const std::string& text) { rrun::os::write_file_atomic(dir + "/" + name, text); }
   void chown_all(uid_t uid, gid_t gid) {
     BOOST_REQUIRE(::chown(dir.c_str(), uid, gid) == 0);
     for (const char* f : {"cgroup.procs", "cgroup.subtree_control"}) {
@@ -150,7 +148,7 @@ BOOST_AUTO_TEST_CASE(driver_decision_table) {
       // rootless on v1 / hybrid: nothing is delegated
       {"rootless hybrid", Mode::hybrid, true, false, "", true, true, Driver::none},
       {"rootless v1", Mode::v1, true, false, "", false, false, Driver::none},
-      {"rootless hybrid --systemd-cgroup with bus", Mode::hybrid, true, true, "", true, false, Driver::systemd},
+      {"rootless hybrid --systemd-cgroup with bus", Mode::hybrid, true, true, "", true, false, Driver::none},
   };
   for (const auto& r : rows) {
     cg::DetectInput in = input(r.mode, r.rootless);

@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(requested_limits_cover_every_field) {
   r.rdma["mlx"] = {1, 1};
   r.unified["pids.max"] = "1";
   // kernel is deprecated and ignored; useHierarchy and checkBeforeUpdate are not limits.
-  BOOST_TEST(cg::requested_limits(r).size() == 27u);
+  BOOST_TEST(cg::requested_limits(r).size() == 28u);
 }
 
 BOOST_AUTO_TEST_CASE(none_manager_does_nothing) {

@@ -23,7 +23,9 @@ std::vector<std::string> show(const std::vector<cg::FileWrite>& writes) {
   return out;
 }
 
-std::vector<std::string> v1(const spec::Resources& r) { return show(cg::v1_resource_writes(r)); }
+std::vector<std::string> v1(const spec::Resources& r) {
+  return show(cg::v1_resource_writes(r));
+}
 
 std::string v1_error(const spec::Resources& r) {
   try {
@@ -119,9 +121,15 @@ BOOST_AUTO_TEST_CASE(cpu_fields) {
   c.idle = 0;
   c.cpus = "0-1";
   c.mems = "0";
-  V want{"cpu/cpu.shares=512",          "cpu/cpu.cfs_period_us=100000",   "cpu/cpu.cfs_quota_us=-1",
-         "cpu/cpu.cfs_burst_us=5000",   "cpu/cpu.rt_period_us=1000000",   "cpu/cpu.rt_runtime_us=950000",
-         "cpu/cpu.idle=0",              "cpuset/cpuset.cpus=0-1",         "cpuset/cpuset.mems=0"};
+  V want{"cpu/cpu.shares=512",
+         "cpu/cpu.cfs_period_us=100000",
+         "cpu/cpu.cfs_quota_us=-1",
+         "cpu/cpu.cfs_burst_us=5000",
+         "cpu/cpu.rt_period_us=1000000",
+         "cpu/cpu.rt_runtime_us=950000",
+         "cpu/cpu.idle=0",
+         "cpuset/cpuset.cpus=0-1",
+         "cpuset/cpuset.mems=0"};
   BOOST_TEST(v1(r) == want, boost::test_tools::per_element());
   BOOST_TEST(show(cg::v1_resource_writes(r, "cpuset")) == (V{"cpuset/cpuset.cpus=0-1", "cpuset/cpuset.mems=0"}),
              boost::test_tools::per_element());
@@ -162,7 +170,7 @@ BOOST_AUTO_TEST_CASE(block_io) {
 BOOST_AUTO_TEST_CASE(hugetlb_network_rdma) {
   spec::Resources r;
   r.hugepage_limits = {{"2MB", 1024}};
-  r.network = spec::NetworkResources{};
+  r.network.emplace();
   r.network->class_id = 1048577;
   r.network->priorities = {{"eth0", 5}, {"lo", 0}};
   r.rdma["mlx4_0"] = {2, std::nullopt};

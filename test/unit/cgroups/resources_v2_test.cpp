@@ -23,7 +23,9 @@ std::vector<std::string> show(const std::vector<cg::FileWrite>& writes) {
   return out;
 }
 
-std::vector<std::string> v2(const spec::Resources& r) { return show(cg::v2_resource_writes(r)); }
+std::vector<std::string> v2(const spec::Resources& r) {
+  return show(cg::v2_resource_writes(r));
+}
 
 std::string v2_error(const spec::Resources& r) {
   try {
@@ -79,11 +81,9 @@ BOOST_AUTO_TEST_CASE(memory_swap_edge_cases) {
   spec::MemoryResources m;
   m.limit = 1000;
   m.swap = 1000;  // equal: no swap beyond memory
-  BOOST_TEST(v2(memory(m)) == (V{"memory.max=1000", "memory.swap.max=0 (optional)"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(v2(memory(m)) == (V{"memory.max=1000", "memory.swap.max=0 (optional)"}), boost::test_tools::per_element());
   m.swap = 0;  // 0: no swap at all (crun)
-  BOOST_TEST(v2(memory(m)) == (V{"memory.max=1000", "memory.swap.max=0 (optional)"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(v2(memory(m)) == (V{"memory.max=1000", "memory.swap.max=0 (optional)"}), boost::test_tools::per_element());
   spec::MemoryResources only_swap;
   only_swap.swap = -1;  // unlimited swap needs no limit
   BOOST_TEST(v2(memory(only_swap)) == (V{"memory.swap.max=max (optional)"}), boost::test_tools::per_element());
@@ -150,8 +150,8 @@ BOOST_AUTO_TEST_CASE(shares_to_weight_conversion) {
   struct Row {
     uint64_t shares, weight;
   };
-  const Row rows[] = {{0, 0},       {1, 1},       {2, 1},          {3, 2},           {100, 17},
-                      {512, 59},    {1024, 100},  {2048, 174},     {4096, 303},      {100000, 4340},
+  const Row rows[] = {{0, 0},          {1, 1},          {2, 1},          {3, 2},      {100, 17},
+                      {512, 59},       {1024, 100},     {2048, 174},     {4096, 303}, {100000, 4340},
                       {262143, 10000}, {262144, 10000}, {1000000, 10000}};
   for (const auto& r : rows) {
     BOOST_TEST_INFO("shares " << r.shares);
@@ -176,8 +176,8 @@ BOOST_AUTO_TEST_CASE(cpu_fields) {
   c.idle = 1;
   c.cpus = "0-3,7";
   c.mems = "0";
-  V want{"cpu.weight=100",  "cpu.max=50000 200000", "cpu.max.burst=10000",
-         "cpu.idle=1",      "cpuset.cpus=0-3,7",    "cpuset.mems=0"};
+  V want{"cpu.weight=100", "cpu.max=50000 200000", "cpu.max.burst=10000",
+         "cpu.idle=1",     "cpuset.cpus=0-3,7",    "cpuset.mems=0"};
   BOOST_TEST(v2(cpu(c)) == want, boost::test_tools::per_element());
   auto writes = cg::v2_resource_writes(cpu(c));
   BOOST_TEST(writes[0].controller == "cpu");
@@ -260,7 +260,7 @@ BOOST_AUTO_TEST_CASE(hugetlb_and_rdma) {
 
 BOOST_AUTO_TEST_CASE(network_is_v1_only) {
   spec::Resources r;
-  r.network = spec::NetworkResources{};
+  r.network.emplace();
   BOOST_TEST(cg::v2_resource_writes(r).empty());  // an empty object asks for nothing
   r.network->class_id = 0x100001;
   BOOST_TEST(v2_error(r) ==

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+
 #include <rrun/core/process_setup.hpp>
 #include <rrun/os/error.hpp>
+#include "fork_child.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -18,29 +20,10 @@
 #include <string>
 
 using namespace rrun;
+using rrun::test::exit_code;
+using rrun::test::run_in_child;
 
 namespace {
-
-int run_in_child(const std::function<int()>& fn) {
-  pid_t pid = ::fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    int rc = 99;
-    try {
-      rc = fn();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-    }
-    ::_exit(rc);
-  }
-  int status = 0;
-  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
-  return status;
-}
-
-int exit_code(int status) {
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 int report(const os::StepFailure& f, int code) {
   std::fprintf(stderr, "child: %s: %s: %s\n", f.step, f.detail, std::strerror(f.err));

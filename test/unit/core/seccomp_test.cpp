@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+
 #include <rrun/core/caps.hpp>
 #include <rrun/core/seccomp.hpp>
 #include <rrun/os/error.hpp>
+#include "fork_child.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -22,33 +24,10 @@
 #include <string>
 
 using namespace rrun;
+using rrun::test::exit_code;
+using rrun::test::run_in_child;
 
 namespace {
-
-// Runs `fn` in a forked child and returns its wait status; the child's
-// exit code is fn's result (an exception is 99).
-int run_in_child(const std::function<int()>& fn) {
-  pid_t pid = ::fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    int rc = 99;
-    try {
-      rc = fn();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-    }
-    // exit_group directly: _exit under AddressSanitizer runs its own
-    // teardown (sigaltstack, mmap), which the filters under test refuse.
-    ::syscall(SYS_exit_group, rc);
-  }
-  int status = 0;
-  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
-  return status;
-}
-
-int exit_code(int status) {
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 spec::SeccompSyscall rule(std::vector<std::string> names, std::string action,
                           std::optional<uint32_t> errno_ret = std::nullopt) {

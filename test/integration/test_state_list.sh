@@ -143,7 +143,11 @@ step "create without --root uses the default state root"
 bundle=$WORK/bundle
 make_bundle "$bundle" true
 if [[ "$RRUN_TEST_MODE" == root ]]; then
+  had_run_rrun=0
+  [[ -d /run/rrun ]] && had_run_rrun=1
   default_root_create /run/rrun
+  # Leave the host as it was: the empty default root goes again if we made it.
+  ((had_run_rrun)) || rmdir /run/rrun 2>/dev/null || true
 else
   default_root_create "$XDG_RUNTIME_DIR/rrun"
   fallback=/tmp/rrun-$UID

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <rrun/os/cmsg.hpp>
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
@@ -272,20 +273,8 @@ void send_console(const std::string& socket_path, int master) {
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
     os::throw_errno("connect to --console-socket " + os::quote(socket_path));
-  char name[] = "/dev/ptmx";
-  struct iovec iov = {name, sizeof name - 1};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (::sendmsg(s.get(), &msg, MSG_NOSIGNAL) < 0)
+  static const char name[] = "/dev/ptmx";
+  if (os::send_with_fd(s.get(), name, sizeof name - 1, master) < 0)
     os::throw_errno("send the pty to --console-socket " + os::quote(socket_path));
 }
 

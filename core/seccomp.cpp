@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <rrun/os/cmsg.hpp>
 #include <rrun/os/error.hpp>
 
 #include <cctype>
@@ -268,25 +269,7 @@ void send_seccomp_listener(const std::string& listener_path, int notify_fd, cons
   if (::connect(sock.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0)
     os::throw_errno(what + ": connect; is the seccomp agent listening?");
 
-  struct iovec iov {};
-  iov.iov_base = const_cast<char*>(state_json.data());
-  iov.iov_len = state_json.size();
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
-
-  ssize_t n;
-  do {
-    n = ::sendmsg(sock.get(), &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = os::send_with_fd(sock.get(), state_json.data(), state_json.size(), notify_fd);
   if (n < 0) os::throw_errno(what + ": sendmsg");
   // Anything the first sendmsg left (a stream may take a part) follows as
   // plain data; the fd went with the first byte.

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include <rrun/os/cmsg.hpp>
 #include <rrun/os/error.hpp>
 
 namespace rrun::core {
@@ -42,24 +43,7 @@ void make_sync_pair(os::UniqueFd& parent_end, os::UniqueFd& child_end) {
 }
 
 int send_packet(int fd, const Packet& p, int pass_fd) noexcept {
-  struct iovec iov = {const_cast<Packet*>(&p), sizeof p};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (pass_fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-  }
-  ssize_t n;
-  do {
-    n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = os::send_with_fd(fd, &p, sizeof p, pass_fd);
   if (n < 0) return -1;
   if (static_cast<size_t>(n) != sizeof p) {
     errno = EPROTO;

@@ -200,6 +200,18 @@ make_bundle() {
   set_args "$dir" "$@"
 }
 
+# scratch_bundle [JQ_FILTER]: $B, one bundle with a writable root for a test's
+# many runs (JQ_FILTER edits its config too); set_cmd ARG... sets its
+# process.args, fresh puts its config back as scratch_bundle made it.
+scratch_bundle() {
+  B=$WORK/b
+  make_bundle "$B" true
+  config_set "$B" ".root.readonly = false${1:+ | $1}"
+  cp "$B/config.json" "$WORK/config.orig"
+}
+set_cmd() { set_args "$B" "$@"; }
+fresh() { cp "$WORK/config.orig" "$B/config.json"; }
+
 # val KEY: the value of the first KEY=... line of $out (probe output).
 val() {
   local line
@@ -224,6 +236,14 @@ wait_until() {
   done
   return 1
 }
+
+# Whether a container can use ids beyond its root: as root all of them;
+# rootless only with subordinate ranges (a single mapping maps root only).
+MANY_IDS=0
+if [[ "$RRUN_TEST_MODE" == root ]] ||
+  [[ -n "$(subid_range /etc/subuid)" && -n "$(subid_range /etc/subgid)" ]]; then
+  MANY_IDS=1
+fi
 
 # IDs of the containers in $STATE_ROOT (directories, not the lock files).
 state_ids() {

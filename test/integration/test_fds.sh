@@ -6,18 +6,7 @@
 # rrun-test: nosub
 source "$(dirname "$0")/lib.sh"
 
-if [[ "$RRUN_TEST_MODE" == root ]] ||
-  [[ -n "$(subid_range /etc/subuid)" && -n "$(subid_range /etc/subgid)" ]]; then
-  MANY_IDS=1
-else
-  MANY_IDS=0
-fi
-
-# set_cmd ARG...: process.args of $B.
-set_cmd() { set_args "$B" "$@"; }
-B=$WORK/b
-make_bundle "$B" true
-config_set "$B" '.root.readonly = false'
+scratch_bundle
 echo three >"$WORK/f3"
 echo four >"$WORK/f4"
 echo five >"$WORK/f5"

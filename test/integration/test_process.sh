@@ -6,25 +6,9 @@
 # rrun-test: nosub
 source "$(dirname "$0")/lib.sh"
 
-# Can the container use ids beyond its root? Root: all of them; rootless:
-# only with a subordinate range (a single mapping maps container root only).
-if [[ "$RRUN_TEST_MODE" == root ]] ||
-  [[ -n "$(subid_range /etc/subuid)" && -n "$(subid_range /etc/subgid)" ]]; then
-  MANY_IDS=1
-else
-  MANY_IDS=0
-fi
-
-# set_cmd ARG...: process.args of $B.
-set_cmd() { set_args "$B" "$@"; }
-B=$WORK/b
-make_bundle "$B" true
-config_set "$B" '.root.readonly = false'
-cp "$B/config.json" "$WORK/config.orig"
+scratch_bundle
 
 n=0
-# fresh: back to the config make_bundle wrote.
-fresh() { cp "$WORK/config.orig" "$B/config.json"; }
 # in_container ARG...: runs ARGs as process.args with `rrun run`, expects success.
 in_container() {
   set_cmd "$@"

@@ -11,22 +11,9 @@ source "$(dirname "$0")/lib.sh"
 [[ "$(uname -m)" == x86_64 ]] || skip "the seccomp rules here name x86_64 system calls (mkdir)"
 ARCHES='["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]'
 
-if [[ "$RRUN_TEST_MODE" == root ]] ||
-  [[ -n "$(subid_range /etc/subuid)" && -n "$(subid_range /etc/subgid)" ]]; then
-  MANY_IDS=1
-else
-  MANY_IDS=0
-fi
-
-# set_cmd ARG...: process.args of $B.
-set_cmd() { set_args "$B" "$@"; }
-B=$WORK/b
-make_bundle "$B" true
-config_set "$B" '.root.readonly = false'
-cp "$B/config.json" "$WORK/config.orig"
+scratch_bundle
 
 n=0
-fresh() { cp "$WORK/config.orig" "$B/config.json"; }
 # seccomp JSON: sets linux.seccomp to the jq expression (with $arches).
 seccomp() { config_set "$B" ".linux.seccomp = $1" --argjson arches "$ARCHES"; }
 in_container() {

@@ -9,11 +9,7 @@ source "$(dirname "$0")/lib.sh"
 
 [[ -n "${RRUN_RECVTTY:-}" && -x "$RRUN_RECVTTY" ]] || skip "RRUN_RECVTTY (the rrun-recvtty helper) is not built"
 
-# set_cmd ARG...: process.args of $B, with one jq (lib.sh's set_args runs one per argument).
-set_cmd() { set_args "$B" "$@"; }
-B=$WORK/b
-make_bundle "$B" true
-config_set "$B" '.root.readonly = false | .process.terminal = true'
+scratch_bundle '.process.terminal = true'
 for a in tty stty; do ln -sf busybox "$B/rootfs/bin/$a"; done
 # What the container reports about its stdio.
 TTY_SCRIPT='test -t 0 && echo stdin-is-tty; test -t 1 && echo stdout-is-tty; test -t 2 && echo stderr-is-tty

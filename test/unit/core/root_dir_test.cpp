@@ -1,5 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
+#include "../temp_dir.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,20 +17,7 @@ using namespace rrun;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/rrun-root-test.XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() {
-    try {
-      os::remove_tree(path);
-    } catch (...) {
-    }
-  }
-};
+using rrun::test::TempDir;
 
 std::string error_of(const std::function<void()>& f) {
   try {

@@ -1,5 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
+#include "../temp_dir.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -26,20 +28,7 @@ using namespace rrun;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/rrun-state-test.XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() {
-    try {
-      os::remove_tree(path);
-    } catch (...) {
-    }
-  }
-};
+using rrun::test::TempDir;
 
 core::State sample_state(const std::string& id) {
   core::State s;

@@ -6,6 +6,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "../temp_dir.hpp"
+
 #include <cstdlib>
 #include <string>
 
@@ -18,15 +20,7 @@ using namespace rrun;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/rrun-os-test-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() { os::remove_tree(path); }
-};
+using rrun::test::TempDir;
 
 }  // namespace
 

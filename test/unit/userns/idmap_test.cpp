@@ -1,5 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
+#include "../temp_dir.hpp"
+
 #include <fcntl.h>
 #include <pwd.h>
 #include <sched.h>
@@ -29,14 +31,7 @@ std::ostream& operator<<(std::ostream& os, const IdMapping& m);  // plan_test.cp
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/rrun-idmap-test-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { rrun::os::remove_tree(path); }
+struct TempDir : rrun::test::TempDir {
   std::string script(const std::string& name, const std::string& body) {
     std::string p = path + "/" + name;
     rrun::os::write_file_atomic(p, "#!/bin/sh\n" + body, 0755);

@@ -1,5 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
+#include "../temp_dir.hpp"
+
 #include <pwd.h>
 
 #include <cstdlib>
@@ -15,15 +17,7 @@ using Ranges = std::vector<SubRange>;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/rrun-subid-test-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { rrun::os::remove_tree(path); }
-};
+using rrun::test::TempDir;
 
 }  // namespace
 

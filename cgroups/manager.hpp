@@ -3,7 +3,7 @@
 // `cgroup-internal.h` `libcrun_cgroup_manager`). choose_driver() in
 // detect.hpp picks the driver; core/ talks only to Manager.
 //
-// What each driver will do (only NoneManager exists yet):
+// What each driver does:
 // - v2 (cgroupfs): apply() creates the cgroup (cgroupsPath absolute under the
 //   hierarchy root as root, or /rrun/ID; rootless, inside the subtree the
 //   caller's own cgroup delegates), enables in the parents'
@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,24 +55,65 @@ class Manager {
   virtual ~Manager() = default;
 
   virtual Driver driver() const = 0;
-  // The container's cgroup as recorded in state.json ("" for none).
+  // What state.json records so that open_manager() finds this cgroup again
+  // (driver-defined; "" for none). For v2: the absolute cgroup directory.
   virtual std::string path() const = 0;
 
-  // Creates the cgroup if needed and moves `pid` into it.
+  // Creates the cgroup (directories, enabled controllers, systemd scope where
+  // the driver needs no pid for it) and writes the limits of `r`. Called once
+  // by create, before the init is cloned. Returns warnings for limits that
+  // could not be applied rootless; throws os::Error as root (crun).
+  virtual std::vector<std::string> create(const spec::Resources* r) = 0;
+  // An O_DIRECTORY fd of the cgroup for clone3(CLONE_INTO_CGROUP), or -1 when
+  // the driver cannot clone into it (v1, none, systemd before apply). Owned
+  // by the manager. Valid after create() or open_manager().
+  virtual int clone_fd() const = 0;
+  // Moves `pid` into the cgroup (every hierarchy on v1; the scope's pid for
+  // systemd). A no-op for a pid already cloned there.
   virtual void apply(pid_t pid) = 0;
-  // Writes the limits (create and `update`).
-  virtual void set(const spec::Resources& resources) = 0;
-  // pause / resume.
+  // `update`: writes the limits (same rules as create()).
+  virtual std::vector<std::string> set(const spec::Resources& resources) = 0;
+  // pause / resume: returns when the cgroup is frozen / thawed.
   virtual void freeze() = 0;
   virtual void thaw() = 0;
-  // kill --all: `sig` to every process of the cgroup.
+  // The cgroup is frozen (state shows `paused`).
+  virtual bool frozen() const = 0;
+  // kill --all: `sig` to every process of the cgroup (cgroup.kill for
+  // SIGKILL on v2 where present).
   virtual void kill_all(int sig) = 0;
-  // Every pid in the cgroup and its descendants (ps).
+  // Every pid in the cgroup and its descendants (ps), in our pid namespace.
   virtual std::vector<pid_t> pids() const = 0;
   virtual Stats stats() const = 0;
-  // Removes the cgroup (delete); succeeds when it is already gone.
+  // Removes the cgroup (delete): kills what is left in it with SIGKILL, waits
+  // until it is empty, removes the directories (and the parents rrun created
+  // that are empty now). Succeeds when it is already gone.
   virtual void destroy() = 0;
 };
+
+// Where the cgroup file systems and our own cgroup are (tests point these at
+// temp dirs laid out like cgroupfs).
+struct Roots {
+  std::string cgroup_root = "/sys/fs/cgroup";
+  std::string proc_self_cgroup = "/proc/self/cgroup";
+};
+
+struct ManagerRequest {
+  std::string id;
+  std::string cgroups_path;  // linux.cgroupsPath, "" for the default
+  bool rootless = false;
+  bool systemd_flag = false;  // --systemd-cgroup
+  Roots roots;
+};
+
+// Detects the mode, chooses the driver (choose_driver) and returns its
+// manager; nothing is created until create(). Throws os::Error for a
+// cgroupsPath the driver cannot use (a systemd path without systemd, a path
+// outside the delegated subtree rootless, ...).
+std::unique_ptr<Manager> make_manager(const ManagerRequest& req);
+// The manager of an existing container, from what state.json recorded
+// (driver_name() and path()). Throws os::Error for an unknown driver.
+std::unique_ptr<Manager> open_manager(const std::string& driver, const std::string& path,
+                                      const Roots& roots = {});
 
 // The human message for the none driver: which limits `r` asks for that were
 // not applied, and how to get a delegated cgroup. "" when `r` asks for none.
@@ -84,10 +126,13 @@ class NoneManager final : public Manager {
  public:
   Driver driver() const override { return Driver::none; }
   std::string path() const override { return ""; }
+  std::vector<std::string> create(const spec::Resources*) override { return {}; }
+  int clone_fd() const override { return -1; }
   void apply(pid_t) override {}
-  void set(const spec::Resources&) override {}
+  std::vector<std::string> set(const spec::Resources&) override { return {}; }
   void freeze() override;
   void thaw() override;
+  bool frozen() const override { return false; }
   void kill_all(int) override {}
   std::vector<pid_t> pids() const override { return {}; }
   Stats stats() const override { return {}; }

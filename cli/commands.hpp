@@ -27,6 +27,7 @@ int cmd_start(const Invocation& inv);
 int cmd_run(const Invocation& inv);
 int cmd_kill(const Invocation& inv);
 int cmd_delete(const Invocation& inv);
+int cmd_exec(const Invocation& inv);
 // Throws os::Error("<command>: not implemented yet").
 int cmd_not_implemented(const Invocation& inv);
 

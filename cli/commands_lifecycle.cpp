@@ -59,6 +59,29 @@ int cmd_kill(const Invocation& inv) {
   return 0;
 }
 
+int cmd_exec(const Invocation& inv) {
+  core::ExecRequest req;
+  req.id = inv.args.at(0);
+  req.args.assign(inv.args.begin() + 1, inv.args.end());
+  req.process_file = inv.get("process");
+  req.cwd = inv.get("cwd");
+  req.env = inv.get_list("env");
+  req.tty = inv.get_bool("tty");
+  req.user = inv.get("user");
+  req.additional_gids = inv.get_list("additional-gids");
+  req.caps = inv.get_list("cap");
+  req.no_new_privs = inv.get_bool("no-new-privs");
+  req.apparmor = inv.get("apparmor");
+  req.process_label = inv.get("process-label");
+  req.cgroup = inv.get_list("cgroup");
+  req.detach = inv.get_bool("detach");
+  req.pid_file = inv.get("pid-file");
+  req.console_socket = inv.get("console-socket");
+  if (auto n = inv.get_int("preserve-fds")) req.preserve_fds = static_cast<unsigned>(*n);
+  req.ignore_paused = inv.get_bool("ignore-paused");
+  return core::exec_container(context(inv), req);
+}
+
 int cmd_delete(const Invocation& inv) {
   core::delete_container(context(inv), inv.args.at(0), inv.get_bool("force"));
   return 0;

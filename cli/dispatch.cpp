@@ -11,7 +11,7 @@ const std::pair<const char*, CommandFn> kHandlers[] = {
     {"create", cmd_create},
     {"delete", cmd_delete},
     {"events", cmd_not_implemented},
-    {"exec", cmd_not_implemented},
+    {"exec", cmd_exec},
     {"features", cmd_not_implemented},
     {"kill", cmd_kill},
     {"list", cmd_list},

@@ -29,6 +29,7 @@
 #include "exe_guard.hpp"
 #include "hooks.hpp"
 #include "init.hpp"
+#include "init_steps.hpp"
 #include "sync.hpp"
 
 namespace rrun::core {
@@ -109,20 +110,6 @@ int join_and_unshare_namespaces(const InitPlan& plan, int timens_fd, os::StepFai
   return 0;
 }
 
-// A joined user namespace may deny setgroups (a single mapping): read it
-// inside, as runc does, rather than fail on setgroups later.
-// Whether our user namespace denies setgroups(2): one we joined, or one we
-// made inside a namespace that denies it (rrun run by `unshare -r`, or by a
-// rootless caller with a single mapping) inherits "deny".
-bool userns_denies_setgroups() noexcept {
-  int fd = ::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[16] = {};
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  return n >= 4 && std::strncmp(buf, "deny", 4) == 0;
-}
-
 // A joined pid namespace or a new time namespace takes effect for children
 // only: fork once more; the grandchild is the init, the middle process
 // reports its pid and leaves.
@@ -192,33 +179,6 @@ int join_session_keyring(const InitPlan& plan, os::StepFailure& f) noexcept {
   return 0;
 }
 
-// A pty inside the container: the master goes to the parent with `ready`,
-// the slave becomes stdio and the controlling terminal.
-int setup_terminal(const InitPlan& plan, int* master_out, os::StepFailure& f) noexcept {
-  *master_out = -1;
-  if (!plan.terminal) return 0;
-  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0) return os::fail_step(f, errno, "terminal", "open `/dev/ptmx` in the container");
-  int unlock = 0;
-  if (::ioctl(master, TIOCSPTLCK, &unlock) < 0) return os::fail_step(f, errno, "terminal", "unlock the pty");
-  int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-  if (slave < 0) return os::fail_step(f, errno, "terminal", "open the pty slave");
-  if (plan.console_rows || plan.console_cols) {
-    struct winsize ws = {};
-    ws.ws_row = plan.console_rows;
-    ws.ws_col = plan.console_cols;
-    ::ioctl(slave, TIOCSWINSZ, &ws);
-  }
-  if (::setsid() < 0) return os::fail_step(f, errno, "terminal", "setsid");
-  if (::ioctl(slave, TIOCSCTTY, 0) < 0)
-    return os::fail_step(f, errno, "terminal", "make the pty the controlling terminal");
-  for (int fd = 0; fd < 3; ++fd)
-    if (::dup2(slave, fd) < 0) return os::fail_step(f, errno, "terminal", "dup the pty to fd %d", fd);
-  if (slave > 2) ::close(slave);
-  *master_out = master;
-  return 0;
-}
-
 // process.cwd is created when missing (0755, as runc does), inside the
 // rootfs (the current directory here), before root.readonly applies.
 int create_cwd(const InitPlan& plan, os::StepFailure& f) noexcept {
@@ -235,51 +195,6 @@ int create_cwd(const InitPlan& plan, os::StepFailure& f) noexcept {
 int change_to_cwd(const InitPlan& plan, os::StepFailure& f) noexcept {
   if (::chdir(plan.cwd.c_str()) < 0)
     return os::fail_step(f, errno, "cwd", "change to process.cwd `%s`", plan.cwd.c_str());
-  return 0;
-}
-
-// The executable, found like execvp does but with the container's PATH, and
-// checked now so that a missing program fails `create`, not `start`.
-int resolve_executable(const InitPlan& plan, char* out, size_t out_size, os::StepFailure& f) noexcept {
-  const char* name = plan.args[0].c_str();
-  if (std::strchr(name, '/')) {
-    if (::access(name, X_OK) < 0) return os::fail_step(f, errno, "exec", "process.args[0] `%s`", name);
-    std::snprintf(out, out_size, "%s", name);
-    return 0;
-  }
-  const char* path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (const auto& e : plan.env)
-    if (e.rfind("PATH=", 0) == 0) path = e.c_str() + 5;
-  int last_err = ENOENT;
-  for (const char* p = path;;) {
-    const char* end = std::strchr(p, ':');
-    size_t len = end ? static_cast<size_t>(end - p) : std::strlen(p);
-    std::snprintf(out, out_size, "%.*s%s%s", static_cast<int>(len), p, len ? "/" : "", name);
-    struct stat st;
-    if (::stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
-      if (::access(out, X_OK) == 0) return 0;
-      last_err = errno;
-    }
-    if (!end) break;
-    p = end + 1;
-  }
-  return os::fail_step(f, last_err, "exec", "process.args[0] `%s` not found in PATH `%s`", name, path);
-}
-
-// fds 3 .. 3+preserve-1 stay open (without CLOEXEC); every fd above is
-// close-on-exec, so nothing of rrun reaches the process (CVE-2024-21626).
-int close_fds_on_exec(const InitPlan& plan, os::StepFailure& f) noexcept {
-  unsigned first = 3 + plan.preserve_fds;
-  if (os::sys::close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-    // Before Linux 5.11: walk the possible fds.
-    long max = ::sysconf(_SC_OPEN_MAX);
-    for (long fd = first; fd < max && fd < 65536; ++fd) ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
-  }
-  for (unsigned fd = 3; fd < first; ++fd) {
-    int flags = ::fcntl(static_cast<int>(fd), F_GETFD);
-    if (flags >= 0 && ::fcntl(static_cast<int>(fd), F_SETFD, flags & ~FD_CLOEXEC) < 0)
-      return os::fail_step(f, errno, "preserve-fds", "keep fd %u open", fd);
-  }
   return 0;
 }
 
@@ -316,13 +231,7 @@ void close_inherited_fds(const InitPlan& plan) noexcept {
   if (plan.seccomp) add(plan.seccomp->bpf.get());
   for (const auto& j : plan.joins) add(j.fd);
   for (unsigned i = 0; i < plan.preserve_fds; ++i) add(3 + static_cast<int>(i));
-  std::sort(keep, keep + n);
-  unsigned next = 3;
-  for (size_t i = 0; i < n; ++i) {
-    if (static_cast<unsigned>(keep[i]) > next) os::sys::close_range(next, static_cast<unsigned>(keep[i]) - 1, 0);
-    next = static_cast<unsigned>(keep[i]) + 1;
-  }
-  os::sys::close_range(next, ~0U, 0);
+  close_fds_except(keep, n);
 }
 
 }  // namespace
@@ -368,7 +277,7 @@ void container_init(const InitPlan& plan) noexcept {
   if (rootfs::finalize_rootfs(plan.rootfs, f) < 0) die(plan, f);
   if (join_session_keyring(plan, f) < 0) die(plan, f);
   int master = -1;
-  if (setup_terminal(plan, &master, f) < 0) die(plan, f);
+  if (plan.terminal && setup_terminal(plan.console_rows, plan.console_cols, &master, f) < 0) die(plan, f);
   if (change_to_cwd(plan, f) < 0) die(plan, f);
   if (plan.rlimits_in_child && apply_rlimits(plan.process, f) < 0) die(plan, f);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
@@ -389,7 +298,7 @@ void container_init(const InitPlan& plan) noexcept {
   if (apply_user(plan.process, setgroups_allowed, f) < 0) die(plan, f);
   if (apply_capabilities(plan.caps, f) < 0) die(plan, f);
   char exe[4096];
-  if (resolve_executable(plan, exe, sizeof exe, f) < 0) die(plan, f);
+  if (resolve_executable(plan.args, plan.env, exe, sizeof exe, f) < 0) die(plan, f);
   if (send(plan, Msg::ready, f, master) < 0) die(plan, f);
   if (master >= 0) ::close(master);
   if (expect(plan, Msg::committed, f) < 0) die(plan, f);
@@ -406,21 +315,9 @@ void container_init(const InitPlan& plan) noexcept {
       die(plan, f, fifo);
   if (apply_no_new_privs(plan.process, f) < 0) die(plan, f, fifo);
   if (plan.seccomp && seccomp_late && apply_seccomp(*plan.seccomp, nullptr, f) < 0) die(plan, f, fifo);
-  if (close_fds_on_exec(plan, f) < 0) die(plan, f, fifo);
+  if (close_fds_on_exec(plan.preserve_fds, f) < 0) die(plan, f, fifo);
 
-  std::vector<char*> argv, envp;
-  if (plan.trampoline_fd >= 0) {
-    argv.push_back(const_cast<char*>(kTrampolineMarker));
-    argv.push_back(exe);
-  }
-  for (const auto& a : plan.args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  if (plan.trampoline_fd >= 0)
-    ::syscall(SYS_execveat, plan.trampoline_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
-  else
-    ::execve(exe, argv.data(), envp.data());
+  exec_process(exe, plan.args, plan.env, plan.trampoline_fd);
   os::fail_step(f, errno, "exec", "execute `%s`", exe);
   die(plan, f, fifo);
 }

@@ -58,6 +58,33 @@ void kill_container(const Context& ctx, const std::string& id, int signal, bool 
 // container is an error unless force.
 void delete_container(const Context& ctx, const std::string& id, bool force);
 
+struct ExecRequest {
+  std::string id;
+  std::string process_file;  // --process: a process.json instead of the container's process
+  std::vector<std::string> args;
+  std::string cwd;
+  std::vector<std::string> env;  // KEY=VALUE, appended
+  bool tty = false;
+  std::string user;  // "UID[:GID]"
+  std::vector<std::string> additional_gids;
+  std::vector<std::string> caps;  // added to the bounding, effective and permitted sets
+  bool no_new_privs = false;
+  std::string apparmor;
+  std::string process_label;
+  std::vector<std::string> cgroup;  // --cgroup: sub-cgroups (refused)
+  bool detach = false;
+  std::string pid_file;
+  std::string console_socket;
+  unsigned preserve_fds = 0;
+  bool ignore_paused = false;
+};
+
+// `exec`: runs a process in the container's namespaces and cgroup with the
+// container's seccomp profile. In the foreground: forwards signals, proxies
+// the terminal, returns the exit status as run does; detached: returns 0
+// once the process exec'd (its pid in --pid-file).
+int exec_container(const Context& ctx, const ExecRequest& req);
+
 // A signal given as "TERM", "SIGTERM", "sigterm" or "15"; throws os::Error.
 int parse_signal(const std::string& name);
 

@@ -261,53 +261,6 @@ void write_pid_file(const std::string& path, pid_t pid) {
   os::write_file_atomic(abs, std::to_string(pid), 0644);
 }
 
-// --console-socket: send the pty master over SCM_RIGHTS (runc's protocol:
-// the payload is a name, the fd rides along).
-void send_console(const std::string& socket_path, int master) {
-  os::UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!s) os::throw_errno("create a socket for --console-socket");
-  struct sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path)
-    throw os::Error("--console-socket " + os::quote(socket_path) + ": path too long");
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
-  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    os::throw_errno("connect to --console-socket " + os::quote(socket_path));
-  static const char name[] = "/dev/ptmx";
-  if (os::send_with_fd(s.get(), name, sizeof name - 1, master) < 0)
-    os::throw_errno("send the pty to --console-socket " + os::quote(socket_path));
-}
-
-// SCMP_ACT_NOTIFY: the listener fd goes to the agent at listenerPath with
-// the container process state (config-linux.md "Seccomp").
-void send_seccomp_agent(int sync_fd, const SeccompPlan& seccomp, const State& st) {
-  os::UniqueFd listener;
-  expect_msg(sync_fd, Msg::seccomp_fd, &listener);
-  if (!listener) throw os::Error("container init: no seccomp listener fd came with seccomp_fd");
-  nlohmann::json process_state = {
-      {"ociVersion", spec::kOciVersion},
-      {"fds", {"seccompFd"}},
-      {"pid", st.pid},
-      {"metadata", seccomp.listener_metadata},
-      {"state", nlohmann::json::parse(hook_state_json(st, Status::creating))},
-  };
-  send_seccomp_listener(seccomp.listener_path, listener.get(), process_state.dump());
-}
-
-pid_t clone_init(unsigned long flags, int* pidfd_out) {
-  struct clone_args args = {};
-  args.flags = flags | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uint64_t>(pidfd_out);
-  args.exit_signal = SIGCHLD;
-  long pid = os::sys::clone3(&args, sizeof args);
-  if (pid < 0 && errno == ENOSYS) {
-    // Before Linux 5.3: clone without a pidfd (the stack argument 0 makes it fork-like).
-    *pidfd_out = -1;
-    pid = ::syscall(SYS_clone, flags | SIGCHLD, 0, nullptr, nullptr, 0);
-  }
-  return static_cast<pid_t>(pid);
-}
-
 std::string clone_failure_hint(int err, unsigned long flags) {
   if ((err == EPERM || err == ENOSPC || err == EINVAL) && (flags & CLONE_NEWUSER))
     return "; unprivileged user namespaces may be disabled: check `sysctl user.max_user_namespaces` (must be > 0) "
@@ -341,10 +294,13 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   NamespacePlan ns = plan_namespaces(spec, ctx.rootless);
   std::optional<userns::MappingPlan> maps;
   if (ns.new_user_ns) maps = plan_user_namespace(spec, ctx.rootless);
-  if (spec.linux && spec.linux->resources && ctx.rootless)
-    log_warn("linux.resources: cgroup limits are not applied yet (rrun has no cgroup support yet)");
-  else if (spec.linux && spec.linux->resources)
-    log_debug("linux.resources: cgroup limits are not applied yet");
+  cgroups::ManagerRequest cgreq;
+  cgreq.id = req.id;
+  if (spec.linux) cgreq.cgroups_path = spec.linux->cgroups_path;
+  cgreq.rootless = ctx.rootless;
+  cgreq.systemd_flag = ctx.systemd_cgroup;
+  std::unique_ptr<cgroups::Manager> cgroup = cgroups::make_manager(cgreq);
+  const spec::Resources* resources = spec.linux && spec.linux->resources ? &*spec.linux->resources : nullptr;
 
   InitPlan plan;
   rootfs::PlanOptions ropts = rootfs::plan_options_from_spec(spec, ctx.rootless);
@@ -438,12 +394,28 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   os::UniqueFd fifo_fd = os::open_file(fifo, O_PATH);
   plan.fifo_fd = fifo_fd.get();
 
+  // The cgroup, with its limits, before the init exists. Recorded first so
+  // that `delete --force` finds it after rrun was killed mid-create.
+  if (cgroup->driver() != cgroups::Driver::none)
+    record_cgroup(store, req.id, cgroups::driver_name(cgroup->driver()), cgroup->path());
+  Guard destroy_cgroup([&] { cgroup->destroy(); });
+  for (const auto& w : cgroup->create(resources)) log_warn(w);
+  if (cgroup->driver() == cgroups::Driver::none && resources) {
+    std::string missing = cgroups::describe_missing_limits(*resources);
+    if (!missing.empty() && ctx.rootless) log_warn(missing);
+    if (!missing.empty() && !ctx.rootless)
+      throw os::Error("linux.resources: no cgroup file system at /sys/fs/cgroup, so the limits cannot be applied");
+  }
+  st.cgroup_driver = cgroups::driver_name(cgroup->driver());
+  st.cgroup_path = cgroup->path();
+
   // 4. Clone the init.
   os::UniqueFd parent_end, child_end;
   make_sync_pair(parent_end, child_end);
   plan.sync_fd = child_end.get();
   int pidfd = -1;
-  pid_t pid = clone_init(ns.clone_flags, &pidfd);
+  bool in_cgroup = false;
+  pid_t pid = clone_child(ns.clone_flags, cgroup->clone_fd(), &pidfd, &in_cgroup);
   if (pid < 0) {
     int err = errno;
     os::throw_errno(err, "clone the container init" + clone_failure_hint(err, ns.clone_flags));
@@ -462,7 +434,8 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     if (c.pid != clone_pid) ::kill(c.pid, SIGKILL);
   });
 
-  // 5. Drive it: maps, hooks, ready.
+  // 5. Drive it: cgroup, maps, hooks, ready.
+  if (!in_cgroup) cgroup->apply(pid);
   if (maps) {
     std::string fallback = userns::write_id_maps(pid, *maps);
     if (!fallback.empty()) log_warn(fallback + "; the container gets a single mapping of your own id");
@@ -505,12 +478,75 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   write_pid_file(req.pid_file, c.pid);
   send_or_throw(parent_end.get(), Msg::committed);
   kill_init.dismiss();
+  destroy_cgroup.dismiss();
   remove_dir.dismiss();
   poststop.dismiss();
   return c;
 }
 
 }  // namespace
+
+// --console-socket: send the pty master over SCM_RIGHTS (runc's protocol:
+// the payload is a name, the fd rides along).
+void send_console(const std::string& socket_path, int master) {
+  os::UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) os::throw_errno("create a socket for --console-socket");
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path)
+    throw os::Error("--console-socket " + os::quote(socket_path) + ": path too long");
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+    os::throw_errno("connect to --console-socket " + os::quote(socket_path));
+  static const char name[] = "/dev/ptmx";
+  if (os::send_with_fd(s.get(), name, sizeof name - 1, master) < 0)
+    os::throw_errno("send the pty to --console-socket " + os::quote(socket_path));
+}
+
+// SCMP_ACT_NOTIFY: the listener fd goes to the agent at listenerPath with
+// the container process state (config-linux.md "Seccomp").
+void send_seccomp_agent(int sync_fd, const SeccompPlan& seccomp, const State& st) {
+  os::UniqueFd listener;
+  expect_msg(sync_fd, Msg::seccomp_fd, &listener);
+  if (!listener) throw os::Error("container init: no seccomp listener fd came with seccomp_fd");
+  nlohmann::json process_state = {
+      {"ociVersion", spec::kOciVersion},
+      {"fds", {"seccompFd"}},
+      {"pid", st.pid},
+      {"metadata", seccomp.listener_metadata},
+      {"state", nlohmann::json::parse(hook_state_json(st, Status::creating))},
+  };
+  send_seccomp_listener(seccomp.listener_path, listener.get(), process_state.dump());
+}
+
+pid_t clone_child(unsigned long flags, int cgroup_fd, int* pidfd_out, bool* into_cgroup) {
+  struct clone_args args = {};
+  args.flags = flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(pidfd_out);
+  args.exit_signal = SIGCHLD;
+  *into_cgroup = false;
+  long pid = -1;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+    pid = os::sys::clone3(&args, sizeof args);
+    if (pid >= 0) {
+      if (pid > 0) *into_cgroup = true;
+      return static_cast<pid_t>(pid);
+    }
+    // Before Linux 5.7 (E2BIG for the larger struct, EINVAL for the flag):
+    // the caller moves the child with Manager::apply() before it runs.
+    args.flags &= ~CLONE_INTO_CGROUP;
+    args.cgroup = 0;
+  }
+  pid = os::sys::clone3(&args, sizeof args);
+  if (pid < 0 && errno == ENOSYS) {
+    // Before Linux 5.3: clone without a pidfd (the stack argument 0 makes it fork-like).
+    *pidfd_out = -1;
+    pid = ::syscall(SYS_clone, flags | SIGCHLD, 0, nullptr, nullptr, 0);
+  }
+  return static_cast<pid_t>(pid);
+}
 
 void create_container(const Context& ctx, const CreateRequest& req) {
   validate_container_id(req.id);

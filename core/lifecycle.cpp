@@ -109,7 +109,13 @@ bool wait_pidfd_exit(os::BorrowedFd pidfd, int timeout_ms) {
 void signal_container(const State& s, int sig, bool all) {
   os::UniqueFd pidfd = open_init_pidfd(s);
   if (!pidfd) throw os::Error("container " + os::quote(s.id) + " is not running");
-  if (all) {
+  std::unique_ptr<cgroups::Manager> cgroup;
+  if (all) cgroup = container_cgroup(s);
+  if (all && cgroup->driver() != cgroups::Driver::none) {
+    // Every process of the cgroup (cgroup.kill for SIGKILL on v2); a frozen
+    // cgroup is thawed after SIGKILL so that the processes can die.
+    cgroup->kill_all(sig);
+  } else if (all) {
     ino_t ns = pid_namespace_of(s.pid);
     if (ns && ns != pid_namespace_of(::getpid())) {
       // Every process of the container's pid namespace, from its children up.
@@ -131,6 +137,32 @@ void signal_container(const State& s, int sig, bool all) {
   if (os::sys::pidfd_send_signal(pidfd.get(), sig) < 0 && errno != ESRCH)
     os::throw_errno("send signal " + std::to_string(sig) + " to container " + os::quote(s.id));
 }
+
+void record_cgroup(StateStore& store, const std::string& id, const std::string& driver, const std::string& path) {
+  // No fsync: if the machine goes down, so does the cgroup.
+  const std::string file = store.container_dir(id) + "/cgroup";
+  os::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) os::throw_errno("record the cgroup in " + os::quote(file));
+  os::write_all(fd, driver + "\n" + path);
+}
+
+std::unique_ptr<cgroups::Manager> container_cgroup(const State& s) {
+  if (s.cgroup_driver.empty()) return std::make_unique<cgroups::NoneManager>();
+  return cgroups::open_manager(s.cgroup_driver, s.cgroup_path);
+}
+
+namespace {
+
+// The cgroup of a half-created container (ID/cgroup, see record_cgroup).
+void destroy_recorded_cgroup(StateStore& store, const std::string& id) {
+  auto text = os::read_file_if_exists(store.container_dir(id) + "/cgroup");
+  if (!text) return;
+  size_t nl = text->find('\n');
+  if (nl == std::string::npos) return;
+  cgroups::open_manager(text->substr(0, nl), text->substr(nl + 1))->destroy();
+}
+
+}  // namespace
 
 void start_container(const Context& ctx, const std::string& id) {
   StateStore store(ctx.state_root);
@@ -225,6 +257,7 @@ void destroy_container(StateStore& store, State& s) {
       throw os::Error("container " + os::quote(s.id) + " did not exit within 10 s of SIGKILL");
   }
   s.status = Status::stopped;
+  container_cgroup(s)->destroy();
   // poststop hooks run after the container is destroyed; failures only warn.
   std::optional<spec::Spec> spec;
   try {
@@ -249,7 +282,10 @@ void delete_container(const Context& ctx, const std::string& id, bool force) {
   if (!s) {
     if (force) {
       // A half-created directory without state.json is removed too.
-      if (os::path_exists(store.container_dir(id))) store.remove_container(id);
+      if (os::path_exists(store.container_dir(id))) {
+        destroy_recorded_cgroup(store, id);
+        store.remove_container(id);
+      }
       return;
     }
     throw os::Error("container " + os::quote(id) + " does not exist");

@@ -2,8 +2,14 @@
 // Pieces of the lifecycle shared by lifecycle.cpp and create.cpp (internal to
 // core).
 
+#include <sys/types.h>
+
+#include <memory>
+
+#include <rrun/cgroups/manager.hpp>
 #include <rrun/os/fd.hpp>
 
+#include "seccomp.hpp"
 #include "state.hpp"
 
 namespace rrun::core {
@@ -22,5 +28,25 @@ void signal_container(const State& s, int sig, bool all);
 // Kills what runs, removes the state (and later the cgroup), runs poststop
 // hooks. Call with the container's lock held.
 void destroy_container(StateStore& store, State& s);
+
+// clone3 with CLONE_PIDFD and `flags`; into the cgroup `cgroup_fd` with
+// CLONE_INTO_CGROUP when it is >= 0 and the kernel can (*into_cgroup says
+// whether it did: if not, the caller moves the child before it runs).
+// Returns what clone returns (0 in the child, -1 with errno).
+pid_t clone_child(unsigned long flags, int cgroup_fd, int* pidfd_out, bool* into_cgroup);
+
+// --console-socket: sends the pty master over SCM_RIGHTS (runc's protocol).
+void send_console(const std::string& socket_path, int master);
+
+// SCMP_ACT_NOTIFY: receives the listener fd (Msg::seccomp_fd) and hands it to
+// the agent at listenerPath with the container process state.
+void send_seccomp_agent(int sync_fd, const SeccompPlan& seccomp, const State& st);
+
+// Writes ID/cgroup ("DRIVER\nPATH"): the cgroup a create in progress made,
+// for `delete --force` after rrun was killed before state.json existed.
+void record_cgroup(StateStore& store, const std::string& id, const std::string& driver, const std::string& path);
+
+// The cgroup manager of a created container (from state.json).
+std::unique_ptr<cgroups::Manager> container_cgroup(const State& s);
 
 }  // namespace rrun::core

@@ -60,6 +60,7 @@ std::string state_to_json(const State& s) {
   j["owner"] = s.owner;
   j["annotations"] = s.annotations;
   j["rootless"] = s.rootless;
+  j["cgroupDriver"] = s.cgroup_driver;
   j["cgroupPath"] = s.cgroup_path;
   j["systemdCgroup"] = s.systemd_cgroup;
   return j.dump(2) + "\n";
@@ -102,6 +103,7 @@ State state_from_json(const std::string& text) {
   get_field(j, "owner", s.owner);
   get_field(j, "annotations", s.annotations);
   get_field(j, "rootless", s.rootless);
+  get_field(j, "cgroupDriver", s.cgroup_driver);
   get_field(j, "cgroupPath", s.cgroup_path);
   get_field(j, "systemdCgroup", s.systemd_cgroup);
   return s;

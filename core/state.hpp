@@ -48,7 +48,8 @@ struct State {
   std::string owner;                 // user name of the creator, "" if unknown
   std::map<std::string, std::string> annotations;
   bool rootless = false;
-  std::string cgroup_path;
+  std::string cgroup_driver;  // cgroups::driver_name(): "v1", "v2", "systemd", "none" ("" before cgroups)
+  std::string cgroup_path;    // cgroups::Manager::path(), for cgroups::open_manager()
   bool systemd_cgroup = false;
 
   bool operator==(const State&) const = default;

@@ -29,6 +29,8 @@ const char* msg_name(Msg m) noexcept {
       return "committed";
     case Msg::init_pid:
       return "init_pid";
+    case Msg::go:
+      return "go";
     case Msg::failure:
       return "failure";
   }

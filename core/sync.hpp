@@ -14,6 +14,13 @@
 //                           (carries the pty master when process.terminal)
 //   P -> C  committed       state.json written: C may block on the FIFO (EOF: C exits)
 //   C -> P  failure         a step failed: StepFailure, then C exits
+//
+// `exec` (exec.cpp) uses the same packets:
+//   P -> C  go              C is in the container's cgroup
+//   C -> P  init_pid        only when C forked into a joined pid/time namespace
+//   C -> P  seccomp_fd      only with SCMP_ACT_NOTIFY
+//   C -> P  ready           the process is set up (carries the pty master)
+//   EOF                     the process exec'd (the socket is close-on-exec)
 // Any unexpected message or EOF is an error "expected X, got Y".
 
 #include <sys/types.h>
@@ -34,7 +41,8 @@ enum class Msg : uint32_t {
   ready,
   committed,
   init_pid,
-  failure
+  failure,
+  go
 };
 
 const char* msg_name(Msg m) noexcept;

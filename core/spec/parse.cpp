@@ -1079,6 +1079,30 @@ Spec parse_spec(std::string_view json_text) {
   return read_spec(doc);
 }
 
+namespace {
+
+Json parse_json_text(std::string_view json_text) {
+  try {
+    return Json::parse(json_text.begin(), json_text.end());
+  } catch (const Json::parse_error& e) {
+    throw os::Error(describe_parse_error(e));
+  }
+}
+
+}  // namespace
+
+Process parse_process(std::string_view json_text) {
+  Process p;
+  read(parse_json_text(json_text), "process", p);
+  return p;
+}
+
+Resources parse_resources(std::string_view json_text) {
+  Resources r;
+  read(parse_json_text(json_text), "linux.resources", r);
+  return r;
+}
+
 Spec load_spec(const std::string& bundle_dir) {
   const std::string path = (bundle_dir.empty() ? std::string(".") : bundle_dir) + "/config.json";
   std::optional<std::string> text;

@@ -20,6 +20,13 @@ namespace rrun::spec {
 // Parses and validates the text of a config.json. Throws os::Error.
 Spec parse_spec(std::string_view json_text);
 
+// A process object alone (`exec --process process.json`); errors name the
+// path from "process". Throws os::Error.
+Process parse_process(std::string_view json_text);
+// A linux.resources object alone (`update --resources`); errors name the
+// path from "linux.resources". Throws os::Error.
+Resources parse_resources(std::string_view json_text);
+
 // Reads and parses <bundle_dir>/config.json. Parse errors are prefixed with
 // "config.json: "; an unreadable file is an os::Error (absent file) or an
 // os::SystemError naming the path.

@@ -1,0 +1,417 @@
+// `exec`: a new process in a running container, top-down. The parent plans
+// everything (process spec, namespaces to join, cgroup), clones the child
+// into the container's cgroup, and the child joins the container's
+// namespaces through the init's pidfd, sets the process up the way the init
+// did (same order as child.cpp) and execs. Like the init, the child never
+// throws and reports a failure over the sync socket; the socket is
+// close-on-exec, so EOF after `ready` means the exec succeeded.
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <rrun/os/error.hpp>
+#include <rrun/os/fd.hpp>
+#include <rrun/os/file.hpp>
+#include <rrun/os/proc.hpp>
+#include <rrun/os/syscall.hpp>
+#include <rrun/spec/parse.hpp>
+
+#include "caps.hpp"
+#include "container.hpp"
+#include "exe_guard.hpp"
+#include "id.hpp"
+#include "init_steps.hpp"
+#include "lifecycle.hpp"
+#include "log.hpp"
+#include "process_setup.hpp"
+#include "seccomp.hpp"
+#include "state.hpp"
+#include "sync.hpp"
+#include "terminal.hpp"
+
+namespace rrun::core {
+
+namespace {
+
+struct ExecPlan {
+  int sync_fd = -1;
+  int init_pidfd = -1;
+  unsigned long join_flags = 0;  // CLONE_NEW* of the init's namespaces that differ from ours
+  bool fork_again = false;       // a joined pid or time namespace applies to children only
+  ProcessPlan process;
+  CapsPlan caps;
+  std::optional<SeccompPlan> seccomp;
+  bool terminal = false;
+  unsigned short console_rows = 0, console_cols = 0;
+  std::string cwd;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  unsigned preserve_fds = 0;
+  int trampoline_fd = -1;
+};
+
+[[noreturn]] void die(const ExecPlan& plan, const os::StepFailure& f) noexcept {
+  send_failure(plan.sync_fd, f);
+  ::_exit(1);
+}
+
+int send(const ExecPlan& plan, Msg m, os::StepFailure& f, int fd = -1, int64_t value = 0) noexcept {
+  Packet p;
+  p.type = m;
+  p.value = value;
+  if (send_packet(plan.sync_fd, p, fd) < 0) return os::fail_step(f, errno, "sync", "send %s to rrun", msg_name(m));
+  return 0;
+}
+
+// A joined pid (or time) namespace holds our children, not us: fork, the
+// child goes on; the parent reports its pid and leaves.
+int fork_into_namespaces(const ExecPlan& plan, os::StepFailure& f) noexcept {
+  if (!plan.fork_again) return 0;
+  // The child waits for our exit (EOF on `gate`): init_pid must reach rrun
+  // before anything the child sends.
+  int gate[2];
+  if (::pipe2(gate, O_CLOEXEC) < 0) return os::fail_step(f, errno, "fork", "create a pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) return os::fail_step(f, errno, "fork", "fork into the container's pid namespace");
+  if (pid == 0) {
+    ::close(gate[1]);
+    char c;
+    while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    ::close(gate[0]);
+    return 0;
+  }
+  if (send(plan, Msg::init_pid, f, -1, pid) < 0) ::_exit(1);
+  ::_exit(0);
+}
+
+[[noreturn]] void exec_child(const ExecPlan& plan) noexcept {
+  int keep[72];
+  size_t n = 0;
+  auto add = [&](int fd) {
+    if (fd >= 3 && n < 72) keep[n++] = fd;
+  };
+  add(plan.sync_fd);
+  add(plan.init_pidfd);
+  add(plan.trampoline_fd);
+  if (plan.seccomp) add(plan.seccomp->bpf.get());
+  for (unsigned i = 0; i < plan.preserve_fds && i < 64; ++i) add(3 + static_cast<int>(i));
+  close_fds_except(keep, n);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  os::StepFailure f;
+
+  Packet go;
+  if (recv_packet(plan.sync_fd, go) < 0 || go.type != Msg::go) ::_exit(1);
+  // Still in rrun's user namespace: raising a hard limit needs
+  // CAP_SYS_RESOURCE here, and /proc/self is still ours to write.
+  if (apply_rlimits(plan.process, f) < 0) die(plan, f);
+  if (apply_oom_score_adj(plan.process, f) < 0) die(plan, f);
+  // Not dumpable until exec (exe_guard.hpp): the container must not reach
+  // /proc/PID/exe, the host's rrun.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (plan.join_flags && ::setns(plan.init_pidfd, static_cast<int>(plan.join_flags)) < 0)
+    os::fail_step(f, errno, "setns", "join the container's namespaces (flags %#lx; needs Linux 5.8)", plan.join_flags),
+        die(plan, f);
+  ::close(plan.init_pidfd);
+  if (fork_into_namespaces(plan, f) < 0) die(plan, f);
+  // Through the container's /proc, which shows us only once we are in its
+  // pid namespace (after the fork).
+  bool setgroups_allowed = !userns_denies_setgroups();
+  if (::chdir(plan.cwd.c_str()) < 0)
+    os::fail_step(f, errno, "cwd", "change to `%s` in the container", plan.cwd.c_str()), die(plan, f);
+  if (apply_umask(plan.process, f) < 0 || apply_personality(plan.process, f) < 0 ||
+      apply_scheduler(plan.process, f) < 0 || apply_io_priority(plan.process, f) < 0)
+    die(plan, f);
+  int master = -1;
+  if (plan.terminal && setup_terminal(plan.console_rows, plan.console_cols, &master, f) < 0) die(plan, f);
+  bool notify = plan.seccomp && plan.seccomp->notify;
+  bool seccomp_late = plan.process.no_new_privs && !notify;
+  if (plan.seccomp && !seccomp_late) {
+    if (notify && plan.process.no_new_privs && apply_no_new_privs(plan.process, f) < 0) die(plan, f);
+    int listener = -1;
+    if (apply_seccomp(*plan.seccomp, notify ? &listener : nullptr, f) < 0) die(plan, f);
+    if (notify) {
+      if (send(plan, Msg::seccomp_fd, f, listener) < 0) die(plan, f);
+      ::close(listener);
+    }
+  }
+  if (apply_user(plan.process, setgroups_allowed, f) < 0) die(plan, f);
+  if (apply_capabilities(plan.caps, f) < 0) die(plan, f);
+  char exe[4096];
+  if (resolve_executable(plan.args, plan.env, exe, sizeof exe, f) < 0) die(plan, f);
+  if (apply_exec_cpu_affinity(plan.process, true, f) < 0) die(plan, f);
+  if (apply_no_new_privs(plan.process, f) < 0) die(plan, f);
+  if (plan.seccomp && seccomp_late && apply_seccomp(*plan.seccomp, nullptr, f) < 0) die(plan, f);
+  if (close_fds_on_exec(plan.preserve_fds, f) < 0) die(plan, f);
+  if (send(plan, Msg::ready, f, master) < 0) die(plan, f);
+  if (master >= 0) ::close(master);
+  exec_process(exe, plan.args, plan.env, plan.trampoline_fd);
+  os::fail_step(f, errno, "exec", "execute `%s`", exe);
+  die(plan, f);
+}
+
+// "UID[:GID]" of --user.
+void parse_user(const std::string& text, spec::User& user) {
+  auto number = [&](const std::string& s) -> uint32_t {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long v = std::strtoul(s.c_str(), &end, 10);
+    if (s.empty() || *end || errno || v > 0xfffffffeUL || s[0] == '-')
+      throw os::Error("--user " + os::quote(text) + ": expected UID[:GID] with numeric ids");
+    return static_cast<uint32_t>(v);
+  };
+  size_t colon = text.find(':');
+  user.uid = number(text.substr(0, colon));
+  if (colon != std::string::npos) user.gid = number(text.substr(colon + 1));
+}
+
+// The process to run: --process FILE, or the container's process with the
+// command line's overrides (runc `exec`).
+spec::Process exec_process_spec(const spec::Spec& container, const ExecRequest& req) {
+  spec::Process p;
+  if (!req.process_file.empty()) {
+    std::string text;
+    try {
+      text = os::read_file(req.process_file);
+    } catch (const os::SystemError& e) {
+      throw os::SystemError(e.err(), "--process: cannot read " + os::quote(req.process_file));
+    }
+    try {
+      p = spec::parse_process(text);
+    } catch (const os::Error& e) {
+      throw os::Error("--process " + os::quote(req.process_file) + ": " + e.what());
+    }
+  } else {
+    if (req.args.empty()) throw os::Error("exec: no command given; usage: rrun exec ID COMMAND [ARG...]");
+    p = *container.process;
+    p.args = req.args;
+    p.command_line.clear();
+    p.terminal = req.tty;
+    p.console_size.reset();
+    if (!req.cwd.empty()) p.cwd = req.cwd;
+    // runc: an exec process never inherits the init's apparmor profile
+    // override nor its oom score; it gets the container's.
+  }
+  if (!req.cwd.empty()) p.cwd = req.cwd;
+  if (p.cwd.empty() || p.cwd[0] != '/') throw os::Error("--cwd " + os::quote(p.cwd) + ": must be an absolute path");
+  for (const auto& e : req.env) {
+    if (e.find('=') == std::string::npos) throw os::Error("--env " + os::quote(e) + ": expected KEY=VALUE");
+    p.env.push_back(e);
+  }
+  if (req.tty) p.terminal = true;
+  if (!req.user.empty()) {
+    p.user.uid = 0;
+    p.user.gid = 0;
+    parse_user(req.user, p.user);
+  }
+  for (const auto& g : req.additional_gids) {
+    char* end = nullptr;
+    unsigned long v = std::strtoul(g.c_str(), &end, 10);
+    if (g.empty() || *end || g[0] == '-' || v > 0xfffffffeUL)
+      throw os::Error("--additional-gids " + os::quote(g) + ": expected a numeric gid");
+    p.user.additional_gids.push_back(static_cast<uint32_t>(v));
+  }
+  if (!req.caps.empty()) {
+    if (!p.capabilities) p.capabilities.emplace();
+    for (std::string c : req.caps) {
+      for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      if (c.rfind("CAP_", 0) != 0) c = "CAP_" + c;
+      for (auto* set : {&p.capabilities->bounding, &p.capabilities->effective, &p.capabilities->permitted})
+        set->push_back(c);
+    }
+  }
+  if (req.no_new_privs) p.no_new_privileges = true;
+  if (!req.apparmor.empty() || !p.apparmor_profile.empty()) {
+    if (!os::path_exists("/sys/kernel/security/apparmor"))
+      throw os::Error("--apparmor: AppArmor is not enabled on this host; remove the profile");
+    throw os::Error("--apparmor: AppArmor profiles are not supported by rrun yet");
+  }
+  if (!req.process_label.empty() || !p.selinux_label.empty())
+    throw os::Error("--process-label: SELinux labels are not supported by rrun yet");
+  return p;
+}
+
+const struct {
+  const char* name;
+  unsigned long flag;
+} kNamespaces[] = {
+    {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},  {"pid", CLONE_NEWPID},       {"net", CLONE_NEWNET},
+    {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS}, {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
+};
+
+// The namespaces of `pid` that are not ours.
+unsigned long namespaces_to_join(pid_t pid) {
+  unsigned long flags = 0;
+  for (const auto& ns : kNamespaces) {
+    struct stat theirs, ours;
+    std::string p = "/proc/" + std::to_string(pid) + "/ns/" + ns.name;
+    std::string o = std::string("/proc/self/ns/") + ns.name;
+    if (::stat(p.c_str(), &theirs) < 0) {
+      if (errno == ENOENT) continue;  // a kernel without that namespace type
+      os::throw_errno("inspect the namespaces of the container init (" + p + ")");
+    }
+    if (::stat(o.c_str(), &ours) < 0 || theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev) flags |= ns.flag;
+  }
+  return flags;
+}
+
+// The uid map of the container's user namespace, as IdMappings.
+std::vector<spec::IdMapping> read_uid_map(pid_t pid) {
+  std::vector<spec::IdMapping> out;
+  std::string text = os::read_file("/proc/" + std::to_string(pid) + "/uid_map");
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t nl = text.find('\n', at);
+    std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    unsigned long c, h, s;
+    if (std::sscanf(line.c_str(), "%lu %lu %lu", &c, &h, &s) == 3)
+      out.push_back({static_cast<uint32_t>(c), static_cast<uint32_t>(h), static_cast<uint32_t>(s)});
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int exec_container(const Context& ctx, const ExecRequest& req) {
+  validate_container_id(req.id);
+  if (req.tty && req.detach && req.console_socket.empty())
+    throw os::Error("exec -t -d: a detached process with a terminal needs --console-socket to hand the terminal to");
+  if (!req.cgroup.empty()) throw os::Error("exec --cgroup: sub-cgroups are not supported by rrun yet");
+  StateStore store(ctx.state_root);
+  State st;
+  spec::Spec spec;
+  {
+    auto lock = store.lock(req.id);
+    LockFileJanitor janitor(store, req.id);
+    st = store.load_or_throw(req.id);
+    Status live = store.status_of(st);
+    if (live == Status::paused && !req.ignore_paused)
+      throw os::Error("cannot exec in container " + os::quote(req.id) +
+                      ": it is paused; resume it first or use --ignore-paused");
+    if (live != Status::created && live != Status::running && live != Status::paused)
+      throw os::Error("cannot exec in container " + os::quote(req.id) + ": it is " + status_name(live));
+    spec = spec::load_spec(store.container_dir(req.id));
+  }
+  os::UniqueFd init_pidfd = open_init_pidfd(st);
+  if (!init_pidfd) throw os::Error("cannot exec in container " + os::quote(req.id) + ": it is stopped");
+
+  // Plan.
+  spec::Process proc = exec_process_spec(spec, req);
+  ExecPlan plan;
+  plan.init_pidfd = init_pidfd.get();
+  plan.join_flags = namespaces_to_join(st.pid);
+  plan.fork_again = plan.join_flags & (CLONE_NEWPID | CLONE_NEWTIME);
+  plan.process = plan_process(proc, spec.linux ? spec.linux->personality : std::nullopt);
+  std::vector<std::string> warnings;
+  plan.caps = plan_capabilities(proc.capabilities, read_last_cap(), &warnings);
+  for (const auto& w : warnings) log_debug(w);
+  if (spec.linux && spec.linux->seccomp) plan.seccomp = plan_seccomp(*spec.linux->seccomp);
+  plan.terminal = proc.terminal;
+  if (proc.console_size) {
+    plan.console_rows = static_cast<unsigned short>(proc.console_size->height);
+    plan.console_cols = static_cast<unsigned short>(proc.console_size->width);
+  }
+  plan.cwd = proc.cwd;
+  plan.args = proc.args;
+  plan.env = proc.env;
+  plan.preserve_fds = req.preserve_fds;
+  bool in_user_ns = plan.join_flags & CLONE_NEWUSER;
+  os::UniqueFd trampoline;
+  if (container_can_write_binary("/proc/self/exe", in_user_ns, false,
+                                 in_user_ns ? read_uid_map(st.pid) : std::vector<spec::IdMapping>{})) {
+    trampoline = make_exec_trampoline();
+    plan.trampoline_fd = trampoline.get();
+  }
+  std::unique_ptr<cgroups::Manager> cgroup = container_cgroup(st);
+
+  // Clone into the cgroup; the child waits for `go`.
+  if (!req.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  sigset_t forward, old;
+  sigfillset(&forward);
+  for (int s : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&forward, s);
+  // Blocked from before the clone (the child unblocks them): a signal sent
+  // to rrun once the process may run is for the process; wait_and_forward
+  // reads it from a signalfd.
+  if (!req.detach) ::sigprocmask(SIG_BLOCK, &forward, &old);
+  struct MaskRestore {
+    const sigset_t* old;
+    ~MaskRestore() {
+      if (old) ::sigprocmask(SIG_SETMASK, old, nullptr);
+    }
+  } restore{req.detach ? nullptr : &old};
+  os::UniqueFd parent_end, child_end;
+  make_sync_pair(parent_end, child_end);
+  plan.sync_fd = child_end.get();
+  int pidfd = -1;
+  bool in_cgroup = false;
+  pid_t pid = clone_child(0, cgroup->clone_fd(), &pidfd, &in_cgroup);
+  if (pid < 0) os::throw_errno("clone the exec process");
+  if (pid == 0) exec_child(plan);
+  child_end.reset();
+  os::UniqueFd child_pidfd(pidfd);
+  pid_t clone_pid = pid;
+  bool committed = false;
+  struct Reaper {
+    pid_t& clone_pid;
+    pid_t& pid;
+    bool& committed;
+    ~Reaper() {
+      if (committed) return;
+      ::kill(clone_pid, SIGKILL);
+      ::waitpid(clone_pid, nullptr, 0);
+      if (pid != clone_pid) ::kill(pid, SIGKILL);
+    }
+  } reaper{clone_pid, pid, committed};
+
+  if (!in_cgroup) cgroup->apply(pid);
+  send_or_throw(parent_end.get(), Msg::go);
+  if (plan.fork_again) {
+    Packet p = expect_msg(parent_end.get(), Msg::init_pid);
+    pid = static_cast<pid_t>(p.value);
+    child_pidfd.reset(os::sys::pidfd_open(pid));
+    ::waitpid(clone_pid, nullptr, 0);
+  }
+  if (plan.seccomp && plan.seccomp->notify) {
+    State exec_state = st;
+    exec_state.pid = pid;
+    send_seccomp_agent(parent_end.get(), *plan.seccomp, exec_state);
+  }
+  os::UniqueFd master;
+  expect_msg(parent_end.get(), Msg::ready, &master);
+  // EOF: the exec succeeded (the socket is close-on-exec); else its failure.
+  expect_msg(parent_end.get(), Msg::none);
+  if (!req.pid_file.empty()) {
+    std::string abs = req.pid_file;
+    if (abs[0] != '/') {
+      char cwd[4096];
+      if (::getcwd(cwd, sizeof cwd)) abs = std::string(cwd) + "/" + abs;
+    }
+    os::write_file_atomic(abs, std::to_string(pid), 0644);
+  }
+  if (proc.terminal && !req.console_socket.empty()) {
+    send_console(req.console_socket, master.get());
+    master.reset();
+  }
+  committed = true;
+  if (req.detach) return 0;
+
+  return wait_and_forward(pid, child_pidfd.get(), forward, master ? master.get() : -1);
+}
+
+}  // namespace rrun::core

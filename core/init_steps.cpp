@@ -1,0 +1,137 @@
+#include "init_steps.hpp"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <rrun/os/syscall.hpp>
+
+#include "exe_guard.hpp"
+
+namespace rrun::core {
+
+int setup_terminal(unsigned short rows, unsigned short cols, int* master_out, os::StepFailure& f) noexcept {
+  *master_out = -1;
+  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return os::fail_step(f, errno, "terminal", "open `/dev/ptmx` in the container");
+  int unlock = 0;
+  if (::ioctl(master, TIOCSPTLCK, &unlock) < 0) return os::fail_step(f, errno, "terminal", "unlock the pty");
+  int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (slave < 0) return os::fail_step(f, errno, "terminal", "open the pty slave");
+  if (rows || cols) {
+    struct winsize ws = {};
+    ws.ws_row = rows;
+    ws.ws_col = cols;
+    ::ioctl(slave, TIOCSWINSZ, &ws);
+  }
+  if (::setsid() < 0) return os::fail_step(f, errno, "terminal", "setsid");
+  if (::ioctl(slave, TIOCSCTTY, 0) < 0)
+    return os::fail_step(f, errno, "terminal", "make the pty the controlling terminal");
+  for (int fd = 0; fd < 3; ++fd)
+    if (::dup2(slave, fd) < 0) return os::fail_step(f, errno, "terminal", "dup the pty to fd %d", fd);
+  if (slave > 2) ::close(slave);
+  *master_out = master;
+  return 0;
+}
+
+int resolve_executable(const std::vector<std::string>& args, const std::vector<std::string>& env, char* out,
+                       size_t out_size, os::StepFailure& f) noexcept {
+  const char* name = args[0].c_str();
+  if (std::strchr(name, '/')) {
+    if (::access(name, X_OK) < 0) return os::fail_step(f, errno, "exec", "process.args[0] `%s`", name);
+    std::snprintf(out, out_size, "%s", name);
+    return 0;
+  }
+  const char* path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) path = e.c_str() + 5;
+  int last_err = ENOENT;
+  for (const char* p = path;;) {
+    const char* end = std::strchr(p, ':');
+    size_t len = end ? static_cast<size_t>(end - p) : std::strlen(p);
+    std::snprintf(out, out_size, "%.*s%s%s", static_cast<int>(len), p, len ? "/" : "", name);
+    struct stat st;
+    if (::stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+      if (::access(out, X_OK) == 0) return 0;
+      last_err = errno;
+    }
+    if (!end) break;
+    p = end + 1;
+  }
+  return os::fail_step(f, last_err, "exec", "process.args[0] `%s` not found in PATH `%s`", name, path);
+}
+
+int close_fds_on_exec(unsigned preserve_fds, os::StepFailure& f) noexcept {
+  unsigned first = 3 + preserve_fds;
+  if (os::sys::close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+    // Before Linux 5.11: walk the possible fds.
+    long max = ::sysconf(_SC_OPEN_MAX);
+    for (long fd = first; fd < max && fd < 65536; ++fd) ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+  }
+  for (unsigned fd = 3; fd < first; ++fd) {
+    int flags = ::fcntl(static_cast<int>(fd), F_GETFD);
+    if (flags >= 0 && ::fcntl(static_cast<int>(fd), F_SETFD, flags & ~FD_CLOEXEC) < 0)
+      return os::fail_step(f, errno, "preserve-fds", "keep fd %u open", fd);
+  }
+  return 0;
+}
+
+void close_fds_except(int* keep, size_t n) noexcept {
+  std::sort(keep, keep + n);
+  unsigned next = 3;
+  for (size_t i = 0; i < n; ++i) {
+    if (keep[i] < 3) continue;
+    if (static_cast<unsigned>(keep[i]) > next) os::sys::close_range(next, static_cast<unsigned>(keep[i]) - 1, 0);
+    next = static_cast<unsigned>(keep[i]) + 1;
+  }
+  os::sys::close_range(next, ~0U, 0);
+}
+
+// A user namespace we joined, or one made inside a namespace that denies
+// setgroups (rrun run by `unshare -r`, or a rootless caller with a single
+// mapping), says "deny": read it inside, as runc does, rather than fail on
+// setgroups later.
+bool userns_denies_setgroups() noexcept {
+  int fd = ::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[16] = {};
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  return n >= 4 && std::strncmp(buf, "deny", 4) == 0;
+}
+
+void exec_process(const char* exe, const std::vector<std::string>& args, const std::vector<std::string>& env,
+                  int trampoline_fd) noexcept {
+  // Sized on the stack: no allocation between fork and exec.
+  constexpr size_t kMax = 4096;
+  if (args.size() + 3 > kMax || env.size() + 1 > kMax) {
+    errno = E2BIG;
+    return;
+  }
+  static char* argv[kMax];
+  static char* envp[kMax];
+  size_t a = 0;
+  if (trampoline_fd >= 0) {
+    argv[a++] = const_cast<char*>(kTrampolineMarker);
+    argv[a++] = const_cast<char*>(exe);
+  }
+  for (const auto& s : args) argv[a++] = const_cast<char*>(s.c_str());
+  argv[a] = nullptr;
+  size_t e = 0;
+  for (const auto& s : env) envp[e++] = const_cast<char*>(s.c_str());
+  envp[e] = nullptr;
+  if (trampoline_fd >= 0)
+    ::syscall(SYS_execveat, trampoline_fd, "", argv, envp, AT_EMPTY_PATH);
+  else
+    ::execve(exe, argv, envp);
+}
+
+}  // namespace rrun::core

@@ -1,0 +1,41 @@
+#pragma once
+// Steps the container init (child.cpp) and an `exec` process (exec.cpp)
+// share, between clone and execve. Like everything that runs in the child
+// they never throw and never allocate where a caller could have forked a
+// multi-threaded parent; they return 0 or -1 with the os::StepFailure filled.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <rrun/os/step.hpp>
+
+namespace rrun::core {
+
+// A pty inside the container (its /dev/ptmx): the slave becomes stdio and
+// the controlling terminal of a new session; the master is returned in
+// `master_out` for the parent. rows/cols 0: the kernel's default size.
+int setup_terminal(unsigned short rows, unsigned short cols, int* master_out, os::StepFailure& f) noexcept;
+
+// args[0] found like execvp does, with the PATH of `env` (else the default
+// PATH), into `out`; checked now so that a missing program is reported
+// before the process is committed.
+int resolve_executable(const std::vector<std::string>& args, const std::vector<std::string>& env, char* out,
+                       size_t out_size, os::StepFailure& f) noexcept;
+
+// fds 3 .. 3+preserve_fds-1 stay open (without CLOEXEC); every fd above is
+// close-on-exec, so nothing of rrun reaches the process (CVE-2024-21626).
+int close_fds_on_exec(unsigned preserve_fds, os::StepFailure& f) noexcept;
+
+// Closes every fd >= 3 except the `n` in `keep` (sorted here in place).
+void close_fds_except(int* keep, size_t n) noexcept;
+
+// Whether our user namespace denies setgroups(2) (/proc/self/setgroups).
+bool userns_denies_setgroups() noexcept;
+
+// execve of `exe` with `args`/`env`, through the sealed trampoline when
+// `trampoline_fd` >= 0 (exe_guard.hpp). Returns only on failure, with errno.
+void exec_process(const char* exe, const std::vector<std::string>& args, const std::vector<std::string>& env,
+                  int trampoline_fd) noexcept;
+
+}  // namespace rrun::core

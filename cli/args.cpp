@@ -179,6 +179,7 @@ std::vector<CommandSpec> build_table() {
                 {"cpu-quota", nullptr, V, "CPU CFS hardcap limit (in usecs); allowed cpu time in a given period"},
                 {"cpu-burst", nullptr, V, "CPU CFS hardcap burst limit (in usecs)"},
                 {"cpu-share", nullptr, V, "CPU shares (relative weight vs. other containers)"},
+                {"cpu-shares", nullptr, V, "the same as --cpu-share"},
                 {"cpu-rt-period", nullptr, V, "CPU realtime period to be used for hardcapping (in usecs)"},
                 {"cpu-rt-runtime", nullptr, V, "CPU realtime hardcap limit (in usecs)"},
                 {"cpuset-cpus", nullptr, V, "CPU(s) to use"},

@@ -28,6 +28,11 @@ int cmd_run(const Invocation& inv);
 int cmd_kill(const Invocation& inv);
 int cmd_delete(const Invocation& inv);
 int cmd_exec(const Invocation& inv);
+// commands_cgroup.cpp
+int cmd_pause(const Invocation& inv);
+int cmd_resume(const Invocation& inv);
+int cmd_ps(const Invocation& inv);
+int cmd_update(const Invocation& inv);
 // Throws os::Error("<command>: not implemented yet").
 int cmd_not_implemented(const Invocation& inv);
 

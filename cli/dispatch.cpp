@@ -15,15 +15,15 @@ const std::pair<const char*, CommandFn> kHandlers[] = {
     {"features", cmd_not_implemented},
     {"kill", cmd_kill},
     {"list", cmd_list},
-    {"pause", cmd_not_implemented},
-    {"ps", cmd_not_implemented},
+    {"pause", cmd_pause},
+    {"ps", cmd_ps},
     {"restore", cmd_not_implemented},
-    {"resume", cmd_not_implemented},
+    {"resume", cmd_resume},
     {"run", cmd_run},
     {"spec", cmd_spec},
     {"start", cmd_start},
     {"state", cmd_state},
-    {"update", cmd_not_implemented},
+    {"update", cmd_update},
 };
 
 }  // namespace

@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include <rrun/cgroups/manager.hpp>
+#include <rrun/spec/spec.hpp>
+
 namespace rrun::core {
 
 // What every command gets from the global flags.
@@ -84,6 +87,30 @@ struct ExecRequest {
 // the terminal, returns the exit status as run does; detached: returns 0
 // once the process exec'd (its pid in --pid-file).
 int exec_container(const Context& ctx, const ExecRequest& req);
+
+// `pause` / `resume`: freeze / thaw the container's cgroup; the state shows
+// `paused` in between. Without a cgroup (none driver) an error says how to
+// get one.
+void pause_container(const Context& ctx, const std::string& id);
+void resume_container(const Context& ctx, const std::string& id);
+
+// `ps`: the pids of the container's processes (its cgroup; without one, its
+// pid namespace), sorted, as seen from rrun's pid namespace.
+std::vector<pid_t> container_pids(const Context& ctx, const std::string& id);
+
+struct UpdateRequest {
+  std::string id;
+  spec::Resources resources;  // only what is set changes (runc `update`)
+};
+
+// `update`: merges the request into the container's resources, writes them
+// to its cgroup and records them in the container's config.json.
+void update_container(const Context& ctx, const UpdateRequest& req);
+
+// `events --stats`: the cgroup's numbers. Throws without a cgroup.
+cgroups::Stats container_stats(const Context& ctx, const std::string& id);
+// Whether the container exists and is not stopped (`events` loops on it).
+bool container_alive(const Context& ctx, const std::string& id);
 
 // A signal given as "TERM", "SIGTERM", "sigterm" or "15"; throws os::Error.
 int parse_signal(const std::string& name);

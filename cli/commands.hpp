@@ -33,6 +33,7 @@ int cmd_pause(const Invocation& inv);
 int cmd_resume(const Invocation& inv);
 int cmd_ps(const Invocation& inv);
 int cmd_update(const Invocation& inv);
+int cmd_events(const Invocation& inv);
 // Throws os::Error("<command>: not implemented yet").
 int cmd_not_implemented(const Invocation& inv);
 

@@ -184,7 +184,160 @@ spec::Resources resources_from_flags(const Invocation& inv) {
   return r;
 }
 
+// runc's `events` data object (types/events.go): fields runc marks
+// omitempty are left out when 0 or empty.
+nlohmann::json stats_json(const cgroups::Stats& st) {
+  using nlohmann::json;
+  auto put = [](json& j, const char* key, uint64_t v) {
+    if (v) j[key] = v;
+  };
+  json usage = json::object();
+  put(usage, "total", st.cpu.usage.total);
+  if (!st.cpu.usage.percpu.empty()) usage["percpu"] = st.cpu.usage.percpu;
+  usage["kernel"] = st.cpu.usage.kernel;
+  usage["user"] = st.cpu.usage.user;
+  json throttling = json::object();
+  put(throttling, "periods", st.cpu.throttling.periods);
+  put(throttling, "throttledPeriods", st.cpu.throttling.throttled_periods);
+  put(throttling, "throttledTime", st.cpu.throttling.throttled_time);
+  auto entry = [&](const cgroups::MemoryEntry& e) {
+    json j = {{"limit", e.limit}};
+    put(j, "usage", e.usage);
+    put(j, "max", e.max);
+    j["failcnt"] = e.failcnt;
+    return j;
+  };
+  json memory = json::object();
+  put(memory, "cache", st.memory.cache);
+  memory["usage"] = entry(st.memory.usage);
+  memory["swap"] = entry(st.memory.swap);
+  memory["kernel"] = entry(st.memory.kernel);
+  memory["kernelTCP"] = entry(st.memory.kernel_tcp);
+  if (!st.memory.raw.empty()) memory["raw"] = st.memory.raw;
+  json pids = json::object();
+  put(pids, "current", st.pids.current);
+  put(pids, "limit", st.pids.limit);
+  auto blkio_entries = [&](const std::vector<cgroups::BlkioEntry>& v) {
+    json a = json::array();
+    for (const auto& e : v) {
+      json j = json::object();
+      put(j, "major", e.major);
+      put(j, "minor", e.minor);
+      if (!e.op.empty()) j["op"] = e.op;
+      put(j, "value", e.value);
+      a.push_back(j);
+    }
+    return a;
+  };
+  json blkio = json::object();
+  if (!st.blkio.io_service_bytes_recursive.empty())
+    blkio["ioServiceBytesRecursive"] = blkio_entries(st.blkio.io_service_bytes_recursive);
+  if (!st.blkio.io_serviced_recursive.empty())
+    blkio["ioServicedRecursive"] = blkio_entries(st.blkio.io_serviced_recursive);
+  json hugetlb = json::object();
+  for (const auto& [size, h] : st.hugetlb) {
+    json j = json::object();
+    put(j, "usage", h.usage);
+    put(j, "max", h.max);
+    j["failcnt"] = h.failcnt;
+    hugetlb[size] = j;
+  }
+  return {{"cpu", {{"usage", usage}, {"throttling", throttling}}},
+          {"cpuset", json::object()},
+          {"memory", memory},
+          {"pids", pids},
+          {"blkio", blkio},
+          {"hugetlb", hugetlb},
+          {"intel_rdt", json::object()},
+          {"network_interfaces", nullptr}};
+}
+
+// A Go duration as runc's --interval takes it: "5s", "200ms", "1m30s".
+std::chrono::milliseconds parse_interval(const std::string& text) {
+  double total_ms = 0;
+  size_t i = 0;
+  if (text.empty()) i = std::string::npos;
+  while (i != std::string::npos && i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+    if (i == start) {
+      i = std::string::npos;
+      break;
+    }
+    double v = std::strtod(text.substr(start, i - start).c_str(), nullptr);
+    size_t u = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    std::string unit = text.substr(u, i - u);
+    if (unit == "ms")
+      total_ms += v;
+    else if (unit == "s")
+      total_ms += v * 1000;
+    else if (unit == "m")
+      total_ms += v * 60000;
+    else if (unit == "h")
+      total_ms += v * 3600000;
+    else if (unit == "us" || unit == "µs")
+      total_ms += v / 1000;
+    else
+      i = std::string::npos;
+  }
+  if (i == std::string::npos || total_ms <= 0)
+    throw os::Error("events: invalid --interval " + os::quote(text) + ": expected a duration such as 5s or 200ms");
+  return std::chrono::milliseconds(std::max<long long>(1, static_cast<long long>(total_ms)));
+}
+
 }  // namespace
+
+int cmd_events(const Invocation& inv) {
+  core::Context ctx = context(inv);
+  const std::string id = inv.args.at(0);
+  auto event = [&](const char* type, const cgroups::Stats* st) {
+    nlohmann::json j = {{"type", type}, {"id", id}};
+    if (st) j["data"] = stats_json(*st);
+    print(j.dump() + "\n");
+  };
+  if (inv.get_bool("stats")) {
+    cgroups::Stats st = core::container_stats(ctx, id);
+    event("stats", &st);
+    return 0;
+  }
+  auto interval = parse_interval(inv.get("interval", "5s"));
+  cgroups::Stats st = core::container_stats(ctx, id);  // fails now if there is no cgroup
+  uint64_t ooms = st.oom_kills.value_or(0);
+  auto next = std::chrono::steady_clock::now();
+  for (;;) {
+    event("stats", &st);
+    next += interval;
+    // OOM kills are looked for every 250 ms between the stats.
+    while (std::chrono::steady_clock::now() < next) {
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          std::chrono::milliseconds(250), next - std::chrono::steady_clock::now()));
+      if (!core::container_alive(ctx, id)) return 0;
+      cgroups::Stats now;
+      try {
+        now = core::container_stats(ctx, id);
+      } catch (const os::Error&) {
+        if (!core::container_alive(ctx, id)) return 0;
+        throw;
+      }
+      if (now.oom_kills.value_or(0) > ooms) {
+        ooms = *now.oom_kills;
+        event("oom", nullptr);
+      }
+    }
+    if (!core::container_alive(ctx, id)) return 0;
+    try {
+      st = core::container_stats(ctx, id);
+    } catch (const os::Error&) {
+      if (!core::container_alive(ctx, id)) return 0;  // it stopped in between
+      throw;
+    }
+    if (st.oom_kills.value_or(0) > ooms) {
+      ooms = *st.oom_kills;
+      event("oom", nullptr);
+    }
+  }
+}
 
 int cmd_pause(const Invocation& inv) {
   core::pause_container(context(inv), inv.args.at(0));

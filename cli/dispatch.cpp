@@ -10,7 +10,7 @@ const std::pair<const char*, CommandFn> kHandlers[] = {
     {"checkpoint", cmd_not_implemented},
     {"create", cmd_create},
     {"delete", cmd_delete},
-    {"events", cmd_not_implemented},
+    {"events", cmd_events},
     {"exec", cmd_exec},
     {"features", cmd_not_implemented},
     {"kill", cmd_kill},

@@ -26,20 +26,6 @@ else
 fi
 assert_no_leftovers
 
-step "linux.resources before cgroup support: said once (rootless), a debug line (root)"
-cp "$WORK/config.orig" "$WORK/b/config.json"
-config_set "$WORK/b" '.linux.resources = {memory: {limit: 268435456}, pids: {limit: 100}}'
-if [[ "$RRUN_TEST_MODE" == rootless ]]; then
-  expect_ok rr run -b "$WORK/b" res
-  expect_eq "$(grep -c 'linux.resources: cgroup limits are not applied yet' <<<"$err")" 1 "warnings about resources"
-else
-  expect_ok rr --debug run -b "$WORK/b" res
-  expect_contains "$err" "linux.resources: cgroup limits are not applied yet" "the --debug line"
-  expect_ok rr run -b "$WORK/b" res2
-  expect_not_contains "$err" "warning" "stderr of a root run with resources"
-fi
-assert_no_leftovers
-
 step "uid 0 in a user namespace that maps one id: rootless, and the container runs"
 cp "$WORK/config.orig" "$WORK/b/config.json"
 if ! unshare --user --map-root-user true 2>/dev/null; then

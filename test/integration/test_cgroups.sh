@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# cgroups on this host. As root on a v1 or hybrid host: the v1 driver puts
+# the container (and exec processes) below rrun's own cgroup in every
+# hierarchy, applies linux.resources, pauses/resumes with the freezer,
+# updates, reports stats, kills --all, and delete leaves no cgroup behind.
+# Rootless with nothing delegated (the none driver): the container runs in
+# the caller's cgroup, one warning names the limits that were not applied,
+# and the cgroup commands say why they cannot work. The cgroup v2 drivers
+# are tested in the VM (test/vm, label cgroup2).
+# rrun-test: nosub
+source "$(dirname "$0")/lib.sh"
+
+mode=$(stat -f -c %T /sys/fs/cgroup 2>/dev/null || true)
+scratch_bundle
+set_cmd sleep 600
+config_set "$B" '.linux.resources = {memory: {limit: 268435456}, pids: {limit: 100}, cpu: {shares: 512, quota: 50000, period: 100000}}'
+cp "$B/config.json" "$WORK/config.res"
+
+# The cgroup of PID in HIERARCHY (v1), from /proc/PID/cgroup.
+cgroup_of() { awk -F: -v h="$2" '$2 == h || $2 ~ "(^|,)"h"(,|$)" { print $3; exit }' "/proc/$1/cgroup"; }
+
+if [[ "$RRUN_TEST_MODE" == root ]]; then
+  [[ "$mode" == tmpfs ]] || skip "the host's /sys/fs/cgroup is $mode, not v1/hybrid: the v2 driver is tested in the VM"
+
+  step "run -d: the init is in its own cgroup below ours in every hierarchy, with the limits"
+  expect_ok rr run -d -b "$B" c </dev/null
+  pid=$(rr state c | jq -r .pid)
+  for h in memory pids cpu freezer devices; do
+    own=$(cgroup_of $$ "$h")
+    theirs=$(cgroup_of "$pid" "$h")
+    [[ "$theirs" == "${own%/}/"* ]] || fail "$h: container cgroup [$theirs] is not below ours [$own]"
+    [[ "$theirs" == *"/c" ]] || fail "$h: container cgroup [$theirs] is not named after the container"
+  done
+  mem=/sys/fs/cgroup/memory$(cgroup_of "$pid" memory)
+  pids_dir=/sys/fs/cgroup/pids$(cgroup_of "$pid" pids)
+  cpu_dir=/sys/fs/cgroup/cpu$(cgroup_of "$pid" cpu)
+  freezer=/sys/fs/cgroup/freezer$(cgroup_of "$pid" freezer)
+  expect_eq "$(cat "$mem/memory.limit_in_bytes")" 268435456 "memory.limit_in_bytes"
+  expect_eq "$(cat "$pids_dir/pids.max")" 100 "pids.max"
+  expect_eq "$(cat "$cpu_dir/cpu.shares")" 512 "cpu.shares"
+  expect_eq "$(cat "$cpu_dir/cpu.cfs_quota_us")" 50000 "cpu.cfs_quota_us"
+  expect_eq "$(rr state c | jq -r .status)" running "status"
+
+  step "exec: the process is in the container's cgroup"
+  expect_ok rr exec -d --pid-file "$WORK/exec.pid" c sleep 300
+  epid=$(cat "$WORK/exec.pid")
+  expect_eq "$(cgroup_of "$epid" memory)" "$(cgroup_of "$pid" memory)" "memory cgroup of the exec process"
+
+  step "ps: the container's pids (json), the table has them"
+  expect_ok rr ps --format json c
+  expect_eq "$(jq -c 'sort' <<<"$out")" "$(jq -cn --argjson a "$pid" --argjson b "$epid" '[$a, $b] | sort')" "ps --format json"
+  expect_ok rr ps c
+  expect_contains "$(head -1 <<<"$out")" "PID" "ps header"
+  expect_contains "$out" "sleep 300" "ps table"
+
+  step "pause / resume: the freezer, the status"
+  expect_ok rr pause c
+  expect_eq "$(cat "$freezer/freezer.state")" FROZEN "freezer.state after pause"
+  expect_eq "$(rr state c | jq -r .status)" paused "status after pause"
+  expect_eq "$(awk '/^State:/ {print $2}' "/proc/$pid/status")" D "the init's state while frozen"
+  expect_fail_with "it is paused" -- rr exec c true
+  expect_fail_with "cannot pause container" -- rr pause c
+  expect_ok rr resume c
+  expect_eq "$(cat "$freezer/freezer.state")" THAWED "freezer.state after resume"
+  expect_eq "$(rr state c | jq -r .status)" running "status after resume"
+  expect_fail_with "cannot resume container" -- rr resume c
+
+  step "update: flags and --resources, recorded for the next update"
+  expect_ok rr update --memory 128M --pids-limit 50 --cpu-quota 20000 c
+  expect_eq "$(cat "$mem/memory.limit_in_bytes")" 134217728 "memory.limit_in_bytes after update"
+  expect_eq "$(cat "$pids_dir/pids.max")" 50 "pids.max after update"
+  expect_eq "$(cat "$cpu_dir/cpu.cfs_quota_us")" 20000 "cpu.cfs_quota_us after update"
+  echo '{"pids": {"limit": 70}}' | rr update --resources - c
+  expect_eq "$(cat "$pids_dir/pids.max")" 70 "pids.max after update --resources -"
+  expect_eq "$(cat "$mem/memory.limit_in_bytes")" 134217728 "memory limit unchanged by an update of pids"
+  expect_fail_with "expected bytes, a size such as 512M" -- rr update --memory 12Q c
+  expect_fail_with "linux.resources.pids.limit: expected" -- sh -c "echo '{\"pids\": {\"limit\": \"x\"}}' | $RRUN_BIN --root $STATE_ROOT update --resources - c"
+
+  step "events --stats: runc's JSON shape"
+  expect_ok rr events --stats c
+  expect_eq "$(jq -r .type <<<"$out")" stats "type"
+  expect_eq "$(jq -r .id <<<"$out")" c "id"
+  (($(jq -r .data.memory.usage.usage <<<"$out") > 0)) || fail "memory usage in $out"
+  expect_eq "$(jq -r .data.memory.usage.limit <<<"$out")" 134217728 "memory limit in stats"
+  (($(jq -r .data.pids.current <<<"$out") >= 2)) || fail "pids.current in $out"
+  expect_eq "$(jq -r .data.pids.limit <<<"$out")" 70 "pids limit in stats"
+  jq -e '.data.cpu.usage.total >= 0' <<<"$out" >/dev/null || fail "cpu usage in $out"
+
+  step "events --interval: stats lines until the container stops"
+  "$RRUN_BIN" --root "$STATE_ROOT" events --interval 200ms c >"$WORK/events.out" 2>&1 &
+  ev=$!
+  wait_until 10 test "$(grep -c '"type":"stats"' "$WORK/events.out")" -ge 2 || fail "no stats events: $(cat "$WORK/events.out")"
+
+  step "kill --all: every process of the cgroup"
+  expect_ok rr kill --all c KILL
+  wait_until 10 test ! -d "/proc/$epid" || fail "exec process $epid survived kill --all"
+  wait_until 10 sh -c "[ \"\$($RRUN_BIN --root $STATE_ROOT state c | jq -r .status)\" = stopped ]" || fail "init survived"
+  wait_until 10 sh -c "! kill -0 $ev 2>/dev/null" || fail "events did not exit when the container stopped"
+
+  step "delete: no cgroup left in any hierarchy"
+  expect_ok rr delete c
+  for d in "$mem" "$pids_dir" "$cpu_dir" "$freezer"; do
+    [[ ! -d "$d" ]] || fail "cgroup $d left behind"
+  done
+  assert_no_leftovers
+
+  step "a limit the kernel refuses is an error as root, and nothing is left"
+  fresh
+  set_cmd true
+  config_set "$B" '.linux.resources = {cpu: {cpus: "4096"}}'
+  run rr run -b "$B" bad
+  ((rc == 1)) || fail "cpus 4096 should fail: rc=$rc err=$err"
+  expect_contains "$err" "cpuset" "error naming the file"
+  assert_no_leftovers
+  own_mem=/sys/fs/cgroup/memory$(cgroup_of $$ memory)
+  [[ ! -e "$own_mem/rrun/bad" ]] || fail "cgroup of the failed create left behind"
+
+  step "rrun killed in the middle of create: delete --force removes its cgroup"
+  fresh
+  set_cmd true
+  config_set "$B" '.hooks = {createRuntime: [{path: "/bin/sh", args: ["sh", "-c", "echo $$ >\($w)/hook.pid; exec sleep 30"]}]}' --arg w "$WORK"
+  "$RRUN_BIN" --root "$STATE_ROOT" create -b "$B" crash </dev/null >/dev/null 2>&1 &
+  cpid=$!
+  wait_until 10 test -e "$own_mem/rrun/crash" || fail "create did not make its cgroup"
+  kill -KILL "$cpid"
+  wait "$cpid" 2>/dev/null || true
+  wait_until 10 test -s "$WORK/hook.pid" && kill -KILL "$(cat "$WORK/hook.pid")" 2>/dev/null || true
+  # The init waits forever for a parent that is gone: it exits when its sync socket closes.
+  expect_ok rr delete --force crash
+  [[ ! -e "$own_mem/rrun/crash" ]] || fail "delete --force left the cgroup of a crashed create"
+  assert_no_leftovers
+else
+  step "rootless without a delegated cgroup: one warning, the container runs where we are"
+  own_before=$(cat /proc/self/cgroup)
+  expect_ok rr run -d -b "$B" c </dev/null
+  expect_eq "$(grep -c 'these limits were not applied' <<<"$err")" 1 "warnings about limits"
+  expect_contains "$err" "linux.resources.memory.limit" "the warning names the limits"
+  expect_contains "$err" "systemd-run --user --scope -p Delegate=yes" "the warning says how to get delegation"
+  pid=$(rr state c | jq -r .pid)
+  own=$(cgroup_of $$ memory)
+  expect_eq "$(cgroup_of "$pid" memory)" "$own" "the container stays in our cgroup (Slurm's limits keep applying)"
+  expect_eq "$(cat /proc/self/cgroup)" "$own_before" "rrun did not move us"
+
+  step "ps works from the pid namespace; pause, update and events --stats say why not"
+  expect_ok rr ps --format json c
+  expect_contains "$out" "$pid" "ps --format json"
+  expect_fail_with "it has no cgroup" -- rr pause c
+  expect_fail_with "it has no cgroup" -- rr update --memory 100M c
+  expect_fail_with "it has no cgroup" -- rr events --stats c
+  expect_ok rr kill --all c KILL
+  wait_until 10 sh -c "[ \"\$($RRUN_BIN --root $STATE_ROOT state c | jq -r .status)\" = stopped ]" || fail "init survived"
+  expect_ok rr delete c
+
+  step "no resources: no warning"
+  fresh
+  set_cmd true
+  expect_ok rr run -b "$B" quiet </dev/null
+  expect_not_contains "$err" "warning" "stderr without resources"
+  assert_no_leftovers
+fi

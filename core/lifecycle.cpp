@@ -20,6 +20,7 @@
 #include <rrun/spec/parse.hpp>
 
 #include "container.hpp"
+#include "fuse_overlays.hpp"
 #include "hooks.hpp"
 #include "id.hpp"
 #include "lifecycle.hpp"
@@ -225,6 +226,7 @@ void destroy_container(StateStore& store, State& s) {
       throw os::Error("container " + os::quote(s.id) + " did not exit within 10 s of SIGKILL");
   }
   s.status = Status::stopped;
+  stop_fuse_overlays(store.container_dir(s.id));
   // poststop hooks run after the container is destroyed; failures only warn.
   std::optional<spec::Spec> spec;
   try {

@@ -482,7 +482,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   if (!start_time) throw os::Error("container init exited during create");
   st.pid_start_time = *start_time;
   FuseOverlays fuse(plan.rootfs, store.container_dir(req.id), ns.new_user_ns || ns.joined_user_ns);
-  fuse.expect(parent_end.get(), Msg::rootfs_ready, c.pidfd.get(), c.pid);
+  fuse.expect(parent_end.get(), Msg::rootfs_ready);
   if (spec.hooks) poststop_state = hook_state_json(st, Status::stopped);
   if (spec.hooks) {
     std::string hs = hook_state_json(st, Status::creating);

@@ -30,7 +30,7 @@ std::string fuse_daemons_file(const std::string& container_dir) {
   return container_dir + "/fuse-overlayfs.pids";
 }
 
-Packet FuseOverlays::expect(int sync_fd, Msg m, int init_pidfd, pid_t init_pid) {
+Packet FuseOverlays::expect(int sync_fd, Msg m) {
   for (;;) {
     os::UniqueFd fd;
     Packet p;
@@ -46,11 +46,11 @@ Packet FuseOverlays::expect(int sync_fd, Msg m, int init_pidfd, pid_t init_pid) 
       throw os::Error(std::string(e.what()) + "; fuse-overlayfs said: " + said);
     }
     if (p.type != Msg::fuse_mount) return p;
-    start(sync_fd, p, std::move(fd), init_pidfd, init_pid);
+    start(sync_fd, p, std::move(fd));
   }
 }
 
-void FuseOverlays::start(int sync_fd, const Packet& p, os::UniqueFd fuse_fd, int init_pidfd, pid_t init_pid) {
+void FuseOverlays::start(int sync_fd, const Packet& p, os::UniqueFd fuse_fd) {
   if (!fuse_fd) throw os::Error("container init: no /dev/fuse fd came with fuse_mount");
   if (p.value < 0 || static_cast<size_t>(p.value) >= plan_.overlays.size())
     throw os::Error("container init: fuse_mount for an unknown overlay " + std::to_string(p.value));
@@ -58,17 +58,12 @@ void FuseOverlays::start(int sync_fd, const Packet& p, os::UniqueFd fuse_fd, int
   rootfs::FuseSpawn s;
   s.overlay = &om;
   s.fuse_fd = fuse_fd.get();
+  // The init is not dumpable: its /proc/PID/ns is closed to a rootless
+  // rrun, and so is setns through its pidfd; it sends its user namespace.
   os::UniqueFd userns;
-  if (userns_) {
-    // The init is not dumpable: its /proc/PID/ns is closed to a rootless
-    // rrun, its pidfd is not (setns with a pidfd, Linux 5.8).
-    if (init_pidfd >= 0) {
-      s.userns_fd = init_pidfd;
-    } else {
-      userns = os::open_file("/proc/" + std::to_string(init_pid) + "/ns/user", O_RDONLY);
-      s.userns_fd = userns.get();
-    }
-  }
+  expect_msg(sync_fd, Msg::fuse_userns, &userns);
+  if (!userns) throw os::Error("container init: no user namespace fd came with fuse_userns");
+  if (userns_) s.userns_fd = userns.get();
   if (om.ephemeral) s.ephemeral_dir = dir_ + "/overlay-" + std::to_string(p.value);
   log_debug("overlay " + om.origin + ": starting " + om.fuse_binary);
   daemons_.push_back(rootfs::spawn_fuse_overlayfs(s));
@@ -90,6 +85,14 @@ int SyncFuseStarter::start_fuse_overlay(size_t overlay, int fuse_fd, os::StepFai
   p.type = Msg::fuse_mount;
   p.value = static_cast<int64_t>(overlay);
   if (send_packet(sync_fd_, p, fuse_fd) < 0) return os::fail_step(f, errno, "sync", "send fuse_mount to rrun");
+  int userns = ::open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+  if (userns < 0) return os::fail_step(f, errno, "overlay", "open `/proc/self/ns/user` for fuse-overlayfs");
+  Packet u;
+  u.type = Msg::fuse_userns;
+  int sent = send_packet(sync_fd_, u, userns);
+  int err = errno;
+  ::close(userns);
+  if (sent < 0) return os::fail_step(f, err, "sync", "send fuse_userns to rrun");
   Packet r;
   if (recv_packet(sync_fd_, r) < 0) return os::fail_step(f, errno, "sync", "receive fuse_started from rrun");
   if (r.type == Msg::none) ::_exit(1);  // rrun is gone

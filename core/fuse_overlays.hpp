@@ -31,13 +31,13 @@ class FuseOverlays {
   // expect_msg(sync_fd, m), starting fuse-overlayfs for every fuse_mount the
   // init sends before it. A failure of the init after a daemon started
   // carries what fuse-overlayfs said.
-  Packet expect(int sync_fd, Msg m, int init_pidfd, pid_t init_pid);
+  Packet expect(int sync_fd, Msg m);
 
   // Writes the daemons to the container directory (stop_fuse_overlays).
   void commit();
 
  private:
-  void start(int sync_fd, const Packet& p, os::UniqueFd fuse_fd, int init_pidfd, pid_t init_pid);
+  void start(int sync_fd, const Packet& p, os::UniqueFd fuse_fd);
 
   const rootfs::RootfsPlan& plan_;
   std::string dir_;

@@ -29,6 +29,8 @@ const char* msg_name(Msg m) noexcept {
       return "fuse_mount";
     case Msg::fuse_started:
       return "fuse_started";
+    case Msg::fuse_userns:
+      return "fuse_userns";
     case Msg::committed:
       return "committed";
     case Msg::init_pid:

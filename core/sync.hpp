@@ -9,6 +9,8 @@
 //                           namespace, time namespace): the pid of the real init
 //   C -> P  fuse_mount      0..n times, before rootfs_ready: an overlay's fuse path (the
 //                           mounted /dev/fuse fd, value = the overlay's index)
+//   C -> P  fuse_userns     with it: an fd of the init's user namespace, for the daemon
+//                           (the init is not dumpable: /proc/PID/ns is closed to rrun)
 //   P -> C  fuse_started    fuse-overlayfs serves it (fuse_overlays.hpp)
 //   C -> P  rootfs_ready    namespaces joined/created, mounts done, before pivot_root
 //   P -> C  hooks_done      prestart + createRuntime hooks ran
@@ -40,6 +42,7 @@ enum class Msg : uint32_t {
   failure,
   fuse_mount,    // C -> P: /dev/fuse mounted for RootfsPlan::overlays[value]; the fd rides along
   fuse_started,  // P -> C: fuse-overlayfs runs on it
+  fuse_userns,   // C -> P: right after fuse_mount, the init's user namespace (fd)
 };
 
 const char* msg_name(Msg m) noexcept;

@@ -9,7 +9,9 @@
 //     kernel wants the opener of /dev/fuse and the mounter in the same user
 //     namespace, and the mount must be the container's;
 //   - rrun forks a helper that joins the container's user namespace only
-//     (setns through the init's pidfd) and execs fuse-overlayfs on the
+//     (setns on an fd of it that the init sends: the init is not dumpable,
+//     so neither /proc/PID/ns nor its pidfd lets a rootless rrun in) and
+//     execs fuse-overlayfs on the
 //     inherited connection (`/dev/fd/3` as the mount point: libfuse then
 //     mounts nothing itself). The daemon is container root for the files it
 //     creates, but it stays in rrun's pid namespace (invisible inside the
@@ -44,7 +46,7 @@ namespace rrun::rootfs {
 struct FuseSpawn {
   const OverlayMount* overlay = nullptr;
   int fuse_fd = -1;           // the mounted /dev/fuse connection, from the init
-  int userns_fd = -1;         // the container's user namespace (a pidfd or an nsfs fd); -1: stay in ours
+  int userns_fd = -1;         // the container's user namespace (an nsfs fd); -1: stay in ours
   std::string ephemeral_dir;  // ephemeral root: an empty directory the private tmpfs goes on
 };
 

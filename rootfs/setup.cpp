@@ -428,18 +428,22 @@ int kernel_overlay_failed(const OverlayMount& om, const char* dest, int err, int
 // `target` is the mount point (a /proc/self/fd path or an absolute path);
 // `reopen` reopens what is mounted there, to wait for the daemon.
 int mount_fuse_overlay(const Ctx& c, const OverlayMount& om, size_t index, const char* target, const char* dest,
-                       unsigned long flags) noexcept {
+                       unsigned long flags, int kernel_err) noexcept {
   StepFailure& f = c.f;
+  // In auto mode, say first why the kernel was not enough.
+  char why[96] = "";
+  if (kernel_err)
+    std::snprintf(why, sizeof why, "the kernel refused the overlay (%s), and ", std::strerror(kernel_err));
   os::UniqueFd dev(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
   if (!dev.valid()) {
     int err = errno;
     if (err == EACCES || err == EPERM)
       return fail_step(f, err, "overlay",
-                       "%s: fuse-overlayfs for `%s` needs `/dev/fuse`, which this user can't open (mode 0600 here; "
-                       "distributions ship 0666: chmod 0666 /dev/fuse, or use the kernel driver)",
-                       om.origin.c_str(), dest);
-    return fail_step(f, err, "overlay", "%s: open `/dev/fuse` for fuse-overlayfs on `%s`%s", om.origin.c_str(), dest,
-                     err == ENOENT || err == ENODEV ? " (load the fuse module: modprobe fuse)" : "");
+                       "%s: %sfuse-overlayfs for `%s` needs `/dev/fuse`, which this user can't open (mode 0600 here; "
+                       "distributions ship 0666: chmod 0666 /dev/fuse%s)",
+                       om.origin.c_str(), why, dest, kernel_err ? "" : ", or use the kernel driver");
+    return fail_step(f, err, "overlay", "%s: %sopen `/dev/fuse` for fuse-overlayfs on `%s`%s", om.origin.c_str(), why,
+                     dest, err == ENOENT || err == ENODEV ? " (load the fuse module: modprobe fuse)" : "");
   }
   char data[160];
   std::snprintf(data, sizeof data, "fd=%d,rootmode=40000,user_id=%u,group_id=%u,allow_other,default_permissions",
@@ -473,16 +477,17 @@ int do_overlay(const Ctx& c, const MountOp& op) noexcept {
     return fail_step(c.f, errno, "mount", "%s: create the mount point `%s` inside the rootfs", op.origin.c_str(), dest);
   Target t;
   const char* target = t.get(c, fd.get(), dest);
+  int kernel_err = 0;
   if (om.driver != OverlayDriver::fuse) {
     if (::mount("overlay", target, "overlay", op.flags, om.kernel_data.c_str()) == 0) {
       fd.reset();
       return finish_mount(c, op, false, 0);
     }
-    int err = errno;
+    kernel_err = errno;
     os::UniqueFd upper(om.data.upperdir.empty() ? -1 : ::open(om.data.upperdir.c_str(), O_PATH | O_CLOEXEC));
-    if (kernel_overlay_failed(om, dest, err, upper.get(), c.f) < 0) return -1;
+    if (kernel_overlay_failed(om, dest, kernel_err, upper.get(), c.f) < 0) return -1;
   }
-  if (mount_fuse_overlay(c, om, op.overlay, target, dest, op.flags) != 0) return -1;
+  if (mount_fuse_overlay(c, om, op.overlay, target, dest, op.flags, kernel_err) != 0) return -1;
   fd.reset();
   if (check_fuse_overlay(om, c.rootfd, dest, dest, c.f) != 0) return -1;
   return finish_mount(c, op, false, 0);
@@ -515,6 +520,7 @@ int make_ephemeral_upper(const OverlayMount& om, const char* rootfs, int lower, 
 int mount_root_overlay(const RootfsPlan& plan, const OverlayMount& om, FuseStarter* fuse, StepFailure& f) noexcept {
   const char* rootfs = plan.rootfs.c_str();
   size_t index = *plan.root_overlay;
+  int kernel_err = 0;
   if (om.driver != OverlayDriver::fuse) {
     os::UniqueFd lower(::open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!lower.valid()) return fail_step(f, errno, "overlay", "%s: open the rootfs `%s`", om.origin.c_str(), rootfs);
@@ -526,18 +532,18 @@ int mount_root_overlay(const RootfsPlan& plan, const OverlayMount& om, FuseStart
       os::UniqueFd u(upper_fd), w(work_fd);
       if (r != 0) return -1;
       if (::mount("overlay", rootfs, "overlay", 0, data) == 0) return 0;
-      int err = errno;
+      kernel_err = errno;
       ::umount2(rootfs, MNT_DETACH);  // the tmpfs: the fuse path makes its own
-      if (kernel_overlay_failed(om, rootfs, err, -1, f) < 0) return -1;
+      if (kernel_overlay_failed(om, rootfs, kernel_err, -1, f) < 0) return -1;
     } else {
       if (::mount("overlay", rootfs, "overlay", 0, d) == 0) return 0;
-      int err = errno;
+      kernel_err = errno;
       os::UniqueFd upper(::open(om.data.upperdir.c_str(), O_PATH | O_CLOEXEC));
-      if (kernel_overlay_failed(om, rootfs, err, upper.get(), f) < 0) return -1;
+      if (kernel_overlay_failed(om, rootfs, kernel_err, upper.get(), f) < 0) return -1;
     }
   }
   Ctx c{-1, false, f, &plan, fuse};
-  if (mount_fuse_overlay(c, om, index, rootfs, rootfs, 0) != 0) return -1;
+  if (mount_fuse_overlay(c, om, index, rootfs, rootfs, 0, kernel_err) != 0) return -1;
   return check_fuse_overlay(om, -1, rootfs, rootfs, f);
 }
 

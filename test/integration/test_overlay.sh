@@ -134,7 +134,39 @@ for drv in kernel fuse; do
   expect_ok rr create -b "$B" "cd-$drv"
   expect_ok rr delete "cd-$drv"
   assert_no_leftovers
+
+  step "$drv: a create that fails after the overlay is up leaves nothing"
+  fresh
+  set_cmd /no/such/program
+  config_set "$B" --arg d "$drv" '.annotations["rrun.overlay.driver"] = $d | .annotations["rrun.rootfs.overlay"] = "ephemeral"'
+  expect_fail_with 'process.args[0] `/no/such/program`' -- rr run -b "$B" "late-$drv"
+  assert_no_leftovers
 done
+
+# auto: the kernel refuses upper and work on different mounts (fuse-overlayfs
+# does not mind), so rrun falls back to fuse-overlayfs, or says why it can't.
+if [[ -n "$FUSE_BIN" && -d /dev/shm && -w /dev/shm ]] &&
+  [[ "$(stat -c %m "$WORK")" != "$(stat -c %m /dev/shm)" ]]; then
+  step "auto: the kernel refuses, fuse-overlayfs takes over"
+  SHM=$(mktemp -d /dev/shm/rrun-test-overlay.XXXXXX)
+  trap 'rm -rf "$SHM"; _rrun_test_cleanup' EXIT
+  fresh
+  set_cmd sh -c 'echo "fstype=$(awk "\$2 == \"/merged\" {print \$3}" /proc/mounts)"; echo y >/merged/new; cat /merged/g'
+  mkdir -p "$WORK/up-auto"
+  config_set "$B" --arg l "lowerdir=$L1:$L2" --arg u "upperdir=$WORK/up-auto" --arg w "workdir=$SHM" \
+    '.mounts += [{destination: "/merged", type: "overlay", source: "overlay", options: [$l, $u, $w]}]'
+  if [[ "$FUSE_ACCESS" == 1 ]]; then
+    expect_ok rr run -b "$B" auto
+    expect_eq "$(val fstype)" "fuse.fuse-overlayfs" "auto: the fallback's type"
+    expect_eq "$(cat "$WORK/up-auto/new")" "y" "auto: written through the fallback"
+  else
+    expect_fail_with "the kernel refused the overlay" -- rr run -b "$B" auto
+    expect_contains "$err" "which this user can't open" "auto without /dev/fuse access"
+  fi
+  assert_no_leftovers
+  chmod -R u+rwx "$SHM" 2>/dev/null || true
+  rm -rf "$SHM"
+fi
 
 step "bad annotation values name the annotation"
 fresh
@@ -189,5 +221,9 @@ if [[ -n "$FUSE_BIN" && "$FUSE_ACCESS" == 1 ]]; then
   expect_contains "$err" "fuse-overlayfs said:" "the daemon's own message"
   assert_no_leftovers
 fi
+
+# overlayfs leaves WORKDIR/work with mode 000: give it back to its owner so
+# that the cleanup (an ordinary rm -rf) can remove it.
+chmod -R u+rwx "$WORK"/wk-* "$WORK"/persist-*/work 2>/dev/null || true
 
 echo "ok: $TEST_NAME ($RRUN_TEST_MODE${RRUN_TEST_USER_KIND:+, $RRUN_TEST_USER_KIND}, fuse access $FUSE_ACCESS)"

@@ -27,6 +27,7 @@
 #include <rrun/rootfs/setup.hpp>
 
 #include "exe_guard.hpp"
+#include "fuse_overlays.hpp"
 #include "hooks.hpp"
 #include "init.hpp"
 #include "init_steps.hpp"
@@ -265,7 +266,8 @@ void container_init(const InitPlan& plan) noexcept {
   if (become_root_in_user_namespace(plan, f) < 0) die(plan, f);
   if (fork_init_if_needed(plan, f) < 0) die(plan, f);
   if (set_hostname(plan, f) < 0) die(plan, f);
-  if (rootfs::prepare_rootfs(plan.rootfs, f) < 0) die(plan, f);
+  SyncFuseStarter fuse(plan.sync_fd);
+  if (rootfs::prepare_rootfs(plan.rootfs, f, &fuse) < 0) die(plan, f);
   if (send(plan, Msg::rootfs_ready, f) < 0) die(plan, f);
   if (expect(plan, Msg::hooks_done, f) < 0) die(plan, f);
   for (size_t i = 0; i < plan.create_container_hooks.size(); ++i)

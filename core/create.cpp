@@ -39,6 +39,7 @@
 
 #include "container.hpp"
 #include "exe_guard.hpp"
+#include "fuse_overlays.hpp"
 #include "hooks.hpp"
 #include "id.hpp"
 #include "init.hpp"
@@ -453,7 +454,8 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   auto start_time = os::process_start_time(c.pid);
   if (!start_time) throw os::Error("container init exited during create");
   st.pid_start_time = *start_time;
-  expect_msg(parent_end.get(), Msg::rootfs_ready);
+  FuseOverlays fuse(plan.rootfs, store.container_dir(req.id), ns.new_user_ns || ns.joined_user_ns);
+  fuse.expect(parent_end.get(), Msg::rootfs_ready);
   if (spec.hooks) poststop_state = hook_state_json(st, Status::stopped);
   if (spec.hooks) {
     std::string hs = hook_state_json(st, Status::creating);
@@ -476,6 +478,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   st.status = Status::created;
   store.save(st);
   write_pid_file(req.pid_file, c.pid);
+  fuse.commit();
   send_or_throw(parent_end.get(), Msg::committed);
   kill_init.dismiss();
   destroy_cgroup.dismiss();

@@ -20,6 +20,7 @@
 #include <rrun/spec/parse.hpp>
 
 #include "container.hpp"
+#include "fuse_overlays.hpp"
 #include "hooks.hpp"
 #include "id.hpp"
 #include "lifecycle.hpp"
@@ -258,6 +259,7 @@ void destroy_container(StateStore& store, State& s) {
   }
   s.status = Status::stopped;
   container_cgroup(s)->destroy();
+  stop_fuse_overlays(store.container_dir(s.id));
   // poststop hooks run after the container is destroyed; failures only warn.
   std::optional<spec::Spec> spec;
   try {

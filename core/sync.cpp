@@ -25,6 +25,12 @@ const char* msg_name(Msg m) noexcept {
       return "seccomp_fd";
     case Msg::ready:
       return "ready";
+    case Msg::fuse_mount:
+      return "fuse_mount";
+    case Msg::fuse_started:
+      return "fuse_started";
+    case Msg::fuse_userns:
+      return "fuse_userns";
     case Msg::committed:
       return "committed";
     case Msg::init_pid:
@@ -103,6 +109,10 @@ int send_failure(int fd, const os::StepFailure& f) noexcept {
 }
 
 Packet expect_msg(int fd, Msg expected, os::UniqueFd* received_fd) {
+  return expect_msg_or(fd, expected, expected, received_fd);
+}
+
+Packet expect_msg_or(int fd, Msg expected, Msg other, os::UniqueFd* received_fd) {
   Packet p;
   int got_fd = -1;
   if (recv_packet(fd, p, &got_fd) < 0) os::throw_errno(std::string("container init: receive ") + msg_name(expected));
@@ -115,7 +125,7 @@ Packet expect_msg(int fd, Msg expected, os::UniqueFd* received_fd) {
     if (p.failure.err) throw os::SystemError(p.failure.err, what);
     throw os::Error(what);
   }
-  if (p.type != expected) {
+  if (p.type != expected && p.type != other) {
     if (p.type == Msg::none) throw os::Error(std::string("container init exited before it sent ") + msg_name(expected));
     throw os::Error(std::string("container init: expected ") + msg_name(expected) + ", got " + msg_name(p.type));
   }

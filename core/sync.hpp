@@ -7,6 +7,11 @@
 //   P -> C  maps_written    id maps written (or none needed)
 //   C -> P  init_pid        only when C had to fork once more (joined pid
 //                           namespace, time namespace): the pid of the real init
+//   C -> P  fuse_mount      0..n times, before rootfs_ready: an overlay's fuse path (the
+//                           mounted /dev/fuse fd, value = the overlay's index)
+//   C -> P  fuse_userns     with it: an fd of the init's user namespace, for the daemon
+//                           (the init is not dumpable: /proc/PID/ns is closed to rrun)
+//   P -> C  fuse_started    fuse-overlayfs serves it (fuse_overlays.hpp)
 //   C -> P  rootfs_ready    namespaces joined/created, mounts done, before pivot_root
 //   P -> C  hooks_done      prestart + createRuntime hooks ran
 //   C -> P  seccomp_fd      only with SCMP_ACT_NOTIFY: the listener fd, for listenerPath
@@ -42,14 +47,17 @@ enum class Msg : uint32_t {
   committed,
   init_pid,
   failure,
-  go
+  go,
+  fuse_mount,    // C -> P: /dev/fuse mounted for RootfsPlan::overlays[value]; the fd rides along
+  fuse_started,  // P -> C: fuse-overlayfs runs on it
+  fuse_userns,   // C -> P: right after fuse_mount, the init's user namespace (fd)
 };
 
 const char* msg_name(Msg m) noexcept;
 
 struct Packet {
   Msg type = Msg::none;
-  int64_t value = 0;  // init_pid: the pid
+  int64_t value = 0;  // init_pid: the pid; fuse_mount: the overlay's index
   os::StepFailure failure;
 };
 
@@ -66,6 +74,8 @@ int send_failure(int fd, const os::StepFailure& f) noexcept;
 // packet becomes an os::SystemError/os::Error "STEP: DETAIL"; EOF or another
 // type becomes os::Error "container init: expected X, got Y".
 Packet expect_msg(int fd, Msg expected, os::UniqueFd* received_fd = nullptr);
+// The same, accepting `other` too (the caller looks at Packet::type).
+Packet expect_msg_or(int fd, Msg expected, Msg other, os::UniqueFd* received_fd = nullptr);
 void send_or_throw(int fd, Msg m);
 
 }  // namespace rrun::core

@@ -12,9 +12,12 @@ build_deps=(
 # uidmap: newuidmap/newgidmap; busybox-static: the test and demo rootfs;
 # util-linux: unshare, setpriv, runuser, flock; procps: ps/pgrep in tests;
 # libc6-dev: the static test probe; jq: config.json edits in tests and demo;
-# passwd: useradd for the rootless test user.
+# passwd: useradd for the rootless test user; fuse-overlayfs: the overlay
+# fallback when the kernel refuses overlayfs in a user namespace (rrun mounts
+# /dev/fuse itself; fuse3 brings fusermount3 and /etc/fuse.conf for using
+# fuse-overlayfs by hand outside rrun).
 runtime_deps=(
-  uidmap fuse-overlayfs busybox-static util-linux procps libc6-dev jq passwd
+  uidmap fuse-overlayfs fuse3 busybox-static util-linux procps libc6-dev jq passwd
 )
 packages=("${build_deps[@]}" "${runtime_deps[@]}")
 

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include <rrun/os/error.hpp>
+#include <rrun/os/file.hpp>
 
 namespace rrun::rootfs {
 
@@ -205,6 +206,7 @@ class Planner {
   Planner(const spec::Spec& s, const std::string& bundle, const PlanOptions& o) : spec_(s), bundle_(bundle), opts_(o) {}
 
   RootfsPlan run() {
+    plan_overlay_driver();
     plan_root();
     const spec::Linux empty_linux;
     const spec::Linux& lx = spec_.linux ? *spec_.linux : empty_linux;
@@ -250,6 +252,92 @@ class Planner {
       plan_.root_propagation = p | MS_REC;
     }
     if (plan_.root_propagation & MS_SHARED) plan_.rootfs_parent_mount = find_mount_point(plan_.rootfs);
+    plan_root_overlay(st);
+  }
+
+  const std::string* annotation(const char* name) const {
+    auto it = spec_.annotations.find(name);
+    return it == spec_.annotations.end() ? nullptr : &it->second;
+  }
+
+  void plan_overlay_driver() {
+    const std::string* d = annotation(kOverlayDriverAnnotation);
+    driver_ = parse_overlay_driver(d ? *d : "");
+  }
+
+  // The fuse-overlayfs binary, looked up once; forcing the fuse driver
+  // without it is an error before anything is made.
+  const std::string& fuse_binary(const std::string& where) {
+    if (!fuse_) fuse_ = opts_.fuse_overlayfs ? *opts_.fuse_overlayfs : find_fuse_overlayfs(std::getenv("PATH"));
+    if (fuse_->empty() && driver_ == OverlayDriver::fuse) {
+      const char* path = std::getenv("PATH");
+      throw Error(where + ": annotations." + kOverlayDriverAnnotation +
+                  " is `fuse` but fuse-overlayfs was not found in PATH " +
+                  quote(path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") +
+                  "; install it (Debian: apt install fuse-overlayfs) or use the kernel driver");
+    }
+    return *fuse_;
+  }
+
+  // The container's root, as a host id (for directories root makes for it).
+  static uint64_t host_id_of_root(const std::vector<spec::IdMapping>& maps, uint64_t fallback) {
+    for (const auto& m : maps)
+      if (m.container_id == 0 && m.size > 0) return m.host_id;
+    return fallback;
+  }
+
+  void plan_root_overlay(const struct stat& lower) {
+    const std::string* value = annotation(kRootfsOverlayAnnotation);
+    const std::string where = std::string("annotations.") + kRootfsOverlayAnnotation;
+    RootOverlay r = parse_rootfs_overlay(value ? *value : "");
+    if (r.mode == RootOverlay::Mode::none) return;
+    OverlayMount om;
+    om.origin = where;
+    om.root = true;
+    om.driver = driver_;
+    om.in_userns = in_userns();
+    om.root_mode = lower.st_mode & 07777;
+    om.data.lowerdirs.push_back(plan_.rootfs);
+    if (r.mode == RootOverlay::Mode::ephemeral) {
+      om.ephemeral = true;
+    } else {
+      if (r.dir == plan_.rootfs || r.dir.rfind(plan_.rootfs + "/", 0) == 0)
+        throw Error(where + ": the directory " + quote(r.dir) + " must not be inside root.path " + quote(plan_.rootfs));
+      om.data.upperdir = r.dir + "/upper";
+      om.data.workdir = r.dir + "/work";
+      make_persistent_dirs(om, lower, where);
+      om.kernel_data = kernel_overlay_data(om.data, in_userns());
+    }
+    om.fuse_binary = fuse_binary(where);
+    plan_.root_overlay = plan_.overlays.size();
+    plan_.overlays.push_back(std::move(om));
+  }
+
+  // DIR/upper (with the mode of the lower root) and DIR/work, made when
+  // missing; root gives them to the container's root user.
+  void make_persistent_dirs(const OverlayMount& om, const struct stat& lower, const std::string& where) {
+    const std::string dir = om.data.upperdir.substr(0, om.data.upperdir.size() - 6);
+    try {
+      os::mkdir_p(dir, 0700);
+      for (const std::string* d : {&om.data.upperdir, &om.data.workdir}) {
+        bool upper = d == &om.data.upperdir;
+        if (::mkdir(d->c_str(), upper ? om.root_mode : 0700) != 0) {
+          if (errno != EEXIST) os::throw_errno("create " + quote(*d));
+          struct stat st {};
+          if (::stat(d->c_str(), &st) != 0) os::throw_errno("stat " + quote(*d));
+          if (!S_ISDIR(st.st_mode)) throw Error(quote(*d) + " is not a directory");
+          continue;
+        }
+        if (upper && ::chmod(d->c_str(), om.root_mode) != 0) os::throw_errno("chmod " + quote(*d));
+        if (::geteuid() == 0 && in_userns()) {
+          uid_t uid = static_cast<uid_t>(host_id_of_root(opts_.uid_mappings, lower.st_uid));
+          gid_t gid = static_cast<gid_t>(host_id_of_root(opts_.gid_mappings, lower.st_gid));
+          if (::chown(d->c_str(), uid, gid) != 0) os::throw_errno("chown " + quote(*d));
+        }
+      }
+    } catch (const std::exception& e) {
+      throw Error(where + ": " + e.what());
+    }
   }
 
   std::string container_path(const std::string& p, const std::string& where) {
@@ -275,6 +363,10 @@ class Planner {
 
     const std::string& type = m.type;
     bool bind = mo.bind || type == "bind";
+    if (type == "overlay" && !bind) {
+      plan_overlay_mount(op, mo, where);
+      return;
+    }
     if (mo.idmap) {
       if (!bind) throw Error(where + ".options: `idmap` needs a bind mount");
       if (m.uid_mappings.empty() || m.gid_mappings.empty())
@@ -344,6 +436,24 @@ class Planner {
       op.flags &= ~MS_RDONLY;
       dev_readonly_ = true;
     }
+    plan_.ops_before_pivot.push_back(op);
+  }
+
+  void plan_overlay_mount(MountOp& op, const MountOptions& mo, const std::string& where) {
+    if (mo.idmap) throw Error(where + ".options: `idmap` is for bind mounts, not overlay");
+    OverlayMount om;
+    om.origin = where;
+    om.driver = driver_;
+    om.in_userns = in_userns();
+    om.data = parse_overlay_data(mo.data, bundle_, where + ".options");
+    om.kernel_data = kernel_overlay_data(om.data, in_userns());
+    om.fuse_binary = fuse_binary(where);
+    op.kind = OpKind::overlay;
+    op.fstype = "overlay";
+    op.source = "overlay";
+    op.data.clear();
+    op.overlay = plan_.overlays.size();
+    plan_.overlays.push_back(std::move(om));
     plan_.ops_before_pivot.push_back(op);
   }
 
@@ -452,6 +562,8 @@ class Planner {
   RootfsPlan plan_;
   bool dev_readonly_ = false;
   std::string dev_origin_ = "/dev";
+  OverlayDriver driver_ = OverlayDriver::automatic;
+  std::optional<std::string> fuse_;
 };
 
 }  // namespace
@@ -476,6 +588,8 @@ const char* op_kind_name(OpKind k) {
       return "readonly";
     case OpKind::remount_readonly:
       return "remount-readonly";
+    case OpKind::overlay:
+      return "overlay";
   }
   return "?";
 }
@@ -566,6 +680,7 @@ PlanOptions plan_options_from_spec(const spec::Spec& spec, bool rootless) {
     o.new_ipc_ns = lx.has_namespace(spec::NamespaceType::ipc);
     o.new_cgroup_ns = lx.has_namespace(spec::NamespaceType::cgroup);
     o.gid_mappings = lx.gid_mappings;
+    o.uid_mappings = lx.uid_mappings;
   }
   if (rootless) o.new_user_ns = true;
   return o;

@@ -8,10 +8,13 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <rrun/spec/spec.hpp>
+
+#include "overlay.hpp"
 
 namespace rrun::rootfs {
 
@@ -25,6 +28,7 @@ enum class OpKind {
   mask,              // file: bind /dev/null over it; directory: read-only tmpfs; absent: skip
   readonly,          // bind destination onto itself, remount read-only; absent: skip
   remount_readonly,  // make the existing mount at destination read-only (a `ro` /dev tmpfs)
+  overlay,           // RootfsPlan::overlays[overlay]: kernel overlayfs, or fuse-overlayfs (overlay.hpp)
 };
 
 const char* op_kind_name(OpKind k);
@@ -60,6 +64,21 @@ struct MountOp {
   std::string fallback_source;  // mount: on EPERM/EBUSY, rbind this host path instead
   bool optional = false;        // on EPERM/EACCES/ENOENT/EINVAL of the mount (and its fallback), skip the op
   std::string only_if_exists;   // skip unless this host path exists (checked in the child before pivot)
+  size_t overlay = 0;           // overlay: index into RootfsPlan::overlays
+};
+
+// One overlay, planned (overlay.hpp): a spec mount of type `overlay` or the
+// root file system with `rrun.rootfs.overlay`.
+struct OverlayMount {
+  std::string origin;      // "mounts[2]", "annotations.rrun.rootfs.overlay"
+  OverlayData data;        // lowerdirs, upperdir, workdir (empty for an ephemeral root), other options
+  bool root = false;       // mounted on RootfsPlan::rootfs, lowerdir = the rootfs
+  bool ephemeral = false;  // root: upper and work on a tmpfs private to the container
+  OverlayDriver driver = OverlayDriver::automatic;
+  bool in_userns = false;   // the kernel mount gets `userxattr`
+  std::string kernel_data;  // mount(2) data (userxattr added in a user namespace); unused for an ephemeral root
+  std::string fuse_binary;  // absolute path of fuse-overlayfs, "" when it is not installed
+  mode_t root_mode = 0755;  // ephemeral or new persistent upper: the mode of the lower root
 };
 
 struct PlanOptions {
@@ -73,6 +92,12 @@ struct PlanOptions {
   // The container's gid mappings when new_user_ns (devpts `gid=N` is dropped
   // when N is not mapped).
   std::vector<spec::IdMapping> gid_mappings;
+  // The container's uid mappings (persistent overlay directories made by
+  // root are given to the container's root).
+  std::vector<spec::IdMapping> uid_mappings;
+  // Where fuse-overlayfs is: unset = looked up in $PATH (find_fuse_overlayfs);
+  // "" = not installed.
+  std::optional<std::string> fuse_overlayfs;
 };
 
 struct RootfsPlan {
@@ -91,6 +116,8 @@ struct RootfsPlan {
   bool setup_dev = false;                 // the default devices and /dev links are made (no bind mount on /dev)
   std::vector<MountOp> ops_before_pivot;  // spec mounts, devices, /dev links
   std::vector<MountOp> ops_after_pivot;   // readonly paths, masked paths
+  std::vector<OverlayMount> overlays;     // referenced by OpKind::overlay ops and root_overlay
+  std::optional<size_t> root_overlay;     // the rootfs is an overlay: mounted on `rootfs` instead of the self-bind
 };
 
 // The result of parsing a mount's `options`.

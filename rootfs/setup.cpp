@@ -37,6 +37,8 @@ struct Ctx {
   int rootfd;
   bool use_proc;
   StepFailure& f;
+  const RootfsPlan* plan = nullptr;  // for OpKind::overlay
+  FuseStarter* fuse = nullptr;
 };
 
 // The mount(2) target for the resolved fd.
@@ -392,10 +394,173 @@ int do_remount_readonly(const Ctx& c, const MountOp& op) noexcept {
   return 0;
 }
 
+// ---- overlay (overlay.hpp) ----
+
+const char* overlay_hint(int err, int upper_fd) noexcept {
+  struct statfs sf {};
+  if (upper_fd >= 0 && ::fstatfs(upper_fd, &sf) == 0 && sf.f_type == NFS_SUPER_MAGIC)
+    return " (the upper directory is on NFS, which overlayfs cannot use as upper layer: put it on a local file "
+           "system)";
+  if (err == EPERM || err == EINVAL)
+    return " (overlayfs in a user namespace needs Linux 5.11+ and an upper file system with user xattrs)";
+  if (err == ENODEV) return " (the kernel has no overlay file system: modprobe overlay)";
+  return "";
+}
+
+// The kernel's answer to a failed overlay mount, with the fallback
+// decision: 1 = try fuse-overlayfs, -1 = failed (f filled).
+int kernel_overlay_failed(const OverlayMount& om, const char* dest, int err, int upper_fd, StepFailure& f) noexcept {
+  const char* hint = overlay_hint(err, upper_fd);
+  if (om.driver == OverlayDriver::kernel)
+    return fail_step(f, err, "overlay", "%s: mount overlay on `%s` (%s=kernel)%s", om.origin.c_str(), dest,
+                     kOverlayDriverAnnotation, hint);
+  if (om.fuse_binary.empty())
+    return fail_step(f, err, "overlay",
+                     "%s: the kernel refused the overlay on `%s`%s, and the fallback fuse-overlayfs is not installed "
+                     "(not found in PATH; Debian: apt install fuse-overlayfs)",
+                     om.origin.c_str(), dest, hint);
+  return 1;
+}
+
+// The fuse path: /dev/fuse opened and mounted here, in the container's user
+// and mount namespaces (the kernel wants the opener and the mounter in the
+// same user namespace), the connection handed to rrun for fuse-overlayfs.
+// `target` is the mount point (a /proc/self/fd path or an absolute path);
+// `reopen` reopens what is mounted there, to wait for the daemon.
+int mount_fuse_overlay(const Ctx& c, const OverlayMount& om, size_t index, const char* target, const char* dest,
+                       unsigned long flags, int kernel_err) noexcept {
+  StepFailure& f = c.f;
+  // In auto mode, say first why the kernel was not enough.
+  char why[96] = "";
+  if (kernel_err)
+    std::snprintf(why, sizeof why, "the kernel refused the overlay (%s), and ", std::strerror(kernel_err));
+  os::UniqueFd dev(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+  if (!dev.valid()) {
+    int err = errno;
+    if (err == EACCES || err == EPERM)
+      return fail_step(f, err, "overlay",
+                       "%s: %sfuse-overlayfs for `%s` needs `/dev/fuse`, which this user can't open (mode 0600 here; "
+                       "distributions ship 0666: chmod 0666 /dev/fuse%s)",
+                       om.origin.c_str(), why, dest, kernel_err ? "" : ", or use the kernel driver");
+    return fail_step(f, err, "overlay", "%s: %sopen `/dev/fuse` for fuse-overlayfs on `%s`%s", om.origin.c_str(), why,
+                     dest, err == ENOENT || err == ENODEV ? " (load the fuse module: modprobe fuse)" : "");
+  }
+  char data[160];
+  std::snprintf(data, sizeof data, "fd=%d,rootmode=40000,user_id=%u,group_id=%u,allow_other,default_permissions",
+                dev.get(), static_cast<unsigned>(::getuid()), static_cast<unsigned>(::getgid()));
+  if (::mount("fuse-overlayfs", target, "fuse.fuse-overlayfs", flags | MS_NOSUID | MS_NODEV, data) != 0)
+    return fail_step(f, errno, "overlay", "%s: mount a fuse file system on `%s` for fuse-overlayfs", om.origin.c_str(),
+                     dest);
+  if (!c.fuse) return fail_step(f, ENOTSUP, "overlay", "%s: no way to start fuse-overlayfs here", om.origin.c_str());
+  if (c.fuse->start_fuse_overlay(index, dev.get(), f) != 0) return -1;
+  // Only the daemon holds the connection now: if it dies, requests fail
+  // with ENOTCONN instead of hanging.
+  dev.reset();
+  return 0;
+}
+
+// Waits for the daemon to answer (the first request blocks until it does)
+// through a fresh lookup of `dest` (the old fd names the covered directory).
+int check_fuse_overlay(const OverlayMount& om, int dirfd, const char* path, const char* dest, StepFailure& f) noexcept {
+  os::UniqueFd fd(dirfd >= 0 ? open_in_root(dirfd, path) : ::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0)
+    return fail_step(f, errno, "overlay", "%s: fuse-overlayfs on `%s` did not start", om.origin.c_str(), dest);
+  return 0;
+}
+
+int do_overlay(const Ctx& c, const MountOp& op) noexcept {
+  const OverlayMount& om = c.plan->overlays[op.overlay];
+  const char* dest = op.destination.c_str();
+  os::UniqueFd fd(create_in_root(c.rootfd, dest, true));
+  if (!fd.valid())
+    return fail_step(c.f, errno, "mount", "%s: create the mount point `%s` inside the rootfs", op.origin.c_str(), dest);
+  Target t;
+  const char* target = t.get(c, fd.get(), dest);
+  int kernel_err = 0;
+  if (om.driver != OverlayDriver::fuse) {
+    if (::mount("overlay", target, "overlay", op.flags, om.kernel_data.c_str()) == 0) {
+      fd.reset();
+      return finish_mount(c, op, false, 0);
+    }
+    kernel_err = errno;
+    os::UniqueFd upper(om.data.upperdir.empty() ? -1 : ::open(om.data.upperdir.c_str(), O_PATH | O_CLOEXEC));
+    if (kernel_overlay_failed(om, dest, kernel_err, upper.get(), c.f) < 0) return -1;
+  }
+  if (mount_fuse_overlay(c, om, op.overlay, target, dest, op.flags, kernel_err) != 0) return -1;
+  fd.reset();
+  if (check_fuse_overlay(om, c.rootfd, dest, dest, c.f) != 0) return -1;
+  return finish_mount(c, op, false, 0);
+}
+
+// Ephemeral root: a tmpfs on the rootfs path (under the overlay, out of the
+// container's reach after pivot_root) holds upper/ (with the lower root's
+// mode and owner) and work/. Returns the data string in `data`.
+int make_ephemeral_upper(const OverlayMount& om, const char* rootfs, int lower, char* data, size_t size, bool in_userns,
+                         int* upper_out, int* work_out, StepFailure& f) noexcept {
+  struct stat st {};
+  if (::fstat(lower, &st) != 0) return fail_step(f, errno, "overlay", "%s: stat `%s`", om.origin.c_str(), rootfs);
+  if (::mount("tmpfs", rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
+    return fail_step(f, errno, "overlay", "%s: mount the tmpfs for the upper layer", om.origin.c_str());
+  os::UniqueFd tmp(::open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  if (!tmp.valid() || ::mkdirat(tmp.get(), "upper", 0700) != 0 || ::mkdirat(tmp.get(), "work", 0700) != 0 ||
+      ::fchmodat(tmp.get(), "upper", st.st_mode & 07777, 0) != 0)
+    return fail_step(f, errno, "overlay", "%s: create upper/ and work/ on the tmpfs", om.origin.c_str());
+  // The lower root's owner may not be mapped: then container root owns it.
+  (void)::fchownat(tmp.get(), "upper", st.st_uid, st.st_gid, 0);
+  *upper_out = ::openat(tmp.get(), "upper", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  *work_out = ::openat(tmp.get(), "work", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*upper_out < 0 || *work_out < 0)
+    return fail_step(f, errno, "overlay", "%s: open upper/ and work/ on the tmpfs", om.origin.c_str());
+  std::snprintf(data, size, "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d%s", lower,
+                *upper_out, *work_out, in_userns ? ",userxattr" : "");
+  return 0;
+}
+
+int mount_root_overlay(const RootfsPlan& plan, const OverlayMount& om, FuseStarter* fuse, StepFailure& f) noexcept {
+  const char* rootfs = plan.rootfs.c_str();
+  size_t index = *plan.root_overlay;
+  int kernel_err = 0;
+  if (om.driver != OverlayDriver::fuse) {
+    os::UniqueFd lower(::open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!lower.valid()) return fail_step(f, errno, "overlay", "%s: open the rootfs `%s`", om.origin.c_str(), rootfs);
+    int upper_fd = -1, work_fd = -1;
+    char data[256];
+    const char* d = om.kernel_data.c_str();
+    if (om.ephemeral) {
+      int r = make_ephemeral_upper(om, rootfs, lower.get(), data, sizeof data, om.in_userns, &upper_fd, &work_fd, f);
+      os::UniqueFd u(upper_fd), w(work_fd);
+      if (r != 0) return -1;
+      if (::mount("overlay", rootfs, "overlay", 0, data) == 0) return 0;
+      kernel_err = errno;
+      ::umount2(rootfs, MNT_DETACH);  // the tmpfs: the fuse path makes its own
+      if (kernel_overlay_failed(om, rootfs, kernel_err, -1, f) < 0) return -1;
+    } else {
+      if (::mount("overlay", rootfs, "overlay", 0, d) == 0) return 0;
+      kernel_err = errno;
+      os::UniqueFd upper(::open(om.data.upperdir.c_str(), O_PATH | O_CLOEXEC));
+      if (kernel_overlay_failed(om, rootfs, kernel_err, upper.get(), f) < 0) return -1;
+    }
+  }
+  Ctx c{-1, false, f, &plan, fuse};
+  if (mount_fuse_overlay(c, om, index, rootfs, rootfs, 0, kernel_err) != 0) return -1;
+  return check_fuse_overlay(om, -1, rootfs, rootfs, f);
+}
+
+int execute_op_in(const Ctx& c, const MountOp& op) noexcept;
+
 }  // namespace
 
 int execute_op(int rootfd, const MountOp& op, bool use_proc, StepFailure& f) noexcept {
   Ctx c{rootfd, use_proc, f};
+  return execute_op_in(c, op);
+}
+
+namespace {
+
+int execute_op_in(const Ctx& c, const MountOp& op) noexcept {
+  int rootfd = c.rootfd;
+  StepFailure& f = c.f;
   switch (op.kind) {
     case OpKind::mount:
       return do_mount(c, op);
@@ -420,11 +585,15 @@ int execute_op(int rootfd, const MountOp& op, bool use_proc, StepFailure& f) noe
       return do_readonly(c, op);
     case OpKind::remount_readonly:
       return do_remount_readonly(c, op);
+    case OpKind::overlay:
+      return do_overlay(c, op);
   }
   return fail_step(f, EINVAL, "rootfs", "%s: unknown operation", op.origin.c_str());
 }
 
-int prepare_rootfs(const RootfsPlan& plan, StepFailure& f) noexcept {
+}  // namespace
+
+int prepare_rootfs(const RootfsPlan& plan, StepFailure& f, FuseStarter* fuse) noexcept {
   const char* rootfs = plan.rootfs.c_str();
   // Nothing mounted from here on may propagate back to the host.
   if (::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) != 0)
@@ -433,16 +602,21 @@ int prepare_rootfs(const RootfsPlan& plan, StepFailure& f) noexcept {
       ::mount(nullptr, plan.rootfs_parent_mount.c_str(), nullptr, MS_PRIVATE, nullptr) != 0)
     return fail_step(f, errno, "prepare rootfs", "make `%s` (the mount holding the rootfs) private",
                      plan.rootfs_parent_mount.c_str());
-  // pivot_root needs the new root to be a mount point.
-  if (::mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+  // pivot_root needs the new root to be a mount point: the root overlay,
+  // or the rootfs bound onto itself.
+  if (plan.root_overlay) {
+    if (mount_root_overlay(plan, plan.overlays[*plan.root_overlay], fuse, f) != 0) return -1;
+  } else if (::mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
     return fail_step(f, errno, "prepare rootfs", "bind the rootfs `%s` onto itself", rootfs);
+  }
   if (!procfs_usable())
     return fail_step(f, ENOENT, "prepare rootfs",
                      "`/proc/self/fd` is needed to mount inside the rootfs safely; mount proc on `/proc`");
   os::UniqueFd root(::open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) return fail_step(f, errno, "prepare rootfs", "open the rootfs `%s`", rootfs);
+  Ctx c{root.get(), true, f, &plan, fuse};
   for (const auto& op : plan.ops_before_pivot)
-    if (execute_op(root.get(), op, true, f) != 0) return -1;
+    if (execute_op_in(c, op) != 0) return -1;
   if (::fchdir(root.get()) != 0) return fail_step(f, errno, "prepare rootfs", "chdir to the rootfs `%s`", rootfs);
   return 0;
 }

@@ -20,7 +20,22 @@
 
 namespace rrun::rootfs {
 
-int prepare_rootfs(const RootfsPlan& plan, os::StepFailure& f) noexcept;
+// The fuse path of an overlay (overlay.hpp): the child mounts /dev/fuse
+// itself (in the container's user and mount namespaces, before pivot_root)
+// and hands the connection to rrun, which starts fuse-overlayfs on it
+// outside the container (fuse_daemon.hpp). Implemented by the init over
+// the sync socket; 0, or -1 with `f` filled.
+class FuseStarter {
+ public:
+  virtual int start_fuse_overlay(size_t overlay, int fuse_fd, os::StepFailure& f) noexcept = 0;
+
+ protected:
+  ~FuseStarter() = default;
+};
+
+// `fuse`: where the fuse path of an overlay goes; nullptr: the plan has no
+// overlay that may need it (an overlay that falls back to it fails).
+int prepare_rootfs(const RootfsPlan& plan, os::StepFailure& f, FuseStarter* fuse = nullptr) noexcept;
 
 int finalize_rootfs(const RootfsPlan& plan, os::StepFailure& f) noexcept;
 

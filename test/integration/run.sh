@@ -10,6 +10,9 @@
 #             enter) and runs SCRIPT there as rrun-test with a clean
 #             environment and its own XDG_RUNTIME_DIR (0700). A script with
 #             the line "# rrun-test: nosub" runs a second time as rrun-nosub.
+#             A script with "# rrun-test: devfuse" runs as rrun-test with
+#             /dev/fuse made 0666 (as distributions ship it; the mode is put
+#             back afterwards) and as rrun-nosub with the host's mode.
 #             As a non-root user: runs SCRIPT as that user, as it is.
 #
 # Environment: RRUN_BIN, RRUN_PROBE (the built binaries). The exit status is
@@ -30,7 +33,9 @@ NOSUB_USER=rrun-nosub
 SUBID_COUNT=65536
 
 top=""
+fuse_mode=""
 cleanup() {
+  if [[ -n "$fuse_mode" ]]; then chmod "$fuse_mode" /dev/fuse || echo "run.sh: could not put /dev/fuse back to $fuse_mode" >&2; fi
   if [[ -n "$top" && -d "$top" ]]; then
     rm -rf --one-file-system -- "$top" || echo "run.sh: could not remove $top" >&2
   fi
@@ -154,9 +159,19 @@ case "$mode" in
       variants+=("$NOSUB_USER:nosub")
     fi
     final=77
+    devfuse=0
+    if grep -q '^# rrun-test: devfuse' "$script" && [[ -c /dev/fuse ]]; then devfuse=1; fi
     for v in "${variants[@]}"; do
       status=0
+      if ((devfuse)) && [[ "${v#*:}" == subid ]]; then
+        fuse_mode=$(stat -c %a /dev/fuse)
+        chmod 0666 /dev/fuse
+      fi
       run_as "${v%%:*}" "${v#*:}" || status=$?
+      if [[ -n "$fuse_mode" ]]; then
+        chmod "$fuse_mode" /dev/fuse
+        fuse_mode=""
+      fi
       if ((status != 0 && status != 77)); then
         final=$status
       elif ((status == 0 && final == 77)); then

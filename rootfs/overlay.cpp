@@ -1,0 +1,175 @@
+#include "overlay.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rrun/os/error.hpp>
+
+namespace rrun::rootfs {
+
+namespace {
+
+using os::Error;
+using os::quote;
+
+// Splits on `sep` not preceded by a backslash; the escapes are kept (for a
+// second split), unescape() removes them.
+std::vector<std::string> split_keeping_escapes(const std::string& s, char sep) {
+  std::vector<std::string> out(1);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      out.back() += s[i];
+      out.back() += s[++i];
+    } else if (s[i] == sep) {
+      out.emplace_back();
+    } else {
+      out.back() += s[i];
+    }
+  }
+  return out;
+}
+
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) ++i;
+    out += s[i];
+  }
+  return out;
+}
+
+// Escapes what the kernel and fuse-overlayfs treat as separators.
+std::string escape_path(const std::string& p) {
+  std::string out;
+  for (char c : p) {
+    if (c == ',' || c == ':' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string absolute(const std::string& p, const std::string& base) {
+  if (!p.empty() && p[0] == '/') return p;
+  return base + "/" + p;
+}
+
+std::string join_lowers(const std::vector<std::string>& lowers) {
+  std::string out;
+  for (const auto& l : lowers) {
+    if (!out.empty()) out += ':';
+    out += escape_path(l);
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* overlay_driver_name(OverlayDriver d) {
+  switch (d) {
+    case OverlayDriver::automatic:
+      return "auto";
+    case OverlayDriver::kernel:
+      return "kernel";
+    case OverlayDriver::fuse:
+      return "fuse";
+  }
+  return "?";
+}
+
+OverlayDriver parse_overlay_driver(const std::string& value) {
+  if (value.empty() || value == "auto") return OverlayDriver::automatic;
+  if (value == "kernel") return OverlayDriver::kernel;
+  if (value == "fuse") return OverlayDriver::fuse;
+  throw Error(std::string("annotations.") + kOverlayDriverAnnotation + ": unknown value " + quote(value) +
+              " (expected auto, kernel or fuse)");
+}
+
+RootOverlay parse_rootfs_overlay(const std::string& value) {
+  const std::string where = std::string("annotations.") + kRootfsOverlayAnnotation;
+  RootOverlay r;
+  if (value.empty()) return r;
+  if (value == "ephemeral") {
+    r.mode = RootOverlay::Mode::ephemeral;
+    return r;
+  }
+  const std::string prefix = "persistent:";
+  if (value.rfind(prefix, 0) == 0) {
+    std::string dir = value.substr(prefix.size());
+    if (dir.empty() || dir[0] != '/')
+      throw Error(where + ": " + quote(value) + " needs an absolute directory (persistent:/ABS/DIR)");
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    if (dir == "/") throw Error(where + ": " + quote(value) + ": `/` cannot hold the upper and work directories");
+    if (dir.find(',') != std::string::npos || dir.find(':') != std::string::npos)
+      throw Error(where + ": " + quote(value) + ": the directory must not contain `,` or `:`");
+    r.mode = RootOverlay::Mode::persistent;
+    r.dir = dir;
+    return r;
+  }
+  throw Error(where + ": unknown value " + quote(value) + " (expected ephemeral or persistent:/ABS/DIR)");
+}
+
+OverlayData parse_overlay_data(const std::string& data, const std::string& base, const std::string& where) {
+  OverlayData d;
+  for (const auto& opt : split_keeping_escapes(data, ',')) {
+    if (opt.empty()) continue;
+    auto eq = opt.find('=');
+    std::string key = opt.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : opt.substr(eq + 1);
+    if (key == "lowerdir") {
+      if (!d.lowerdirs.empty()) throw Error(where + ": `lowerdir` given twice");
+      for (const auto& l : split_keeping_escapes(value, ':')) {
+        if (l.empty()) throw Error(where + ": `lowerdir=" + value + "` has an empty directory");
+        d.lowerdirs.push_back(absolute(unescape(l), base));
+      }
+    } else if (key == "upperdir" || key == "workdir") {
+      if (value.empty()) throw Error(where + ": `" + key + "` needs a directory");
+      (key == "upperdir" ? d.upperdir : d.workdir) = absolute(unescape(value), base);
+    } else if (opt == "userxattr") {
+      d.userxattr = true;
+    } else if (key == "lowerdir+" || key == "datadir+") {
+      throw Error(where + ": `" + key + "` is not supported; list the layers in `lowerdir=A:B`");
+    } else {
+      d.other.push_back(opt);
+    }
+  }
+  if (d.lowerdirs.empty()) throw Error(where + ": an overlay mount needs `lowerdir=DIR[:DIR...]`");
+  if (d.upperdir.empty() != d.workdir.empty())
+    throw Error(where + ": `upperdir` and `workdir` go together (give both, or neither for a read-only overlay)");
+  if (d.upperdir.empty() && d.lowerdirs.size() < 2)
+    throw Error(where + ": a read-only overlay (no upperdir) needs at least two lower directories");
+  return d;
+}
+
+std::string kernel_overlay_data(const OverlayData& d, bool in_userns) {
+  std::string out = "lowerdir=" + join_lowers(d.lowerdirs);
+  if (!d.upperdir.empty()) out += ",upperdir=" + escape_path(d.upperdir) + ",workdir=" + escape_path(d.workdir);
+  for (const auto& o : d.other) out += "," + o;
+  if (in_userns || d.userxattr) out += ",userxattr";
+  return out;
+}
+
+std::vector<std::string> fuse_overlayfs_argv(const std::string& binary, const OverlayData& d, int fuse_fd) {
+  std::string opts = "lowerdir=" + join_lowers(d.lowerdirs);
+  if (!d.upperdir.empty()) opts += ",upperdir=" + escape_path(d.upperdir) + ",workdir=" + escape_path(d.workdir);
+  return {binary, "-f", "-o", opts, "/dev/fd/" + std::to_string(fuse_fd)};
+}
+
+std::string find_fuse_overlayfs(const char* path_env) {
+  std::string path = path_env ? path_env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find(':', i);
+    if (j == std::string::npos) j = path.size();
+    std::string dir = path.substr(i, j - i);
+    if (!dir.empty() && dir[0] == '/') {
+      std::string candidate = dir + "/fuse-overlayfs";
+      struct stat st {};
+      if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+        return candidate;
+    }
+    i = j + 1;
+  }
+  return "";
+}
+
+}  // namespace rrun::rootfs

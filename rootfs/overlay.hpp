@@ -1,0 +1,81 @@
+#pragma once
+// Overlay mounts without root: the pure half (parsing, validation, the
+// strings and argv given to the kernel and to fuse-overlayfs). The child
+// half is in setup.cpp (OpKind::overlay), the fuse-overlayfs daemon in
+// fuse_daemon.hpp.
+//
+// Two sources of overlays:
+//   - spec mounts of type `overlay` (lowerdir=A:B, upperdir, workdir, any
+//     other kernel option): paths are host paths, a relative one is
+//     relative to the bundle;
+//   - the root file system, with the annotation `rrun.rootfs.overlay`:
+//       ephemeral            upper and work on a tmpfs private to the
+//                            container, discarded with it
+//       persistent:/ABS/DIR  upper = DIR/upper, work = DIR/work (created
+//                            when missing); changes survive the container
+//     lowerdir = root.path, which is never modified.
+// `rrun.overlay.driver` = auto (default: the kernel, then fuse-overlayfs
+// when the kernel refuses) | kernel | fuse applies to both.
+//
+// In a user namespace the kernel mount gets `userxattr` (Linux 5.11+):
+// without it the mount succeeds but whiteouts and opaque directories are
+// written as trusted.* xattrs the container can't set, and removing or
+// renaming a lower directory fails with EIO later.
+
+#include <string>
+#include <vector>
+
+namespace rrun::rootfs {
+
+inline constexpr const char* kRootfsOverlayAnnotation = "rrun.rootfs.overlay";
+inline constexpr const char* kOverlayDriverAnnotation = "rrun.overlay.driver";
+
+enum class OverlayDriver { automatic, kernel, fuse };
+
+const char* overlay_driver_name(OverlayDriver d);
+
+// The value of `rrun.overlay.driver` ("" = not set = auto). Throws os::Error
+// naming the annotation for anything else.
+OverlayDriver parse_overlay_driver(const std::string& value);
+
+struct RootOverlay {
+  enum class Mode { none, ephemeral, persistent };
+  Mode mode = Mode::none;
+  std::string dir;  // persistent: the absolute directory holding upper/ and work/
+};
+
+// The value of `rrun.rootfs.overlay` ("" = not set). Throws os::Error
+// naming the annotation: unknown mode, persistent without an absolute
+// directory.
+RootOverlay parse_rootfs_overlay(const std::string& value);
+
+// A spec overlay mount's data, split.
+struct OverlayData {
+  std::vector<std::string> lowerdirs;  // top first, as in lowerdir=
+  std::string upperdir;
+  std::string workdir;
+  bool userxattr = false;
+  std::vector<std::string> other;  // every other option, in order (kernel only)
+};
+
+// Parses the comma-separated data of a spec overlay mount (`where` names it
+// in errors: "mounts[2].options"). lowerdir is required; upperdir and
+// workdir go together; relative paths are made absolute against `base`.
+// `\:` and `\,` escape a colon and a comma in a path.
+OverlayData parse_overlay_data(const std::string& data, const std::string& base, const std::string& where);
+
+// The data string for mount(2): lowerdir, upperdir, workdir, the other
+// options, and `userxattr` when `in_userns` (or when it was given).
+std::string kernel_overlay_data(const OverlayData& d, bool in_userns);
+
+// The argv of fuse-overlayfs, serving an already mounted /dev/fuse fd:
+// PATH -f -o lowerdir=...,upperdir=...,workdir=... /dev/fd/FD. Kernel-only
+// options are not passed.
+std::vector<std::string> fuse_overlayfs_argv(const std::string& binary, const OverlayData& d, int fuse_fd);
+
+// fuse-overlayfs is looked up in `path_env` (rrun's own PATH; when unset,
+// /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin); "" when not
+// found as an executable file.
+std::string find_fuse_overlayfs(const char* path_env);
+
+}  // namespace rrun::rootfs

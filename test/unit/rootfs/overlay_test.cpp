@@ -1,0 +1,260 @@
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <ostream>
+#include <string>
+
+#include <rrun/os/error.hpp>
+#include <rrun/os/file.hpp>
+#include <rrun/rootfs/fuse_daemon.hpp>
+#include <rrun/rootfs/overlay.hpp>
+#include <rrun/rootfs/plan.hpp>
+
+#include "../temp_dir.hpp"
+
+using namespace rrun;
+using rrun::rootfs::OverlayDriver;
+using rrun::rootfs::RootOverlay;
+
+namespace rrun::rootfs {
+inline std::ostream& operator<<(std::ostream& os, OverlayDriver d) {
+  return os << overlay_driver_name(d);
+}
+}  // namespace rrun::rootfs
+
+namespace {
+
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+struct Bundle {
+  test::TempDir tmp;
+  spec::Spec spec;
+  Bundle() {
+    os::mkdir_p(tmp.path + "/rootfs", 0751);
+    ::chmod((tmp.path + "/rootfs").c_str(), 0751);
+    spec.root = spec::Root{"rootfs", false};
+    spec.linux = spec::Linux{};
+  }
+  rootfs::RootfsPlan plan(const rootfs::PlanOptions& o) const { return rootfs::plan_rootfs(spec, tmp.path, o); }
+};
+
+rootfs::PlanOptions rootless(const std::string& fuse = "/usr/bin/fuse-overlayfs") {
+  rootfs::PlanOptions o;
+  o.rootless = true;
+  o.new_user_ns = true;
+  o.fuse_overlayfs = fuse;
+  return o;
+}
+
+spec::Mount overlay_mount(const std::string& dest, std::vector<std::string> options) {
+  spec::Mount m;
+  m.destination = dest;
+  m.type = "overlay";
+  m.source = "overlay";
+  m.options = std::move(options);
+  return m;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(rootfs_overlay)
+
+BOOST_AUTO_TEST_CASE(driver_values) {
+  BOOST_TEST(rootfs::parse_overlay_driver("") == OverlayDriver::automatic);
+  BOOST_TEST(rootfs::parse_overlay_driver("auto") == OverlayDriver::automatic);
+  BOOST_TEST(rootfs::parse_overlay_driver("kernel") == OverlayDriver::kernel);
+  BOOST_TEST(rootfs::parse_overlay_driver("fuse") == OverlayDriver::fuse);
+  std::string e = error_of([] { rootfs::parse_overlay_driver("Fuse"); });
+  BOOST_TEST(e == "annotations.rrun.overlay.driver: unknown value `Fuse` (expected auto, kernel or fuse)");
+}
+
+BOOST_AUTO_TEST_CASE(rootfs_overlay_values) {
+  BOOST_TEST((rootfs::parse_rootfs_overlay("").mode == RootOverlay::Mode::none));
+  BOOST_TEST((rootfs::parse_rootfs_overlay("ephemeral").mode == RootOverlay::Mode::ephemeral));
+  auto p = rootfs::parse_rootfs_overlay("persistent:/var/tmp/x/");
+  BOOST_TEST((p.mode == RootOverlay::Mode::persistent));
+  BOOST_TEST(p.dir == "/var/tmp/x");
+  BOOST_TEST(contains(error_of([] { rootfs::parse_rootfs_overlay("volatile"); }),
+                      "annotations.rrun.rootfs.overlay: unknown value `volatile` (expected ephemeral or "
+                      "persistent:/ABS/DIR)"));
+  BOOST_TEST(contains(error_of([] { rootfs::parse_rootfs_overlay("persistent:rel/dir"); }),
+                      "annotations.rrun.rootfs.overlay: `persistent:rel/dir` needs an absolute directory"));
+  BOOST_TEST(contains(error_of([] { rootfs::parse_rootfs_overlay("persistent:"); }), "needs an absolute directory"));
+  BOOST_TEST(contains(error_of([] { rootfs::parse_rootfs_overlay("persistent:/a:b"); }), "must not contain"));
+  BOOST_TEST(contains(error_of([] { rootfs::parse_rootfs_overlay("persistent:/"); }), "cannot hold"));
+}
+
+BOOST_AUTO_TEST_CASE(data_several_lowers_and_relative_paths) {
+  auto d = rootfs::parse_overlay_data("lowerdir=/l1:l2:/with\\:colon,upperdir=u,workdir=/w,redirect_dir=off", "/b",
+                                      "mounts[0].options");
+  BOOST_TEST(d.lowerdirs.size() == 3u);
+  BOOST_TEST(d.lowerdirs[0] == "/l1");
+  BOOST_TEST(d.lowerdirs[1] == "/b/l2");
+  BOOST_TEST(d.lowerdirs[2] == "/with:colon");
+  BOOST_TEST(d.upperdir == "/b/u");
+  BOOST_TEST(d.workdir == "/w");
+  BOOST_TEST(d.other.size() == 1u);
+  BOOST_TEST(rootfs::kernel_overlay_data(d, true) ==
+             "lowerdir=/l1:/b/l2:/with\\:colon,upperdir=/b/u,workdir=/w,redirect_dir=off,userxattr");
+  BOOST_TEST(rootfs::kernel_overlay_data(d, false) ==
+             "lowerdir=/l1:/b/l2:/with\\:colon,upperdir=/b/u,workdir=/w,redirect_dir=off");
+  // Given explicitly: kept once, even outside a user namespace.
+  auto x = rootfs::parse_overlay_data("lowerdir=/a:/b,userxattr", "/", "m");
+  BOOST_TEST(rootfs::kernel_overlay_data(x, true) == "lowerdir=/a:/b,userxattr");
+  BOOST_TEST(rootfs::kernel_overlay_data(x, false) == "lowerdir=/a:/b,userxattr");
+}
+
+BOOST_AUTO_TEST_CASE(data_errors) {
+  auto err = [](const std::string& data) {
+    return error_of([&] { rootfs::parse_overlay_data(data, "/b", "mounts[1].options"); });
+  };
+  BOOST_TEST(err("upperdir=/u,workdir=/w") == "mounts[1].options: an overlay mount needs `lowerdir=DIR[:DIR...]`");
+  BOOST_TEST(contains(err("lowerdir=/a,upperdir=/u"), "`upperdir` and `workdir` go together"));
+  BOOST_TEST(contains(err("lowerdir=/a"), "needs at least two lower directories"));
+  BOOST_TEST(contains(err("lowerdir=/a::/b,upperdir=/u,workdir=/w"), "has an empty directory"));
+  BOOST_TEST(contains(err("lowerdir=/a,lowerdir=/b"), "`lowerdir` given twice"));
+  BOOST_TEST(contains(err("lowerdir+=/a"), "`lowerdir+` is not supported"));
+  BOOST_TEST(contains(err("lowerdir=/a,upperdir=,workdir=/w"), "`upperdir` needs a directory"));
+}
+
+BOOST_AUTO_TEST_CASE(fuse_argv) {
+  auto d = rootfs::parse_overlay_data("lowerdir=/l1:/l2,upperdir=/u,workdir=/w,index=off", "/", "m");
+  auto argv = rootfs::fuse_overlayfs_argv("/usr/bin/fuse-overlayfs", d, 3);
+  std::vector<std::string> want = {"/usr/bin/fuse-overlayfs", "-f", "-o", "lowerdir=/l1:/l2,upperdir=/u,workdir=/w",
+                                   "/dev/fd/3"};
+  BOOST_TEST(argv == want, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(find_fuse_overlayfs_in_path) {
+  test::TempDir t;
+  os::mkdir_p(t.path + "/a");
+  os::mkdir_p(t.path + "/b");
+  os::write_file_atomic(t.path + "/a/fuse-overlayfs", "not executable");
+  os::write_file_atomic(t.path + "/b/fuse-overlayfs", "#!/bin/sh\n");
+  ::chmod((t.path + "/b/fuse-overlayfs").c_str(), 0755);
+  std::string path = "relative:" + t.path + "/a:" + t.path + "/b";
+  BOOST_TEST(rootfs::find_fuse_overlayfs(path.c_str()) == t.path + "/b/fuse-overlayfs");
+  std::string none = t.path + "/a";
+  BOOST_TEST(rootfs::find_fuse_overlayfs(none.c_str()) == "");
+}
+
+BOOST_AUTO_TEST_CASE(plan_spec_overlay_mount) {
+  Bundle b;
+  b.spec.mounts.push_back(overlay_mount("/merged", {"ro", "lowerdir=/l1:/l2", "upperdir=up", "workdir=/w"}));
+  auto plan = b.plan(rootless());
+  BOOST_REQUIRE(plan.ops_before_pivot.size() >= 1u);
+  const auto& op = plan.ops_before_pivot[0];
+  BOOST_TEST((op.kind == rootfs::OpKind::overlay));
+  BOOST_TEST(op.destination == "/merged");
+  BOOST_TEST((op.flags & MS_RDONLY) != 0u);
+  BOOST_REQUIRE(plan.overlays.size() == 1u);
+  const auto& om = plan.overlays[op.overlay];
+  BOOST_TEST(om.origin == "mounts[0]");
+  BOOST_TEST(om.kernel_data == "lowerdir=/l1:/l2,upperdir=" + b.tmp.path + "/up,workdir=/w,userxattr");
+  BOOST_TEST(om.fuse_binary == "/usr/bin/fuse-overlayfs");
+  BOOST_TEST(!plan.root_overlay);
+
+  // As root without a user namespace: no userxattr.
+  rootfs::PlanOptions root;
+  root.fuse_overlayfs = "";
+  auto p2 = b.plan(root);
+  BOOST_TEST(p2.overlays[0].kernel_data == "lowerdir=/l1:/l2,upperdir=" + b.tmp.path + "/up,workdir=/w");
+}
+
+BOOST_AUTO_TEST_CASE(plan_driver_annotation) {
+  Bundle b;
+  b.spec.mounts.push_back(overlay_mount("/m", {"lowerdir=/a:/b"}));
+  b.spec.annotations["rrun.overlay.driver"] = "kernel";
+  BOOST_TEST((b.plan(rootless()).overlays[0].driver == OverlayDriver::kernel));
+  b.spec.annotations["rrun.overlay.driver"] = "fuse";
+  BOOST_TEST((b.plan(rootless()).overlays[0].driver == OverlayDriver::fuse));
+  // Forcing fuse without fuse-overlayfs: an error before anything is made.
+  std::string e = error_of([&] { b.plan(rootless("")); });
+  BOOST_TEST(
+      contains(e, "mounts[0]: annotations.rrun.overlay.driver is `fuse` but fuse-overlayfs was not found in PATH"));
+  BOOST_TEST(contains(e, "apt install fuse-overlayfs"));
+  // auto without it: planned, the child says so if the kernel refuses.
+  b.spec.annotations.erase("rrun.overlay.driver");
+  BOOST_TEST(b.plan(rootless("")).overlays[0].fuse_binary == "");
+  b.spec.annotations["rrun.overlay.driver"] = "both";
+  BOOST_TEST(contains(error_of([&] { b.plan(rootless()); }), "annotations.rrun.overlay.driver: unknown value `both`"));
+}
+
+BOOST_AUTO_TEST_CASE(plan_ephemeral_root) {
+  Bundle b;
+  b.spec.annotations["rrun.rootfs.overlay"] = "ephemeral";
+  auto plan = b.plan(rootless());
+  BOOST_REQUIRE(plan.root_overlay.has_value());
+  const auto& om = plan.overlays[*plan.root_overlay];
+  BOOST_TEST(om.root);
+  BOOST_TEST(om.ephemeral);
+  BOOST_TEST(om.in_userns);
+  BOOST_TEST(om.origin == "annotations.rrun.rootfs.overlay");
+  BOOST_TEST(om.data.lowerdirs.size() == 1u);
+  BOOST_TEST(om.data.lowerdirs[0] == plan.rootfs);
+  BOOST_TEST(om.data.upperdir.empty());
+  BOOST_TEST(om.root_mode == 0751u);
+}
+
+BOOST_AUTO_TEST_CASE(plan_persistent_root_makes_dirs) {
+  Bundle b;
+  std::string dir = b.tmp.path + "/state/x";
+  b.spec.annotations["rrun.rootfs.overlay"] = "persistent:" + dir;
+  auto plan = b.plan(rootless());
+  const auto& om = plan.overlays[*plan.root_overlay];
+  BOOST_TEST(!om.ephemeral);
+  BOOST_TEST(om.data.upperdir == dir + "/upper");
+  BOOST_TEST(om.data.workdir == dir + "/work");
+  BOOST_TEST(om.kernel_data ==
+             "lowerdir=" + plan.rootfs + ",upperdir=" + dir + "/upper,workdir=" + dir + "/work,userxattr");
+  struct stat st {};
+  BOOST_REQUIRE(::stat((dir + "/upper").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0751u);
+  BOOST_REQUIRE(::stat((dir + "/work").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0700u);
+  // A second plan reuses them.
+  BOOST_TEST(error_of([&] { b.plan(rootless()); }) == "");
+}
+
+BOOST_AUTO_TEST_CASE(plan_root_overlay_errors) {
+  Bundle b;
+  b.spec.annotations["rrun.rootfs.overlay"] = "persistent:" + b.tmp.path + "/rootfs/inside";
+  BOOST_TEST(contains(error_of([&] { b.plan(rootless()); }), "must not be inside root.path"));
+  os::write_file_atomic(b.tmp.path + "/file", "x");
+  os::mkdir_p(b.tmp.path + "/p");
+  os::write_file_atomic(b.tmp.path + "/p/upper", "x");
+  b.spec.annotations["rrun.rootfs.overlay"] = "persistent:" + b.tmp.path + "/p";
+  BOOST_TEST(contains(error_of([&] { b.plan(rootless()); }), "is not a directory"));
+  b.spec.annotations["rrun.rootfs.overlay"] = "tmpfs";
+  BOOST_TEST(contains(error_of([&] { b.plan(rootless()); }), "annotations.rrun.rootfs.overlay: unknown value `tmpfs`"));
+}
+
+BOOST_AUTO_TEST_CASE(daemon_list_format_and_stop_of_strangers) {
+  std::vector<rootfs::FuseDaemon> ds(2);
+  ds[0].pid = 12;
+  ds[0].start_time = 34;
+  ds[1].pid = 56;
+  ds[1].start_time = 78;
+  BOOST_TEST(rootfs::format_fuse_daemons(ds) == "12 34\n56 78\n");
+  // Our own pid with another start time is someone else: left alone, no wait.
+  std::string stranger = std::to_string(::getpid()) + " 1\n";
+  rootfs::stop_fuse_daemons(stranger, 5000);
+  BOOST_TEST(::kill(::getpid(), 0) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

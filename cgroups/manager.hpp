@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,15 +39,100 @@
 
 namespace rrun::cgroups {
 
-// The numbers `events --stats` reports (runc's shapes), those a driver can
-// read; absent when the controller is not there.
+// The numbers `events --stats` reports, in runc's shapes (runc
+// libcontainer/cgroups/stats.go and the JSON types of `runc events`,
+// types/events.go). The JSON name of each field is in its comment; runc
+// omits the fields marked omitempty when they are 0 / empty. A driver fills
+// what its files have; the rest stays 0.
+
+struct CpuUsage {                // "usage"
+  uint64_t total = 0;            // "total" (omitempty), ns: cpuacct.usage, cpu.stat usage_usec*1000
+  std::vector<uint64_t> percpu;  // "percpu" (omitempty), ns: cpuacct.usage_percpu (v1 only)
+  uint64_t kernel = 0;           // "kernel", ns: cpuacct.stat system, cpu.stat system_usec*1000
+  uint64_t user = 0;             // "user", ns: cpuacct.stat user, cpu.stat user_usec*1000
+  bool operator==(const CpuUsage&) const = default;
+};
+
+struct CpuThrottling {             // "throttling"
+  uint64_t periods = 0;            // "periods" (omitempty): cpu.stat nr_periods
+  uint64_t throttled_periods = 0;  // "throttledPeriods" (omitempty): cpu.stat nr_throttled
+  uint64_t throttled_time = 0;     // "throttledTime" (omitempty), ns: throttled_time, throttled_usec*1000
+  bool operator==(const CpuThrottling&) const = default;
+};
+
+struct CpuStats {  // "cpu"
+  CpuUsage usage;
+  CpuThrottling throttling;
+  bool operator==(const CpuStats&) const = default;
+};
+
+// One of "usage", "swap", "kernel", "kernelTCP" of "memory". UINT64_MAX is
+// "no limit" (runc prints it as 18446744073709551615).
+struct MemoryEntry {
+  uint64_t limit = 0;    // "limit"
+  uint64_t usage = 0;    // "usage" (omitempty)
+  uint64_t max = 0;      // "max" (omitempty): the peak (max_usage_in_bytes, memory.peak)
+  uint64_t failcnt = 0;  // "failcnt": v1 failcnt; v2 memory.events max (usage) / swap.events max (swap)
+  bool operator==(const MemoryEntry&) const = default;
+};
+
+struct MemoryStats {                    // "memory"
+  uint64_t cache = 0;                   // "cache" (omitempty): memory.stat cache (v1), file (v2)
+  MemoryEntry usage;                    // "usage"
+  MemoryEntry swap;                     // "swap": v1 memsw.* (memory+swap); v2 as runc: swap.current +
+                                        // memory.current, swap.max + memory.max
+  MemoryEntry kernel;                   // "kernel": v1 kmem.*
+  MemoryEntry kernel_tcp;               // "kernelTCP": v1 kmem.tcp.*
+  std::map<std::string, uint64_t> raw;  // "raw" (omitempty): memory.stat as is
+  bool operator==(const MemoryStats&) const = default;
+};
+
+struct PidsStats {       // "pids"
+  uint64_t current = 0;  // "current" (omitempty): pids.current
+  uint64_t limit = 0;    // "limit" (omitempty): pids.max, 0 for "max" (as runc)
+  bool operator==(const PidsStats&) const = default;
+};
+
+struct BlkioEntry {    // an element of the "blkio" arrays
+  uint64_t major = 0;  // "major" (omitempty)
+  uint64_t minor = 0;  // "minor" (omitempty)
+  std::string op;      // "op" (omitempty): "Read", "Write", "Sync", "Async", "Discard", "Total"
+  uint64_t value = 0;  // "value" (omitempty)
+  bool operator==(const BlkioEntry&) const = default;
+};
+
+struct BlkioStats {                                    // "blkio"
+  std::vector<BlkioEntry> io_service_bytes_recursive;  // "ioServiceBytesRecursive" (omitempty)
+  std::vector<BlkioEntry> io_serviced_recursive;       // "ioServicedRecursive" (omitempty)
+  bool operator==(const BlkioStats&) const = default;
+};
+
+struct HugetlbStats {    // "hugetlb": {"2MB": {...}}, keyed by page size
+  uint64_t usage = 0;    // "usage" (omitempty): usage_in_bytes, hugetlb.SIZE.current
+  uint64_t max = 0;      // "max" (omitempty): max_usage_in_bytes (v1), 0 on v2 (no peak file)
+  uint64_t failcnt = 0;  // "failcnt": failcnt (v1), hugetlb.SIZE.events max (v2)
+  bool operator==(const HugetlbStats&) const = default;
+};
+
+// `events --stats` prints {"type":"stats","id":ID,"data":{"cpu":…,"memory":…,
+// "pids":…,"blkio":…,"hugetlb":…}}. The optionals on top are the short
+// summary the first version of this interface had; drivers fill both.
 struct Stats {
-  std::optional<uint64_t> cpu_usage_ns;  // cpu.stat usage_usec * 1000, cpuacct.usage
-  std::optional<uint64_t> memory_usage;  // memory.current, memory.usage_in_bytes
-  std::optional<uint64_t> memory_limit;
-  std::optional<uint64_t> pids_current;
-  std::optional<uint64_t> pids_limit;
-  std::optional<uint64_t> oom_kills;  // memory.events oom_kill, memory.oom_control
+  std::optional<uint64_t> cpu_usage_ns;  // = cpu.usage.total
+  std::optional<uint64_t> memory_usage;  // = memory.usage.usage
+  std::optional<uint64_t> memory_limit;  // = memory.usage.limit
+  std::optional<uint64_t> pids_current;  // = pids.current
+  std::optional<uint64_t> pids_limit;    // = pids.limit
+  // OOM kills so far: memory.events oom_kill (v2), memory.oom_control
+  // oom_kill (v1, kernels >= 4.13). `events` turns an increase into
+  // {"type":"oom"}. Not part of runc's stats JSON.
+  std::optional<uint64_t> oom_kills;
+
+  CpuStats cpu;
+  MemoryStats memory;
+  PidsStats pids;
+  BlkioStats blkio;
+  std::map<std::string, HugetlbStats> hugetlb;
   bool operator==(const Stats&) const = default;
 };
 
@@ -103,17 +189,32 @@ struct ManagerRequest {
   bool rootless = false;
   bool systemd_flag = false;  // --systemd-cgroup
   Roots roots;
+  // Facts make_manager otherwise measures (tests on temp dirs set them):
+  // the hierarchy mode (detect_mode(roots.cgroup_root)) and whether
+  // systemd answers on the system bus (root) / user bus (rootless).
+  std::optional<Mode> mode;
+  std::optional<bool> has_dbus_session;
 };
 
 // Detects the mode, chooses the driver (choose_driver) and returns its
 // manager; nothing is created until create(). Throws os::Error for a
 // cgroupsPath the driver cannot use (a systemd path without systemd, a path
 // outside the delegated subtree rootless, ...).
+//
+// Facts gathered: detect_mode(roots.cgroup_root); our cgroup from
+// roots.proc_self_cgroup; v2 delegation (v2_subtree_writable of our cgroup,
+// or of its parent when we sit in the leaf `init` an earlier rrun made, see
+// v2.hpp); the bus (only probed when the choice depends on it).
+// A "slice:prefix:name" cgroupsPath given to a cgroupfs driver (rootless
+// without a user bus) is ignored: the default path is used.
+//
+// path() per driver: v2 the absolute cgroup directory; v1 a JSON object
+// controller -> absolute directory; systemd a JSON object (systemd.hpp);
+// none "".
 std::unique_ptr<Manager> make_manager(const ManagerRequest& req);
 // The manager of an existing container, from what state.json recorded
 // (driver_name() and path()). Throws os::Error for an unknown driver.
-std::unique_ptr<Manager> open_manager(const std::string& driver, const std::string& path,
-                                      const Roots& roots = {});
+std::unique_ptr<Manager> open_manager(const std::string& driver, const std::string& path, const Roots& roots = {});
 
 // The human message for the none driver: which limits `r` asks for that were
 // not applied, and how to get a delegated cgroup. "" when `r` asks for none.

@@ -111,7 +111,7 @@ std::vector<struct bpf_insn> device_program(const std::vector<spec::DeviceCgroup
   return p;
 }
 
-void attach_device_program(int cgroup_fd, const std::vector<struct bpf_insn>& program) {
+os::UniqueFd load_device_program(const std::vector<struct bpf_insn>& program) {
   static const char license[] = "GPL";
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof attr);
@@ -142,7 +142,12 @@ void attach_device_program(int cgroup_fd, const std::vector<struct bpf_insn>& pr
                                (log.empty() ? std::string() : " (verifier: " + log + ")"));
     }
   }
-  os::UniqueFd prog(static_cast<int>(fd));
+  return os::UniqueFd(static_cast<int>(fd));
+}
+
+void attach_device_program(int cgroup_fd, const std::vector<struct bpf_insn>& program) {
+  os::UniqueFd prog = load_device_program(program);
+  union bpf_attr attr;
 
   // The programs attached before (an update): detached once the new one is in.
   std::vector<uint32_t> old(64);

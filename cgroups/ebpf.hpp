@@ -23,6 +23,7 @@
 
 #include <vector>
 
+#include <rrun/os/fd.hpp>
 #include <rrun/spec/spec.hpp>
 
 namespace rrun::cgroups {
@@ -32,6 +33,10 @@ namespace rrun::cgroups {
 // major/minor (as the v1 line "a"). Throws os::Error for a rule outside the
 // program's range (a major or minor above INT32_MAX).
 std::vector<struct bpf_insn> device_program(const std::vector<spec::DeviceCgroupRule>& rules);
+
+// Loads `program` (BPF_PROG_LOAD, type CGROUP_DEVICE) and returns its fd.
+// Throws os::SystemError; the message includes the verifier log.
+os::UniqueFd load_device_program(const std::vector<struct bpf_insn>& program);
 
 // Loads `program` and attaches it to the cgroup directory `cgroup_fd`
 // (BPF_F_ALLOW_MULTI), then detaches the device programs that were attached

@@ -1,11 +1,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include <linux/bpf.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
 
 #include <rrun/cgroups/ebpf.hpp>
+#include <rrun/cgroups/resources.hpp>
 #include <rrun/os/error.hpp>
 
 namespace cg = rrun::cgroups;
@@ -119,6 +121,32 @@ BOOST_AUTO_TEST_CASE(last_rule_first_and_wildcard_ends_the_program) {
 BOOST_AUTO_TEST_CASE(out_of_range_numbers) {
   BOOST_CHECK_THROW(cg::device_program({rule(true, "c", int64_t(1) << 33, 0, "r")}), rrun::os::Error);
   BOOST_CHECK_THROW(cg::device_program({rule(true, "c", 1, -5, "r")}), rrun::os::Error);
+}
+
+// The kernel's verifier accepts the programs (root; loading attaches
+// nothing, so no cgroup is touched).
+BOOST_AUTO_TEST_CASE(verifier_accepts_programs_as_root) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("skip verifier_accepts_programs_as_root: needs root");
+    return;
+  }
+  std::vector<std::vector<spec::DeviceCgroupRule>> sets = {
+      {},
+      {rule(false, "a", std::nullopt, std::nullopt, "rwm")},
+      {rule(false, "a", std::nullopt, std::nullopt, "rwm"), rule(true, "c", 1, 3, "rwm"),
+       rule(true, "b", 8, std::nullopt, "r"), rule(false, "c", std::nullopt, 5, "m")},
+  };
+  std::vector<spec::DeviceCgroupRule> defaults = {rule(false, "a", std::nullopt, std::nullopt, "rwm")};
+  for (const auto& d : cg::default_device_rules()) defaults.push_back(d);
+  sets.push_back(defaults);
+  for (const auto& rules : sets) {
+    try {
+      auto fd = cg::load_device_program(cg::device_program(rules));
+      BOOST_TEST(fd.valid());
+    } catch (const std::exception& e) {
+      BOOST_ERROR("load failed for " << rules.size() << " rules: " << e.what());
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

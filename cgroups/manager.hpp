@@ -4,19 +4,21 @@
 // detect.hpp picks the driver; core/ talks only to Manager.
 //
 // What each driver does:
-// - v2 (cgroupfs): apply() creates the cgroup (cgroupsPath absolute under the
+// - v2 (cgroupfs, v2.hpp): create() creates the cgroup (cgroupsPath absolute under the
 //   hierarchy root as root, or /rrun/ID; rootless, inside the subtree the
 //   caller's own cgroup delegates), enables in the parents'
 //   cgroup.subtree_control the controllers controllers_of(v2_resource_writes())
 //   needs that cgroup.controllers offers (moving rrun's own process into a
 //   leaf first when the no-internal-processes rule demands it) and writes
-//   cgroup.procs — or the pid is cloned there with CLONE_INTO_CGROUP.
+//   opens it for clone_fd(); apply() writes cgroup.procs — or the pid is
+//   cloned there with CLONE_INTO_CGROUP (then apply() is a harmless rewrite).
 //   set() writes v2_resource_writes(); devices become an eBPF program (root).
 //   freeze/thaw: cgroup.freeze; kill_all: cgroup.kill, else every pid.
-// - systemd: a transient scope with Delegate=yes over D-Bus (system bus as
-//   root, user bus rootless), then the v2 (or v1) files for what systemd
-//   properties do not cover.
-// - v1: one directory per hierarchy (memory, cpu, cpuacct, cpuset, pids,
+// - systemd (systemd.hpp): a transient scope with Delegate=yes over D-Bus
+//   (system bus as root, user bus rootless), started by apply(pid) since a
+//   scope needs a pid (clone_fd() is -1), then the v2 (or v1) files for what
+//   systemd properties do not cover.
+// - v1 (v1.hpp): one directory per hierarchy (memory, cpu, cpuacct, cpuset, pids,
 //   devices, freezer, blkio, hugetlb, net_cls/net_prio); set() writes
 //   v1_resource_writes(); freezer.state for freeze/thaw.
 // - none: nothing is created or moved (Slurm's job cgroup keeps applying);
@@ -142,7 +144,10 @@ class Manager {
 
   virtual Driver driver() const = 0;
   // What state.json records so that open_manager() finds this cgroup again
-  // (driver-defined; "" for none). For v2: the absolute cgroup directory.
+  // (driver-defined; "" for none). v2: the absolute cgroup directory
+  // ("/sys/fs/cgroup/rrun/c1"). v1: a JSON object controller -> absolute
+  // directory. systemd: a JSON object {"unit","slice","user","dir"|"v1"}
+  // whose dir is known only after apply(). Valid after make_manager().
   virtual std::string path() const = 0;
 
   // Creates the cgroup (directories, enabled controllers, systemd scope where

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <cerrno>
 #include <csignal>
 #include <sstream>
@@ -271,22 +272,29 @@ void V2Manager::set_frozen(bool frozen) {
     throw os::Error(std::string("cannot ") + verb + " the container: " + os::quote(dir_) +
                     " has no cgroup.freeze (the kernel is older than 5.2)");
   if (err) os::throw_errno(err, "write to " + os::quote(cgfs::join(dir_, "cgroup.freeze")));
-  // cgroup.events changes (POLLPRI) when the state settles.
+  // cgroup.events changes (POLLPRI) when the state settles. Reading the
+  // open fd again (pread) re-arms the notification.
   std::string events = cgfs::join(dir_, "cgroup.events");
-  int fd = ::open(events.c_str(), O_RDONLY | O_CLOEXEC);
-  os::UniqueFd owned(fd);
-  for (int waited_ms = 0; waited_ms < 10000; waited_ms += 10) {
-    auto keyed = cgfs::read_keyed(dir_, "cgroup.events");
+  os::UniqueFd fd(::open(events.c_str(), O_RDONLY | O_CLOEXEC));
+  struct timespec start {};
+  ::clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    std::string text;
+    if (fd) {
+      char buf[512];
+      ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
+      if (n > 0) text.assign(buf, static_cast<size_t>(n));
+    }
+    auto keyed = cgfs::parse_keyed(text);
     auto it = keyed.find("frozen");
     if (it == keyed.end() || it->second == (frozen ? 1u : 0u)) return;
-    if (fd >= 0) {
-      struct pollfd p {
-        fd, POLLPRI, 0
-      };
-      ::poll(&p, 1, 10);
-    } else {
-      sleep_ms(10);
-    }
+    struct timespec now {};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - start.tv_sec >= 10) break;
+    struct pollfd p {
+      fd.get(), POLLPRI, 0
+    };
+    if (::poll(&p, 1, 10) != 0) sleep_ms(1);  // a regular file (tests) is always ready
   }
   if (frozen) cgfs::try_write(dir_, "cgroup.freeze", "0");
   throw os::Error(std::string("cannot ") + verb + " the container: " + os::quote(events) + " did not show `frozen " +

@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <ctime>
 #include <cerrno>
 #include <csignal>
+#include <ctime>
 #include <sstream>
 
 #include <rrun/os/error.hpp>

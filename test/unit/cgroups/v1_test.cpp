@@ -232,6 +232,18 @@ BOOST_AUTO_TEST_CASE(missing_hierarchy_is_an_error_and_creates_nothing) {
   BOOST_TEST(!exists(t.path + "/memory"));
 }
 
+BOOST_AUTO_TEST_CASE(failed_create_removes_what_it_made) {
+  rrun::test::TempDir t;
+  os::mkdir_p(t.path + "/pids");
+  cg::V1Manager m(std::map<std::string, std::string>{{"pids", t.path + "/pids/rrun/c1"}});
+  spec::Resources r;
+  r.pids = spec::PidsResources{5};
+  // The new directory has no pids.max (a fake): the write fails.
+  BOOST_CHECK_THROW(m.create(&r), os::SystemError);
+  BOOST_TEST(!exists(t.path + "/pids/rrun"));
+  BOOST_TEST(exists(t.path + "/pids"));
+}
+
 BOOST_AUTO_TEST_CASE(freezer_needs_a_hierarchy) {
   cg::V1Manager m(std::map<std::string, std::string>{{"memory", "/nonexistent/memory/c1"}});
   BOOST_CHECK_THROW(m.freeze(), os::Error);

@@ -252,6 +252,21 @@ BOOST_AUTO_TEST_CASE(ebusy_elsewhere_moves_nothing) {
   BOOST_TEST(!exists(D + "/init"));
 }
 
+BOOST_AUTO_TEST_CASE(failed_create_removes_what_it_made) {
+  rrun::test::TempDir t;
+  std::string R = t.path;
+  fake_cgroup(R, "memory pids", true);
+  cg::V2Manager m(R + "/rrun/c1", R, "", false);
+  WriteLog log(R);
+  // The fake new cgroups have no files: pretend the subtree_control writes
+  // worked; memory.max then fails (ENOENT) and both new directories go.
+  log.fail = [](const std::string& rel, const std::string&) { return rel == "/rrun/cgroup.subtree_control" ? -1 : 0; };
+  spec::Resources r = memory_and_pids();
+  BOOST_CHECK_THROW(m.create(&r), os::SystemError);
+  BOOST_TEST(!exists(R + "/rrun"));
+  BOOST_TEST(m.clone_fd() == -1);
+}
+
 BOOST_AUTO_TEST_CASE(rootless_write_failures_are_warnings) {
   rrun::test::TempDir t;
   std::string R = t.path;

@@ -4,19 +4,21 @@
 // detect.hpp picks the driver; core/ talks only to Manager.
 //
 // What each driver does:
-// - v2 (cgroupfs): apply() creates the cgroup (cgroupsPath absolute under the
+// - v2 (cgroupfs, v2.hpp): create() creates the cgroup (cgroupsPath absolute under the
 //   hierarchy root as root, or /rrun/ID; rootless, inside the subtree the
 //   caller's own cgroup delegates), enables in the parents'
 //   cgroup.subtree_control the controllers controllers_of(v2_resource_writes())
 //   needs that cgroup.controllers offers (moving rrun's own process into a
 //   leaf first when the no-internal-processes rule demands it) and writes
-//   cgroup.procs — or the pid is cloned there with CLONE_INTO_CGROUP.
+//   opens it for clone_fd(); apply() writes cgroup.procs — or the pid is
+//   cloned there with CLONE_INTO_CGROUP (then apply() is a harmless rewrite).
 //   set() writes v2_resource_writes(); devices become an eBPF program (root).
 //   freeze/thaw: cgroup.freeze; kill_all: cgroup.kill, else every pid.
-// - systemd: a transient scope with Delegate=yes over D-Bus (system bus as
-//   root, user bus rootless), then the v2 (or v1) files for what systemd
-//   properties do not cover.
-// - v1: one directory per hierarchy (memory, cpu, cpuacct, cpuset, pids,
+// - systemd (systemd.hpp): a transient scope with Delegate=yes over D-Bus
+//   (system bus as root, user bus rootless), started by apply(pid) since a
+//   scope needs a pid (clone_fd() is -1), then the v2 (or v1) files for what
+//   systemd properties do not cover.
+// - v1 (v1.hpp): one directory per hierarchy (memory, cpu, cpuacct, cpuset, pids,
 //   devices, freezer, blkio, hugetlb, net_cls/net_prio); set() writes
 //   v1_resource_writes(); freezer.state for freeze/thaw.
 // - none: nothing is created or moved (Slurm's job cgroup keeps applying);
@@ -76,13 +78,13 @@ struct MemoryEntry {
   bool operator==(const MemoryEntry&) const = default;
 };
 
-struct MemoryStats {                   // "memory"
-  uint64_t cache = 0;                  // "cache" (omitempty): memory.stat cache (v1), file (v2)
-  MemoryEntry usage;                   // "usage"
-  MemoryEntry swap;                    // "swap": v1 memsw.* (memory+swap); v2 as runc: swap.current +
-                                       // memory.current, swap.max + memory.max
-  MemoryEntry kernel;                  // "kernel": v1 kmem.*
-  MemoryEntry kernel_tcp;              // "kernelTCP": v1 kmem.tcp.*
+struct MemoryStats {                    // "memory"
+  uint64_t cache = 0;                   // "cache" (omitempty): memory.stat cache (v1), file (v2)
+  MemoryEntry usage;                    // "usage"
+  MemoryEntry swap;                     // "swap": v1 memsw.* (memory+swap); v2 as runc: swap.current +
+                                        // memory.current, swap.max + memory.max
+  MemoryEntry kernel;                   // "kernel": v1 kmem.*
+  MemoryEntry kernel_tcp;               // "kernelTCP": v1 kmem.tcp.*
   std::map<std::string, uint64_t> raw;  // "raw" (omitempty): memory.stat as is
   bool operator==(const MemoryStats&) const = default;
 };
@@ -93,7 +95,7 @@ struct PidsStats {       // "pids"
   bool operator==(const PidsStats&) const = default;
 };
 
-struct BlkioEntry {   // an element of the "blkio" arrays
+struct BlkioEntry {    // an element of the "blkio" arrays
   uint64_t major = 0;  // "major" (omitempty)
   uint64_t minor = 0;  // "minor" (omitempty)
   std::string op;      // "op" (omitempty): "Read", "Write", "Sync", "Async", "Discard", "Total"
@@ -101,7 +103,7 @@ struct BlkioEntry {   // an element of the "blkio" arrays
   bool operator==(const BlkioEntry&) const = default;
 };
 
-struct BlkioStats {                                     // "blkio"
+struct BlkioStats {                                    // "blkio"
   std::vector<BlkioEntry> io_service_bytes_recursive;  // "ioServiceBytesRecursive" (omitempty)
   std::vector<BlkioEntry> io_serviced_recursive;       // "ioServicedRecursive" (omitempty)
   bool operator==(const BlkioStats&) const = default;
@@ -142,7 +144,10 @@ class Manager {
 
   virtual Driver driver() const = 0;
   // What state.json records so that open_manager() finds this cgroup again
-  // (driver-defined; "" for none). For v2: the absolute cgroup directory.
+  // (driver-defined; "" for none). v2: the absolute cgroup directory
+  // ("/sys/fs/cgroup/rrun/c1"). v1: a JSON object controller -> absolute
+  // directory. systemd: a JSON object {"unit","slice","user","dir"|"v1"}
+  // whose dir is known only after apply(). Valid after make_manager().
   virtual std::string path() const = 0;
 
   // Creates the cgroup (directories, enabled controllers, systemd scope where
@@ -214,8 +219,7 @@ struct ManagerRequest {
 std::unique_ptr<Manager> make_manager(const ManagerRequest& req);
 // The manager of an existing container, from what state.json recorded
 // (driver_name() and path()). Throws os::Error for an unknown driver.
-std::unique_ptr<Manager> open_manager(const std::string& driver, const std::string& path,
-                                      const Roots& roots = {});
+std::unique_ptr<Manager> open_manager(const std::string& driver, const std::string& path, const Roots& roots = {});
 
 // The human message for the none driver: which limits `r` asks for that were
 // not applied, and how to get a delegated cgroup. "" when `r` asks for none.

@@ -91,7 +91,9 @@ void add_io_max(std::vector<FileWrite>& out, const spec::BlockIoResources& b) {
         lines.emplace_back(d, "");
         it = lines.end() - 1;
       }
-      it->second += std::string(" ") + key + "=" + unum(t.rate);
+      // v1 reads rate 0 as "no limit"; the v2 kernel refuses 0 (ERANGE in
+      // blk-throttle tg_set_limit), so 0 becomes "max", the v2 "no limit".
+      it->second += std::string(" ") + key + "=" + (t.rate == 0 ? std::string("max") : unum(t.rate));
     }
   };
   add(b.throttle_read_bps_device, "rbps");
@@ -374,21 +376,31 @@ std::vector<FileWrite> v1_resource_writes(const spec::Resources& r) {
     for (const auto& d : r.devices)
       out.push_back(
           w("devices", d.allow ? "devices.allow" : "devices.deny", v1_device_line(d.type, d.major, d.minor, d.access)));
-    struct Default {
-      const char* type;
-      int64_t major, minor;  // -1: any
-      const char* access;
-    };
-    static const Default defaults[] = {{"c", -1, -1, "m"},    {"b", -1, -1, "m"}, {"c", 1, 3, "rwm"},
-                                       {"c", 1, 8, "rwm"},    {"c", 1, 7, "rwm"}, {"c", 5, 0, "rwm"},
-                                       {"c", 1, 5, "rwm"},    {"c", 1, 9, "rwm"}, {"c", 5, 1, "rwm"},
-                                       {"c", 136, -1, "rwm"}, {"c", 5, 2, "rwm"}, {"c", 10, 200, "rwm"}};
-    for (const auto& d : defaults) {
-      std::optional<int64_t> major, minor;
-      if (d.major >= 0) major = d.major;
-      if (d.minor >= 0) minor = d.minor;
-      out.push_back(w("devices", "devices.allow", v1_device_line(d.type, major, minor, d.access)));
-    }
+    for (const auto& d : default_device_rules())
+      out.push_back(w("devices", "devices.allow", v1_device_line(d.type, d.major, d.minor, d.access)));
+  }
+  return out;
+}
+
+std::vector<spec::DeviceCgroupRule> default_device_rules() {
+  struct Default {
+    const char* type;
+    int64_t major, minor;  // -1: any
+    const char* access;
+  };
+  static const Default defaults[] = {{"c", -1, -1, "m"},    {"b", -1, -1, "m"}, {"c", 1, 3, "rwm"},
+                                     {"c", 1, 8, "rwm"},    {"c", 1, 7, "rwm"}, {"c", 5, 0, "rwm"},
+                                     {"c", 1, 5, "rwm"},    {"c", 1, 9, "rwm"}, {"c", 5, 1, "rwm"},
+                                     {"c", 136, -1, "rwm"}, {"c", 5, 2, "rwm"}, {"c", 10, 200, "rwm"}};
+  std::vector<spec::DeviceCgroupRule> out;
+  for (const auto& d : defaults) {
+    spec::DeviceCgroupRule rule;
+    rule.allow = true;
+    rule.type = d.type;
+    if (d.major >= 0) rule.major = d.major;
+    if (d.minor >= 0) rule.minor = d.minor;
+    rule.access = d.access;
+    out.push_back(rule);
   }
   return out;
 }

@@ -39,7 +39,8 @@ struct FileWrite {
 
 // cgroup v2. Order: memory, pids, cpu, cpuset, io, hugetlb, rdma, unified
 // (last, so that unified keys override what the typed fields wrote, as in
-// runc). linux.resources.devices is not a file on v2 (an eBPF program the
+// runc). A throttle rate of 0 is written as "max" (v1's 0 means no limit;
+// the v2 kernel refuses 0 with ERANGE). linux.resources.devices is not a file on v2 (an eBPF program the
 // driver attaches) and is not translated here.
 // Throws os::Error for what v2 cannot express (swappiness, kernelTCP,
 // disableOOMKiller, realtime, leafWeight, network) and for invalid values.
@@ -56,6 +57,12 @@ std::vector<FileWrite> v2_resource_writes(const spec::Resources& r);
 std::vector<FileWrite> v1_resource_writes(const spec::Resources& r);
 // The subset for one hierarchy ("memory", "cpu", ...).
 std::vector<FileWrite> v1_resource_writes(const spec::Resources& r, const std::string& controller);
+
+// The device rules crun and runc's specconv always allow after the spec's
+// own (when the spec has device rules): mknod of any char and block device,
+// /dev/null, zero, full, tty, random, urandom, console, ptmx, pts/*, tun.
+// v1 writes them to devices.allow; v2 puts them in the eBPF program.
+std::vector<spec::DeviceCgroupRule> default_device_rules();
 
 // The distinct controllers of `writes`, in first-use order.
 std::vector<std::string> controllers_of(const std::vector<FileWrite>& writes);

@@ -210,6 +210,15 @@ BOOST_AUTO_TEST_CASE(cpu_realtime_is_v1_only) {
   BOOST_TEST(v2_error(cpu(c)) == "linux.resources.cpu.realtimePeriod: not supported on cgroup v2");
 }
 
+BOOST_AUTO_TEST_CASE(throttle_rate_zero_is_max) {
+  // v1 reads 0 as "no limit"; the v2 kernel refuses 0 (ERANGE): "max".
+  spec::Resources r;
+  r.block_io = spec::BlockIoResources{};
+  r.block_io->throttle_read_bps_device = {{8, 0, 0}};
+  r.block_io->throttle_write_iops_device = {{8, 0, 7}};
+  BOOST_TEST(v2(r) == (V{"io.max=8:0 rbps=max wiops=7"}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(block_io) {
   spec::Resources r;
   r.block_io = spec::BlockIoResources{};

@@ -186,8 +186,8 @@ spec::Resources resources_from_flags(const Invocation& inv) {
 
 // runc's `events` data object (types/events.go): fields runc marks
 // omitempty are left out when 0 or empty.
-nlohmann::json stats_json(const cgroups::Stats& st) {
-  using nlohmann::json;
+nlohmann::ordered_json stats_json(const cgroups::Stats& st) {
+  using json = nlohmann::ordered_json;
   auto put = [](json& j, const char* key, uint64_t v) {
     if (v) j[key] = v;
   };
@@ -292,7 +292,7 @@ int cmd_events(const Invocation& inv) {
   core::Context ctx = context(inv);
   const std::string id = inv.args.at(0);
   auto event = [&](const char* type, const cgroups::Stats* st) {
-    nlohmann::json j = {{"type", type}, {"id", id}};
+    nlohmann::ordered_json j = {{"type", type}, {"id", id}};
     if (st) j["data"] = stats_json(*st);
     print(j.dump() + "\n");
   };

@@ -89,7 +89,7 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then
   step "events --interval: stats lines until the container stops"
   "$RRUN_BIN" --root "$STATE_ROOT" events --interval 200ms c >"$WORK/events.out" 2>&1 &
   ev=$!
-  wait_until 10 test "$(grep -c '"type":"stats"' "$WORK/events.out")" -ge 2 || fail "no stats events: $(cat "$WORK/events.out")"
+  wait_until 10 sh -c "[ \$(grep -c '\"type\":\"stats\"' $WORK/events.out) -ge 2 ]" || fail "no stats events: $(cat "$WORK/events.out")"
 
   step "kill --all: every process of the cgroup"
   expect_ok rr kill --all c KILL

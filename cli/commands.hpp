@@ -27,6 +27,9 @@ int cmd_start(const Invocation& inv);
 int cmd_run(const Invocation& inv);
 int cmd_kill(const Invocation& inv);
 int cmd_delete(const Invocation& inv);
+// commands_doctor.cpp
+int cmd_doctor(const Invocation& inv);
+int cmd_features(const Invocation& inv);
 // Throws os::Error("<command>: not implemented yet").
 int cmd_not_implemented(const Invocation& inv);
 

@@ -70,6 +70,12 @@ std::vector<CommandSpec> build_table() {
                {{"force", "f", B, "forcibly delete the container if it is still running (uses SIGKILL)"}},
                1,
                1});
+  t.push_back({"doctor",
+               "",
+               "check what rootless containers need on this host",
+               {{"format", "f", V, "select one of: text or json (default: text)"}},
+               0,
+               0});
   t.push_back({"events",
                "<container-id>",
                "display container events such as OOM notifications, cpu, memory, and IO usage statistics",

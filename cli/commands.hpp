@@ -34,6 +34,9 @@ int cmd_resume(const Invocation& inv);
 int cmd_ps(const Invocation& inv);
 int cmd_update(const Invocation& inv);
 int cmd_events(const Invocation& inv);
+// commands_doctor.cpp
+int cmd_doctor(const Invocation& inv);
+int cmd_features(const Invocation& inv);
 // Throws os::Error("<command>: not implemented yet").
 int cmd_not_implemented(const Invocation& inv);
 

@@ -34,6 +34,59 @@ using Ctx = std::unique_ptr<void, CtxDeleter>;
 
 constexpr uint32_t kMaxErrno = 0xffff;
 
+// The tables below are what linux.seccomp accepts; `rrun features` lists
+// them (seccomp_known_*), so they are the one place to add a name.
+struct ActionName {
+  const char* name;
+  uint32_t action;  // for ERRNO and TRACE without the errnoRet, which is or-ed in
+  bool takes_errno;
+};
+
+constexpr ActionName kActions[] = {
+    {"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW, false},
+    {"SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0), true},
+    {"SCMP_ACT_KILL", SCMP_ACT_KILL_THREAD, false},
+    {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, false},
+    {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD, false},
+    {"SCMP_ACT_LOG", SCMP_ACT_LOG, false},
+    {"SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY, false},
+    {"SCMP_ACT_TRACE", SCMP_ACT_TRACE(0), true},
+    {"SCMP_ACT_TRAP", SCMP_ACT_TRAP, false},
+};
+
+struct OperatorName {
+  const char* name;
+  scmp_compare op;
+};
+
+constexpr OperatorName kOperators[] = {
+    {"SCMP_CMP_EQ", SCMP_CMP_EQ}, {"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
+    {"SCMP_CMP_LE", SCMP_CMP_LE}, {"SCMP_CMP_LT", SCMP_CMP_LT}, {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
+    {"SCMP_CMP_NE", SCMP_CMP_NE},
+};
+
+struct FlagName {
+  const char* name;
+  unsigned flag;
+};
+
+constexpr FlagName kFlags[] = {
+    {"SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+    {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG},
+    {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV},
+};
+
+// Architecture names libseccomp may know (its SCMP_ARCH_* constants);
+// parse_arch accepts those seccomp_arch_resolve_name() resolves.
+constexpr const char* kArchCandidates[] = {
+    "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM",       "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K",     "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",  "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",      "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PARISC",  "SCMP_ARCH_PARISC64",  "SCMP_ARCH_PPC",         "SCMP_ARCH_PPC64",    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_RISCV64", "SCMP_ARCH_S390",      "SCMP_ARCH_S390X",       "SCMP_ARCH_SH",       "SCMP_ARCH_SHEB",
+    "SCMP_ARCH_X32",     "SCMP_ARCH_X86",       "SCMP_ARCH_X86_64",
+};
+
 // Maps an action name and its errnoRet to a libseccomp action. `path` is
 // the JSON path of the object ("linux.seccomp.syscalls[3]" or
 // "linux.seccomp"), `action_key`/`errno_key` the member names.
@@ -45,49 +98,21 @@ uint32_t parse_action(const std::string& name, const std::optional<uint32_t>& er
       throw os::Error(path + "." + errno_key + ": " + std::to_string(v) + " is out of range (0-65535)");
     return v;
   };
-  bool takes_errno = false;
-  uint32_t action = 0;
-  if (name.empty()) {
-    throw os::Error(path + "." + action_key + ": required");
-  } else if (name == "SCMP_ACT_KILL" || name == "SCMP_ACT_KILL_THREAD") {
-    action = SCMP_ACT_KILL_THREAD;
-  } else if (name == "SCMP_ACT_KILL_PROCESS") {
-    action = SCMP_ACT_KILL_PROCESS;
-  } else if (name == "SCMP_ACT_TRAP") {
-    action = SCMP_ACT_TRAP;
-  } else if (name == "SCMP_ACT_ERRNO") {
-    action = SCMP_ACT_ERRNO(ret());
-    takes_errno = true;
-  } else if (name == "SCMP_ACT_TRACE") {
-    action = SCMP_ACT_TRACE(ret());
-    takes_errno = true;
-  } else if (name == "SCMP_ACT_ALLOW") {
-    action = SCMP_ACT_ALLOW;
-  } else if (name == "SCMP_ACT_LOG") {
-    action = SCMP_ACT_LOG;
-  } else if (name == "SCMP_ACT_NOTIFY") {
-    action = SCMP_ACT_NOTIFY;
-  } else {
-    throw os::Error(path + "." + action_key + ": unknown action " + dq(name));
-  }
-  if (errno_ret && !takes_errno)
+  if (name.empty()) throw os::Error(path + "." + action_key + ": required");
+  const ActionName* known = nullptr;
+  for (const auto& a : kActions)
+    if (name == a.name) known = &a;
+  if (!known) throw os::Error(path + "." + action_key + ": unknown action " + dq(name));
+  uint32_t action = known->takes_errno ? (known->action | ret()) : known->action;
+  if (errno_ret && !known->takes_errno)
     throw os::Error(path + "." + errno_key + ": only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not " + name);
   return action;
 }
 
 scmp_compare parse_op(const std::string& op, const std::string& path) {
-  static const std::map<std::string, scmp_compare> ops = {
-      {"SCMP_CMP_NE", SCMP_CMP_NE},
-      {"SCMP_CMP_LT", SCMP_CMP_LT},
-      {"SCMP_CMP_LE", SCMP_CMP_LE},
-      {"SCMP_CMP_EQ", SCMP_CMP_EQ},
-      {"SCMP_CMP_GE", SCMP_CMP_GE},
-      {"SCMP_CMP_GT", SCMP_CMP_GT},
-      {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
-  };
-  auto it = ops.find(op);
-  if (it == ops.end()) throw os::Error(path + ".op: unknown operator " + dq(op));
-  return it->second;
+  for (const auto& o : kOperators)
+    if (op == o.name) return o.op;
+  throw os::Error(path + ".op: unknown operator " + dq(op));
 }
 
 uint32_t parse_arch(const std::string& name, const std::string& path) {
@@ -103,10 +128,8 @@ uint32_t parse_arch(const std::string& name, const std::string& path) {
 }
 
 unsigned parse_flag(const std::string& name, const std::string& path) {
-  if (name == "SECCOMP_FILTER_FLAG_TSYNC") return SECCOMP_FILTER_FLAG_TSYNC;
-  if (name == "SECCOMP_FILTER_FLAG_LOG") return SECCOMP_FILTER_FLAG_LOG;
-  if (name == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") return SECCOMP_FILTER_FLAG_SPEC_ALLOW;
-  if (name == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") return SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  for (const auto& f : kFlags)
+    if (name == f.name) return f.flag;
   throw os::Error(path + ": unknown flag " + dq(name));
 }
 
@@ -138,6 +161,51 @@ void add_rules(scmp_filter_ctx ctx, uint32_t action, int nr, const std::vector<s
 }
 
 }  // namespace
+
+std::vector<std::string> seccomp_known_actions() {
+  std::vector<std::string> out;
+  for (const auto& a : kActions) out.emplace_back(a.name);
+  return out;
+}
+
+std::vector<std::string> seccomp_known_operators() {
+  std::vector<std::string> out;
+  for (const auto& o : kOperators) out.emplace_back(o.name);
+  return out;
+}
+
+std::vector<std::string> seccomp_known_archs() {
+  std::vector<std::string> out;
+  for (const char* name : kArchCandidates) {
+    try {
+      parse_arch(name, "");
+      out.emplace_back(name);
+    } catch (const os::Error&) {
+      // not known to the libseccomp we run with
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> seccomp_known_flags() {
+  std::vector<std::string> out;
+  for (const auto& f : kFlags) out.emplace_back(f.name);
+  return out;
+}
+
+std::vector<std::string> seccomp_supported_flags() {
+  std::vector<std::string> out;
+  for (const auto& f : kFlags) {
+    // The kernel checks the flags before it reads the program: a known flag
+    // with a null program is EFAULT, an unknown one EINVAL (runc's
+    // FlagSupported). WAIT_KILLABLE_RECV is only valid with NEW_LISTENER.
+    unsigned long flags = f.flag;
+    if (flags == SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, nullptr) < 0 && errno == EFAULT)
+      out.emplace_back(f.name);
+  }
+  return out;
+}
 
 os::UniqueFd compile_seccomp(const spec::Seccomp& s, std::vector<std::string>* skipped_names) {
   const std::string base = "linux.seccomp";

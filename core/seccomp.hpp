@@ -42,6 +42,17 @@ os::UniqueFd compile_seccomp(const spec::Seccomp& seccomp, std::vector<std::stri
 // with SCMP_ACT_NOTIFY has a listenerPath.
 SeccompPlan plan_seccomp(const spec::Seccomp& seccomp, std::vector<std::string>* skipped_names = nullptr);
 
+// What linux.seccomp accepts, for `rrun features` (features-linux.md
+// "Seccomp"): action, operator and flag names in the order of rrun's tables;
+// the architectures the linked libseccomp resolves; and the known flags the
+// running kernel accepts (probed with seccomp(2) on a null program, which
+// never installs anything).
+std::vector<std::string> seccomp_known_actions();
+std::vector<std::string> seccomp_known_operators();
+std::vector<std::string> seccomp_known_archs();
+std::vector<std::string> seccomp_known_flags();
+std::vector<std::string> seccomp_supported_flags();
+
 // Child side: loads the filter. When p.notify, the listener fd is stored in
 // *notify_fd_out (close-on-exec; the caller sends it to the parent, which
 // calls send_seccomp_listener). Returns 0, or -1 with `f` filled.

@@ -6,11 +6,13 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include <rrun/os/error.hpp>
@@ -98,6 +100,9 @@ constexpr AttrOption kAttrOptions[] = {
     {"rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, 0},
     {"rsymfollow", 0, MOUNT_ATTR_NOSYMFOLLOW},
 };
+
+// Options parse_mount_options() handles by name outside the tables above.
+constexpr const char* kSpecialOptions[] = {"bind", "rbind", "idmap", "ridmap"};
 
 bool is_absolute(const std::string& p) {
   return !p.empty() && p[0] == '/';
@@ -599,6 +604,15 @@ unsigned long parse_propagation(const std::string& value, const std::string& jso
     if (value == p.name) return p.flags;
   throw Error(json_path + ": unknown propagation " + quote(value) +
               " (expected private, rprivate, shared, rshared, slave, rslave, unbindable or runbindable)");
+}
+
+std::vector<std::string> known_mount_options() {
+  std::vector<std::string> out(std::begin(kSpecialOptions), std::end(kSpecialOptions));
+  for (const auto& f : kFlagOptions) out.emplace_back(f.name);
+  for (const auto& p : kPropagationOptions) out.emplace_back(p.name);
+  for (const auto& a : kAttrOptions) out.emplace_back(a.name);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 MountOptions parse_mount_options(const std::vector<std::string>& options, const std::string& json_path) {

@@ -138,6 +138,11 @@ struct MountOptions {
 // for an empty option.
 MountOptions parse_mount_options(const std::vector<std::string>& options, const std::string& json_path);
 
+// Every option name parse_mount_options() recognizes (not the file-system
+// specific data it passes through), from its tables, sorted: what
+// `rrun features` lists as mountOptions.
+std::vector<std::string> known_mount_options();
+
 // "private", "rprivate", "shared", ... -> MS_* flags; throws os::Error.
 unsigned long parse_propagation(const std::string& value, const std::string& json_path);
 

@@ -35,7 +35,7 @@
 #   RRUN_BIN       rrun binary to measure (default: build build-bench/rrun)
 #   BENCH_RUNS     recorded iterations per scenario (default 40)
 #   BENCH_WARMUP   unrecorded iterations first (default 3)
-#   BENCH_SEQ_RUNS recorded iterations of seq100 (default 5)
+#   BENCH_SEQ_RUNS recorded iterations of seq100 (default 3)
 #   BENCH_ONLY     space-separated scenario names to run (default: all)
 #   BENCH_CSV      the summary CSV (default: build-bench/bench.csv); the raw
 #                  samples go next to it as *-samples.csv
@@ -97,7 +97,7 @@ scenario() {
   fi
 
   local warm=${BENCH_WARMUP:-3} runs=${BENCH_RUNS:-40} n=1
-  [[ $kind == seq100 ]] && { runs=${BENCH_SEQ_RUNS:-5}; warm=1; n=100; }
+  [[ $kind == seq100 ]] && { runs=${BENCH_SEQ_RUNS:-3}; warm=1; n=100; }
   local total=$((warm + runs)) it k nrt=${#runtimes[@]} line
   local tmp=$work/log/$name.line
   for ((it = 1; it <= total; it++)); do

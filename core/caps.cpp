@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <rrun/os/error.hpp>
+#include <rrun/os/file.hpp>
 
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <optional>
+#include <string>
 
 namespace rrun::core {
 namespace {
@@ -72,9 +74,14 @@ int cap_set(uint64_t eff, uint64_t perm, uint64_t inh) noexcept {
 }  // namespace
 
 unsigned read_last_cap() {
-  std::ifstream in("/proc/sys/kernel/cap_last_cap");
+  // Not an ifstream: the first stream initializes libstdc++'s locales.
+  std::optional<std::string> text;
+  try {
+    text = os::read_file_if_exists("/proc/sys/kernel/cap_last_cap");
+  } catch (const os::SystemError&) {
+  }
   unsigned v = 0;
-  if (in >> v && v < 64) return v;
+  if (text && std::sscanf(text->c_str(), "%u", &v) == 1 && v < 64) return v;
   return CAP_LAST_CAP;
 }
 

@@ -2,7 +2,18 @@
 # Install everything rrun needs to build and test, from Debian 12 packages only.
 # Idempotent: when every package is already installed it does nothing (no
 # `apt-get update`), so it is cheap to call before every build.
+#   --bench   also the other runtimes test/bench/bench.sh compares rrun with
 set -euo pipefail
+
+bench=0
+case "${1:-}" in
+  "") ;;
+  --bench) bench=1 ;;
+  *)
+    echo "install-deps: unknown option \`$1\` (expected --bench or nothing)" >&2
+    exit 2
+    ;;
+esac
 
 build_deps=(
   cmake g++ make pkg-config
@@ -19,7 +30,10 @@ build_deps=(
 runtime_deps=(
   uidmap fuse-overlayfs fuse3 busybox-static util-linux procps libc6-dev jq passwd
 )
+# crun, runc: the runtimes the benchmark measures rrun against.
+bench_deps=(crun runc)
 packages=("${build_deps[@]}" "${runtime_deps[@]}")
+if ((bench)); then packages+=("${bench_deps[@]}"); fi
 
 # One dpkg-query call: print "<status> <name>" for every known package.
 declare -A installed=()

@@ -1,12 +1,12 @@
 #include "subid.hpp"
 
+#include <dlfcn.h>
 #include <shadow/subid.h>
 
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
-#include <mutex>
 #include <optional>
 
 #include <rrun/os/error.hpp>
@@ -38,22 +38,62 @@ std::optional<uint64_t> parse_number(std::string_view s) {
   return v;
 }
 
-// libsubid writes its diagnostics to stderr under the name "(libsubid)"
-// unless told otherwise; give them our name. (subid_init with a null FILE
-// would open /dev/null without O_CLOEXEC, an fd that could leak.)
-void init_libsubid() {
-  static std::once_flag once;
-  std::call_once(once, [] { subid_init("rrun", stderr); });
+// libsubid is loaded with dlopen on first use, and used only when
+// nsswitch.conf has a "subid:" line. Without one, libsubid reads /etc/subuid
+// and /etc/subgid itself, which parse_subid_file does too; linking it would
+// make every rrun start load it and the ten libraries it needs (PAM, SELinux,
+// audit, libcrypt, ...), most of rrun's dynamic-linking time.
+struct Libsubid {
+  decltype(&subid_get_uid_ranges) uid_ranges = nullptr;
+  decltype(&subid_get_gid_ranges) gid_ranges = nullptr;
+};
+
+// The loaded library, or null when it can't be loaded (the files answer).
+const Libsubid* libsubid() {
+  static const Libsubid* lib = []() -> const Libsubid* {
+    void* h = ::dlopen("libsubid.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return nullptr;
+    auto init = reinterpret_cast<decltype(&subid_init)>(::dlsym(h, "subid_init"));
+    static Libsubid l;
+    l.uid_ranges = reinterpret_cast<decltype(&subid_get_uid_ranges)>(::dlsym(h, "subid_get_uid_ranges"));
+    l.gid_ranges = reinterpret_cast<decltype(&subid_get_gid_ranges)>(::dlsym(h, "subid_get_gid_ranges"));
+    if (!init || !l.uid_ranges || !l.gid_ranges) return nullptr;
+    // libsubid writes its diagnostics to stderr under the name "(libsubid)"
+    // unless told otherwise; give them our name. (subid_init with a null FILE
+    // would open /dev/null without O_CLOEXEC, an fd that could leak.)
+    init("rrun", stderr);
+    return &l;
+  }();
+  return lib;
+}
+
+// Whether nsswitch.conf (at PATH) has a "subid:" line.
+bool nss_names_subid(const std::string& path) {
+  std::optional<std::string> text;
+  try {
+    text = os::read_file_if_exists(path);
+  } catch (...) {
+    return true;  // can't tell: let libsubid decide
+  }
+  if (!text) return false;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    std::string_view line = trim(rest.substr(0, nl));
+    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+    if (line.substr(0, 6) == "subid:") return true;
+  }
+  return false;
 }
 
 enum class Kind { uid, gid };
 
 std::vector<SubRange> subordinate_ids(Kind kind, const std::string& user, uid_t uid, const SubidSources& src) {
-  if (src.use_libsubid && !user.empty()) {
-    init_libsubid();
+  const Libsubid* lib = nullptr;
+  if (src.use_libsubid && !user.empty() && nss_names_subid(src.nsswitch_path)) lib = libsubid();
+  if (lib) {
     struct subid_range* ranges = nullptr;
-    int n =
-        kind == Kind::uid ? subid_get_uid_ranges(user.c_str(), &ranges) : subid_get_gid_ranges(user.c_str(), &ranges);
+    int n = kind == Kind::uid ? lib->uid_ranges(user.c_str(), &ranges) : lib->gid_ranges(user.c_str(), &ranges);
     std::vector<SubRange> out;
     for (int i = 0; i < n; ++i) {
       if (!fits_id_space(ranges[i].start, ranges[i].count)) continue;

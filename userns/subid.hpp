@@ -1,7 +1,9 @@
 #pragma once
 // Subordinate id ranges (subuid(5), subgid(5)) of a user: read through
-// libsubid, so that ranges provided by an NSS module (LDAP, SSSD) count, with
-// /etc/subuid and /etc/subgid as the fallback.
+// libsubid when nsswitch.conf has a "subid:" line, so that ranges provided by
+// an NSS module (LDAP, SSSD) count, with /etc/subuid and /etc/subgid as the
+// fallback; without such a line, from the files directly (libsubid is then
+// never loaded).
 
 #include <sys/types.h>
 
@@ -23,7 +25,8 @@ struct SubRange {
 struct SubidSources {
   std::string subuid_path = "/etc/subuid";
   std::string subgid_path = "/etc/subgid";
-  bool use_libsubid = true;
+  bool use_libsubid = true;                          // when nsswitch.conf names subid
+  std::string nsswitch_path = "/etc/nsswitch.conf";  // where to look for "subid:"
 };
 
 // Parses the text of a subuid/subgid file: lines `name_or_uid:start:count`.
@@ -31,8 +34,9 @@ struct SubidSources {
 // blank lines and malformed lines are skipped; ranges come in file order.
 std::vector<SubRange> parse_subid_file(std::string_view text, const std::string& user_name, uid_t uid);
 
-// The ranges of `user` (uid `uid`): libsubid first (when enabled and the user
-// has a name); when it fails or finds nothing, the file. An absent file is no
+// The ranges of `user` (uid `uid`): libsubid first (when enabled, named in
+// nsswitch.conf, loadable, and the user has a name); when it fails or finds
+// nothing, the file. An absent file is no
 // ranges; an unreadable one is an os::SystemError naming it.
 std::vector<SubRange> subordinate_uids(const std::string& user, uid_t uid, const SubidSources& src = {});
 std::vector<SubRange> subordinate_gids(const std::string& user, uid_t uid, const SubidSources& src = {});

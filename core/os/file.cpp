@@ -78,13 +78,10 @@ void write_file(const std::string& path, std::string_view data) {
 }
 
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
-  auto slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
   std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}());
   UniqueFd fd = open_file(tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
   try {
     write_all(fd, data);
-    if (::fsync(fd.get()) < 0) throw_errno("fsync");
   } catch (...) {
     ::unlink(tmp.c_str());
     rethrow_with_context("write " + quote(tmp));
@@ -94,12 +91,6 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
     int err = errno;
     ::unlink(tmp.c_str());
     throw_errno(err, "rename " + quote(tmp) + " to " + quote(path));
-  }
-  // Make the rename itself durable.
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
   }
 }
 

@@ -28,10 +28,6 @@ script=$(cd "$(dirname "$script")" && pwd)/$(basename "$script")
 [[ -x "$RRUN_BIN" ]] || { echo "run.sh: $RRUN_BIN is not an executable" >&2; exit 1; }
 [[ -x "$RRUN_PROBE" ]] || { echo "run.sh: $RRUN_PROBE is not an executable" >&2; exit 1; }
 
-TEST_USER=rrun-test
-NOSUB_USER=rrun-nosub
-SUBID_COUNT=65536
-
 top=""
 fuse_mode=""
 cleanup() {
@@ -49,57 +45,9 @@ skip() {
   exit 77
 }
 
-# The first free start of a subordinate range in FILE (>= 100000).
-next_subid_start() {
-  awk -F: 'BEGIN { m = 100000 } NF >= 3 && $2 + $3 > m { m = $2 + $3 } END { print m }' "$1"
-}
-
-# Rewrites FILE without the lines of user NAME (or its numeric UID); keeps
-# the file's owner and mode, replaces it atomically.
-remove_subid_lines() {
-  local file=$1 name=$2 uid=$3
-  grep -qE "^($name|$uid):" "$file" || return 0
-  cp -p "$file" "$file.rrun-test"
-  grep -vE "^($name|$uid):" "$file" >"$file.rrun-test" || true
-  mv "$file.rrun-test" "$file"
-}
-
-ensure_subid_line() {
-  local file=$1 name=$2 uid=$3
-  grep -qE "^($name|$uid):[0-9]+:[0-9]+" "$file" && return 0
-  local start
-  start=$(next_subid_start "$file")
-  # Keep the file ending in a newline before appending.
-  if [[ -s "$file" && -n "$(tail -c1 "$file")" ]]; then echo >>"$file"; fi
-  echo "$name:$start:$SUBID_COUNT" >>"$file"
-}
-
-ensure_user() {
-  local name=$1
-  if ! getent passwd "$name" >/dev/null; then
-    useradd -m -s /bin/bash -c "rrun integration tests" "$name"
-  fi
-}
-
-# Idempotent, serialized with other run.sh instances (ctest -j).
-setup_users() {
-  local lockdir=/run/lock
-  [[ -d "$lockdir" ]] || lockdir=/tmp
-  exec 9>"$lockdir/rrun-test-users.lock"
-  flock 9
-  local f
-  for f in /etc/subuid /etc/subgid; do
-    [[ -e "$f" ]] || install -m 644 /dev/null "$f"
-  done
-  ensure_user "$TEST_USER"
-  ensure_subid_line /etc/subuid "$TEST_USER" "$(id -u "$TEST_USER")"
-  ensure_subid_line /etc/subgid "$TEST_USER" "$(id -u "$TEST_USER")"
-  ensure_user "$NOSUB_USER"
-  remove_subid_lines /etc/subuid "$NOSUB_USER" "$(id -u "$NOSUB_USER")"
-  remove_subid_lines /etc/subgid "$NOSUB_USER" "$(id -u "$NOSUB_USER")"
-  flock -u 9
-  exec 9>&-
-}
+# setup_users: the test users (test/integration/users.sh).
+# shellcheck source=users.sh
+source "$here/users.sh"
 
 # run_as USER: runs the copied script as USER in $top; prints its exit status.
 run_as() {

@@ -2,6 +2,7 @@
 
 #include "../temp_dir.hpp"
 
+#include <dlfcn.h>
 #include <pwd.h>
 
 #include <cstdlib>
@@ -94,11 +95,28 @@ BOOST_AUTO_TEST_CASE(absent_files_mean_no_ranges) {
   BOOST_TEST(rrun::userns::subordinate_gids("alice", 1000, src).empty());
 }
 
+BOOST_AUTO_TEST_CASE(without_a_subid_line_in_nsswitch_libsubid_is_not_loaded) {
+  // The files answer, and libsubid (with PAM, SELinux, audit, ...) stays out
+  // of the process.
+  if (::dlopen("libsubid.so.4", RTLD_LAZY | RTLD_NOLOAD) != nullptr) {
+    BOOST_TEST_MESSAGE("skipped: an earlier test already loaded libsubid");
+    return;
+  }
+  TempDir dir;
+  SubidSources src{dir.path + "/subuid", dir.path + "/subgid", true, dir.path + "/nsswitch.conf"};
+  rrun::os::write_file_atomic(src.nsswitch_path, "passwd: files\n# subid: sss\ngroup: files\n");
+  rrun::os::write_file_atomic(src.subuid_path, "alice:100000:65536\n");
+  BOOST_TEST(rrun::userns::subordinate_uids("alice", 1000, src) == (Ranges{{100000, 65536}}),
+             boost::test_tools::per_element());
+  BOOST_TEST(::dlopen("libsubid.so.4", RTLD_LAZY | RTLD_NOLOAD) == nullptr);
+}
+
 BOOST_AUTO_TEST_CASE(libsubid_unknown_user_falls_back_to_file) {
   // libsubid finds nothing for a user that does not exist anywhere; the
   // fallback file then answers.
   TempDir dir;
-  SubidSources src{dir.path + "/subuid", dir.path + "/subgid", true};
+  SubidSources src{dir.path + "/subuid", dir.path + "/subgid", true, dir.path + "/nsswitch.conf"};
+  rrun::os::write_file_atomic(src.nsswitch_path, "subid: files\n");
   rrun::os::write_file_atomic(src.subuid_path, "rrun-no-such-user-x:100000:5\n");
   BOOST_TEST(rrun::userns::subordinate_uids("rrun-no-such-user-x", 4000000000u, src) == (Ranges{{100000, 5}}),
              boost::test_tools::per_element());
@@ -120,7 +138,11 @@ BOOST_AUTO_TEST_CASE(libsubid_agrees_with_the_file) {
     return;
   }
   auto expected = parse_subid_file(*text, name, pw->pw_uid);
-  auto got = rrun::userns::subordinate_uids(name, pw->pw_uid, SubidSources{"/nonexistent", "/nonexistent", true});
+  // A "subid:" line makes rrun ask libsubid (which reads the real files).
+  TempDir dir;
+  rrun::os::write_file_atomic(dir.path + "/nsswitch.conf", "subid:\tfiles\n");
+  auto got = rrun::userns::subordinate_uids(
+      name, pw->pw_uid, SubidSources{"/nonexistent", "/nonexistent", true, dir.path + "/nsswitch.conf"});
   BOOST_TEST(got == expected, boost::test_tools::per_element());
   BOOST_TEST(!got.empty());
 }

@@ -24,6 +24,7 @@ S=$WORK/sb
 make_bundle "$WORK/tmpl" true
 mkdir -p "$S"
 mv "$WORK/tmpl/rootfs" "$S/rootfs"
+mkdir "$S/rootfs/work" "$S/rootfs/small" # mount targets are made in the rootfs when missing
 cp "$EXAMPLES"/*.yaml "$S/"
 snapshot() { (cd "$S/rootfs" && find . -printf '%p %s %m\n' | sort); }
 before=$(snapshot)
@@ -58,6 +59,34 @@ expect_ok rr run -f "$S/offline.yaml"
 ifaces=$(sed -n '3,$p' <<<"$out" | grep ':' | grep -v 'link/' | awk -F: '{ gsub(/ /, "", $1); print $1 }' | grep -v '^[0-9]' || true)
 expect_eq "$ifaces" "lo" "interfaces in /proc/net/dev"
 expect_contains "$(grep 'link/loopback' <<<"$out")" ",UP" "lo flags"
+
+step "mounts, devices, capabilities, seccomp, env, hostname, workdir"
+cat >"$S/knobs.yaml" <<'EOF'
+rootfs: rootfs
+hostname: knobs-host
+workdir: /work
+env: {GREETING: hello world}
+mounts:
+  - {source: ., target: /work, readonly: true}
+  - {type: tmpfs, target: /small, size: 1M}
+capabilities: {drop: [ALL], add: [kill]}
+command:
+  - /bin/sh
+  - -c
+  - |
+    hostname; pwd; echo "$GREETING"; touch /work/x 2>/dev/null || echo read-only
+    busybox df -k /small | tail -1 | while read -r _ size _; do echo "$size"; done
+    grep -E '^(CapEff|Seccomp):' /proc/self/status
+    if test -c /dev/fuse; then echo fuse; fi
+EOF
+want=$'knobs-host\n/work\nhello world\nread-only\n1024\nCapEff:\t0000000000000020\nSeccomp:\t2'
+if [[ -c /dev/fuse ]]; then
+  echo "devices: [/dev/fuse]" >>"$S/knobs.yaml"
+  want+=$'\nfuse'
+fi
+expect_ok rr run -f "$S/knobs.yaml"
+expect_eq "$out" "$want" "the knobs sandbox"
+[[ ! -e "$S/x" ]] || fail "a read-only bind was written"
 
 step "an ID argument overrides the name; create -f keeps the bundle in the state dir until delete"
 expect_ok rr create -f "$S/keep-id.yaml" kept

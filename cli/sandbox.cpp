@@ -304,9 +304,10 @@ Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, c
   YAML::Node doc;
   try {
     doc = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::ParserException& e) {
-    throw os::Error(file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                    ": invalid YAML: " + e.msg);
+  } catch (const YAML::Exception& e) {  // ParserException, and the rest that carries a mark
+    int line = e.mark.is_null() ? 1 : e.mark.line + 1;
+    int col = e.mark.is_null() ? 1 : e.mark.column + 1;
+    throw os::Error(file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": invalid YAML: " + e.msg);
   }
   if (doc.IsNull()) throw os::Error(file + ":1:1: the file is empty; a sandbox needs at least `rootfs:`");
   std::vector<std::string> top(std::begin(kKeys), std::end(kKeys));

@@ -88,6 +88,29 @@ expect_ok rr run -f "$S/knobs.yaml"
 expect_eq "$out" "$want" "the knobs sandbox"
 [[ ! -e "$S/x" ]] || fail "a read-only bind was written"
 
+step "seccomp: a profile file, relative to the sandbox file"
+cat >"$S/no-mkdir.json" <<'EOF'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+EOF
+printf '%s\n' "rootfs: rootfs" "seccomp: no-mkdir.json" \
+  "command: [/bin/sh, -c, 'mkdir /tmp/d 2>&1 || echo refused']" >"$S/seccomp-file.yaml"
+expect_ok rr run -f "$S/seccomp-file.yaml"
+expect_contains "$out" "Permission denied" "mkdir under the profile"
+expect_contains "$out" "refused" "mkdir under the profile"
+
+step "a uid the user namespace can't map is an error naming the fix"
+printf 'rootfs: rootfs\nuser: "1000:1000"\ncommand: [/bin/sh, -c, "id -u"]\n' >"$S/uid.yaml"
+if [[ "$RRUN_TEST_MODE" == rootless && "$MANY_IDS" == 0 ]]; then
+  expect_fail_with "$S/uid.yaml:2:7: user: uid 1000 is not mapped in the sandbox's user namespace" -- \
+    rr run -f "$S/uid.yaml"
+  expect_contains "$err" "/etc/subuid" "the remedy"
+  assert_no_leftovers
+else
+  expect_ok rr run -f "$S/uid.yaml"
+  expect_eq "$out" "1000" "id -u with user: 1000:1000"
+fi
+
 step "an ID argument overrides the name; create -f keeps the bundle in the state dir until delete"
 expect_ok rr create -f "$S/keep-id.yaml" kept
 expect_ok rr state kept

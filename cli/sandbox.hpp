@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include <rrun/rootfs/overlay.hpp>
 #include <rrun/spec/spec.hpp>
 #include <rrun/userns/subid.hpp>
 
@@ -35,8 +36,8 @@ struct Sandbox {
   spec::Spec spec;
 };
 
-// The annotation the rootfs layer reads for `overlay:`.
-inline constexpr const char* kOverlayAnnotation = "rrun.rootfs.overlay";
+// The annotation the rootfs layer reads for `overlay:` (rootfs/overlay.hpp).
+inline constexpr const char* kOverlayAnnotation = rootfs::kRootfsOverlayAnnotation;
 
 // Translates the YAML text of the file at `file` (as the user named it).
 Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, const SandboxHost& host);

@@ -145,11 +145,6 @@ expect_fail_with "mounts[0].size" -- "$RRUN_BIN" spec --from "$S/bad-size.yaml" 
 assert_no_leftovers
 expect_eq "$(snapshot)" "$before" "the rootfs after the non-overlay sandboxes"
 
-if [[ -n "${RRUN_TEST_SKIP_OVERLAY:-}" ]]; then
-  echo "RRUN_TEST_SKIP_OVERLAY set: overlay scenarios not run"
-  exit 0
-fi
-
 step "overlay: ephemeral leaves the rootfs unchanged"
 expect_ok rr run -f "$S/ephemeral.yaml"
 expect_eq "$out" $'scratch\nremoved' "output of the ephemeral sandbox"

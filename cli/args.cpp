@@ -33,6 +33,9 @@ std::vector<CommandSpec> build_table() {
   const FlagSpec no_subreaper{"no-subreaper", nullptr, B,
                               "disable the use of the subreaper used to reap reparented processes"};
   const FlagSpec detach{"detach", "d", B, "detach from the container's process"};
+  const FlagSpec sandbox_file{"file", "f", V,
+                              "a YAML sandbox file to run instead of a bundle (README \"YAML sandboxes\"); the ID "
+                              "defaults to its name"};
   const FlagSpec empty_ns{"empty-ns", nullptr, L, "create a namespace, but don't restore its properties"};
 
   std::vector<CommandSpec> t;
@@ -59,11 +62,13 @@ std::vector<CommandSpec> build_table() {
                1,
                1});
   t.push_back({"create",
-               "<container-id>",
+               "<container-id> | -f FILE.yaml [container-id]",
                "create a container",
-               {bundle, console_socket, pidfd_socket, pid_file, no_pivot, no_new_keyring, preserve_fds},
+               {bundle, sandbox_file, console_socket, pidfd_socket, pid_file, no_pivot, no_new_keyring, preserve_fds},
                1,
-               1});
+               1,
+               false,
+               "file"});
   t.push_back({"delete",
                "<container-id>",
                "delete any resources held by the container, often used with detached containers",
@@ -154,7 +159,7 @@ std::vector<CommandSpec> build_table() {
                1});
   t.push_back({"resume", "<container-id>", "resumes all processes that have been previously paused", {}, 1, 1});
   t.push_back({"run",
-               "<container-id>",
+               "<container-id> | -f FILE.yaml [container-id]",
                "create and run a container",
                {bundle,
                 console_socket,
@@ -165,13 +170,18 @@ std::vector<CommandSpec> build_table() {
                 no_subreaper,
                 no_pivot,
                 no_new_keyring,
-                preserve_fds},
+                preserve_fds,
+                sandbox_file},
                1,
-               1});
+               1,
+               false,
+               "file"});
   t.push_back({"spec",
                "",
                "create a new specification file (config.json)",
-               {bundle, {"rootless", nullptr, B, "generate a configuration for a rootless container"}},
+               {bundle,
+                {"rootless", nullptr, B, "generate a configuration for a rootless container"},
+                {"from", nullptr, V, "translate a YAML sandbox file (README \"YAML sandboxes\") instead"}},
                0,
                0});
   t.push_back({"start", "<container-id>", "executes the user defined process in a created container", {}, 1, 1});
@@ -421,7 +431,7 @@ Invocation parse_args(const std::vector<std::string>& toks) {
     }
   }
 
-  if (!inv.help) {
+  if (!inv.help && !(cmd->args_optional_with && inv.has(cmd->args_optional_with) && inv.args.empty())) {
     int n = static_cast<int>(inv.args.size());
     std::string usage = "; usage: rrun " + inv.command + " [flags] " + cmd->args_usage;
     if (cmd->min_args == cmd->max_args && n != cmd->min_args) {

@@ -38,6 +38,9 @@ struct CommandSpec {
   int min_args = 0;
   int max_args = 0;             // -1: unbounded
   bool args_end_flags = false;  // exec, ps: everything after the first argument is an argument
+  // With this flag given, the arguments may be left out (`run -f FILE.yaml`
+  // takes its ID from the file).
+  const char* args_optional_with = nullptr;
 };
 
 // Every runc command, in runc's order.

@@ -18,6 +18,7 @@
 #include <rrun/userns/subid.hpp>
 
 #include "commands.hpp"
+#include "sandbox.hpp"
 
 namespace rrun::cli {
 
@@ -94,7 +95,11 @@ int cmd_spec(const Invocation& inv) {
   std::string path = (dir.empty() ? std::string(".") : dir) + "/config.json";
   std::string exists = "spec: config.json already exists in \"" + dir + "\"; remove it first";
   if (os::path_exists(path)) throw os::Error(exists);
-  spec::Spec s = inv.get_bool("rootless") ? spec::default_rootless_spec(rootless_ids()) : spec::default_spec();
+  spec::Spec s;
+  if (inv.has("from"))
+    s = load_sandbox(inv.get("from"), current_sandbox_host(inv.get_bool("rootless") || is_rootless(inv))).spec;
+  else
+    s = inv.get_bool("rootless") ? spec::default_rootless_spec(rootless_ids()) : spec::default_spec();
   std::string text = spec::serialize_spec(s, true);
   if (text.empty() || text.back() != '\n') text += '\n';
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);

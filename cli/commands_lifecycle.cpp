@@ -6,8 +6,10 @@
 
 #include <rrun/core/container.hpp>
 #include <rrun/os/error.hpp>
+#include <rrun/spec/parse.hpp>
 
 #include "commands.hpp"
+#include "sandbox.hpp"
 
 namespace rrun::cli {
 
@@ -23,8 +25,18 @@ core::Context context(const Invocation& inv) {
 
 core::CreateRequest create_request(const Invocation& inv) {
   core::CreateRequest req;
-  req.id = inv.args.at(0);
-  req.bundle = inv.get("bundle", ".");
+  if (inv.has("file")) {
+    // A YAML sandbox: translated now, so that a bad file creates nothing;
+    // the bundle is generated under the state directory (core/container.hpp).
+    if (inv.has("bundle"))
+      throw os::Error(inv.command + ": --file and --bundle can't be used together (a sandbox file is its own bundle)");
+    Sandbox sb = load_sandbox(inv.get("file"), current_sandbox_host(is_rootless(inv)));
+    req.id = inv.args.empty() ? sb.name : inv.args[0];
+    req.generated_config = spec::serialize_spec(sb.spec, true);
+  } else {
+    req.id = inv.args.at(0);
+    req.bundle = inv.get("bundle", ".");
+  }
   req.pid_file = inv.get("pid-file");
   req.console_socket = inv.get("console-socket");
   req.no_pivot = inv.get_bool("no-pivot");

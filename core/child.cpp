@@ -31,6 +31,7 @@
 #include "hooks.hpp"
 #include "init.hpp"
 #include "init_steps.hpp"
+#include "netlo.hpp"
 #include "sync.hpp"
 
 namespace rrun::core {
@@ -266,6 +267,7 @@ void container_init(const InitPlan& plan) noexcept {
   if (become_root_in_user_namespace(plan, f) < 0) die(plan, f);
   if (fork_init_if_needed(plan, f) < 0) die(plan, f);
   if (set_hostname(plan, f) < 0) die(plan, f);
+  if (plan.loopback_up && bring_up_loopback(f) < 0) die(plan, f);
   SyncFuseStarter fuse(plan.sync_fd);
   if (rootfs::prepare_rootfs(plan.rootfs, f, &fuse) < 0) die(plan, f);
   if (send(plan, Msg::rootfs_ready, f) < 0) die(plan, f);

@@ -30,6 +30,10 @@ struct CreateRequest {
   bool no_pivot = false;
   bool no_new_keyring = false;
   unsigned preserve_fds = 0;
+  // A generated config.json (the YAML front-end) instead of `bundle`: the
+  // bundle becomes STATE_ROOT/ID/bundle holding only this file, so it goes
+  // with the container's state directory. Its root.path must be absolute.
+  std::string generated_config;
 };
 
 // `create`: returns once the container is `created`, its init blocked before

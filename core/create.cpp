@@ -45,6 +45,7 @@
 #include "init.hpp"
 #include "lifecycle.hpp"
 #include "log.hpp"
+#include "netlo.hpp"
 #include "state.hpp"
 #include "sync.hpp"
 #include "terminal.hpp"
@@ -272,8 +273,12 @@ std::string clone_failure_hint(int err, unsigned long flags) {
 
 Created create_container_locked(const Context& ctx, const CreateRequest& req, StateStore& store, bool foreground) {
   // 1. Parse and validate.
-  const std::string bundle = absolute_path(req.bundle);
-  spec::Spec spec = spec::load_spec(bundle);
+  const bool generated = !req.generated_config.empty();
+  const std::string bundle =
+      generated ? absolute_path(store.root()) + "/" + req.id + "/bundle" : absolute_path(req.bundle);
+  spec::Spec spec = generated ? spec::parse_spec(req.generated_config) : spec::load_spec(bundle);
+  if (generated && (!spec.root || spec.root->path.empty() || spec.root->path[0] != '/'))
+    throw os::Error("generated config: root.path must be absolute");
   refuse_unsupported(spec);
   const spec::Process& proc = *spec.process;
   if (proc.terminal && req.console_socket.empty() && !foreground)
@@ -290,6 +295,10 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     for (const auto& w : run_hooks_collect_failures(spec.hooks->poststop, poststop_state, "poststop")) log_warn(w);
   });
   Guard remove_dir([&] { store.remove_container(req.id); });
+  if (generated) {
+    os::mkdir_p(bundle, 0700);
+    os::write_file_atomic(bundle + "/config.json", req.generated_config, 0600);
+  }
 
   // 3. Plan: namespaces, id maps, mounts, process.
   NamespacePlan ns = plan_namespaces(spec, ctx.rootless);
@@ -327,6 +336,13 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   }
   plan.sysctl = plan_sysctl(spec);
   plan.unshare_flags = ns.unshare_flags;
+  if (auto it = spec.annotations.find(kLoopbackAnnotation); it != spec.annotations.end()) {
+    if (it->second != "up")
+      throw os::Error(std::string("annotations.\"") + kLoopbackAnnotation + "\": unknown value \"" + it->second +
+                      "\"; the only value is \"up\"");
+    // Only a network namespace of our own: a joined or the host's one is not ours to change.
+    plan.loopback_up = ((ns.clone_flags | ns.unshare_flags) & CLONE_NEWNET) != 0;
+  }
   plan.joins = ns.joins;
   plan.new_user_ns = ns.new_user_ns;
   // Joined user namespace: become its root when it has one, as runc does.

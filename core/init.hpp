@@ -41,6 +41,8 @@ struct InitPlan {
   bool fork_again = false;
   std::string timens_offsets;  // text for /proc/self/timens_offsets, "" for none
 
+  bool loopback_up = false;  // new network namespace + annotation rrun.network.loopback=up (netlo.hpp)
+
   std::string hostname;  // set when not empty
   std::string domainname;
   rootfs::RootfsPlan rootfs;

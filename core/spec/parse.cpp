@@ -1103,6 +1103,12 @@ Resources parse_resources(std::string_view json_text) {
   return r;
 }
 
+Seccomp parse_seccomp(std::string_view json_text, const std::string& path) {
+  Seccomp out;
+  read(parse_json_text(json_text), path, out);
+  return out;
+}
+
 Spec load_spec(const std::string& bundle_dir) {
   const std::string path = (bundle_dir.empty() ? std::string(".") : bundle_dir) + "/config.json";
   std::optional<std::string> text;

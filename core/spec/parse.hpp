@@ -26,6 +26,9 @@ Process parse_process(std::string_view json_text);
 // A linux.resources object alone (`update --resources`); errors name the
 // path from "linux.resources". Throws os::Error.
 Resources parse_resources(std::string_view json_text);
+// Parses a linux.seccomp object on its own (a seccomp profile file); error
+// paths start with `path`. Throws os::Error.
+Seccomp parse_seccomp(std::string_view json_text, const std::string& path = "linux.seccomp");
 
 // Reads and parses <bundle_dir>/config.json. Parse errors are prefixed with
 // "config.json: "; an unreadable file is an os::Error (absent file) or an

@@ -100,7 +100,10 @@ case "$mode" in
     if [[ -n "${RRUN_SECCOMP_AGENT:-}" ]]; then install -m 755 "$RRUN_SECCOMP_AGENT" "$top/bin/rrun-seccomp-agent"; fi
     if [[ -n "${RRUN_RECVTTY:-}" ]]; then install -m 755 "$RRUN_RECVTTY" "$top/bin/rrun-recvtty"; fi
     cp -r "$here/." "$top/tests/"
+    # The YAML sandbox examples (test_sandbox.sh runs them): $top/examples.
+    if [[ -d "$here/../../examples" ]]; then cp -r "$here/../../examples" "$top/examples"; fi
     chmod -R a+rX "$top/tests"
+    if [[ -d "$top/examples" ]]; then chmod -R a+rX "$top/examples"; fi
 
     variants=("$TEST_USER:subid")
     if grep -q '^# rrun-test: nosub' "$script"; then

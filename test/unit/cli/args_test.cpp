@@ -236,4 +236,19 @@ BOOST_AUTO_TEST_CASE(lenient_global_scan) {
   BOOST_TEST(g.log.empty());
 }
 
+BOOST_AUTO_TEST_CASE(sandbox_file_makes_the_id_optional) {
+  auto inv = parse_args(Args{"run", "-f", "dev.yaml"});
+  BOOST_TEST(inv.get("file") == "dev.yaml");
+  BOOST_TEST(inv.args.empty());
+  inv = parse_args(Args{"create", "--file=dev.yaml", "other"});
+  BOOST_TEST(inv.get("file") == "dev.yaml");
+  BOOST_TEST(inv.args == std::vector<std::string>{"other"});
+  BOOST_TEST(error_of({"run"}).rfind("run: expected exactly 1 argument, got 0", 0) == 0);
+  BOOST_TEST(error_of({"run", "-f", "a.yaml", "x", "y"}).rfind("run: expected exactly 1 argument, got 2", 0) == 0);
+  inv = parse_args(Args{"spec", "--from", "dev.yaml", "-b", "out"});
+  BOOST_TEST(inv.get("from") == "dev.yaml");
+  BOOST_TEST(inv.get("bundle") == "out");
+  BOOST_TEST(error_of({"start", "-f", "a.yaml"}).rfind("start: unknown flag -f", 0) == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

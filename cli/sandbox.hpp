@@ -1,0 +1,56 @@
+#pragma once
+// The YAML sandbox front-end: a short description of a sandbox (README
+// "YAML sandboxes") translated into an OCI spec. The translation is a
+// function of the YAML text, the file's path (relative paths in the file are
+// relative to its directory) and the caller (SandboxHost); it reads the
+// filesystem only to check that the rootfs, bind sources and devices exist,
+// to read a seccomp profile file and to stat devices.
+//
+// Errors are os::Error with one line
+//   FILE:LINE:COLUMN: KEY.PATH: what is wrong
+// (LINE and COLUMN from 1), thrown before anything is created.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rrun/rootfs/overlay.hpp>
+#include <rrun/spec/spec.hpp>
+#include <rrun/userns/subid.hpp>
+
+namespace rrun::cli {
+
+// Who runs the sandbox.
+struct SandboxHost {
+  bool rootless = false;
+  uint32_t uid = 0;  // effective uid and gid of the caller
+  uint32_t gid = 0;
+  std::string user_name;                   // for messages about /etc/subuid
+  std::vector<userns::SubRange> sub_uids;  // the caller's subordinate ranges (rootless)
+  std::vector<userns::SubRange> sub_gids;
+};
+
+struct Sandbox {
+  std::string name;  // the container id
+  spec::Spec spec;
+};
+
+// The annotation the rootfs layer reads for `overlay:` (rootfs/overlay.hpp).
+inline constexpr const char* kOverlayAnnotation = rootfs::kRootfsOverlayAnnotation;
+
+// Translates the YAML text of the file at `file` (as the user named it).
+Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, const SandboxHost& host);
+
+// Reads `file` and translates it. An unreadable file is an os::Error naming it.
+Sandbox load_sandbox(const std::string& file, const SandboxHost& host);
+
+// The calling process as a SandboxHost (subordinate ranges read when rootless).
+SandboxHost current_sandbox_host(bool rootless);
+
+// The built-in `seccomp: default` profile for the given capability set (in
+// the spirit of the containers/moby default: an allow list, EPERM for the
+// rest, a few syscalls allowed only with the capability that guards them).
+spec::Seccomp default_seccomp_profile(const std::vector<std::string>& capabilities);
+
+}  // namespace rrun::cli

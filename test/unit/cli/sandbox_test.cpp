@@ -1,0 +1,212 @@
+// The YAML sandbox translation: golden config.json files for root and
+// rootless callers, and the one-line errors (FILE:LINE:COLUMN: KEY: what).
+// RRUN_UPDATE_GOLDEN=1 rewrites the golden files (review the diff!).
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <string>
+
+#include <cli/sandbox.hpp>
+#include <rrun/os/error.hpp>
+#include <rrun/os/file.hpp>
+#include <rrun/spec/parse.hpp>
+
+#include "../temp_dir.hpp"
+
+using namespace rrun;
+
+namespace {
+
+const std::string kData = std::string(RRUN_TEST_DATA) + "/sandbox";
+
+cli::SandboxHost root_host() {
+  return cli::SandboxHost{};
+}
+
+cli::SandboxHost rootless_host(bool with_range = true) {
+  cli::SandboxHost h;
+  h.rootless = true;
+  h.uid = 1000;
+  h.gid = 1001;
+  h.user_name = "alice";
+  if (with_range) {
+    h.sub_uids = {{100000, 65536}};
+    h.sub_gids = {{200000, 65536}};
+  }
+  return h;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+// The config.json the sandbox translates to, with the data directory shown
+// as @DATA@ so that the golden files don't depend on the checkout's path.
+std::string translated(const std::string& yaml, const cli::SandboxHost& host) {
+  std::string file = kData + "/" + yaml;
+  cli::Sandbox sb = cli::load_sandbox(file, host);
+  return replace_all(spec::serialize_spec(sb.spec, true), kData, "@DATA@") + "\n";
+}
+
+void check_golden(const std::string& yaml, const cli::SandboxHost& host, const std::string& golden) {
+  std::string got = translated(yaml, host);
+  std::string path = kData + "/" + golden;
+  if (std::getenv("RRUN_UPDATE_GOLDEN")) os::write_file_atomic(path, got);
+  std::string want = os::read_file(path);
+  BOOST_TEST(got == want, yaml << " -> " << golden << " differs; got:\n" << got);
+  // What rrun run -f hands to create must parse back to the same spec.
+  BOOST_TEST(spec::serialize_spec(spec::parse_spec(got), true) + "\n" == got);
+}
+
+std::string error_of(const std::string& yaml, const cli::SandboxHost& host = root_host(),
+                     const std::string& file = "") {
+  try {
+    cli::translate_sandbox(yaml, file.empty() ? kData + "/t.yaml" : file, host);
+  } catch (const os::Error& e) {
+    return replace_all(e.what(), kData, "@DATA@");
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cli_sandbox)
+
+BOOST_AUTO_TEST_CASE(golden_minimal) {
+  check_golden("minimal.yaml", root_host(), "minimal.root.json");
+  check_golden("minimal.yaml", rootless_host(), "minimal.rootless.json");
+  check_golden("minimal.yaml", rootless_host(false), "minimal.rootless-nosub.json");
+}
+
+BOOST_AUTO_TEST_CASE(golden_full) {
+  check_golden("full.yaml", root_host(), "full.root.json");
+  check_golden("full.yaml", rootless_host(), "full.rootless.json");
+}
+
+BOOST_AUTO_TEST_CASE(golden_keep_and_profile) {
+  check_golden("keep.yaml", rootless_host(), "keep.rootless.json");
+  check_golden("keep.yaml", rootless_host(false), "keep.rootless-nosub.json");
+  check_golden("keep.yaml", root_host(), "keep.root.json");
+  check_golden("profile.yaml", rootless_host(), "profile.rootless.json");
+}
+
+BOOST_AUTO_TEST_CASE(names_and_defaults) {
+  cli::Sandbox sb = cli::load_sandbox(kData + "/minimal.yaml", root_host());
+  BOOST_TEST(sb.name == "minimal");
+  BOOST_TEST(sb.spec.hostname == "minimal");
+  BOOST_TEST(sb.spec.root->path == kData + "/rootfs");
+  BOOST_TEST(!sb.spec.root->readonly);
+  BOOST_TEST(sb.spec.process->args == std::vector<std::string>{"/bin/sh"});
+  BOOST_TEST(!sb.spec.process->terminal);
+  BOOST_TEST(sb.spec.annotations.empty());  // overlay none, network host
+  BOOST_TEST(!sb.spec.linux->has_namespace(spec::NamespaceType::network));
+  BOOST_TEST(sb.spec.linux->seccomp.has_value());
+  BOOST_TEST(cli::load_sandbox(kData + "/full.yaml", root_host()).name == "dev");
+}
+
+BOOST_AUTO_TEST_CASE(keep_id_mappings) {
+  // Caller 1000 keeps its id; 0..999 and 1001..65536 go onto the range.
+  cli::Sandbox sb = cli::load_sandbox(kData + "/keep.yaml", rootless_host());
+  const auto& l = *sb.spec.linux;
+  std::vector<spec::IdMapping> uids{{0, 100000, 1000}, {1000, 1000, 1}, {1001, 101000, 64536}};
+  std::vector<spec::IdMapping> gids{{0, 200000, 1001}, {1001, 1001, 1}, {1002, 201001, 64535}};
+  BOOST_TEST((l.uid_mappings == uids));
+  BOOST_TEST((l.gid_mappings == gids));
+  BOOST_TEST(sb.spec.process->user.uid == 1000u);
+  BOOST_TEST(sb.spec.process->user.gid == 1001u);
+}
+
+BOOST_AUTO_TEST_CASE(seccomp_default_follows_capabilities) {
+  auto names_of = [](const spec::Seccomp& s) {
+    std::vector<std::string> all;
+    for (const auto& rule : s.syscalls)
+      if (rule.action == "SCMP_ACT_ALLOW" && rule.args.empty())
+        all.insert(all.end(), rule.names.begin(), rule.names.end());
+    return all;
+  };
+  auto has = [](const std::vector<std::string>& v, const char* n) {
+    return std::find(v.begin(), v.end(), n) != v.end();
+  };
+  auto plain = names_of(cli::default_seccomp_profile({"CAP_KILL"}));
+  BOOST_TEST(has(plain, "read"));
+  BOOST_TEST(!has(plain, "mount"));
+  BOOST_TEST(!has(plain, "chroot"));
+  BOOST_TEST(!has(plain, "clone3"));
+  auto admin = names_of(cli::default_seccomp_profile({"CAP_SYS_ADMIN", "CAP_SYS_CHROOT"}));
+  BOOST_TEST(has(admin, "mount"));
+  BOOST_TEST(has(admin, "chroot"));
+  BOOST_TEST(has(admin, "clone3"));
+}
+
+BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
+  const std::string f = "@DATA@/t.yaml";
+  BOOST_TEST(error_of("rootfs: rootfs\nbogus: 1\n") ==
+             f + ":2:1: bogus: unknown key; expected one of name, rootfs, overlay, readonly, command, workdir, env, "
+                 "user, hostname, tty, mounts, network, limits, capabilities, seccomp, devices");
+  BOOST_TEST(error_of("rootfs: rootfs\nmounts:\n  - {type: tmpfs, target: /tmp, size: 12Q}\n") ==
+             f + ":3:39: mounts[0].size: invalid size \"12Q\"; use a number of bytes with an optional K, M, G or T "
+                 "suffix (64M)");
+  BOOST_TEST(error_of("rootfs: rootfs\nmounts:\n  - {source: ., target: work}\n") ==
+             f + ":3:25: mounts[0].target: \"work\" must be an absolute path in the container");
+  BOOST_TEST(error_of("rootfs: nowhere\n") ==
+             f + ":1:9: rootfs: `@DATA@/nowhere` does not exist; make the root filesystem there or set `rootfs:`");
+  BOOST_TEST(error_of("readonly: yes\n") == f + ":1:11: readonly: expected true or false, got \"yes\"");
+  BOOST_TEST(error_of("command: /bin/sh\n") == f + ":1:10: command: expected a list, got a scalar");
+  BOOST_TEST(error_of("limits: {memory: 1X}\n") ==
+             f + ":1:18: limits.memory: invalid size \"1X\"; use a number of bytes with an optional K, M, G or T "
+                 "suffix (64M)");
+  BOOST_TEST(error_of("limits: {pids: -3}\n") == f + ":1:16: limits.pids: -3 is out of range (1 to 2147483647)");
+  BOOST_TEST(error_of("limits: {cpus: lots}\n") ==
+             f + ":1:16: limits.cpus: expected a number of CPUs such as 1.5, got \"lots\"");
+  BOOST_TEST(error_of("limits: {swap: 1}\n") ==
+             f + ":1:10: limits.swap: unknown key; expected one of memory, pids, cpus, nofile");
+  BOOST_TEST(error_of("network: bridge\n") == f + ":1:10: network: invalid value \"bridge\"; use host or none");
+  BOOST_TEST(error_of("overlay: sometimes\n") ==
+             f + ":1:10: overlay: invalid value \"sometimes\"; use ephemeral, persistent:DIR or none");
+  BOOST_TEST(
+      error_of("capabilities: {add: [CAP_FLY]}\n") ==
+      f + ":1:22: capabilities.add[0]: unknown capability \"CAP_FLY\" (see capabilities(7); ALL means every one)");
+  BOOST_TEST(error_of("devices: [/etc/passwd]\n") == f + ":1:11: devices[0]: `/etc/passwd` is not a device node");
+  BOOST_TEST(
+      error_of("seccomp: nothere.json\n") ==
+      f + ":1:10: seccomp: `@DATA@/nothere.json` does not exist; use default, unconfined or a seccomp JSON file");
+  BOOST_TEST(error_of("user: bob\n") ==
+             f + ":1:7: user: invalid value \"bob\"; use root, keep, UID or UID:GID (numbers, as in /etc/passwd)");
+  BOOST_TEST(error_of("name: a/b\n").rfind(f + ":1:7: name: ", 0) == 0);
+  BOOST_TEST(error_of("env: [A]\n") == f + ":1:6: env: expected a mapping NAME: value, got a list");
+  BOOST_TEST(error_of("rootfs: rootfs\nrootfs: rootfs\n") == f + ":2:1: rootfs: given twice");
+  BOOST_TEST(error_of("rootfs: [unclosed\n").rfind(f + ":2:1: invalid YAML: ", 0) == 0);
+  BOOST_TEST(error_of("") == f + ":1:1: the file is empty; a sandbox needs at least `rootfs:`");
+  BOOST_TEST(error_of("- a\n") == f + ":1:1: (top level): expected a mapping, got a list");
+  // The default rootfs (./rootfs next to the file) is missing.
+  test::TempDir dir;
+  BOOST_TEST(error_of("tty: true\n", root_host(), dir.path + "/x.yaml") ==
+             dir.path + "/x.yaml:1:1: rootfs: `" + dir.path +
+                 "/rootfs` does not exist (the default: `rootfs:` not given); make the root filesystem there or set "
+                 "`rootfs:`");
+}
+
+BOOST_AUTO_TEST_CASE(rootless_unmapped_user_is_an_error) {
+  BOOST_TEST(error_of("user: 1000\n", rootless_host()) == "(no error)");
+  std::string e = error_of("user: 1000\n", rootless_host(false));
+  BOOST_TEST(e.rfind("@DATA@/t.yaml:1:7: user: uid 1000 is not mapped in the sandbox's user namespace", 0) == 0, e);
+  BOOST_TEST(e.find("/etc/subuid") != std::string::npos, e);
+  BOOST_TEST(e.find("user: keep") != std::string::npos, e);
+}
+
+BOOST_AUTO_TEST_CASE(seccomp_profile_file_is_validated) {
+  test::TempDir dir;
+  os::mkdir_p(dir.path + "/rootfs");
+  os::write_file_atomic(dir.path + "/bad.json", R"({"defaultAction": "SCMP_ACT_MAYBE"})");
+  std::string e = error_of("seccomp: bad.json\n", root_host(), dir.path + "/s.yaml");
+  BOOST_TEST(e.rfind(dir.path + "/s.yaml:1:10: seccomp: `" + dir.path + "/bad.json`: ", 0) == 0, e);
+  BOOST_TEST(e.find("SCMP_ACT_MAYBE") != std::string::npos, e);
+  os::write_file_atomic(dir.path + "/worse.json", R"({"syscalls": 3})");
+  e = error_of("seccomp: worse.json\n", root_host(), dir.path + "/s.yaml");
+  BOOST_TEST(e.find("seccomp.") != std::string::npos, e);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

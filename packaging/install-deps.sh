@@ -16,7 +16,12 @@ build_deps=(
 runtime_deps=(
   uidmap fuse-overlayfs busybox-static util-linux procps libc6-dev jq passwd
 )
-packages=("${build_deps[@]}" "${runtime_deps[@]}")
+# The cgroup v2 test VM (test/vm/): QEMU under TCG (never KVM here), cpio and
+# xz for its initramfs and kernel. --no-install-recommends below keeps udev
+# and the GUI out; the kernel is fetched by test/vm/build-image.sh with
+# `apt-get download`, never installed (its udev would change /dev permissions).
+vm_deps=(qemu-system-x86 cpio xz-utils)
+packages=("${build_deps[@]}" "${runtime_deps[@]}" "${vm_deps[@]}")
 
 # One dpkg-query call: print "<status> <name>" for every known package.
 declare -A installed=()

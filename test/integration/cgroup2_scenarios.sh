@@ -310,19 +310,6 @@ sc_update_stats() {
   dir=$(cg_of upd)
   expect_file "$dir" memory.max 67108864
 
-  step "events --stats"
-  run_rr "events --stats" events --stats upd
-  [[ "$(wc -l <<<"$out")" == 1 ]] || fail "events --stats printed more than one line: [$out]"
-  local f
-  read -r -a f < <(jq -r '[.type, .id, .data.pids.limit, .data.pids.current, .data.memory.usage.limit,
-                           .data.memory.usage.usage, .data.cpu.usage.total] | map(tostring) | join(" ")' <<<"$out")
-  expect_eq "${f[0]} ${f[1]}" "stats upd" "type and id of the stats event"
-  expect_eq "${f[2]}" 100 "data.pids.limit"
-  expect_eq "${f[4]}" 67108864 "data.memory.usage.limit"
-  [[ "${f[3]}" =~ ^[1-9] ]] || fail "data.pids.current is ${f[3]}: $out"
-  [[ "${f[5]}" =~ ^[1-9] ]] || fail "data.memory.usage.usage is ${f[5]}: $out"
-  [[ "${f[6]}" =~ ^[1-9] ]] || fail "data.cpu.usage.total is ${f[6]}: $out"
-
   step "update with flags"
   run_rr update update --memory 134217728 --pids-limit 50 --cpu-quota 20000 --cpu-period 100000 upd
   expect_file "$dir" memory.max 134217728
@@ -339,8 +326,19 @@ sc_update_stats() {
   expect_file "$dir" memory.max 100663296
   expect_file "$dir" pids.max 40
   expect_file "$dir" cpu.max "20000 100000"
+  step "events --stats (after the updates)"
   run_rr "events --stats" events --stats upd
-  expect_eq "$(jq -r .data.pids.limit <<<"$out")" 40 "data.pids.limit after update"
+  [[ "$(wc -l <<<"$out")" == 1 ]] || fail "events --stats printed more than one line: [$out]"
+  local f
+  read -r -a f < <(jq -r '[.type, .id, .data.pids.limit, .data.pids.current, .data.memory.usage.limit,
+                           .data.memory.usage.usage, .data.cpu.usage.total] | map(tostring) | join(" ")' <<<"$out")
+  expect_eq "${f[0]} ${f[1]}" "stats upd" "type and id of the stats event"
+  expect_eq "${f[2]}" 40 "data.pids.limit"
+  expect_eq "${f[4]}" 100663296 "data.memory.usage.limit"
+  [[ "${f[3]}" =~ ^[1-9] ]] || fail "data.pids.current is ${f[3]}: $out"
+  [[ "${f[5]}" =~ ^[1-9] ]] || fail "data.memory.usage.usage is ${f[5]}: $out"
+  [[ "${f[6]}" =~ ^[1-9] ]] || fail "data.cpu.usage.total is ${f[6]}: $out"
+
   delete_gone upd "$dir"
 }
 
@@ -386,6 +384,9 @@ scenario cpu_io sc_cpu_io
 scenario pause_resume sc_pause_resume
 scenario kill_all sc_kill_all
 scenario update_stats sc_update_stats
+
+# The systemd driver needs systemd and a D-Bus bus; the VM has neither.
+summary+=("SKIP    systemd driver: no systemd and no D-Bus bus in the VM (not counted)")
 
 step "no cgroup left behind"
 for id in $(state_ids); do rr delete -f "$id" >/dev/null 2>&1 || true; done

@@ -14,9 +14,12 @@
 # subtree /sys/fs/cgroup/rrun-it-deleg, enables cpuset cpu io memory pids
 # for its children, chowns it, its cgroup.procs, cgroup.subtree_control and
 # cgroup.threads to the test user, and starts run.sh's rootless half in the
-# leaf rrun-it-deleg/shell (chowned too): the test user's shell and rrun
-# start in a cgroup of a delegated subtree, as under
-# `systemd-run --user --scope -p Delegate=yes`.
+# leaf rrun-it-deleg/init (chowned too): the test user's shell and rrun start
+# in a leaf of a delegated subtree. The leaf is named "init" because that is
+# the leaf rrun itself moves the processes of its own cgroup into when that
+# cgroup must enable controllers for its children; rrun then uses the leaf's
+# parent as the delegated root and puts containers in rrun-it-deleg/rrun/ID.
+# (run.sh, a root process, shares the leaf: rrun could not move it.)
 #
 # Exit status: 1 when a run failed; else 77 when one was skipped (pending
 # scenarios exit 77); else 0. Prints how long each run took.
@@ -64,7 +67,7 @@ setup_delegation() {
   for c in cpuset cpu io memory pids; do
     echo "+$c" >"$DELEG/cgroup.subtree_control" || return 1
   done
-  delegate "$DELEG/shell"
+  delegate "$DELEG/init"
 }
 if ! setup_delegation; then
   echo "cgroup2-suite: cannot set up the delegated subtree $DELEG" >&2
@@ -82,7 +85,7 @@ run_mode() {
     RRUN_CG2_PRUNE=$DELEG bash "$it/run.sh" root "$script" || status=$?
   else
     # Into the delegated leaf first: run.sh and the test user's shell inherit it.
-    echo "$BASHPID" >"$DELEG/shell/cgroup.procs" || exit 1
+    echo "$BASHPID" >"$DELEG/init/cgroup.procs" || exit 1
     bash "$it/run.sh" rootless "$script" || status=$?
   fi
   echo "$status" >"$logs/$name.$mode.status"
@@ -118,12 +121,12 @@ done
 rm -rf "$logs"
 
 # Nothing of ours may be left: only the delegated subtree and its shell leaf.
-left=$(find "$CG" -mindepth 1 -type d ! -path "$DELEG" ! -path "$DELEG/shell" | sort)
+left=$(find "$CG" -mindepth 1 -type d ! -path "$DELEG" ! -path "$DELEG/init" | sort)
 if [[ -n "$left" ]]; then
   summary+=("FAIL      cgroups left behind: $(echo $left)")
   final=1
 fi
-rmdir "$DELEG/shell" "$DELEG" 2>/dev/null
+rmdir "$DELEG/init" "$DELEG" 2>/dev/null
 
 echo
 echo "===== cgroup2 suite summary (guest uptime $(cut -d' ' -f1 /proc/uptime) s)"

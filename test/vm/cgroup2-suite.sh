@@ -21,6 +21,7 @@
 # parent as the delegated root and puts containers in rrun-it-deleg/rrun/ID.
 # (run.sh, a root process, shares the leaf: rrun could not move it.)
 #
+# RRUN_CG2_STRICT=1: pending scenarios fail (cgroup2_scenarios.sh).
 # Exit status: 1 when a run failed; else 77 when one was skipped (pending
 # scenarios exit 77); else 0. Prints how long each run took.
 set -uo pipefail
@@ -74,6 +75,10 @@ if ! setup_delegation; then
   exit 1
 fi
 
+# Strict mode (pending scenarios fail) for the rootless half too, whose
+# environment run.sh clears. /run is the guest's own tmpfs.
+if [[ "${RRUN_CG2_STRICT:-0}" == 1 ]]; then touch /run/rrun-it-cg2-strict; fi
+
 logs=$(mktemp -d /tmp/cgroup2-suite.XXXXXX)
 # run_mode MODE SCRIPT: run.sh MODE SCRIPT, output to $logs, status and time
 # in $logs/NAME.MODE.{log,status,seconds}.
@@ -123,7 +128,7 @@ rm -rf "$logs"
 # Nothing of ours may be left: only the delegated subtree and its shell leaf.
 left=$(find "$CG" -mindepth 1 -type d ! -path "$DELEG" ! -path "$DELEG/init" | sort)
 if [[ -n "$left" ]]; then
-  summary+=("FAIL      cgroups left behind: $(echo $left)")
+  summary+=("FAIL      cgroups left behind: ${left//$'\n'/ }")
   final=1
 fi
 rmdir "$DELEG/init" "$DELEG" 2>/dev/null

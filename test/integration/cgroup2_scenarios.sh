@@ -110,20 +110,40 @@ cg_of() {
   echo "$CG$rel"
 }
 
+# within SECONDS CMD...: polls CMD until it succeeds, for at most SECONDS of
+# wall-clock time (lib.sh's wait_until counts polls, and a poll takes ten
+# times longer in the VM).
+within() {
+  local end=$((SECONDS + $1))
+  shift
+  while ((SECONDS < end)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  "$@" >/dev/null 2>&1
+}
+
 # wait_for FILE TEXT [SECONDS]: until FILE contains TEXT.
 wait_for() {
   local file=$1 text=$2 limit=${3:-60}
-  wait_until "$limit" grep -qs -- "$text" "$file" ||
+  within "$limit" grep -qs -- "$text" "$file" ||
     fail "timed out after ${limit}s waiting for [$text] in $file: [$(cat "$file" 2>/dev/null)]"
 }
 
 wait_status() {
-  local id=$1 want=$2 i
-  for ((i = 0; i < 300; i++)); do
+  local id=$1 want=$2 end=$((SECONDS + 60))
+  while ((SECONDS < end)); do
     [[ "$(status_of "$id")" == "$want" ]] && return 0
     sleep 0.2
   done
   fail "$id did not reach status $want (it is $(status_of "$id"))"
+}
+
+# stop_bg PID: ends a background job of ours (TERM, then KILL), reaps it.
+stop_bg() {
+  kill "$1" 2>/dev/null || true
+  within 5 bash -c '! kill -0 "$0"' "$1" || kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
 }
 
 # expect_file DIR FILE VALUE: the first line of DIR/FILE.
@@ -202,16 +222,15 @@ sc_memory() {
   local kills
   kills=$(key_of "$dir" memory.events oom_kill)
   ((kills >= 1)) || fail "memory.events oom_kill is [$kills]: $(cat "$dir/memory.events")"
-  if ! wait_until 30 grep -q '"oom"' "$WORK/mem.events"; then
-    kill "$events_pid" 2>/dev/null
-    wait "$events_pid" 2>/dev/null
+  if ! within 30 bash -c 'grep -q "\"oom\"" "$0" || ! kill -0 "$1"' "$WORK/mem.events" "$events_pid" ||
+    ! grep -q '"oom"' "$WORK/mem.events"; then
+    stop_bg "$events_pid"
     if grep -qE 'not implemented yet|unknown command' "$WORK/mem.events.err"; then
       pending "events: rrun says: $(cat "$WORK/mem.events.err")"
     fi
     fail "no oom event from rrun events: stdout [$(cat "$WORK/mem.events")] stderr [$(cat "$WORK/mem.events.err")]"
   fi
-  kill "$events_pid" 2>/dev/null
-  wait "$events_pid" 2>/dev/null || true
+  stop_bg "$events_pid"
   expect_eq "$(grep '"oom"' "$WORK/mem.events" | head -n1 | jq -c '{type, id}')" '{"type":"oom","id":"mem"}' "the oom event"
   delete_gone mem "$dir"
 }
@@ -277,7 +296,7 @@ sc_pause_resume() {
   run_rr resume resume frz
   expect_eq "$(status_of frz)" running "status after resume"
   expect_file "$dir" cgroup.freeze 0
-  wait_until 30 bash -c '(( $(wc -l <"$0") > $1 ))' "$WORK/out/ticks" "$b" || fail "no ticks after resume"
+  within 30 bash -c '(( $(wc -l <"$0") > $1 ))' "$WORK/out/ticks" "$b" || fail "no ticks after resume"
   delete_gone frz "$dir"
 }
 
@@ -295,12 +314,12 @@ sc_kill_all() {
   local dir pids p
   dir=$(cg_of kall)
   wait_for "$WORK/out/kall" ready
-  wait_until 30 bash -c '(( $(wc -l <"$0") >= 3 ))' "$dir/cgroup.procs" ||
+  within 30 bash -c '(( $(wc -l <"$0") >= 3 ))' "$dir/cgroup.procs" ||
     fail "expected 3 processes in $dir: [$(cat "$dir/cgroup.procs")]"
   pids=$(cat "$dir/cgroup.procs")
   run_rr "kill --all" kill --all kall KILL
   wait_status kall stopped
-  wait_until 30 bash -c '[[ -z "$(cat "$0")" ]]' "$dir/cgroup.procs" ||
+  within 30 bash -c '[[ -z "$(cat "$0")" ]]' "$dir/cgroup.procs" ||
     fail "processes left in $dir after kill --all: $(cat "$dir/cgroup.procs")"
   for p in $pids; do
     [[ ! -e /proc/$p ]] || [[ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" == Z ]] ||

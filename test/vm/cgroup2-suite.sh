@@ -22,6 +22,9 @@
 # (run.sh, a root process, shares the leaf: rrun could not move it.)
 #
 # RRUN_CG2_STRICT=1: pending scenarios fail (cgroup2_scenarios.sh).
+# RRUN_CG2_MODES="root" runs one half only; RRUN_CG2_ONLY="pids" only the
+# named scenarios (root passes its environment on; the rootless half's is
+# cleared by run.sh, so RRUN_CG2_ONLY applies to root only).
 # Exit status: 1 when a run failed; else 77 when one was skipped (pending
 # scenarios exit 77); else 0. Prints how long each run took.
 set -uo pipefail
@@ -99,16 +102,16 @@ run_mode() {
 
 final=0
 declare -a summary=()
+modes=${RRUN_CG2_MODES:-root rootless}
 for script in "$@"; do
   name=$(basename "$script" .sh)
-  for mode in root rootless; do
-    (run_mode "$mode" "$script") >"$logs/$name.$mode.log" 2>&1 </dev/null &
+  # Both halves at once, their lines prefixed and printed as they come (the
+  # output survives a VM that is killed on timeout).
+  for mode in $modes; do
+    (run_mode "$mode" "$script") 2>&1 </dev/null | sed -u "s/^/[$mode] /" &
   done
   wait
-  for mode in root rootless; do
-    echo
-    echo "===== $name as $mode"
-    cat "$logs/$name.$mode.log"
+  for mode in $modes; do
     status=$(cat "$logs/$name.$mode.status" 2>/dev/null || echo 1)
     case $status in
       0) verdict=PASS ;;

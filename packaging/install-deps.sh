@@ -32,7 +32,12 @@ runtime_deps=(
 )
 # crun, runc: the runtimes the benchmark measures rrun against.
 bench_deps=(crun runc)
-packages=("${build_deps[@]}" "${runtime_deps[@]}")
+# The cgroup v2 test VM (test/vm/): QEMU under TCG (never KVM here), cpio and
+# xz for its initramfs and kernel. --no-install-recommends below keeps udev
+# and the GUI out; the kernel is fetched by test/vm/build-image.sh with
+# `apt-get download`, never installed (its udev would change /dev permissions).
+vm_deps=(qemu-system-x86 cpio xz-utils)
+packages=("${build_deps[@]}" "${runtime_deps[@]}" "${vm_deps[@]}")
 if ((bench)); then packages+=("${bench_deps[@]}"); fi
 
 # One dpkg-query call: print "<status> <name>" for every known package.

@@ -4,15 +4,11 @@
 # this inside the test VM through run.sh (it is not a test_*.sh: the hosts
 # run a hybrid hierarchy, so the host's CTest does not run it).
 #
-# Each scenario runs in a subshell and ends as PASS, FAIL or PENDING. PENDING
-# means rrun does not have the piece yet — a command answers "not
-# implemented yet", or the container is left in the caller's cgroup because
-# no cgroup driver is wired — and says which. The file exits 1 when a
-# scenario failed, else 77 (CTest: skipped) when one is pending, else 0.
-# RRUN_CG2_ONLY="memory pids" runs only the named scenarios. With
-# RRUN_CG2_STRICT=1 (or the file /run/rrun-it-cg2-strict, which the suite
-# writes for the rootless half, whose environment run.sh clears) a pending
-# scenario fails: for when every piece has landed.
+# Each scenario runs in a subshell and ends as PASS or FAIL. A command that
+# answers "not implemented yet", or a container left in the caller's cgroup,
+# fails the scenario (every piece has landed). The file exits 1 when a
+# scenario failed, else 0. RRUN_CG2_ONLY="memory pids" runs only the named
+# scenarios.
 source "$(dirname "$0")/lib.sh"
 
 CG=/sys/fs/cgroup
@@ -44,11 +40,7 @@ chmod 777 "$WORK/out"
 
 # On stderr: it may run inside $(...).
 pending() {
-  if [[ "${RRUN_CG2_STRICT:-0}" == 1 || -e /run/rrun-it-cg2-strict ]]; then
-    fail "(strict, would be pending) $*"
-  fi
-  echo "PENDING ($TEST_NAME, $RRUN_TEST_MODE): $*" >&2
-  exit 77
+  fail "rrun lacks what this scenario tests: $*"
 }
 
 # run_rr WHAT ARGS...: `run rr ARGS`; pending when rrun says the command is

@@ -37,6 +37,14 @@ bool is_rootless(const Invocation& inv) {
   return core::detect_rootless(inv.global.rootless);
 }
 
+core::Context command_context(const Invocation& inv, bool create_root) {
+  core::Context ctx;
+  ctx.rootless = is_rootless(inv);
+  ctx.state_root = open_store(inv, create_root).root();
+  ctx.systemd_cgroup = inv.global.systemd_cgroup;
+  return ctx;
+}
+
 core::StateStore open_store(const Invocation& inv, bool create) {
   core::RootDirRequest req;
   req.flag = inv.global.root;

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include <rrun/core/container.hpp>
 #include <rrun/core/state.hpp>
 
 #include "args.hpp"
@@ -45,6 +46,9 @@ bool is_rootless(const Invocation& inv);
 // The state store of --root (or the default). `create`: make the root
 // directory if missing (commands that write); read-only commands pass false.
 core::StateStore open_store(const Invocation& inv, bool create);
+
+// The core::Context of the global flags; `create_root` as for open_store.
+core::Context command_context(const Invocation& inv, bool create_root);
 
 // The text `rrun --version` prints.
 std::string version_text();

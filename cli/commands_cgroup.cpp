@@ -36,11 +36,7 @@ namespace rrun::cli {
 namespace {
 
 core::Context context(const Invocation& inv) {
-  core::Context ctx;
-  ctx.rootless = is_rootless(inv);
-  ctx.state_root = open_store(inv, false).root();
-  ctx.systemd_cgroup = inv.global.systemd_cgroup;
-  return ctx;
+  return command_context(inv, false);
 }
 
 // Runs `argv` and returns its stdout; throws when it cannot start or fails.

@@ -16,11 +16,7 @@ namespace rrun::cli {
 namespace {
 
 core::Context context(const Invocation& inv) {
-  core::Context ctx;
-  ctx.rootless = is_rootless(inv);
-  ctx.state_root = open_store(inv, true).root();
-  ctx.systemd_cgroup = inv.global.systemd_cgroup;
-  return ctx;
+  return command_context(inv, true);
 }
 
 core::CreateRequest create_request(const Invocation& inv) {

@@ -112,32 +112,6 @@ int join_and_unshare_namespaces(const InitPlan& plan, int timens_fd, os::StepFai
   return 0;
 }
 
-// A joined pid namespace or a new time namespace takes effect for children
-// only: fork once more; the grandchild is the init, the middle process
-// reports its pid and leaves.
-int fork_init_if_needed(const InitPlan& plan, os::StepFailure& f) noexcept {
-  if (!plan.fork_again) return 0;
-  // The grandchild waits for the middle process to exit (EOF on `gate`):
-  // init_pid must reach rrun before anything the grandchild sends.
-  int gate[2];
-  if (::pipe2(gate, O_CLOEXEC) < 0) return os::fail_step(f, errno, "fork", "create a pipe");
-  pid_t pid = ::fork();
-  if (pid < 0) return os::fail_step(f, errno, "fork", "fork the init into its pid/time namespace");
-  if (pid == 0) {
-    ::close(gate[1]);
-    char c;
-    while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
-    }
-    ::close(gate[0]);
-    return 0;
-  }
-  Packet p;
-  p.type = Msg::init_pid;
-  p.value = pid;
-  send_packet(plan.sync_fd, p);
-  ::_exit(0);
-}
-
 int set_hostname(const InitPlan& plan, os::StepFailure& f) noexcept {
   if (!plan.hostname.empty() && ::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
     return os::fail_step(f, errno, "sethostname", "set hostname `%s`", plan.hostname.c_str());
@@ -265,7 +239,7 @@ void container_init(const InitPlan& plan) noexcept {
   if (join_and_unshare_namespaces(plan, timens_fd, f) < 0) die(plan, f);
   bool setgroups_allowed = plan.setgroups_allowed && !userns_denies_setgroups();
   if (become_root_in_user_namespace(plan, f) < 0) die(plan, f);
-  if (fork_init_if_needed(plan, f) < 0) die(plan, f);
+  if (plan.fork_again && fork_and_report_pid(plan.sync_fd, f) < 0) die(plan, f);
   if (set_hostname(plan, f) < 0) die(plan, f);
   if (plan.loopback_up && bring_up_loopback(f) < 0) die(plan, f);
   SyncFuseStarter fuse(plan.sync_fd);

@@ -75,28 +75,6 @@ int send(const ExecPlan& plan, Msg m, os::StepFailure& f, int fd = -1, int64_t v
   return 0;
 }
 
-// A joined pid (or time) namespace holds our children, not us: fork, the
-// child goes on; the parent reports its pid and leaves.
-int fork_into_namespaces(const ExecPlan& plan, os::StepFailure& f) noexcept {
-  if (!plan.fork_again) return 0;
-  // The child waits for our exit (EOF on `gate`): init_pid must reach rrun
-  // before anything the child sends.
-  int gate[2];
-  if (::pipe2(gate, O_CLOEXEC) < 0) return os::fail_step(f, errno, "fork", "create a pipe");
-  pid_t pid = ::fork();
-  if (pid < 0) return os::fail_step(f, errno, "fork", "fork into the container's pid namespace");
-  if (pid == 0) {
-    ::close(gate[1]);
-    char c;
-    while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
-    }
-    ::close(gate[0]);
-    return 0;
-  }
-  if (send(plan, Msg::init_pid, f, -1, pid) < 0) ::_exit(1);
-  ::_exit(0);
-}
-
 [[noreturn]] void exec_child(const ExecPlan& plan) noexcept {
   int keep[72];
   size_t n = 0;
@@ -127,7 +105,7 @@ int fork_into_namespaces(const ExecPlan& plan, os::StepFailure& f) noexcept {
     os::fail_step(f, errno, "setns", "join the container's namespaces (flags %#lx; needs Linux 5.8)", plan.join_flags),
         die(plan, f);
   ::close(plan.init_pidfd);
-  if (fork_into_namespaces(plan, f) < 0) die(plan, f);
+  if (plan.fork_again && fork_and_report_pid(plan.sync_fd, f) < 0) die(plan, f);
   // Through the container's /proc, which shows us only once we are in its
   // pid namespace (after the fork).
   bool setgroups_allowed = !userns_denies_setgroups();

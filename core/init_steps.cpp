@@ -15,6 +15,7 @@
 #include <rrun/os/syscall.hpp>
 
 #include "exe_guard.hpp"
+#include "sync.hpp"
 
 namespace rrun::core {
 
@@ -106,6 +107,27 @@ bool userns_denies_setgroups() noexcept {
   ssize_t n = ::read(fd, buf, sizeof buf - 1);
   ::close(fd);
   return n >= 4 && std::strncmp(buf, "deny", 4) == 0;
+}
+
+int fork_and_report_pid(int sync_fd, os::StepFailure& f) noexcept {
+  // The child waits for the parent to exit (EOF on `gate`).
+  int gate[2];
+  if (::pipe2(gate, O_CLOEXEC) < 0) return os::fail_step(f, errno, "fork", "create a pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) return os::fail_step(f, errno, "fork", "fork into the container's pid/time namespace");
+  if (pid == 0) {
+    ::close(gate[1]);
+    char c;
+    while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    ::close(gate[0]);
+    return 0;
+  }
+  Packet p;
+  p.type = Msg::init_pid;
+  p.value = pid;
+  send_packet(sync_fd, p);
+  ::_exit(0);
 }
 
 void exec_process(const char* exe, const std::vector<std::string>& args, const std::vector<std::string>& env,

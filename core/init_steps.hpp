@@ -30,6 +30,12 @@ int close_fds_on_exec(unsigned preserve_fds, os::StepFailure& f) noexcept;
 // Closes every fd >= 3 except the `n` in `keep` (sorted here in place).
 void close_fds_except(int* keep, size_t n) noexcept;
 
+// A joined pid namespace or a new time namespace takes effect for children
+// only: forks once more. Returns 0 in the child, once the parent has sent
+// Msg::init_pid with the child's pid on `sync_fd` and exited (so that rrun
+// reads init_pid before anything the child sends); -1 with `f` filled.
+int fork_and_report_pid(int sync_fd, os::StepFailure& f) noexcept;
+
 // Whether our user namespace denies setgroups(2) (/proc/self/setgroups).
 bool userns_denies_setgroups() noexcept;
 

@@ -217,6 +217,12 @@ userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
   return userns::plan_mappings(in);
 }
 
+bool may_use_fuse(const rootfs::RootfsPlan& plan) {
+  for (const auto& o : plan.overlays)
+    if (o.driver != rootfs::OverlayDriver::kernel) return true;
+  return false;
+}
+
 bool maps_container_root(const userns::MappingPlan& m) {
   auto has0 = [](const std::vector<spec::IdMapping>& v) {
     for (const auto& r : v)
@@ -416,6 +422,14 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   if (cgroup->driver() != cgroups::Driver::none)
     record_cgroup(store, req.id, cgroups::driver_name(cgroup->driver()), cgroup->path());
   Guard destroy_cgroup([&] { cgroup->destroy(); });
+  // fuse-overlayfs: the init opens /dev/fuse (c 10:229) from inside the
+  // container's device cgroup, so that cgroup must allow it.
+  spec::Resources with_fuse;
+  if (resources && !resources->devices.empty() && may_use_fuse(plan.rootfs)) {
+    with_fuse = *resources;
+    with_fuse.devices.push_back({true, "c", 10, 229, "rwm"});
+    resources = &with_fuse;
+  }
   for (const auto& w : cgroup->create(resources)) log_warn(w);
   if (cgroup->driver() == cgroups::Driver::none && resources) {
     std::string missing = cgroups::describe_missing_limits(*resources);

@@ -18,6 +18,31 @@ namespace rrun::core {
 
 namespace {
 
+// write(2) to a pipe whose reader may be gone (a hook that exits without
+// reading its stdin): EPIPE instead of a SIGPIPE that would kill rrun. The
+// signal is blocked for the write and a SIGPIPE it raised is taken back;
+// the disposition is never changed, so processes rrun starts later still
+// get the default SIGPIPE.
+ssize_t write_no_sigpipe(int fd, const char* data, size_t size) noexcept {
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigset_t pending;
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  ssize_t w = ::write(fd, data, size);
+  int err = errno;
+  if (w < 0 && err == EPIPE && !was_pending) {
+    struct timespec zero = {0, 0};
+    while (::sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return w;
+}
+
 long long now_ms() noexcept {
   struct timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -132,7 +157,7 @@ int run_hook(const spec::Hook& hook, const std::string& state_json, const char* 
     int r = ::poll(p, n, wait_ms);
     if (r < 0 && errno != EINTR) break;
     if (idx_in >= 0 && (p[idx_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t w = ::write(in_w.get(), state_json.data() + written, state_json.size() - written);
+      ssize_t w = write_no_sigpipe(in_w.get(), state_json.data() + written, state_json.size() - written);
       if (w > 0) written += static_cast<size_t>(w);
       if (w < 0 && errno != EAGAIN) in_w.reset();  // EPIPE: the hook does not read stdin
       if (written == state_json.size()) in_w.reset();

@@ -195,4 +195,13 @@ expect_contains "$err" "createRuntime" "the timeout error names the phase"
 expect_eq "$(phases)" createRuntime "hooks that ran"
 assert_no_leftovers  # the hook's sleep (its cwd is $W) was killed
 
+step "a hook that closes its stdin unread: no SIGPIPE kills rrun"
+# 256 KiB of annotations: far more than a pipe holds, so rrun is still
+# writing the state when the hook closes its stdin.
+cp "$W/config.base" "$B/config.json"
+config_set "$B" '.annotations = {"big": ("x" * 262144)} | .hooks = {createRuntime: [{path: $sh, args: ["sh", "-c", "exec 0<&-; sleep 0.3"]}]}' --arg sh "$BUSYBOX"
+expect_ok rr create -b "$B" pipe </dev/null
+expect_ok rr delete -f pipe
+assert_no_leftovers
+
 echo "PASS"

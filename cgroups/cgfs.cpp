@@ -9,11 +9,11 @@
 #include <csignal>
 #include <ctime>
 #include <limits>
-#include <sstream>
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/fd.hpp>
 #include <rrun/os/file.hpp>
+#include <rrun/os/text.hpp>
 
 #include "common.hpp"
 
@@ -100,9 +100,9 @@ std::optional<std::string> read(const std::string& dir, const std::string& file)
 std::optional<uint64_t> read_u64(const std::string& dir, const std::string& file) {
   auto text = read(dir, file);
   if (!text) return std::nullopt;
-  std::istringstream in(*text);
-  std::string word;
-  if (!(in >> word)) return std::nullopt;
+  std::vector<std::string> ws = os::words(*text);
+  if (ws.empty()) return std::nullopt;
+  const std::string& word = ws.front();
   if (word == "max") return std::numeric_limits<uint64_t>::max();
   try {
     size_t used = 0;
@@ -117,12 +117,11 @@ std::optional<uint64_t> read_u64(const std::string& dir, const std::string& file
 
 std::map<std::string, uint64_t> parse_keyed(const std::string& text) {
   std::map<std::string, uint64_t> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string key, value;
-    if (!(ls >> key >> value)) continue;
+  for (const std::string& line : os::split(text, '\n')) {
+    std::vector<std::string> kv = os::words(line);
+    if (kv.size() < 2) continue;
+    const std::string& key = kv[0];
+    const std::string& value = kv[1];
     if (value == "max") {
       out[key] = std::numeric_limits<uint64_t>::max();
       continue;
@@ -142,9 +141,7 @@ std::map<std::string, uint64_t> read_keyed(const std::string& dir, const std::st
 
 std::vector<uint64_t> parse_numbers(const std::string& text) {
   std::vector<uint64_t> out;
-  std::istringstream in(text);
-  std::string word;
-  while (in >> word) {
+  for (const std::string& word : os::words(text)) {
     try {
       out.push_back(std::stoull(word));
     } catch (const std::exception&) {
@@ -218,10 +215,8 @@ std::string join(const std::string& a, const std::string& b) {
 std::string clean(const std::string& path) {
   bool absolute = !path.empty() && path[0] == '/';
   std::vector<std::string> parts;
-  std::istringstream in(path);
-  std::string part;
-  while (std::getline(in, part, '/')) {
-    if (part.empty() || part == ".") continue;
+  for (const std::string& part : os::split(path, '/')) {
+    if (part == ".") continue;
     if (part == "..") {
       if (!parts.empty()) parts.pop_back();
       continue;

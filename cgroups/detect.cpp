@@ -4,9 +4,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include <sstream>
-
 #include <rrun/os/file.hpp>
+#include <rrun/os/text.hpp>
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -123,12 +122,15 @@ Driver choose_driver(const DetectInput& in) {
 }
 
 std::string own_cgroup_v2(const std::string& proc_self_cgroup_text) {
-  std::istringstream in(proc_self_cgroup_text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
-  }
-  return "";
+  std::string out;
+  bool found = false;
+  os::for_each_line(proc_self_cgroup_text, [&](std::string_view line) {
+    if (!found && line.substr(0, 3) == "0::") {
+      out = line.substr(3);
+      found = true;
+    }
+  });
+  return out;
 }
 
 bool v2_subtree_writable(const std::string& cgroup_dir) {
@@ -140,10 +142,7 @@ std::vector<std::string> available_controllers(const std::string& cgroup_dir) {
   std::vector<std::string> out;
   auto text = os::read_file_if_exists(cgroup_dir + "/cgroup.controllers");
   if (!text) return out;
-  std::istringstream in(*text);
-  std::string word;
-  while (in >> word) out.push_back(word);
-  return out;
+  return os::words(*text);
 }
 
 }  // namespace rrun::cgroups

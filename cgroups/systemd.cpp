@@ -1,11 +1,13 @@
 #include "systemd.hpp"
 
+#include <dlfcn.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 #include <rrun/os/error.hpp>
@@ -24,6 +26,78 @@ const char* const kDest = "org.freedesktop.systemd1";
 const char* const kPath = "/org/freedesktop/systemd1";
 const char* const kIface = "org.freedesktop.systemd1.Manager";
 
+// libsystemd is loaded with dlopen when the systemd driver or the bus check
+// needs it, never at start: linked, it made every rrun command load it and
+// libgcrypt, liblzma, libzstd, liblz4 and libgpg-error (loader time and RSS).
+struct Libsystemd {
+  decltype(&::sd_bus_open_user) bus_open_user = nullptr;
+  decltype(&::sd_bus_open_system) bus_open_system = nullptr;
+  decltype(&::sd_bus_flush_close_unref) bus_flush_close_unref = nullptr;
+  decltype(&::sd_bus_set_method_call_timeout) bus_set_method_call_timeout = nullptr;
+  decltype(&::sd_bus_match_signal) bus_match_signal = nullptr;
+  decltype(&::sd_bus_slot_unref) bus_slot_unref = nullptr;
+  decltype(&::sd_bus_call_method) bus_call_method = nullptr;
+  decltype(&::sd_bus_call) bus_call = nullptr;
+  decltype(&::sd_bus_process) bus_process = nullptr;
+  decltype(&::sd_bus_wait) bus_wait = nullptr;
+  decltype(&::sd_bus_error_free) bus_error_free = nullptr;
+  decltype(&::sd_bus_message_new_method_call) bus_message_new_method_call = nullptr;
+  decltype(&::sd_bus_message_unref) bus_message_unref = nullptr;
+  decltype(&::sd_bus_message_read) bus_message_read = nullptr;
+  decltype(&::sd_bus_message_append) bus_message_append = nullptr;
+  decltype(&::sd_bus_message_append_array) bus_message_append_array = nullptr;
+  decltype(&::sd_bus_message_open_container) bus_message_open_container = nullptr;
+  decltype(&::sd_bus_message_close_container) bus_message_close_container = nullptr;
+};
+
+// The loaded library, or null with the reason in `why`.
+const Libsystemd* load_libsystemd(std::string* why) {
+  static std::string error;
+  static const Libsystemd* lib = []() -> const Libsystemd* {
+    void* h = ::dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = ::dlerror();
+      error = std::string("install libsystemd0: ") + (e ? e : "cannot load libsystemd.so.0");
+      return nullptr;
+    }
+    static Libsystemd l;
+    bool ok = true;
+    auto load = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(h, name));
+      if (!fn && ok) {
+        ok = false;
+        error = std::string("libsystemd.so.0 lacks ") + name + " (too old)";
+      }
+    };
+    load(l.bus_open_user, "sd_bus_open_user");
+    load(l.bus_open_system, "sd_bus_open_system");
+    load(l.bus_flush_close_unref, "sd_bus_flush_close_unref");
+    load(l.bus_set_method_call_timeout, "sd_bus_set_method_call_timeout");
+    load(l.bus_match_signal, "sd_bus_match_signal");
+    load(l.bus_slot_unref, "sd_bus_slot_unref");
+    load(l.bus_call_method, "sd_bus_call_method");
+    load(l.bus_call, "sd_bus_call");
+    load(l.bus_process, "sd_bus_process");
+    load(l.bus_wait, "sd_bus_wait");
+    load(l.bus_error_free, "sd_bus_error_free");
+    load(l.bus_message_new_method_call, "sd_bus_message_new_method_call");
+    load(l.bus_message_unref, "sd_bus_message_unref");
+    load(l.bus_message_read, "sd_bus_message_read");
+    load(l.bus_message_append, "sd_bus_message_append");
+    load(l.bus_message_append_array, "sd_bus_message_append_array");
+    load(l.bus_message_open_container, "sd_bus_message_open_container");
+    load(l.bus_message_close_container, "sd_bus_message_close_container");
+    return ok ? &l : nullptr;
+  }();
+  if (!lib && why) *why = error;
+  return lib;
+}
+
+// Only after open_bus succeeded (which loads the library).
+const Libsystemd& sd() {
+  return *load_libsystemd(nullptr);
+}
+
 bool valid_unit_word(const std::string& s) {
   if (s.empty()) return false;
   for (char c : s)
@@ -39,19 +113,20 @@ std::string err_text(int r, const sd_bus_error* e) {
 }
 
 struct BusDeleter {
-  void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
+  void operator()(sd_bus* b) const { sd().bus_flush_close_unref(b); }
 };
 using Bus = std::unique_ptr<sd_bus, BusDeleter>;
 
 Bus open_bus(bool user, std::string& why) {
+  if (!load_libsystemd(&why)) return nullptr;
   sd_bus* raw = nullptr;
-  int r = user ? sd_bus_open_user(&raw) : sd_bus_open_system(&raw);
+  int r = user ? sd().bus_open_user(&raw) : sd().bus_open_system(&raw);
   if (r < 0) {
     why = std::string(user ? "sd_bus_open_user" : "sd_bus_open_system") + ": " + std::strerror(-r);
     return nullptr;
   }
   Bus bus(raw);
-  sd_bus_set_method_call_timeout(bus.get(), kBusTimeoutUsec);
+  sd().bus_set_method_call_timeout(bus.get(), kBusTimeoutUsec);
   return bus;
 }
 
@@ -69,7 +144,7 @@ int on_job_removed(sd_bus_message* m, void* userdata, sd_bus_error*) {
   const char* path = nullptr;
   const char* unit = nullptr;
   const char* result = nullptr;
-  if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0) return 0;
+  if (sd().bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0) return 0;
   if (path && w->job == path) {
     w->result = result ? result : "";
     w->done = true;
@@ -83,63 +158,63 @@ template <typename Build>
 void run_job(sd_bus* bus, const char* method, const std::string& what, Build build) {
   JobWait wait;
   sd_bus_slot* slot = nullptr;
-  int r = sd_bus_match_signal(bus, &slot, kDest, kPath, kIface, "JobRemoved", on_job_removed, &wait);
+  int r = sd().bus_match_signal(bus, &slot, kDest, kPath, kIface, "JobRemoved", on_job_removed, &wait);
   if (r < 0) throw os::Error(what + ": subscribe to systemd's JobRemoved: " + std::strerror(-r));
-  std::unique_ptr<sd_bus_slot, sd_bus_slot* (*)(sd_bus_slot*)> slot_owner(slot, sd_bus_slot_unref);
+  std::unique_ptr<sd_bus_slot, sd_bus_slot* (*)(sd_bus_slot*)> slot_owner(slot, sd().bus_slot_unref);
   sd_bus_error error = SD_BUS_ERROR_NULL;
-  sd_bus_call_method(bus, kDest, kPath, kIface, "Subscribe", &error, nullptr, "");
-  sd_bus_error_free(&error);
+  sd().bus_call_method(bus, kDest, kPath, kIface, "Subscribe", &error, nullptr, "");
+  sd().bus_error_free(&error);
 
   sd_bus_message* msg = nullptr;
-  r = sd_bus_message_new_method_call(bus, &msg, kDest, kPath, kIface, method);
+  r = sd().bus_message_new_method_call(bus, &msg, kDest, kPath, kIface, method);
   if (r < 0) throw os::Error(what + ": " + std::strerror(-r));
-  std::unique_ptr<sd_bus_message, sd_bus_message* (*)(sd_bus_message*)> msg_owner(msg, sd_bus_message_unref);
+  std::unique_ptr<sd_bus_message, sd_bus_message* (*)(sd_bus_message*)> msg_owner(msg, sd().bus_message_unref);
   r = build(msg);
   if (r < 0) throw os::Error(what + ": build the D-Bus message: " + std::strerror(-r));
   sd_bus_message* reply = nullptr;
-  r = sd_bus_call(bus, msg, kBusTimeoutUsec, &error, &reply);
+  r = sd().bus_call(bus, msg, kBusTimeoutUsec, &error, &reply);
   if (r < 0) {
     std::string text = err_text(r, &error);
-    sd_bus_error_free(&error);
+    sd().bus_error_free(&error);
     throw os::Error(what + ": " + text);
   }
-  std::unique_ptr<sd_bus_message, sd_bus_message* (*)(sd_bus_message*)> reply_owner(reply, sd_bus_message_unref);
+  std::unique_ptr<sd_bus_message, sd_bus_message* (*)(sd_bus_message*)> reply_owner(reply, sd().bus_message_unref);
   const char* job = nullptr;
-  r = sd_bus_message_read(reply, "o", &job);
+  r = sd().bus_message_read(reply, "o", &job);
   if (r < 0) throw os::Error(what + ": read the job path: " + std::strerror(-r));
   wait.job = job;
   for (int i = 0; !wait.done && i < 300; ++i) {
-    r = sd_bus_process(bus, nullptr);
+    r = sd().bus_process(bus, nullptr);
     if (r < 0) throw os::Error(what + ": " + std::strerror(-r));
     if (r > 0) continue;
-    sd_bus_wait(bus, 100000);
+    sd().bus_wait(bus, 100000);
   }
   if (!wait.done) throw os::Error(what + ": the systemd job " + wait.job + " did not finish within 30 s");
   if (wait.result != "done") throw os::Error(what + ": the systemd job ended with `" + wait.result + "`");
 }
 
 int append_property(sd_bus_message* m, const UnitProperty& p) {
-  int r = sd_bus_message_open_container(m, 'r', "sv");
+  int r = sd().bus_message_open_container(m, 'r', "sv");
   if (r < 0) return r;
-  r = sd_bus_message_append(m, "s", p.name.c_str());
+  r = sd().bus_message_append(m, "s", p.name.c_str());
   if (r < 0) return r;
   if (auto* t = std::get_if<uint64_t>(&p.value)) {
-    r = sd_bus_message_append(m, "v", "t", *t);
+    r = sd().bus_message_append(m, "v", "t", *t);
   } else if (auto* b = std::get_if<bool>(&p.value)) {
-    r = sd_bus_message_append(m, "v", "b", static_cast<int>(*b));
+    r = sd().bus_message_append(m, "v", "b", static_cast<int>(*b));
   } else if (auto* s = std::get_if<std::string>(&p.value)) {
-    r = sd_bus_message_append(m, "v", "s", s->c_str());
+    r = sd().bus_message_append(m, "v", "s", s->c_str());
   } else if (auto* y = std::get_if<std::vector<uint8_t>>(&p.value)) {
-    r = sd_bus_message_open_container(m, 'v', "ay");
-    if (r >= 0) r = sd_bus_message_append_array(m, 'y', y->data(), y->size());
-    if (r >= 0) r = sd_bus_message_close_container(m);
+    r = sd().bus_message_open_container(m, 'v', "ay");
+    if (r >= 0) r = sd().bus_message_append_array(m, 'y', y->data(), y->size());
+    if (r >= 0) r = sd().bus_message_close_container(m);
   } else if (auto* u = std::get_if<std::vector<uint32_t>>(&p.value)) {
-    r = sd_bus_message_open_container(m, 'v', "au");
-    if (r >= 0) r = sd_bus_message_append_array(m, 'u', u->data(), u->size() * sizeof(uint32_t));
-    if (r >= 0) r = sd_bus_message_close_container(m);
+    r = sd().bus_message_open_container(m, 'v', "au");
+    if (r >= 0) r = sd().bus_message_append_array(m, 'u', u->data(), u->size() * sizeof(uint32_t));
+    if (r >= 0) r = sd().bus_message_close_container(m);
   }
   if (r < 0) return r;
-  return sd_bus_message_close_container(m);
+  return sd().bus_message_close_container(m);
 }
 
 uint64_t file_value(const std::string& v) {
@@ -291,12 +366,12 @@ bool systemd_bus_reachable(bool user_bus, std::string* why) {
   std::string reason;
   Bus bus = open_bus(user_bus, reason);
   if (bus) {
-    sd_bus_set_method_call_timeout(bus.get(), 2ull * 1000 * 1000);
+    sd().bus_set_method_call_timeout(bus.get(), 2ull * 1000 * 1000);
     sd_bus_error error = SD_BUS_ERROR_NULL;
-    int r = sd_bus_call_method(bus.get(), kDest, kPath, "org.freedesktop.DBus.Peer", "Ping", &error, nullptr, "");
+    int r = sd().bus_call_method(bus.get(), kDest, kPath, "org.freedesktop.DBus.Peer", "Ping", &error, nullptr, "");
     if (r >= 0) return true;
     reason = std::string("ping org.freedesktop.systemd1: ") + err_text(r, &error);
-    sd_bus_error_free(&error);
+    sd().bus_error_free(&error);
   }
   if (why) *why = reason;
   return false;
@@ -383,17 +458,17 @@ void SystemdManager::apply(pid_t pid) {
   if (resources_)
     for (auto& p : systemd_resource_properties(*resources_, v2_)) props.push_back(std::move(p));
   run_job(bus.get(), "StartTransientUnit", "start the systemd scope " + os::quote(unit_.unit), [&](sd_bus_message* m) {
-    int r = sd_bus_message_append(m, "ss", unit_.unit.c_str(), "fail");
+    int r = sd().bus_message_append(m, "ss", unit_.unit.c_str(), "fail");
     if (r < 0) return r;
-    r = sd_bus_message_open_container(m, 'a', "(sv)");
+    r = sd().bus_message_open_container(m, 'a', "(sv)");
     if (r < 0) return r;
     for (const auto& p : props) {
       r = append_property(m, p);
       if (r < 0) return r;
     }
-    r = sd_bus_message_close_container(m);
+    r = sd().bus_message_close_container(m);
     if (r < 0) return r;
-    return sd_bus_message_append(m, "a(sa(sv))", 0);
+    return sd().bus_message_append(m, "a(sa(sv))", 0);
   });
   if (v2_) {
     std::string cg = cgroup_of(pid);
@@ -425,17 +500,17 @@ std::vector<std::string> SystemdManager::set(const spec::Resources& resources) {
     if (bus) {
       sd_bus_error error = SD_BUS_ERROR_NULL;
       sd_bus_message* m = nullptr;
-      int r = sd_bus_message_new_method_call(bus.get(), &m, kDest, kPath, kIface, "SetUnitProperties");
-      std::unique_ptr<sd_bus_message, sd_bus_message* (*)(sd_bus_message*)> owner(m, sd_bus_message_unref);
-      if (r >= 0) r = sd_bus_message_append(m, "sb", unit_.unit.c_str(), 1);
-      if (r >= 0) r = sd_bus_message_open_container(m, 'a', "(sv)");
+      int r = sd().bus_message_new_method_call(bus.get(), &m, kDest, kPath, kIface, "SetUnitProperties");
+      std::unique_ptr<sd_bus_message, sd_bus_message* (*)(sd_bus_message*)> owner(m, sd().bus_message_unref);
+      if (r >= 0) r = sd().bus_message_append(m, "sb", unit_.unit.c_str(), 1);
+      if (r >= 0) r = sd().bus_message_open_container(m, 'a', "(sv)");
       for (const auto& p : props)
         if (r >= 0) r = append_property(m, p);
-      if (r >= 0) r = sd_bus_message_close_container(m);
-      if (r >= 0) r = sd_bus_call(bus.get(), m, kBusTimeoutUsec, &error, nullptr);
+      if (r >= 0) r = sd().bus_message_close_container(m);
+      if (r >= 0) r = sd().bus_call(bus.get(), m, kBusTimeoutUsec, &error, nullptr);
       if (r < 0) {
         std::string text = err_text(r, &error);
-        sd_bus_error_free(&error);
+        sd().bus_error_free(&error);
         throw os::Error("update the systemd scope " + os::quote(unit_.unit) + ": " + text);
       }
     }
@@ -474,7 +549,7 @@ void SystemdManager::destroy() {
   if (bus) {
     try {
       run_job(bus.get(), "StopUnit", "stop the systemd scope " + os::quote(unit_.unit),
-              [&](sd_bus_message* m) { return sd_bus_message_append(m, "ss", unit_.unit.c_str(), "replace"); });
+              [&](sd_bus_message* m) { return sd().bus_message_append(m, "ss", unit_.unit.c_str(), "replace"); });
     } catch (const os::Error& e) {
       // Gone already (the scope ends when its last process exits).
       if (std::string(e.what()).find("not loaded") == std::string::npos &&

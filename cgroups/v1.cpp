@@ -8,10 +8,10 @@
 #include <ctime>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <rrun/os/error.hpp>
+#include <rrun/os/text.hpp>
 
 #include "cgfs.hpp"
 #include "common.hpp"
@@ -28,12 +28,7 @@ bool is_dir(const std::string& path) {
 }
 
 std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  std::string part;
-  while (std::getline(in, part, sep))
-    if (!part.empty()) out.push_back(part);
-  return out;
+  return os::split(s, sep);
 }
 
 bool empty_value(const std::optional<std::string>& v) {
@@ -116,9 +111,7 @@ std::string trim(std::string s) {
 
 std::vector<V1Hierarchy> v1_hierarchies(const std::string& cgroup_root, const std::string& proc_self_cgroup_text) {
   std::vector<V1Hierarchy> out;
-  std::istringstream in(proc_self_cgroup_text);
-  std::string line;
-  while (std::getline(in, line)) {
+  for (const std::string& line : os::split(proc_self_cgroup_text, '\n')) {
     // "4:memory:/process_api/x", "2:cpu,cpuacct:/", "0::/", "1:name=systemd:/"
     size_t a = line.find(':');
     if (a == std::string::npos) continue;

@@ -9,9 +9,9 @@
 #include <cerrno>
 #include <csignal>
 #include <ctime>
-#include <sstream>
 
 #include <rrun/os/error.hpp>
+#include <rrun/os/text.hpp>
 
 #include "cgfs.hpp"
 #include "common.hpp"
@@ -43,10 +43,7 @@ std::vector<std::string> read_words(const std::string& dir, const std::string& f
   std::vector<std::string> out;
   auto text = cgfs::read(dir, file);
   if (!text) return out;
-  std::istringstream in(*text);
-  std::string w;
-  while (in >> w) out.push_back(w);
-  return out;
+  return os::words(*text);
 }
 
 const char* const kHint =

@@ -555,7 +555,9 @@ Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, c
         double cpus = std::strtod(text.c_str(), &end);
         if (text.empty() || *end || !std::isfinite(cpus))
           r.fail(v, path, "expected a number of CPUs such as 1.5, got \"" + text + "\"");
-        int64_t quota = std::llround(cpus * kCpuPeriod);
+        // Rounded to the nearest microsecond (not std::llround: rrun needs
+        // no libm).
+        int64_t quota = cpus < 0 || cpus > 1e6 ? 0 : static_cast<int64_t>(cpus * kCpuPeriod + 0.5);
         if (quota < 1000 || cpus > 1e6) r.fail(v, path, "\"" + text + "\" is out of range (0.01 or more)");
         spec::CpuResources cpu;
         cpu.quota = quota;

@@ -11,12 +11,11 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iterator>
-#include <sstream>
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
+#include <rrun/os/text.hpp>
 
 namespace rrun::rootfs {
 
@@ -139,9 +138,7 @@ bool gid_is_mapped(const std::vector<spec::IdMapping>& maps, uint64_t gid) {
 // crun do the same rootless: the kernel refuses an unmapped gid).
 std::string filter_devpts_gid(const std::string& data, const PlanOptions& opts) {
   std::string out;
-  std::stringstream ss(data);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
+  for (const std::string& item : os::split(data, ',')) {
     if (item.rfind("gid=", 0) == 0) {
       char* end = nullptr;
       errno = 0;
@@ -180,13 +177,13 @@ std::string unescape_mountinfo(const std::string& s) {
 // The mount point that holds `path` (the longest mount point that is `path`
 // or one of its ancestors), from /proc/self/mountinfo.
 std::string find_mount_point(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line, best = "/";
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string id, parent, devno, root, mp;
-    if (!(ls >> id >> parent >> devno >> root >> mp)) continue;
-    mp = unescape_mountinfo(mp);
+  std::string best = "/";
+  std::string text = os::read_file_if_exists("/proc/self/mountinfo").value_or("");
+  for (const std::string& line : os::split(text, '\n')) {
+    // "id parent major:minor root mount-point ..."
+    std::vector<std::string> fields = os::words(line);
+    if (fields.size() < 5) continue;
+    std::string mp = unescape_mountinfo(fields[4]);
     bool covers = mp == "/" || path == mp ||
                   (path.size() > mp.size() && path.compare(0, mp.size(), mp) == 0 && path[mp.size()] == '/');
     if (covers && mp.size() >= best.size()) best = mp;

@@ -1109,7 +1109,7 @@ Seccomp parse_seccomp(std::string_view json_text, const std::string& path) {
   return out;
 }
 
-Spec load_spec(const std::string& bundle_dir) {
+Spec load_spec(const std::string& bundle_dir, std::string* text_out) {
   const std::string path = (bundle_dir.empty() ? std::string(".") : bundle_dir) + "/config.json";
   std::optional<std::string> text;
   try {
@@ -1122,7 +1122,9 @@ Spec load_spec(const std::string& bundle_dir) {
                     os::quote(bundle_dir.empty() ? "." : bundle_dir) +
                     " an OCI bundle? (`rrun spec` writes a config.json)");
   try {
-    return parse_spec(*text);
+    Spec s = parse_spec(*text);
+    if (text_out) *text_out = std::move(*text);
+    return s;
   } catch (const os::Error& e) {
     const std::string msg = e.what();
     if (msg.rfind("config.json", 0) == 0) throw;

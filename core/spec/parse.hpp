@@ -32,8 +32,9 @@ Seccomp parse_seccomp(std::string_view json_text, const std::string& path = "lin
 
 // Reads and parses <bundle_dir>/config.json. Parse errors are prefixed with
 // "config.json: "; an unreadable file is an os::Error (absent file) or an
-// os::SystemError naming the path.
-Spec load_spec(const std::string& bundle_dir);
+// os::SystemError naming the path. With `text`, the file's bytes go there
+// too (create keeps them as the container's copy without serializing again).
+Spec load_spec(const std::string& bundle_dir, std::string* text = nullptr);
 
 // The JSON text of `s`, with the runtime-spec's member names in runc's order;
 // absent optionals and empty arrays, maps and strings are left out, required

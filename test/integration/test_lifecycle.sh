@@ -156,6 +156,8 @@ cp "$B/config.json" "$WORK/config.saved"
 config_set "$B" '.annotations = {"org.example.a": "1", "b": "two"}'
 expect_ok rr_quiet create -b "$B" an
 expect_eq "$(rr state an | jq -c -S .annotations)" '{"b":"two","org.example.a":"1"}' "annotations"
+step "the container's copy of config.json is the bundle's file, byte for byte"
+cmp -s "$B/config.json" "$STATE_ROOT/an/config.json" || fail "the config copy differs from $B/config.json"
 step "later edits of config.json don't affect a created container"
 config_set "$B" '.annotations = {"changed": "yes"}'
 expect_eq "$(rr state an | jq -c -S .annotations)" '{"b":"two","org.example.a":"1"}' "annotations after an edit"

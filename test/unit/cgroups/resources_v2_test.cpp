@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -157,6 +158,19 @@ BOOST_AUTO_TEST_CASE(shares_to_weight_conversion) {
     BOOST_TEST_INFO("shares " << r.shares);
     BOOST_TEST(cg::cpu_shares_to_weight(r.shares) == r.weight);
   }
+}
+
+// rrun computes the conversion without libm; every value must equal crun's
+// formula evaluated with libm.
+BOOST_AUTO_TEST_CASE(cpu_shares_conversion_matches_libm_everywhere) {
+  int mismatches = 0;
+  for (uint64_t shares = 3; shares < 262144; ++shares) {
+    double l = std::log2(static_cast<double>(shares));
+    auto want = static_cast<uint64_t>(std::ceil(std::pow(10.0, (l * l + 125 * l) / 612.0 - 7.0 / 34.0)));
+    if (cg::cpu_shares_to_weight(shares) != want && mismatches++ < 5)
+      BOOST_TEST(cg::cpu_shares_to_weight(shares) == want, "shares " << shares);
+  }
+  BOOST_TEST(mismatches == 0);
 }
 
 BOOST_AUTO_TEST_CASE(blkio_weight_conversion) {

@@ -161,6 +161,9 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
   BOOST_TEST(error_of("limits: {pids: -3}\n") == f + ":1:16: limits.pids: -3 is out of range (1 to 2147483647)");
   BOOST_TEST(error_of("limits: {cpus: lots}\n") ==
              f + ":1:16: limits.cpus: expected a number of CPUs such as 1.5, got \"lots\"");
+  for (const char* cpus : {"-1", "0.009", "2e6"})
+    BOOST_TEST(error_of(std::string("limits: {cpus: ") + cpus + "}\n") ==
+               f + ":1:16: limits.cpus: \"" + cpus + "\" is out of range (0.01 or more)");
   BOOST_TEST(error_of("limits: {swap: 1}\n") ==
              f + ":1:10: limits.swap: unknown key; expected one of memory, pids, cpus, nofile");
   BOOST_TEST(error_of("network: bridge\n") == f + ":1:10: network: invalid value \"bridge\"; use host or none");

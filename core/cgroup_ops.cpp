@@ -44,28 +44,11 @@ Loaded load(StateStore& store, const std::string& id) {
   return l;
 }
 
-ino_t pid_namespace_of(pid_t pid) {
-  struct stat st;
-  std::string p = "/proc/" + std::to_string(pid) + "/ns/pid";
-  if (::stat(p.c_str(), &st) < 0) return 0;
-  return st.st_ino;
-}
-
 // Without a cgroup: the processes of the init's pid namespace (when it is
 // not ours), else the init alone.
 std::vector<pid_t> pids_without_cgroup(const State& s) {
-  std::vector<pid_t> out;
-  ino_t ns = pid_namespace_of(s.pid);
-  if (!ns) return out;
-  if (ns == pid_namespace_of(::getpid())) return {s.pid};
-  DIR* d = ::opendir("/proc");
-  if (!d) os::throw_errno("read /proc");
-  while (struct dirent* e = ::readdir(d)) {
-    if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
-    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid_namespace_of(pid) == ns) out.push_back(pid);
-  }
-  ::closedir(d);
+  std::vector<pid_t> out = processes_in_pid_namespace_of(s.pid);
+  if (out.empty() && os::path_exists("/proc/" + std::to_string(s.pid) + "/ns/pid")) return {s.pid};
   std::sort(out.begin(), out.end());
   return out;
 }

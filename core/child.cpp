@@ -258,21 +258,10 @@ void container_init(const InitPlan& plan) noexcept {
   if (plan.terminal && setup_terminal(plan.console_rows, plan.console_cols, &master, f) < 0) die(plan, f);
   if (change_to_cwd(plan, f) < 0) die(plan, f);
   if (plan.rlimits_in_child && apply_rlimits(plan.process, f) < 0) die(plan, f);
-  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
-  // before the capabilities are dropped (seccomp.hpp). A filter with a
-  // notify listener is loaded now in any case: its fd must reach rrun, which
-  // is gone once `create` returns.
-  bool notify = plan.seccomp && plan.seccomp->notify;
-  bool seccomp_late = plan.process.no_new_privs && !notify;
-  if (plan.seccomp && !seccomp_late) {
-    if (notify && plan.process.no_new_privs && apply_no_new_privs(plan.process, f) < 0) die(plan, f);
-    int listener = -1;
-    if (apply_seccomp(*plan.seccomp, notify ? &listener : nullptr, f) < 0) die(plan, f);
-    if (notify) {
-      if (send(plan, Msg::seccomp_fd, f, listener) < 0) die(plan, f);
-      ::close(listener);
-    }
-  }
+  // A notify listener's fd must reach rrun, which is gone once `create`
+  // returns: such a filter is loaded here in any case.
+  bool seccomp_late = false;
+  if (load_seccomp_early(plan.seccomp, plan.process, plan.sync_fd, &seccomp_late, f) < 0) die(plan, f);
   if (apply_user(plan.process, setgroups_allowed, f) < 0) die(plan, f);
   if (apply_capabilities(plan.caps, f) < 0) die(plan, f);
   char exe[4096];

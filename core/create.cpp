@@ -263,12 +263,6 @@ std::vector<std::pair<std::string, std::string>> plan_sysctl(const spec::Spec& s
   return out;
 }
 
-void write_pid_file(const std::string& path, pid_t pid) {
-  if (path.empty()) return;
-  std::string abs = path[0] == '/' ? path : absolute_path(".") + "/" + path;
-  os::write_file_atomic(abs, std::to_string(pid), 0644);
-}
-
 std::string clone_failure_hint(int err, unsigned long flags) {
   if ((err == EPERM || err == ENOSPC || err == EINVAL) && (flags & CLONE_NEWUSER))
     return "; unprivileged user namespaces may be disabled: check `sysctl user.max_user_namespaces` (must be > 0) "
@@ -524,6 +518,12 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
 
 }  // namespace
 
+void write_pid_file(const std::string& path, pid_t pid) {
+  if (path.empty()) return;
+  std::string abs = path[0] == '/' ? path : absolute_path(".") + "/" + path;
+  os::write_file_atomic(abs, std::to_string(pid), 0644);
+}
+
 // --console-socket: send the pty master over SCM_RIGHTS (runc's protocol:
 // the payload is a name, the fd rides along).
 void send_console(const std::string& socket_path, int master) {
@@ -600,9 +600,7 @@ int run_container(const Context& ctx, const RunRequest& req) {
   // In the foreground the init (or, after a second fork, its orphan) must
   // come back to us to be reaped.
   if (!req.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  sigset_t forward;
-  sigfillset(&forward);
-  for (int s : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&forward, s);
+  sigset_t forward = forwarded_signals();
   Created c;
   {
     auto lock = store.lock(req.create.id);

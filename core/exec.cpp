@@ -67,10 +67,9 @@ struct ExecPlan {
   ::_exit(1);
 }
 
-int send(const ExecPlan& plan, Msg m, os::StepFailure& f, int fd = -1, int64_t value = 0) noexcept {
+int send(const ExecPlan& plan, Msg m, os::StepFailure& f, int fd = -1) noexcept {
   Packet p;
   p.type = m;
-  p.value = value;
   if (send_packet(plan.sync_fd, p, fd) < 0) return os::fail_step(f, errno, "sync", "send %s to rrun", msg_name(m));
   return 0;
 }
@@ -116,17 +115,8 @@ int send(const ExecPlan& plan, Msg m, os::StepFailure& f, int fd = -1, int64_t v
     die(plan, f);
   int master = -1;
   if (plan.terminal && setup_terminal(plan.console_rows, plan.console_cols, &master, f) < 0) die(plan, f);
-  bool notify = plan.seccomp && plan.seccomp->notify;
-  bool seccomp_late = plan.process.no_new_privs && !notify;
-  if (plan.seccomp && !seccomp_late) {
-    if (notify && plan.process.no_new_privs && apply_no_new_privs(plan.process, f) < 0) die(plan, f);
-    int listener = -1;
-    if (apply_seccomp(*plan.seccomp, notify ? &listener : nullptr, f) < 0) die(plan, f);
-    if (notify) {
-      if (send(plan, Msg::seccomp_fd, f, listener) < 0) die(plan, f);
-      ::close(listener);
-    }
-  }
+  bool seccomp_late = false;
+  if (load_seccomp_early(plan.seccomp, plan.process, plan.sync_fd, &seccomp_late, f) < 0) die(plan, f);
   if (apply_user(plan.process, setgroups_allowed, f) < 0) die(plan, f);
   if (apply_capabilities(plan.caps, f) < 0) die(plan, f);
   char exe[4096];
@@ -320,9 +310,7 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
 
   // Clone into the cgroup; the child waits for `go`.
   if (!req.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  sigset_t forward, old;
-  sigfillset(&forward);
-  for (int s : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&forward, s);
+  sigset_t forward = forwarded_signals(), old;
   // Blocked from before the clone (the child unblocks them): a signal sent
   // to rrun once the process may run is for the process; wait_and_forward
   // reads it from a signalfd.
@@ -374,14 +362,7 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   expect_msg(parent_end.get(), Msg::ready, &master);
   // EOF: the exec succeeded (the socket is close-on-exec); else its failure.
   expect_msg(parent_end.get(), Msg::none);
-  if (!req.pid_file.empty()) {
-    std::string abs = req.pid_file;
-    if (abs[0] != '/') {
-      char cwd[4096];
-      if (::getcwd(cwd, sizeof cwd)) abs = std::string(cwd) + "/" + abs;
-    }
-    os::write_file_atomic(abs, std::to_string(pid), 0644);
-  }
+  write_pid_file(req.pid_file, pid);
   if (proc.terminal && !req.console_socket.empty()) {
     send_console(req.console_socket, master.get());
     master.reset();

@@ -109,6 +109,24 @@ bool userns_denies_setgroups() noexcept {
   return n >= 4 && std::strncmp(buf, "deny", 4) == 0;
 }
 
+int load_seccomp_early(const std::optional<SeccompPlan>& seccomp, const ProcessPlan& process, int sync_fd, bool* late,
+                       os::StepFailure& f) noexcept {
+  bool notify = seccomp && seccomp->notify;
+  *late = seccomp && process.no_new_privs && !notify;
+  if (!seccomp || *late) return 0;
+  if (notify && process.no_new_privs && apply_no_new_privs(process, f) < 0) return -1;
+  int listener = -1;
+  if (apply_seccomp(*seccomp, notify ? &listener : nullptr, f) < 0) return -1;
+  if (!notify) return 0;
+  Packet p;
+  p.type = Msg::seccomp_fd;
+  int rc = send_packet(sync_fd, p, listener);
+  int err = errno;
+  ::close(listener);
+  if (rc < 0) return os::fail_step(f, err, "sync", "send %s to rrun", msg_name(Msg::seccomp_fd));
+  return 0;
+}
+
 int fork_and_report_pid(int sync_fd, os::StepFailure& f) noexcept {
   // The child waits for the parent to exit (EOF on `gate`).
   int gate[2];

@@ -5,10 +5,14 @@
 // multi-threaded parent; they return 0 or -1 with the os::StepFailure filled.
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <rrun/os/step.hpp>
+
+#include "process_setup.hpp"
+#include "seccomp.hpp"
 
 namespace rrun::core {
 
@@ -35,6 +39,15 @@ void close_fds_except(int* keep, size_t n) noexcept;
 // Msg::init_pid with the child's pid on `sync_fd` and exited (so that rrun
 // reads init_pid before anything the child sends); -1 with `f` filled.
 int fork_and_report_pid(int sync_fd, os::StepFailure& f) noexcept;
+
+// The seccomp filter, loaded before the capabilities are dropped unless it
+// can wait until just before exec. Without no_new_privs, loading needs
+// CAP_SYS_ADMIN (seccomp.hpp); a filter with a notify listener is loaded now
+// in any case (with no_new_privs set first if asked for) and the listener
+// goes to rrun as Msg::seccomp_fd on `sync_fd`. *late says whether the
+// caller still has to load it last (apply_seccomp after apply_no_new_privs).
+int load_seccomp_early(const std::optional<SeccompPlan>& seccomp, const ProcessPlan& process, int sync_fd, bool* late,
+                       os::StepFailure& f) noexcept;
 
 // Whether our user namespace denies setgroups(2) (/proc/self/setgroups).
 bool userns_denies_setgroups() noexcept;

@@ -117,26 +117,38 @@ void signal_container(const State& s, int sig, bool all) {
     // cgroup is thawed after SIGKILL so that the processes can die.
     cgroup->kill_all(sig);
   } else if (all) {
-    ino_t ns = pid_namespace_of(s.pid);
-    if (ns && ns != pid_namespace_of(::getpid())) {
-      // Every process of the container's pid namespace, from its children up.
-      DIR* d = ::opendir("/proc");
-      if (d) {
-        while (struct dirent* e = ::readdir(d)) {
-          if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
-          pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-          if (pid == s.pid || pid_namespace_of(pid) != ns) continue;
-          int fd = os::sys::pidfd_open(pid);
-          if (fd < 0) continue;
-          os::sys::pidfd_send_signal(fd, sig);
-          ::close(fd);
-        }
-        ::closedir(d);
-      }
+    // Every process of the container's pid namespace (best effort: the
+    // init is signalled below in any case).
+    std::vector<pid_t> pids;
+    try {
+      pids = processes_in_pid_namespace_of(s.pid);
+    } catch (const os::SystemError&) {
+    }
+    for (pid_t pid : pids) {
+      if (pid == s.pid) continue;
+      int fd = os::sys::pidfd_open(pid);
+      if (fd < 0) continue;
+      os::sys::pidfd_send_signal(fd, sig);
+      ::close(fd);
     }
   }
   if (os::sys::pidfd_send_signal(pidfd.get(), sig) < 0 && errno != ESRCH)
     os::throw_errno("send signal " + std::to_string(sig) + " to container " + os::quote(s.id));
+}
+
+std::vector<pid_t> processes_in_pid_namespace_of(pid_t pid) {
+  std::vector<pid_t> out;
+  ino_t ns = pid_namespace_of(pid);
+  if (!ns || ns == pid_namespace_of(::getpid())) return out;
+  DIR* d = ::opendir("/proc");
+  if (!d) os::throw_errno("read /proc");
+  while (struct dirent* e = ::readdir(d)) {
+    if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+    pid_t p = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid_namespace_of(p) == ns) out.push_back(p);
+  }
+  ::closedir(d);
+  return out;
 }
 
 void record_cgroup(StateStore& store, const std::string& id, const std::string& driver, const std::string& path) {

@@ -5,6 +5,8 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <rrun/cgroups/manager.hpp>
 #include <rrun/os/fd.hpp>
@@ -35,12 +37,21 @@ void destroy_container(StateStore& store, State& s);
 // Returns what clone returns (0 in the child, -1 with errno).
 pid_t clone_child(unsigned long flags, int cgroup_fd, int* pidfd_out, bool* into_cgroup);
 
+// --pid-file: writes `pid` to `path` (relative to the current directory)
+// atomically; nothing when `path` is empty.
+void write_pid_file(const std::string& path, pid_t pid);
+
 // --console-socket: sends the pty master over SCM_RIGHTS (runc's protocol).
 void send_console(const std::string& socket_path, int master);
 
 // SCMP_ACT_NOTIFY: receives the listener fd (Msg::seccomp_fd) and hands it to
 // the agent at listenerPath with the container process state.
 void send_seccomp_agent(int sync_fd, const SeccompPlan& seccomp, const State& st);
+
+// Every process in the pid namespace of `pid` (`pid` too), unsorted, when
+// that namespace is not ours; empty when it is ours or `pid` is gone.
+// Throws os::SystemError when /proc cannot be read.
+std::vector<pid_t> processes_in_pid_namespace_of(pid_t pid);
 
 // Writes ID/cgroup ("DRIVER\nPATH"): the cgroup a create in progress made,
 // for `delete --force` after rrun was killed before state.json existed.

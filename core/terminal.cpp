@@ -68,6 +68,13 @@ int shell_status(int status) {
 
 }  // namespace
 
+sigset_t forwarded_signals() {
+  sigset_t set;
+  sigfillset(&set);
+  for (int s : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&set, s);
+  return set;
+}
+
 int wait_and_forward(pid_t pid, int pidfd, const sigset_t& forward, int console_master) {
   os::UniqueFd sfd(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sfd) os::throw_errno("create a signalfd to forward signals");

@@ -8,6 +8,11 @@
 
 namespace rrun::core {
 
+// The signals `run` and `exec` forward to the process in the foreground:
+// all but those that cannot be caught and those the kernel sends for a
+// fault of rrun itself.
+sigset_t forwarded_signals();
+
 // Waits until `pid` (our child, or an orphan we reap as subreaper) exits.
 // Signals in `forward` (blocked by the caller) are sent on to it; SIGCHLD
 // and SIGWINCH are handled here. With `console_master` >= 0, copies stdin to

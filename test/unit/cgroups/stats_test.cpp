@@ -8,6 +8,7 @@
 #include <rrun/os/file.hpp>
 
 #include "../temp_dir.hpp"
+#include "fake_cgroupfs.hpp"
 
 namespace cg = rrun::cgroups;
 namespace os = rrun::os;
@@ -20,10 +21,7 @@ std::ostream& operator<<(std::ostream& o, const BlkioEntry& e) {
 
 namespace {
 
-void put(const std::string& path, const std::string& text) {
-  os::mkdir_p(cg::cgfs::dirname(path));
-  os::write_file_atomic(path, text);
-}
+using rrun::test::put;
 
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 

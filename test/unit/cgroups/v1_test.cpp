@@ -17,6 +17,7 @@
 #include <rrun/os/file.hpp>
 
 #include "../temp_dir.hpp"
+#include "fake_cgroupfs.hpp"
 
 namespace cg = rrun::cgroups;
 namespace spec = rrun::spec;
@@ -24,36 +25,15 @@ namespace os = rrun::os;
 
 namespace {
 
-void put(const std::string& path, const std::string& text) {
-  os::mkdir_p(cg::cgfs::dirname(path));
-  os::write_file_atomic(path, text);
-}
+using rrun::test::put;
 
-std::string get(const std::string& path) {
-  std::string s = os::read_file(path);
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
+using rrun::test::get;
 
 bool exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
+  return os::path_exists(path);
 }
 
-// Records every cgroup write (path relative to `base`, value) and fails the
-// ones `fail` names with its errno.
-struct WriteLog {
-  std::vector<std::string> writes;
-  std::function<int(const std::string&, const std::string&)> fail;
-  WriteLog(const std::string& base) {
-    cg::cgfs::set_write_hook([this, base](const std::string& path, const std::string& value) {
-      std::string rel = path.compare(0, base.size(), base) == 0 ? path.substr(base.size()) : path;
-      writes.push_back(rel + "=" + value);
-      return fail ? fail(rel, value) : 0;
-    });
-  }
-  ~WriteLog() { cg::cgfs::set_write_hook(nullptr); }
-};
+using rrun::test::WriteLog;
 
 const char* const kSelf =
     "9:name=systemd:/\n8:pids:/\n7:blkio:/\n6:freezer:/\n5:devices:/\n"

@@ -15,6 +15,7 @@
 #include <rrun/os/file.hpp>
 
 #include "../temp_dir.hpp"
+#include "fake_cgroupfs.hpp"
 
 namespace cg = rrun::cgroups;
 namespace spec = rrun::spec;
@@ -22,34 +23,15 @@ namespace os = rrun::os;
 
 namespace {
 
-void put(const std::string& path, const std::string& text) {
-  os::mkdir_p(cg::cgfs::dirname(path));
-  os::write_file_atomic(path, text);
-}
+using rrun::test::put;
 
-std::string get(const std::string& path) {
-  std::string s = os::read_file(path);
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
+using rrun::test::get;
 
 bool exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
+  return os::path_exists(path);
 }
 
-struct WriteLog {
-  std::vector<std::string> writes;
-  std::function<int(const std::string&, const std::string&)> fail;
-  explicit WriteLog(const std::string& base) {
-    cg::cgfs::set_write_hook([this, base](const std::string& path, const std::string& value) {
-      std::string rel = path.compare(0, base.size(), base) == 0 ? path.substr(base.size()) : path;
-      writes.push_back(rel + "=" + value);
-      return fail ? fail(rel, value) : 0;
-    });
-  }
-  ~WriteLog() { cg::cgfs::set_write_hook(nullptr); }
-};
+using rrun::test::WriteLog;
 
 // A cgroup directory as the kernel fills it (only the files the tests use).
 void fake_cgroup(const std::string& dir, const std::string& controllers, bool root = false) {

@@ -15,8 +15,9 @@ case "${1:-}" in
     ;;
 esac
 
+# lld: links rrun in the order of packaging/link-order.txt (CMakeLists.txt).
 build_deps=(
-  cmake g++ make pkg-config
+  cmake g++ make pkg-config lld
   libseccomp-dev libcap-dev libyaml-cpp-dev nlohmann-json3-dev
   libboost-test-dev libsubid-dev libsystemd-dev
 )

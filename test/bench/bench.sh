@@ -284,6 +284,8 @@ samples_out=${csv%.csv}-samples.csv
 
 # shellcheck source=../integration/users.sh
 source "$top/test/integration/users.sh"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 setup_users
 
 work=$(mktemp -d /tmp/rrun-bench-XXXXXX)
@@ -311,35 +313,9 @@ install -m 755 "$RRUN_BIN" "$work/bin/rrun"
 install -m 755 "$here/bench.sh" "$top/test/integration/users.sh" "$work/bin/"
 cc -O2 -static -Wall -Wextra -o "$work/bin/bench-launch" "$here/launch.c"
 
-# One busybox rootfs for every bundle.
-busybox=${RRUN_TEST_BUSYBOX:-/bin/busybox}
-[[ -x $busybox ]] || die "$busybox is missing: install busybox-static"
-mkdir -p "$work/rootfs"/{bin,dev,proc,sys,tmp,etc,root}
-cp "$busybox" "$work/rootfs/bin/busybox"
-for a in sh true sleep; do ln -s busybox "$work/rootfs/bin/$a"; done
-chmod 1777 "$work/rootfs/tmp"
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/rootfs/etc/passwd"
-printf 'root:x:0:\n' >"$work/rootfs/etc/group"
-
-# The two base configs, from rrun spec; the same file for all runtimes.
-(cd "$work" && mkdir spec-root spec-rootless && "$work/bin/rrun" spec -b spec-root &&
-  "$work/bin/rrun" spec --rootless -b spec-rootless)
-
-# make_bundle SCENARIO RUNTIME BASE ARGS_JSON [UID_MAPS GID_MAPS]
-make_bundle() {
-  local name=$1 rt=$2 base=$3 args=$4 umaps=${5:-null} gmaps=${6:-null}
-  local dir=$work/bundles/$name-$rt
-  mkdir -p "$dir"
-  jq --arg root "$work/rootfs" --arg cg "$(basename "$work")-$name-$rt" \
-    --argjson args "$args" --argjson um "$umaps" --argjson gm "$gmaps" '
-      .ociVersion = "1.0.2" | .process.args = $args | .process.terminal = false | .root.path = $root
-      | del(.linux.resources)
-      | if $um != null then .linux.uidMappings = $um | .linux.gidMappings = $gm else .linux.cgroupsPath = $cg end' \
-    "$work/$base/config.json" >"$dir/config.json"
-}
-maps_single() { echo "[{\"containerID\":0,\"hostID\":$1,\"size\":1}]"; }
-maps_range() { echo "[{\"containerID\":0,\"hostID\":$1,\"size\":1},{\"containerID\":1,\"hostID\":$2,\"size\":$3}]"; }
-subid_of() { awk -F: -v n="$1" '$1 == n && NF >= 3 { print $2, $3; exit }' "$2"; }
+# One busybox rootfs for every bundle, two base configs from rrun spec.
+bench_rootfs "$work"
+bench_specs "$work" "$work/bin/rrun"
 
 nosub_uid=$(id -u "$NOSUB_USER")
 nosub_gid=$(id -g "$NOSUB_USER")
@@ -348,17 +324,16 @@ test_gid=$(id -g "$TEST_USER")
 read -r su_start su_count < <(subid_of "$TEST_USER" /etc/subuid)
 read -r sg_start sg_count < <(subid_of "$TEST_USER" /etc/subgid)
 true_args='["/bin/true"]'
+range_maps=("$(maps_range "$test_uid" "$su_start" "$su_count")" "$(maps_range "$test_gid" "$sg_start" "$sg_count")")
 for rt in rrun crun runc crun-nocg; do
-  make_bundle run.root "$rt" spec-root "$true_args"
-  make_bundle life.root "$rt" spec-root "$true_args"
-  make_bundle seq100.root "$rt" spec-root "$true_args"
-  make_bundle exec.root "$rt" spec-root '["/bin/sleep","100000"]'
-  make_bundle run.rootless.map1 "$rt" spec-rootless "$true_args" \
+  bench_bundle "$work" "run.root-$rt" spec-root "$true_args"
+  bench_bundle "$work" "life.root-$rt" spec-root "$true_args"
+  bench_bundle "$work" "seq100.root-$rt" spec-root "$true_args"
+  bench_bundle "$work" "exec.root-$rt" spec-root '["/bin/sleep","100000"]'
+  bench_bundle "$work" "run.rootless.map1-$rt" spec-rootless "$true_args" \
     "$(maps_single "$nosub_uid")" "$(maps_single "$nosub_gid")"
-  make_bundle run.rootless.range "$rt" spec-rootless "$true_args" \
-    "$(maps_range "$test_uid" "$su_start" "$su_count")" "$(maps_range "$test_gid" "$sg_start" "$sg_count")"
-  make_bundle life.rootless "$rt" spec-rootless "$true_args" \
-    "$(maps_range "$test_uid" "$su_start" "$su_count")" "$(maps_range "$test_gid" "$sg_start" "$sg_count")"
+  bench_bundle "$work" "run.rootless.range-$rt" spec-rootless "$true_args" "${range_maps[@]}"
+  bench_bundle "$work" "life.rootless-$rt" spec-rootless "$true_args" "${range_maps[@]}"
 done
 chmod -R a+rX "$work/bundles" "$work/bin"
 

@@ -196,18 +196,13 @@ int wait_for_start(const InitPlan& plan, os::StepFailure& f) noexcept {
 // so a copy here would keep `start` waiting) are closed at once; only stdio,
 // the preserved fds and those the plan names stay.
 void close_inherited_fds(const InitPlan& plan) noexcept {
-  int keep[64];
-  size_t n = 0;
-  auto add = [&](int fd) {
-    if (fd >= 3 && n < 64) keep[n++] = fd;
-  };
-  add(plan.sync_fd);
-  add(plan.fifo_fd);
-  add(plan.trampoline_fd);
-  if (plan.seccomp) add(plan.seccomp->bpf.get());
-  for (const auto& j : plan.joins) add(j.fd);
-  for (unsigned i = 0; i < plan.preserve_fds; ++i) add(3 + static_cast<int>(i));
-  close_fds_except(keep, n);
+  KeptFds keep;
+  keep.add(plan.sync_fd);
+  keep.add(plan.fifo_fd);
+  keep.add(plan.trampoline_fd);
+  if (plan.seccomp) keep.add(plan.seccomp->bpf.get());
+  for (const auto& j : plan.joins) keep.add(j.fd);
+  close_fds_except(plan.preserve_fds, keep);
 }
 
 }  // namespace

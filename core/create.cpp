@@ -363,14 +363,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   plan.rlimits_in_child = ctx.rootless || !ns.new_user_ns;
   plan.no_new_keyring = req.no_new_keyring;
   plan.keyring_name = "_ses." + req.id;
-  plan.terminal = proc.terminal;
-  if (proc.console_size) {
-    plan.console_rows = static_cast<unsigned short>(proc.console_size->height);
-    plan.console_cols = static_cast<unsigned short>(proc.console_size->width);
-  }
-  plan.cwd = proc.cwd;
-  plan.args = proc.args;
-  plan.env = proc.env;
+  copy_process_basics(plan, proc);
   plan.preserve_fds = req.preserve_fds;
   os::UniqueFd trampoline;
   if (container_can_write_binary("/proc/self/exe", ns.new_user_ns, ns.joined_user_ns,

@@ -75,17 +75,12 @@ int send(const ExecPlan& plan, Msg m, os::StepFailure& f, int fd = -1) noexcept 
 }
 
 [[noreturn]] void exec_child(const ExecPlan& plan) noexcept {
-  int keep[72];
-  size_t n = 0;
-  auto add = [&](int fd) {
-    if (fd >= 3 && n < 72) keep[n++] = fd;
-  };
-  add(plan.sync_fd);
-  add(plan.init_pidfd);
-  add(plan.trampoline_fd);
-  if (plan.seccomp) add(plan.seccomp->bpf.get());
-  for (unsigned i = 0; i < plan.preserve_fds && i < 64; ++i) add(3 + static_cast<int>(i));
-  close_fds_except(keep, n);
+  KeptFds keep;
+  keep.add(plan.sync_fd);
+  keep.add(plan.init_pidfd);
+  keep.add(plan.trampoline_fd);
+  if (plan.seccomp) keep.add(plan.seccomp->bpf.get());
+  close_fds_except(plan.preserve_fds, keep);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -290,14 +285,7 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   plan.caps = plan_capabilities(proc.capabilities, read_last_cap(), &warnings);
   for (const auto& w : warnings) log_debug(w);
   if (spec.linux && spec.linux->seccomp) plan.seccomp = plan_seccomp(*spec.linux->seccomp);
-  plan.terminal = proc.terminal;
-  if (proc.console_size) {
-    plan.console_rows = static_cast<unsigned short>(proc.console_size->height);
-    plan.console_cols = static_cast<unsigned short>(proc.console_size->width);
-  }
-  plan.cwd = proc.cwd;
-  plan.args = proc.args;
-  plan.env = proc.env;
+  copy_process_basics(plan, proc);
   plan.preserve_fds = req.preserve_fds;
   bool in_user_ns = plan.join_flags & CLONE_NEWUSER;
   os::UniqueFd trampoline;

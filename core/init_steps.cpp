@@ -85,13 +85,14 @@ int close_fds_on_exec(unsigned preserve_fds, os::StepFailure& f) noexcept {
   return 0;
 }
 
-void close_fds_except(int* keep, size_t n) noexcept {
-  std::sort(keep, keep + n);
-  unsigned next = 3;
-  for (size_t i = 0; i < n; ++i) {
-    if (keep[i] < 3) continue;
-    if (static_cast<unsigned>(keep[i]) > next) os::sys::close_range(next, static_cast<unsigned>(keep[i]) - 1, 0);
-    next = static_cast<unsigned>(keep[i]) + 1;
+void close_fds_except(unsigned preserve_fds, KeptFds& keep) noexcept {
+  std::sort(keep.fd, keep.fd + keep.n);
+  unsigned next = 3 + preserve_fds;
+  for (size_t i = 0; i < keep.n; ++i) {
+    auto fd = static_cast<unsigned>(keep.fd[i]);
+    if (fd < next) continue;
+    if (fd > next) os::sys::close_range(next, fd - 1, 0);
+    next = fd + 1;
   }
   os::sys::close_range(next, ~0U, 0);
 }

@@ -5,6 +5,7 @@
 // multi-threaded parent; they return 0 or -1 with the os::StepFailure filled.
 
 #include <cstddef>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,8 +32,19 @@ int resolve_executable(const std::vector<std::string>& args, const std::vector<s
 // close-on-exec, so nothing of rrun reaches the process (CVE-2024-21626).
 int close_fds_on_exec(unsigned preserve_fds, os::StepFailure& f) noexcept;
 
-// Closes every fd >= 3 except the `n` in `keep` (sorted here in place).
-void close_fds_except(int* keep, size_t n) noexcept;
+// The fds of rrun's that a child still needs when it closes the others.
+struct KeptFds {
+  int fd[16];
+  size_t n = 0;
+  // fd < 0 (absent) and stdio are ignored.
+  void add(int f) noexcept {
+    if (f >= 3 && n < std::size(fd)) fd[n++] = f;
+  }
+};
+
+// Closes every fd above the preserved ones (3 .. 3+preserve_fds-1) except
+// those in `keep` (sorted here in place).
+void close_fds_except(unsigned preserve_fds, KeptFds& keep) noexcept;
 
 // A joined pid namespace or a new time namespace takes effect for children
 // only: forks once more. Returns 0 in the child, once the parent has sent

@@ -73,6 +73,20 @@ struct ProcessPlan {
 ProcessPlan plan_process(const spec::Process& process,
                          const std::optional<spec::Personality>& personality = std::nullopt);
 
+// The members the init's plan and exec's share that come straight from the
+// spec's process: terminal, console size, cwd, args and env.
+template <class Plan>
+void copy_process_basics(Plan& plan, const spec::Process& process) {
+  plan.terminal = process.terminal;
+  if (process.console_size) {
+    plan.console_rows = static_cast<unsigned short>(process.console_size->height);
+    plan.console_cols = static_cast<unsigned short>(process.console_size->width);
+  }
+  plan.cwd = process.cwd;
+  plan.args = process.args;
+  plan.env = process.env;
+}
+
 // "0-3,7" -> set. Throws os::Error prefixed with `path`.
 cpu_set_t parse_cpu_list(const std::string& list, const std::string& path);
 

@@ -116,19 +116,16 @@ int main(int argc, char** argv) {
       continue;
     }
     if (!WIFSTOPPED(status)) continue;
-    int sig = WSTOPSIG(status), event = status >> 16, deliver = 0;
+    int sig = WSTOPSIG(status), event = status >> 16;
     if (event == PTRACE_EVENT_EXEC) {
       // Another program now: not ours to record.
       ptrace(PTRACE_DETACH, pid, 0, 0);
       continue;
     }
-    if (event == PTRACE_EVENT_STOP || (event == 0 && sig == SIGSTOP)) {
-      // A new child's first stop (or a real SIGSTOP: dropped, fine here).
-    } else if (event != 0) {
-      // fork/vfork/clone: the new process reports its own stop.
-    } else if (sig != SIGTRAP) {
-      deliver = sig;
-    }
+    // Passed on: a signal that stopped the process, but not the trap of a
+    // step, nor the SIGSTOP a new child starts with (a real SIGSTOP is
+    // dropped too, harmless here). Event stops (fork, clone) carry none.
+    int deliver = event == 0 && sig != SIGTRAP && sig != SIGSTOP ? sig : 0;
     record(pid);
     if (ptrace(PTRACE_SINGLESTEP, pid, 0, deliver) != 0 && errno != ESRCH) die("PTRACE_SINGLESTEP");
   }

@@ -25,14 +25,8 @@ namespace os = rrun::os;
 
 namespace {
 
-using rrun::test::put;
-
 using rrun::test::get;
-
-bool exists(const std::string& path) {
-  return os::path_exists(path);
-}
-
+using rrun::test::put;
 using rrun::test::WriteLog;
 
 const char* const kSelf =
@@ -209,7 +203,7 @@ BOOST_AUTO_TEST_CASE(missing_hierarchy_is_an_error_and_creates_nothing) {
   } catch (const os::Error& e) {
     BOOST_TEST(std::string(e.what()).find("needs the cgroup v1 controller `hugetlb`") != std::string::npos);
   }
-  BOOST_TEST(!exists(t.path + "/memory"));
+  BOOST_TEST(!os::path_exists(t.path + "/memory"));
 }
 
 BOOST_AUTO_TEST_CASE(failed_create_removes_what_it_made) {
@@ -220,8 +214,8 @@ BOOST_AUTO_TEST_CASE(failed_create_removes_what_it_made) {
   r.pids = spec::PidsResources{5};
   // The new directory has no pids.max (a fake): the write fails.
   BOOST_CHECK_THROW(m.create(&r), os::SystemError);
-  BOOST_TEST(!exists(t.path + "/pids/rrun"));
-  BOOST_TEST(exists(t.path + "/pids"));
+  BOOST_TEST(!os::path_exists(t.path + "/pids/rrun"));
+  BOOST_TEST(os::path_exists(t.path + "/pids"));
 }
 
 BOOST_AUTO_TEST_CASE(freezer_needs_a_hierarchy) {
@@ -326,7 +320,7 @@ BOOST_AUTO_TEST_CASE(real_v1_lifecycle_as_root) {
   BOOST_TEST(WTERMSIG(status) == SIGKILL);
 
   m->destroy();
-  for (const auto& [c, d] : dirs) BOOST_TEST(!exists(d), d << " is left");
+  for (const auto& [c, d] : dirs) BOOST_TEST(!os::path_exists(d), d << " is left");
   m->destroy();  // twice is fine
 
   // open_manager finds the same dirs; destroy of a gone cgroup succeeds.

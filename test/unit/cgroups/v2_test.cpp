@@ -23,14 +23,8 @@ namespace os = rrun::os;
 
 namespace {
 
-using rrun::test::put;
-
 using rrun::test::get;
-
-bool exists(const std::string& path) {
-  return os::path_exists(path);
-}
-
+using rrun::test::put;
 using rrun::test::WriteLog;
 
 // A cgroup directory as the kernel fills it (only the files the tests use).
@@ -151,7 +145,7 @@ BOOST_AUTO_TEST_CASE(missing_controller_root_error_rootless_warning) {
       BOOST_TEST(std::string(e.what()) == "linux.resources: the cgroup v2 controller `hugetlb` is not available in `" +
                                               R + "` (cgroup.controllers: cpu memory pids)");
     }
-    BOOST_TEST(!exists(R + "/rrun"));  // nothing left behind
+    BOOST_TEST(!os::path_exists(R + "/rrun"));  // nothing left behind
   }
   fake_cgroup(R + "/rrun", "");
   fake_leaf(R + "/rrun/c1");
@@ -203,7 +197,7 @@ BOOST_AUTO_TEST_CASE(own_processes_move_to_the_leaf) {
       "/user.slice/s.scope/rrun/c1/pids.max=32",
   };
   BOOST_TEST(log.writes == want, boost::test_tools::per_element());
-  BOOST_TEST(exists(D + "/init"));
+  BOOST_TEST(os::path_exists(D + "/init"));
 }
 
 BOOST_AUTO_TEST_CASE(ebusy_elsewhere_moves_nothing) {
@@ -231,7 +225,7 @@ BOOST_AUTO_TEST_CASE(ebusy_elsewhere_moves_nothing) {
   auto warnings = rootless.create(&r);
   BOOST_TEST(warnings.size() == 2u);  // memory and pids
   for (const auto& w : log.writes) BOOST_TEST(w.find("/init/") == std::string::npos, w);
-  BOOST_TEST(!exists(D + "/init"));
+  BOOST_TEST(!os::path_exists(D + "/init"));
 }
 
 BOOST_AUTO_TEST_CASE(failed_create_removes_what_it_made) {
@@ -245,7 +239,7 @@ BOOST_AUTO_TEST_CASE(failed_create_removes_what_it_made) {
   log.fail = [](const std::string& rel, const std::string&) { return rel == "/rrun/cgroup.subtree_control" ? -1 : 0; };
   spec::Resources r = memory_and_pids();
   BOOST_CHECK_THROW(m.create(&r), os::SystemError);
-  BOOST_TEST(!exists(R + "/rrun"));
+  BOOST_TEST(!os::path_exists(R + "/rrun"));
   BOOST_TEST(m.clone_fd() == -1);
 }
 

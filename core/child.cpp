@@ -122,11 +122,14 @@ int set_hostname(const InitPlan& plan, os::StepFailure& f) noexcept {
 
 // Before pivot_root, through the container's /proc (mounted inside the
 // rootfs, resolved without leaving it): readonlyPaths make /proc/sys
-// read-only in finalize_rootfs, as runc writes sysctls before them.
+// read-only in finalize_rootfs, as runc writes sysctls before them. Sharing
+// rrun's mount namespace, the container has no /proc of its own: the keys
+// (all of namespaces the container owns) go through rrun's.
 int apply_sysctl(const InitPlan& plan, os::StepFailure& f) noexcept {
   if (plan.sysctl.empty()) return 0;
-  os::UniqueFd root(::open(plan.rootfs.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return os::fail_step(f, errno, "sysctl", "open the rootfs `%s`", plan.rootfs.rootfs.c_str());
+  const char* dir = plan.rootfs.own_mount_ns ? plan.rootfs.rootfs.c_str() : "/";
+  os::UniqueFd root(::open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return os::fail_step(f, errno, "sysctl", "open the rootfs `%s`", dir);
   for (const auto& [key, value] : plan.sysctl) {
     char path[512];
     std::snprintf(path, sizeof path, "/proc/sys/%s", key.c_str());
@@ -176,14 +179,17 @@ int change_to_cwd(const InitPlan& plan, os::StepFailure& f) noexcept {
 
 // Blocks until `start` opens the FIFO; returns the write end. The FIFO is
 // reopened through our O_PATH fd, which needs no search permission on the
-// 0700 state directory (process.user may not be its owner), only /proc.
-int wait_for_start(const InitPlan& plan, os::StepFailure& f) noexcept {
+// 0700 state directory (process.user may not be its owner), only /proc:
+// the container's, or `proc_fds` (rrun's /proc/self/fd, opened before the
+// chroot of a container without a mount namespace), -1 for none.
+int wait_for_start(const InitPlan& plan, int proc_fds, os::StepFailure& f) noexcept {
   char path[64];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", plan.fifo_fd);
+  std::snprintf(path, sizeof path, "%s%d", proc_fds < 0 ? "/proc/self/fd/" : "", plan.fifo_fd);
   int fd;
   do {
-    fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    fd = ::openat(proc_fds < 0 ? AT_FDCWD : proc_fds, path, O_WRONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
+  if (proc_fds >= 0) ::close(proc_fds);
   if (fd < 0)
     return os::fail_step(f, errno, "start", "open the exec FIFO through `%s` (the container needs /proc mounted)",
                          path);
@@ -247,6 +253,7 @@ void container_init(const InitPlan& plan) noexcept {
   if (create_cwd(plan, f) < 0) die(plan, f);
   if (apply_misc(plan.process, f) < 0) die(plan, f);
   if (apply_sysctl(plan, f) < 0) die(plan, f);
+  int proc_fds = plan.rootfs.own_mount_ns ? -1 : ::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfs::finalize_rootfs(plan.rootfs, f) < 0) die(plan, f);
   if (join_session_keyring(plan, f) < 0) die(plan, f);
   int master = -1;
@@ -266,7 +273,7 @@ void container_init(const InitPlan& plan) noexcept {
   if (expect(plan, Msg::committed, f) < 0) die(plan, f);
   ::close(plan.sync_fd);
 
-  int fifo = wait_for_start(plan, f);
+  int fifo = wait_for_start(plan, proc_fds, f);
   if (fifo < 0) {
     // Nobody to tell but our stderr: start sees EOF without "0" and reports it.
     dprintf(2, "rrun: %s: %s: %s\n", f.step, f.detail, std::strerror(f.err));

@@ -131,6 +131,21 @@ void refuse_unsupported(const spec::Spec& spec) {
   if (!l.net_devices.empty()) throw os::Error("linux.netDevices: not supported by rrun yet");
 }
 
+// What the config leaves in the caller's namespaces is not changed there
+// (runc's validator): refused before anything is made, naming the field.
+void refuse_changes_to_caller_namespaces(const spec::Spec& spec) {
+  bool own_uts = spec.linux && spec.linux->has_namespace(spec::NamespaceType::uts);
+  const std::pair<const char*, const std::string*> names[] = {{"hostname", &spec.hostname},
+                                                              {"domainname", &spec.domainname}};
+  for (const auto& [field, value] : names)
+    if (!value->empty() && !own_uts)
+      throw os::Error(std::string(field) +
+                      ": needs a uts namespace of the container (without one it would change rrun's); add "
+                      "{\"type\": \"uts\"} to linux.namespaces or remove " +
+                      field);
+  if (!rootfs::owns_mount_namespace(spec)) rootfs::refuse_without_mount_namespace(spec);
+}
+
 struct NamespacePlan {
   unsigned long clone_flags = 0;
   unsigned long unshare_flags = 0;
@@ -284,6 +299,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   if (generated && (!spec.root || spec.root->path.empty() || spec.root->path[0] != '/'))
     throw os::Error("generated config: root.path must be absolute");
   refuse_unsupported(spec);
+  refuse_changes_to_caller_namespaces(spec);
   const spec::Process& proc = *spec.process;
   if (proc.terminal && req.console_socket.empty() && !foreground)
     throw os::Error("process.terminal is true: `create` needs --console-socket to hand the terminal to");
@@ -353,8 +369,6 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   plan.become_root = (maps && maps_container_root(*maps)) || ns.joined_user_ns;
   plan.fork_again = ns.fork_again;
   plan.timens_offsets = ns.timens_offsets;
-  bool own_uts = spec.linux && spec.linux->has_namespace(spec::NamespaceType::uts);
-  if (!spec.hostname.empty() && !own_uts) throw os::Error("hostname: needs a uts namespace of the container");
   plan.hostname = spec.hostname;
   plan.domainname = spec.domainname;
   plan.setgroups_allowed = !(maps && maps->deny_setgroups);

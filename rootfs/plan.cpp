@@ -208,6 +208,12 @@ class Planner {
   Planner(const spec::Spec& s, const std::string& bundle, const PlanOptions& o) : spec_(s), bundle_(bundle), opts_(o) {}
 
   RootfsPlan run() {
+    if (!opts_.own_mount_ns) {
+      refuse_without_mount_namespace(spec_);
+      plan_root_path();
+      plan_.own_mount_ns = false;
+      return std::move(plan_);
+    }
     plan_overlay_driver();
     plan_root();
     const spec::Linux empty_linux;
@@ -233,7 +239,7 @@ class Planner {
  private:
   bool in_userns() const { return opts_.rootless || opts_.new_user_ns; }
 
-  void plan_root() {
+  struct stat plan_root_path() {
     if (!spec_.root || spec_.root->path.empty()) throw Error("root.path: required");
     std::string path = spec_.root->path;
     if (!is_absolute(path)) path = bundle_ + "/" + path;
@@ -243,6 +249,11 @@ class Planner {
     if (::stat(buf, &st) != 0) os::throw_errno("root.path: stat " + quote(buf));
     if (!S_ISDIR(st.st_mode)) throw Error("root.path: " + quote(buf) + " is not a directory");
     plan_.rootfs = buf;
+    return st;
+  }
+
+  void plan_root() {
+    struct stat st = plan_root_path();
     plan_.readonly_root = spec_.root->readonly;
     plan_.no_pivot = opts_.no_pivot;
 
@@ -251,7 +262,9 @@ class Planner {
       plan_.propagation = spec_.linux->rootfs_propagation;
       unsigned long p = parse_propagation(plan_.propagation, "linux.rootfsPropagation");
       plan_.rootfs_propagation = p;
-      plan_.root_propagation = p | MS_REC;
+      // An unbindable "/" can't be bound onto the rootfs: rprivate until
+      // pivot_root, unbindable after it (finalize_rootfs).
+      plan_.root_propagation = (p & MS_UNBINDABLE) ? (MS_PRIVATE | MS_REC) : (p | MS_REC);
     }
     if (plan_.root_propagation & MS_SHARED) plan_.rootfs_parent_mount = find_mount_point(plan_.rootfs);
     plan_root_overlay(st);
@@ -680,9 +693,41 @@ bool host_cgroup_is_unified(const std::string& cgroup_root) {
   return sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
+bool owns_mount_namespace(const spec::Spec& spec) {
+  const spec::Namespace* ns = spec.linux ? spec.linux->find_namespace(spec::NamespaceType::mount) : nullptr;
+  if (!ns) return false;
+  if (ns->path.empty()) return true;
+  // Joining our own mount namespace by path is sharing it.
+  struct stat theirs {
+  }, ours{};
+  if (::stat(ns->path.c_str(), &theirs) != 0 || ::stat("/proc/self/ns/mnt", &ours) != 0) return true;
+  return theirs.st_dev != ours.st_dev || theirs.st_ino != ours.st_ino;
+}
+
+void refuse_without_mount_namespace(const spec::Spec& spec) {
+  auto refuse = [](const std::string& field) {
+    throw Error(field +
+                ": needs a mount namespace of the container (linux.namespaces has none, so the container shares "
+                "rrun's, which rrun does not change); add {\"type\": \"mount\"} to linux.namespaces or remove " +
+                field);
+  };
+  if (!spec.mounts.empty()) refuse("mounts");
+  if (spec.root && spec.root->readonly) refuse("root.readonly");
+  auto overlay = spec.annotations.find(kRootfsOverlayAnnotation);
+  if (overlay != spec.annotations.end() && parse_rootfs_overlay(overlay->second).mode != RootOverlay::Mode::none)
+    refuse(std::string("annotations.") + kRootfsOverlayAnnotation);
+  if (!spec.linux) return;
+  const spec::Linux& lx = *spec.linux;
+  if (!lx.masked_paths.empty()) refuse("linux.maskedPaths");
+  if (!lx.readonly_paths.empty()) refuse("linux.readonlyPaths");
+  if (!lx.rootfs_propagation.empty()) refuse("linux.rootfsPropagation");
+  if (!lx.devices.empty()) refuse("linux.devices");
+}
+
 PlanOptions plan_options_from_spec(const spec::Spec& spec, bool rootless) {
   PlanOptions o;
   o.rootless = rootless;
+  o.own_mount_ns = owns_mount_namespace(spec);
   o.host_cgroup2 = host_cgroup_is_unified();
   if (spec.linux) {
     const auto& lx = *spec.linux;

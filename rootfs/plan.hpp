@@ -88,7 +88,10 @@ struct PlanOptions {
   bool new_ipc_ns = false;     // ... an IPC namespace of its own
   bool new_cgroup_ns = false;  // ... a cgroup namespace of its own
   bool no_pivot = false;       // --no-pivot: MS_MOVE + chroot instead of pivot_root
-  bool host_cgroup2 = true;    // /sys/fs/cgroup is a cgroup2 (unified) mount; see host_cgroup_is_unified()
+  // The container has a mount namespace of its own (owns_mount_namespace());
+  // false: it shares rrun's, and the plan only chroots.
+  bool own_mount_ns = true;
+  bool host_cgroup2 = true;  // /sys/fs/cgroup is a cgroup2 (unified) mount; see host_cgroup_is_unified()
   // The container's gid mappings when new_user_ns (devpts `gid=N` is dropped
   // when N is not mapped).
   std::vector<spec::IdMapping> gid_mappings;
@@ -103,11 +106,18 @@ struct PlanOptions {
 struct RootfsPlan {
   std::string rootfs;          // absolute, symlink-free host path of the root file system
   bool readonly_root = false;  // root.readonly
-  std::string propagation;     // linux.rootfsPropagation as written ("" = default)
+  // The container has a mount namespace of its own. false: it shares the
+  // caller's, which is not changed: no op, no propagation change, no
+  // pivot_root; the init only chroots into `rootfs` (runc does the same).
+  bool own_mount_ns = true;
+  std::string propagation;  // linux.rootfsPropagation as written ("" = default)
   // Applied to "/" (recursively) before anything is mounted: MS_SLAVE|MS_REC
-  // by default (runc), the recursive form of rootfsPropagation when set.
+  // by default (runc), the recursive form of rootfsPropagation when set
+  // (MS_PRIVATE|MS_REC for unbindable: an unbindable "/" could not be bound
+  // onto the rootfs; "/" becomes unbindable after pivot_root).
   unsigned long root_propagation = 0;
-  // Applied to the new "/" after pivot_root; 0 when rootfsPropagation is unset.
+  // Applied to the new "/" after pivot_root and ops_after_pivot; 0 when
+  // rootfsPropagation is unset.
   unsigned long rootfs_propagation = 0;
   // The mount point that holds `rootfs` on the host; made private before the
   // rootfs bind when root_propagation is shared (pivot_root refuses a shared parent).
@@ -148,6 +158,14 @@ unsigned long parse_propagation(const std::string& value, const std::string& jso
 
 // Whether `cgroup_root` (default /sys/fs/cgroup) is a cgroup2 mount.
 bool host_cgroup_is_unified(const std::string& cgroup_root = "/sys/fs/cgroup");
+
+// Whether linux.namespaces gives the container a mount namespace of its own:
+// a new one, or a joined one that is not the caller's.
+bool owns_mount_namespace(const spec::Spec& spec);
+
+// Without a mount namespace of its own, what would need one is refused:
+// throws os::Error naming the field (`mounts`, `linux.maskedPaths`, ...).
+void refuse_without_mount_namespace(const spec::Spec& spec);
 
 // Fills new_*_ns from spec.linux.namespaces (an entry with a path counts: the
 // namespace is not the host's) and gid_mappings from spec.linux.gidMappings.

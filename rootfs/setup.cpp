@@ -595,6 +595,11 @@ int execute_op_in(const Ctx& c, const MountOp& op) noexcept {
 
 int prepare_rootfs(const RootfsPlan& plan, StepFailure& f, FuseStarter* fuse) noexcept {
   const char* rootfs = plan.rootfs.c_str();
+  // The caller's mount namespace: nothing is mounted, only the cwd moves.
+  if (!plan.own_mount_ns) {
+    if (::chdir(rootfs) != 0) return fail_step(f, errno, "prepare rootfs", "chdir to the rootfs `%s`", rootfs);
+    return 0;
+  }
   // Nothing mounted from here on may propagate back to the host.
   if (::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) != 0)
     return fail_step(f, errno, "prepare rootfs", "set the propagation of `/` (flags %#lx)", plan.root_propagation);
@@ -627,6 +632,12 @@ int finalize_rootfs(const RootfsPlan& plan, StepFailure& f) noexcept {
     os::UniqueFd newroot(::open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC));
     if (!newroot.valid()) return fail_step(f, errno, "pivot_root", "open the rootfs `%s`", rootfs);
     if (::fchdir(newroot.get()) != 0) return fail_step(f, errno, "pivot_root", "chdir to the rootfs `%s`", rootfs);
+    if (!plan.own_mount_ns) {
+      // The caller's mount namespace (runc: chroot without CLONE_NEWNS).
+      if (::chroot(".") != 0) return fail_step(f, errno, "chroot", "chroot into the rootfs `%s`", rootfs);
+      if (::chdir("/") != 0) return fail_step(f, errno, "chroot", "chdir to the new `/`");
+      return 0;
+    }
     if (plan.no_pivot) {
       if (::mount(rootfs, "/", nullptr, MS_MOVE, nullptr) != 0)
         return fail_step(f, errno, "pivot_root", "move the rootfs `%s` onto `/` (--no-pivot)", rootfs);
@@ -648,14 +659,16 @@ int finalize_rootfs(const RootfsPlan& plan, StepFailure& f) noexcept {
     }
   }
   if (::chdir("/") != 0) return fail_step(f, errno, "pivot_root", "chdir to the new `/`");
-  if (plan.rootfs_propagation && ::mount(nullptr, "/", nullptr, plan.rootfs_propagation, nullptr) != 0)
-    return fail_step(f, errno, "rootfs propagation", "linux.rootfsPropagation: make `/` %s", plan.propagation.c_str());
 
   os::UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) return fail_step(f, errno, "rootfs", "open the new `/`");
   bool use_proc = procfs_usable();
   for (const auto& op : plan.ops_after_pivot)
     if (execute_op(root.get(), op, use_proc, f) != 0) return -1;
+  // After the binds of readonlyPaths and maskedPaths: an (r)unbindable "/"
+  // could not be their source.
+  if (plan.rootfs_propagation && ::mount(nullptr, "/", nullptr, plan.rootfs_propagation, nullptr) != 0)
+    return fail_step(f, errno, "rootfs propagation", "linux.rootfsPropagation: make `/` %s", plan.propagation.c_str());
 
   if (plan.readonly_root) {
     Ctx c{root.get(), false, f};

@@ -11,8 +11,10 @@
 //      ops_before_pivot: spec mounts in order, /dev devices and links.
 //   2. the createContainer hooks (cwd is the rootfs).
 //   3. finalize_rootfs(plan, f)  pivot_root (or MS_MOVE + chroot with
-//      no_pivot), rootfsPropagation on "/", ops_after_pivot (read-only /dev
-//      when asked, readonlyPaths, maskedPaths), root.readonly, chdir("/").
+//      no_pivot), ops_after_pivot (read-only /dev when asked, readonlyPaths,
+//      maskedPaths), rootfsPropagation on "/", root.readonly, chdir("/").
+// Without a mount namespace of the container's own (!own_mount_ns), step 1
+// only changes to the rootfs and step 3 only chroots into it.
 
 #include <rrun/os/step.hpp>
 

@@ -280,12 +280,6 @@ has_line "hostname=box"
 has_line "domainname=example.org"
 [[ "$(uname -n)" != box ]] || fail "the host's hostname changed"
 
-step "hostname or domainname without a uts namespace is an error"
-fresh
-config_set "$B" '.hostname = "box" | .linux.namespaces |= map(select(.type != "uts"))'
-fails_with "uts" probe hostname
-fresh
-config_set "$B" '.domainname = "example.org" | .linux.namespaces |= map(select(.type != "uts"))'
-fails_with "uts" probe hostname
+# Without a uts namespace: test_caller_ns.sh (in a throw-away uts namespace).
 
 assert_no_leftovers

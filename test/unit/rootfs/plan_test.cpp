@@ -228,6 +228,59 @@ BOOST_AUTO_TEST_CASE(propagation) {
   plan = rootfs::plan_rootfs(s, b.dir, {});
   BOOST_TEST(plan.rootfs_propagation == unsigned(MS_SHARED));
   BOOST_TEST(!plan.rootfs_parent_mount.empty());
+  // An unbindable "/" could not be bound onto the rootfs: rprivate before.
+  for (const char* p : {"unbindable", "runbindable"}) {
+    s.linux->rootfs_propagation = p;
+    plan = rootfs::plan_rootfs(s, b.dir, {});
+    BOOST_TEST(plan.root_propagation == (MS_PRIVATE | MS_REC));
+    BOOST_TEST((plan.rootfs_propagation & MS_UNBINDABLE) != 0u);
+  }
+}
+
+// Sharing the caller's mount namespace: nothing to mount; what needs a mount
+// namespace is refused, naming the field.
+BOOST_AUTO_TEST_CASE(without_mount_namespace) {
+  Bundle b;
+  auto s = base_spec();
+  BOOST_TEST(!rootfs::owns_mount_namespace(s));
+  rootfs::PlanOptions o;
+  o.own_mount_ns = false;
+  auto plan = rootfs::plan_rootfs(s, b.dir, o);
+  BOOST_TEST(!plan.own_mount_ns);
+  BOOST_TEST(plan.rootfs == fs::canonical(b.dir + "/rootfs").string());
+  BOOST_TEST(plan.ops_before_pivot.empty());
+  BOOST_TEST(plan.ops_after_pivot.empty());
+  BOOST_TEST(plan.root_propagation == 0u);
+  auto refused = [&](const spec::Spec& t) {
+    std::string e = error_of(t, b.dir, o);
+    return e.substr(0, e.find(':'));
+  };
+  auto t = s;
+  t.mounts.push_back(mnt("/proc", "proc", "proc", {}));
+  BOOST_TEST(refused(t) == "mounts");
+  t = s;
+  t.linux->masked_paths = {"/proc/kcore"};
+  BOOST_TEST(refused(t) == "linux.maskedPaths");
+  t = s;
+  t.linux->readonly_paths = {"/proc/sys"};
+  BOOST_TEST(refused(t) == "linux.readonlyPaths");
+  t = s;
+  t.root->readonly = true;
+  BOOST_TEST(refused(t) == "root.readonly");
+  t = s;
+  t.linux->rootfs_propagation = "private";
+  BOOST_TEST(refused(t) == "linux.rootfsPropagation");
+  t = s;
+  t.linux->devices.push_back(spec::Device{});
+  BOOST_TEST(refused(t) == "linux.devices");
+  t = s;
+  t.annotations["rrun.rootfs.overlay"] = "ephemeral";
+  BOOST_TEST(refused(t) == "annotations.rrun.rootfs.overlay");
+  t = s;
+  t.linux->namespaces = {{spec::NamespaceType::mount, ""}};
+  BOOST_TEST(rootfs::owns_mount_namespace(t));
+  t.linux->namespaces = {{spec::NamespaceType::mount, "/proc/self/ns/mnt"}};
+  BOOST_TEST(!rootfs::owns_mount_namespace(t));
 }
 
 BOOST_AUTO_TEST_CASE(rootless_sysfs_mqueue_cgroup_devpts) {

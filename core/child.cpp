@@ -31,6 +31,7 @@
 #include "hooks.hpp"
 #include "init.hpp"
 #include "init_steps.hpp"
+#include "lsm.hpp"
 #include "netlo.hpp"
 #include "sync.hpp"
 
@@ -206,6 +207,7 @@ void close_inherited_fds(const InitPlan& plan) noexcept {
   keep.add(plan.sync_fd);
   keep.add(plan.fifo_fd);
   keep.add(plan.trampoline_fd);
+  keep.add(plan.proc_fd);
   if (plan.seccomp) keep.add(plan.seccomp->bpf.get());
   for (const auto& j : plan.joins) keep.add(j.fd);
   close_fds_except(plan.preserve_fds, keep);
@@ -268,6 +270,9 @@ void container_init(const InitPlan& plan) noexcept {
   if (apply_capabilities(plan.caps, f) < 0) die(plan, f);
   char exe[4096];
   if (resolve_executable(plan.args, plan.env, exe, sizeof exe, f) < 0) die(plan, f);
+  // Before `ready`, as runc: a profile that is not loaded fails `create`.
+  // It takes effect at the next exec (startContainer hooks included, as in runc).
+  if (apply_apparmor_profile(plan.proc_fd, plan.process.apparmor_profile, f) < 0) die(plan, f);
   if (send(plan, Msg::ready, f, master) < 0) die(plan, f);
   if (master >= 0) ::close(master);
   if (expect(plan, Msg::committed, f) < 0) die(plan, f);

@@ -45,6 +45,7 @@
 #include "init.hpp"
 #include "lifecycle.hpp"
 #include "log.hpp"
+#include "lsm.hpp"
 #include "netlo.hpp"
 #include "state.hpp"
 #include "sync.hpp"
@@ -109,21 +110,16 @@ std::string absolute_path(const std::string& path) {
 }
 
 // What rrun cannot honour yet is refused, not ignored (issue: "a property
-// that can't be applied is an error").
+// that can't be applied is an error"); SELinux labels where SELinux is not
+// enabled are no-ops (lsm.hpp).
 void refuse_unsupported(const spec::Spec& spec) {
   if (!spec.process) throw os::Error("config.json: process: required to create a container");
   if (!spec.root) throw os::Error("config.json: root: required to create a container");
   const auto& p = *spec.process;
-  if (!p.apparmor_profile.empty()) {
-    if (!os::path_exists("/sys/kernel/security/apparmor"))
-      throw os::Error("process.apparmorProfile: AppArmor is not enabled on this host; remove the profile");
-    throw os::Error("process.apparmorProfile: AppArmor profiles are not supported by rrun yet");
-  }
-  if (!p.selinux_label.empty() || (spec.linux && !spec.linux->mount_label.empty())) {
-    if (!os::path_exists("/sys/fs/selinux/enforce"))
-      throw os::Error("process.selinuxLabel: SELinux is not enabled on this host; remove the label");
-    throw os::Error("process.selinuxLabel: SELinux labels are not supported by rrun yet");
-  }
+  check_apparmor_profile("process.apparmorProfile", p.apparmor_profile);
+  for (const auto& line : {check_selinux_label("process.selinuxLabel", p.selinux_label),
+                           check_selinux_label("linux.mountLabel", spec.linux ? spec.linux->mount_label : "")})
+    if (!line.empty()) log_debug(line);
   if (!spec.linux) return;
   const auto& l = *spec.linux;
   if (l.intel_rdt) throw os::Error("linux.intelRdt: not supported by rrun yet");
@@ -385,6 +381,8 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     trampoline = make_exec_trampoline();
     plan.trampoline_fd = trampoline.get();
   }
+  os::UniqueFd proc_for_profile = open_proc_for_profile(proc.apparmor_profile);
+  plan.proc_fd = proc_for_profile.get();
   if (const char* listen = std::getenv("LISTEN_FDS")) {
     // socket activation: the fds after the preserved ones go too (as runc).
     int n = std::atoi(listen);

@@ -35,6 +35,7 @@
 #include "init_steps.hpp"
 #include "lifecycle.hpp"
 #include "log.hpp"
+#include "lsm.hpp"
 #include "process_setup.hpp"
 #include "seccomp.hpp"
 #include "state.hpp"
@@ -60,6 +61,7 @@ struct ExecPlan {
   std::vector<std::string> env;
   unsigned preserve_fds = 0;
   int trampoline_fd = -1;
+  int proc_fd = -1;  // rrun's /proc for the AppArmor profile (lsm.hpp)
 };
 
 [[noreturn]] void die(const ExecPlan& plan, const os::StepFailure& f) noexcept {
@@ -79,6 +81,7 @@ int send(const ExecPlan& plan, Msg m, os::StepFailure& f, int fd = -1) noexcept 
   keep.add(plan.sync_fd);
   keep.add(plan.init_pidfd);
   keep.add(plan.trampoline_fd);
+  keep.add(plan.proc_fd);
   if (plan.seccomp) keep.add(plan.seccomp->bpf.get());
   close_fds_except(plan.preserve_fds, keep);
   sigset_t none;
@@ -116,6 +119,7 @@ int send(const ExecPlan& plan, Msg m, os::StepFailure& f, int fd = -1) noexcept 
   if (apply_capabilities(plan.caps, f) < 0) die(plan, f);
   char exe[4096];
   if (resolve_executable(plan.args, plan.env, exe, sizeof exe, f) < 0) die(plan, f);
+  if (apply_apparmor_profile(plan.proc_fd, plan.process.apparmor_profile, f) < 0) die(plan, f);
   if (apply_exec_cpu_affinity(plan.process, true, f) < 0) die(plan, f);
   if (apply_no_new_privs(plan.process, f) < 0) die(plan, f);
   if (plan.seccomp && seccomp_late && apply_seccomp(*plan.seccomp, nullptr, f) < 0) die(plan, f);
@@ -158,6 +162,7 @@ spec::Process exec_process_spec(const spec::Spec& container, const ExecRequest& 
     } catch (const os::Error& e) {
       throw os::Error("--process " + os::quote(req.process_file) + ": " + e.what());
     }
+    if (container.process) inherit_container_process(p, *container.process);
   } else {
     if (req.args.empty()) throw os::Error("exec: no command given; usage: rrun exec ID COMMAND [ARG...]");
     p = *container.process;
@@ -198,13 +203,12 @@ spec::Process exec_process_spec(const spec::Spec& container, const ExecRequest& 
     }
   }
   if (req.no_new_privs) p.no_new_privileges = true;
-  if (!req.apparmor.empty() || !p.apparmor_profile.empty()) {
-    if (!os::path_exists("/sys/kernel/security/apparmor"))
-      throw os::Error("--apparmor: AppArmor is not enabled on this host; remove the profile");
-    throw os::Error("--apparmor: AppArmor profiles are not supported by rrun yet");
-  }
-  if (!req.process_label.empty() || !p.selinux_label.empty())
-    throw os::Error("--process-label: SELinux labels are not supported by rrun yet");
+  if (!req.apparmor.empty()) p.apparmor_profile = req.apparmor;
+  if (!req.process_label.empty()) p.selinux_label = req.process_label;
+  check_apparmor_profile(req.apparmor.empty() ? "process.apparmorProfile" : "--apparmor", p.apparmor_profile);
+  std::string ignored =
+      check_selinux_label(req.process_label.empty() ? "process.selinuxLabel" : "--process-label", p.selinux_label);
+  if (!ignored.empty()) log_debug(ignored);
   return p;
 }
 
@@ -294,6 +298,8 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
     trampoline = make_exec_trampoline();
     plan.trampoline_fd = trampoline.get();
   }
+  os::UniqueFd proc_for_profile = open_proc_for_profile(proc.apparmor_profile);
+  plan.proc_fd = proc_for_profile.get();
   std::unique_ptr<cgroups::Manager> cgroup = container_cgroup(st);
 
   // Clone into the cgroup; the child waits for `go`.

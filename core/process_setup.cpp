@@ -164,6 +164,15 @@ cpu_set_t parse_cpu_list(const std::string& list, const std::string& path) {
   return set;
 }
 
+void inherit_container_process(spec::Process& process, const spec::Process& container) {
+  if (!process.capabilities) process.capabilities = container.capabilities;
+  if (!process.no_new_privileges) process.no_new_privileges = container.no_new_privileges;
+  if (process.rlimits.empty()) process.rlimits = container.rlimits;
+  if (process.apparmor_profile.empty()) process.apparmor_profile = container.apparmor_profile;
+  if (process.selinux_label.empty()) process.selinux_label = container.selinux_label;
+  if (!process.oom_score_adj) process.oom_score_adj = container.oom_score_adj;
+}
+
 ProcessPlan plan_process(const spec::Process& proc, const std::optional<spec::Personality>& personality) {
   ProcessPlan p;
   for (size_t i = 0; i < proc.rlimits.size(); ++i) {
@@ -191,7 +200,8 @@ ProcessPlan plan_process(const spec::Process& proc, const std::optional<spec::Pe
       throw os::Error("process.user.umask: " + std::to_string(*proc.user.umask) + " is not a mode (0 to 0777)");
     p.umask = static_cast<mode_t>(*proc.user.umask);
   }
-  p.no_new_privs = proc.no_new_privileges;
+  p.no_new_privs = proc.no_new_privileges.value_or(false);
+  p.apparmor_profile = proc.apparmor_profile;
   if (proc.oom_score_adj) {
     if (*proc.oom_score_adj < -1000 || *proc.oom_score_adj > 1000)
       throw os::Error("process.oomScoreAdj: " + std::to_string(*proc.oom_score_adj) +

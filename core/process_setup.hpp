@@ -66,6 +66,7 @@ struct ProcessPlan {
   std::optional<int> ioprio;  // IOPRIO_PRIO_VALUE(class, level)
   std::optional<cpu_set_t> cpu_affinity_initial;
   std::optional<cpu_set_t> cpu_affinity_final;
+  std::string apparmor_profile;  // applied at exec (lsm.hpp)
 };
 
 // Throws os::Error, e.g. `process.rlimits[0].type: unknown rlimit "RLIMIT_FOO"`.
@@ -86,6 +87,15 @@ void copy_process_basics(Plan& plan, const spec::Process& process) {
   plan.args = process.args;
   plan.env = process.env;
 }
+
+// `exec --process`: what process.json leaves out comes from the container's
+// own process, as runc takes it from the container's config
+// (newInitConfig, finalizeNamespace): capabilities when absent (a present,
+// empty object means none), rlimits when absent or empty, apparmorProfile
+// and selinuxLabel when empty, oomScoreAdj when absent. noNewPrivileges
+// when absent too: stricter than runc, whose command line always passes
+// the file's value (false when absent).
+void inherit_container_process(spec::Process& process, const spec::Process& container);
 
 // "0-3,7" -> set. Throws os::Error prefixed with `path`.
 cpu_set_t parse_cpu_list(const std::string& list, const std::string& path);

@@ -833,7 +833,7 @@ Json process_json(const Process& p) {
     o["capabilities"] = std::move(caps);
   }
   put_vec(o, "rlimits", p.rlimits);
-  put_flag(o, "noNewPrivileges", p.no_new_privileges);
+  put_opt(o, "noNewPrivileges", p.no_new_privileges);
   put_str(o, "apparmorProfile", p.apparmor_profile);
   put_opt(o, "oomScoreAdj", p.oom_score_adj);
   if (p.scheduler) {

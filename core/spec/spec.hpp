@@ -102,9 +102,9 @@ struct Process {
   std::vector<std::string> args;
   std::string command_line;  // Windows only
   User user;
-  std::optional<Capabilities> capabilities;
+  std::optional<Capabilities> capabilities;  // absent: none set; present and empty: no capabilities
   std::vector<Rlimit> rlimits;
-  bool no_new_privileges = false;
+  std::optional<bool> no_new_privileges;  // absent and false differ for `exec --process`
   std::string apparmor_profile;
   std::optional<int32_t> oom_score_adj;
   std::string selinux_label;

@@ -103,6 +103,51 @@ expect_eq "$out" $'from-process-json\n/tmp' "output of --process"
 echo '{"user": {"uid": 0, "gid": 0}, "cwd": "/", "args": "sh"}' >"$WORK/bad.json"
 expect_fail_with "process.args: expected an array" -- rr exec --process "$WORK/bad.json" c
 
+step "--process: what process.json leaves out comes from the container's config (issue 11, point 8)"
+# CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE: CapEff 0x20000420.
+small='["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"]'
+config_set "$B" ".process.capabilities = {bounding: $small, effective: $small, permitted: $small}
+  | .process.noNewPrivileges = true | .process.rlimits = [{type: \"RLIMIT_NOFILE\", hard: 512, soft: 256}]
+  | .process.args = [\"sleep\", \"600\"]"
+rr run -d -b "$B" small </dev/null >/dev/null 2>"$WORK/run.err" || fail "run -d failed: $(cat "$WORK/run.err")"
+fresh
+echo '{"user": {"uid": 0, "gid": 0}, "args": ["probe", "caps", "nnp", "rlimits"], "cwd": "/"}' >"$WORK/bare.json"
+expect_ok rr exec --process "$WORK/bare.json" small
+for set in CapEff CapPrm CapBnd; do
+  expect_eq "$(val $set)" "0000000020000420" "$set of a process.json without capabilities"
+done
+expect_eq "$(val NoNewPrivs)" "1" "NoNewPrivs of a process.json without noNewPrivileges"
+expect_eq "$(val RLIMIT_NOFILE)" "256:512" "RLIMIT_NOFILE of a process.json without rlimits"
+run rr exec small mount -t tmpfs none /mnt
+((rc != 0)) || fail "a plain exec in a container without CAP_SYS_ADMIN mounted a tmpfs"
+jq -c '.args = ["mount", "-t", "tmpfs", "none", "/tmp"]' "$WORK/bare.json" >"$WORK/mount.json"
+run rr exec --process "$WORK/mount.json" small
+((rc != 0)) || fail "exec --process without capabilities mounted a tmpfs"
+# Present keys win, a present empty capabilities object means none.
+jq -c '.capabilities = {bounding: ["CAP_KILL"], effective: ["CAP_KILL"], permitted: ["CAP_KILL"]}
+  | .noNewPrivileges = false | .rlimits = [{type: "RLIMIT_NOFILE", hard: 300, soft: 200}]' \
+  "$WORK/bare.json" >"$WORK/own.json"
+expect_ok rr exec --process "$WORK/own.json" small
+expect_eq "$(val CapEff)" "0000000000000020" "CapEff of the process.json's own capabilities"
+expect_eq "$(val CapBnd)" "0000000000000020" "CapBnd of the process.json's own capabilities"
+expect_eq "$(val NoNewPrivs)" "0" "NoNewPrivs of noNewPrivileges: false"
+expect_eq "$(val RLIMIT_NOFILE)" "200:300" "RLIMIT_NOFILE of the process.json's own rlimits"
+jq -c '.capabilities = {}' "$WORK/bare.json" >"$WORK/nocaps.json"
+expect_ok rr exec --process "$WORK/nocaps.json" small
+expect_eq "$(val CapEff)" "0000000000000000" "CapEff of an empty capabilities object"
+expect_eq "$(val CapBnd)" "0000000000000000" "CapBnd of an empty capabilities object"
+# The plain exec: the container's sets, --cap adds, --no-new-privs sets.
+expect_ok rr exec small probe caps nnp rlimits
+expect_eq "$(val CapEff)" "0000000020000420" "CapEff of a plain exec"
+expect_eq "$(val NoNewPrivs)" "1" "NoNewPrivs of a plain exec"
+expect_eq "$(val RLIMIT_NOFILE)" "256:512" "RLIMIT_NOFILE of a plain exec"
+expect_ok rr exec --cap CAP_CHOWN small probe caps
+expect_eq "$(val CapEff)" "0000000020000421" "CapEff of a plain exec with --cap CAP_CHOWN"
+expect_eq "$(val CapBnd)" "0000000020000421" "CapBnd of a plain exec with --cap CAP_CHOWN"
+expect_ok rr exec --no-new-privs --process "$WORK/own.json" small
+expect_eq "$(val NoNewPrivs)" "1" "--no-new-privs over noNewPrivileges: false"
+rr delete -f small
+
 step "-t with --console-socket: the process gets a pty"
 if [[ -x "${RRUN_RECVTTY:-}" ]]; then
   sock=$WORK/tty.sock

@@ -98,6 +98,36 @@ BOOST_AUTO_TEST_CASE(plan_resolves_everything) {
   BOOST_TEST(CPU_COUNT(&*plan.cpu_affinity_final) == 1);
 }
 
+BOOST_AUTO_TEST_CASE(exec_process_inherits_what_it_leaves_out) {
+  spec::Process container;
+  container.capabilities = spec::Capabilities{{"CAP_KILL"}, {"CAP_KILL"}, {}, {"CAP_KILL"}, {}};
+  container.no_new_privileges = true;
+  container.rlimits = {rl("RLIMIT_NOFILE", 256, 512)};
+  container.apparmor_profile = "container-profile";
+  container.selinux_label = "system_u:system_r:container_t:s0";
+  container.oom_score_adj = 100;
+
+  spec::Process bare;
+  core::inherit_container_process(bare, container);
+  BOOST_TEST((bare.capabilities == container.capabilities));
+  BOOST_TEST((bare.no_new_privileges == std::optional<bool>(true)));
+  BOOST_TEST((bare.rlimits == container.rlimits));
+  BOOST_TEST(bare.apparmor_profile == "container-profile");
+  BOOST_TEST(bare.selinux_label == container.selinux_label);
+  BOOST_TEST((bare.oom_score_adj == std::optional<int32_t>(100)));
+
+  spec::Process own;
+  own.capabilities = spec::Capabilities{};  // present and empty: no capabilities
+  own.no_new_privileges = false;
+  own.rlimits = {rl("RLIMIT_NOFILE", 200, 300)};
+  own.apparmor_profile = "own-profile";
+  own.selinux_label = "own-label";
+  own.oom_score_adj = 0;
+  spec::Process kept = own;
+  core::inherit_container_process(kept, container);
+  BOOST_TEST((kept == own));
+}
+
 BOOST_AUTO_TEST_CASE(other_plan_errors) {
   spec::Process p;
   p.user.umask = 01000;

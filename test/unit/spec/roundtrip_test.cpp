@@ -106,4 +106,26 @@ BOOST_AUTO_TEST_CASE(empty_and_absent_values_are_left_out) {
   BOOST_TEST((parse_spec(serialize_spec(s)) == s));
 }
 
+// `exec --process` takes what the file leaves out from the container: the
+// parse keeps "absent" apart from "present and empty / false".
+BOOST_AUTO_TEST_CASE(process_absent_and_empty_members_differ) {
+  const std::string base = R"("user": {"uid": 0, "gid": 0}, "args": ["true"], "cwd": "/")";
+  const Process absent = parse_process("{" + base + "}");
+  BOOST_TEST(!absent.capabilities.has_value());
+  BOOST_TEST(!absent.no_new_privileges.has_value());
+  BOOST_TEST(!absent.oom_score_adj.has_value());
+  const Process empty = parse_process("{" + base + R"(, "capabilities": {}, "noNewPrivileges": false})");
+  BOOST_REQUIRE(empty.capabilities.has_value());
+  BOOST_TEST(empty.capabilities->bounding.empty());
+  BOOST_REQUIRE(empty.no_new_privileges.has_value());
+  BOOST_TEST(*empty.no_new_privileges == false);
+  // Both survive a round trip through config.json (the state dir's copy).
+  Spec s = parse_spec(R"({"ociVersion": "1.0.2", "process": {)" + base + "}}");
+  s.process = empty;
+  const json out = json::parse(serialize_spec(s));
+  BOOST_TEST(out["process"]["capabilities"] == json::object());
+  BOOST_TEST(out["process"]["noNewPrivileges"] == false);
+  BOOST_TEST((parse_spec(serialize_spec(s)) == s));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

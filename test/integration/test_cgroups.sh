@@ -104,6 +104,24 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then
   done
   assert_no_leftovers
 
+  step "linux.cgroupsPath ../../../../x: cleaned as runc does, below our own cgroup in every hierarchy; delete removes it"
+  fresh
+  set_cmd sleep 600
+  u=x-dotdot-$$-$RANDOM
+  config_set "$B" '.linux.cgroupsPath = $p' --arg p "../../../../$u"
+  expect_ok rr run -d -b "$B" dotdot </dev/null
+  pid=$(rr state dotdot | jq -r .pid)
+  dirs=()
+  for h in memory pids cpu freezer devices; do
+    own=$(cgroup_of $$ "$h")
+    expect_eq "$(cgroup_of "$pid" "$h")" "${own%/}/$u" "$h cgroup of the container with cgroupsPath ../../../../$u"
+    dirs+=("/sys/fs/cgroup/$h${own%/}/$u")
+  done
+  [[ "$(cgroup_of $$ memory)" == / || ! -e "/sys/fs/cgroup/memory/$u" ]] || fail "a cgroup at the hierarchy's root"
+  expect_ok rr delete -f dotdot
+  for d in "${dirs[@]}"; do [[ ! -e "$d" ]] || fail "cgroup $d left behind"; done
+  assert_no_leftovers
+
   step "a limit the kernel refuses is an error as root, and nothing is left"
   fresh
   set_cmd true

@@ -122,6 +122,21 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then
   for d in "${dirs[@]}"; do [[ ! -e "$d" ]] || fail "cgroup $d left behind"; done
   assert_no_leftovers
 
+  step "a cgroup namespace on v1: the init and exec see their cgroups as / (joined before the namespace was made)"
+  fresh
+  config_set "$B" 'if any(.linux.namespaces[]; .type == "cgroup") then . else .linux.namespaces += [{type: "cgroup"}] end'
+  set_cmd cat /proc/self/cgroup
+  expect_ok rr run -b "$B" cgns1 </dev/null
+  expect_contains "$out" ":memory:" "the init's /proc/self/cgroup"
+  expect_eq "$(grep -v ':/$' <<<"$out" || true)" "" "lines of the init's /proc/self/cgroup not ending in :/"
+  set_cmd sleep 600
+  expect_ok rr run -d -b "$B" cgns2 </dev/null
+  expect_ok rr exec cgns2 cat /proc/self/cgroup /proc/1/cgroup
+  expect_contains "$out" ":memory:" "the exec process's /proc/self/cgroup"
+  expect_eq "$(grep -v ':/$' <<<"$out" || true)" "" "lines of /proc/self/cgroup and /proc/1/cgroup in exec not ending in :/"
+  expect_ok rr delete -f cgns2
+  assert_no_leftovers
+
   step "a limit the kernel refuses is an error as root, and nothing is left"
   fresh
   set_cmd true
@@ -168,6 +183,15 @@ else
   expect_ok rr kill --all c KILL
   wait_until 10 sh -c "[ \"\$($RRUN_BIN --root $STATE_ROOT state c | jq -r .status)\" = stopped ]" || fail "init survived"
   expect_ok rr delete c
+
+  step "a cgroup namespace without cgroups (none driver): the view is / too"
+  fresh
+  config_set "$B" 'del(.linux.resources) | if any(.linux.namespaces[]; .type == "cgroup") then . else .linux.namespaces += [{type: "cgroup"}] end'
+  set_cmd cat /proc/self/cgroup
+  expect_ok rr run -b "$B" cgns </dev/null
+  expect_contains "$out" ":memory:" "the init's /proc/self/cgroup"
+  expect_eq "$(grep -v ':/$' <<<"$out" || true)" "" "lines of the init's /proc/self/cgroup not ending in :/"
+  assert_no_leftovers
 
   step "no resources: no warning"
   fresh

@@ -320,7 +320,10 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   rootfs::PlanOptions ropts = rootfs::plan_options_from_spec(spec, ctx.rootless);
   ropts.no_pivot = req.no_pivot;
   ropts.new_user_ns = ns.new_user_ns || (spec.linux && spec.linux->has_namespace(spec::NamespaceType::user));
-  if (maps) ropts.gid_mappings = maps->gid_map;
+  if (maps) {
+    ropts.uid_mappings = maps->uid_map;
+    ropts.gid_mappings = maps->gid_map;
+  }
   plan.rootfs = rootfs::plan_rootfs(spec, bundle, ropts);
   plan.process = plan_process(proc, spec.linux ? spec.linux->personality : std::nullopt);
   std::vector<std::string> warnings;

@@ -11,6 +11,15 @@
 
 namespace rrun::cgroups {
 
+std::string clean_cgroups_path(const std::string& cgroups_path, const std::string& base) {
+  if (!cgroups_path.empty() && cgroups_path[0] == '/') return cgfs::clean(cgroups_path);
+  std::string rel = cgfs::clean(cgroups_path);  // relative: ".." at the top is dropped
+  if (rel.empty())
+    throw os::Error("linux.cgroupsPath " + os::quote(cgroups_path) + ": names " + base +
+                    " itself; give the container a cgroup of its own below it");
+  return rel;
+}
+
 void sleep_ms(long ms) {
   struct timespec ts {
     ms / 1000, (ms % 1000) * 1000000

@@ -6,6 +6,14 @@
 
 namespace rrun::cgroups {
 
+// linux.cgroupsPath cleaned lexically as runc's utils.CleanPath does: an
+// absolute path is cleaned ("/" at most), a relative one is cleaned as if it
+// were rooted, so that ".." cannot climb above the cgroup it is relative to
+// ("../../x" -> "x"). Throws os::Error for a relative path that cleans to
+// nothing ("." or "a/..": that cgroup itself, which holds more than the
+// container). `base` names that cgroup for the message.
+std::string clean_cgroups_path(const std::string& cgroups_path, const std::string& base);
+
 // Sleeps `ms` milliseconds (EINTR resumes).
 void sleep_ms(long ms);
 

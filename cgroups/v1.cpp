@@ -134,11 +134,13 @@ std::vector<V1Hierarchy> v1_hierarchies(const std::string& cgroup_root, const st
 
 std::map<std::string, std::string> v1_cgroup_dirs(const std::vector<V1Hierarchy>& hierarchies,
                                                   const std::string& cgroups_path, const std::string& id) {
-  std::string path = cgroups_path.empty() ? "rrun/" + id : cgroups_path;
+  // Relative paths are below rrun's own cgroup of each hierarchy, and ".."
+  // cannot leave it (runc fs: CleanPath before the join).
+  std::string path = cgroups_path.empty() ? "rrun/" + id : clean_cgroups_path(cgroups_path, "rrun's own cgroup");
   bool absolute = path[0] == '/';
   std::map<std::string, std::string> out;
   for (const auto& h : hierarchies) {
-    std::string inner = cgfs::clean(absolute ? path : cgfs::join(h.own, path));
+    std::string inner = absolute ? path : cgfs::clean(cgfs::join(h.own, path));
     if (inner.empty() || inner[0] != '/') inner = "/" + inner;
     if (inner == "/")
       throw os::Error("linux.cgroupsPath " + os::quote(cgroups_path) +

@@ -57,31 +57,26 @@ V2Location resolve_v2_location(const std::string& cgroup_root, const std::string
   std::string root = cgfs::clean(cgroup_root);
   std::string own_cg = cgfs::clean(own.empty() ? "/" : own);
   if (own_cg.empty() || own_cg[0] != '/') own_cg = "/" + own_cg;
+  // The default and rootless paths are below `base`; relative paths below
+  // the delegated cgroup rootless, below the parent of our own cgroup as
+  // root (runc fs2), cleaned first so that ".." cannot leave it.
+  std::string base = !rootless ? "/" : own_is_leaf ? cgfs::dirname(own_cg) : own_cg;
+  std::string rel_base = rootless ? base : cgfs::dirname(own_cg);
+  std::string path = cgroups_path.empty() ? ""
+                                          : clean_cgroups_path(cgroups_path, rootless ? "the delegated cgroup"
+                                                                                      : "the parent of rrun's cgroup");
   std::string cg;
-  std::string base;
-  if (!rootless) {
-    base = "/";
-    if (cgroups_path.empty())
-      cg = "/rrun/" + id;
-    else if (cgroups_path[0] == '/')
-      cg = cgfs::clean(cgroups_path);
-    else
-      cg = cgfs::clean(cgfs::join(cgfs::dirname(own_cg), cgroups_path));
-    if (cg.empty() || cg[0] != '/') cg = "/" + cg;
-  } else {
-    base = own_is_leaf ? cgfs::dirname(own_cg) : own_cg;
-    if (cgroups_path.empty())
-      cg = cgfs::join(base, "rrun/" + id);
-    else if (cgroups_path[0] == '/')
-      cg = cgfs::clean(cgroups_path);
-    else
-      cg = cgfs::clean(cgfs::join(base, cgroups_path));
-    if (cg.empty() || cg[0] != '/') cg = "/" + cg;
-    if (!cgfs::is_within(cg, base) || cg == base || cg == cgfs::join(base, kLeafName))
-      throw os::Error("linux.cgroupsPath " + os::quote(cgroups_path) + ": outside the cgroup delegated to this user (" +
-                      os::quote(base) + "); use a path below it, or leave cgroupsPath empty for " +
-                      os::quote(base + "/rrun/ID"));
-  }
+  if (path.empty())
+    cg = cgfs::join(base, "rrun/" + id);
+  else if (path[0] == '/')
+    cg = path;
+  else
+    cg = cgfs::clean(cgfs::join(rel_base, path));
+  if (cg.empty() || cg[0] != '/') cg = "/" + cg;
+  if (rootless && (!cgfs::is_within(cg, base) || cg == base || cg == cgfs::join(base, kLeafName)))
+    throw os::Error("linux.cgroupsPath " + os::quote(cgroups_path) + ": outside the cgroup delegated to this user (" +
+                    os::quote(base) + "); use a path below it, or leave cgroupsPath empty for " +
+                    os::quote(base + "/rrun/ID"));
   if (cg == "/")
     throw os::Error("linux.cgroupsPath " + os::quote(cgroups_path) +
                     ": names the root cgroup; give the container a cgroup of its own");

@@ -332,7 +332,10 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   rootfs::PlanOptions ropts = rootfs::plan_options_from_spec(spec, ctx.rootless);
   ropts.no_pivot = req.no_pivot;
   ropts.new_user_ns = ns.new_user_ns || (spec.linux && spec.linux->has_namespace(spec::NamespaceType::user));
-  if (maps) ropts.gid_mappings = maps->gid_map;
+  if (maps) {
+    ropts.uid_mappings = maps->uid_map;
+    ropts.gid_mappings = maps->gid_map;
+  }
   plan.rootfs = rootfs::plan_rootfs(spec, bundle, ropts);
   plan.process = plan_process(proc, spec.linux ? spec.linux->personality : std::nullopt);
   std::vector<std::string> warnings;
@@ -450,7 +453,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   plan.sync_fd = child_end.get();
   int pidfd = -1;
   bool in_cgroup = false;
-  pid_t pid = clone_child(ns.clone_flags, cgroup->clone_fd(), &pidfd, &in_cgroup);
+  pid_t pid = clone_child(ns.clone_flags, cgroup->clone_fd(), &pidfd, &in_cgroup, &plan.unshare_flags);
   if (pid < 0) {
     int err = errno;
     os::throw_errno(err, "clone the container init" + clone_failure_hint(err, ns.clone_flags));
@@ -562,7 +565,13 @@ void send_seccomp_agent(int sync_fd, const SeccompPlan& seccomp, const State& st
   send_seccomp_listener(seccomp.listener_path, listener.get(), process_state.dump());
 }
 
-pid_t clone_child(unsigned long flags, int cgroup_fd, int* pidfd_out, bool* into_cgroup) {
+pid_t clone_child(unsigned long flags, int cgroup_fd, int* pidfd_out, bool* into_cgroup, unsigned long* late_unshare) {
+  auto defer_cgroupns = [&] {
+    if (!late_unshare || !(flags & CLONE_NEWCGROUP)) return;
+    flags &= ~static_cast<unsigned long>(CLONE_NEWCGROUP);
+    *late_unshare |= CLONE_NEWCGROUP;
+  };
+  if (cgroup_fd < 0) defer_cgroupns();
   struct clone_args args = {};
   args.flags = flags | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(pidfd_out);
@@ -579,7 +588,8 @@ pid_t clone_child(unsigned long flags, int cgroup_fd, int* pidfd_out, bool* into
     }
     // Before Linux 5.7 (E2BIG for the larger struct, EINVAL for the flag):
     // the caller moves the child with Manager::apply() before it runs.
-    args.flags &= ~CLONE_INTO_CGROUP;
+    defer_cgroupns();
+    args.flags = flags | CLONE_PIDFD;
     args.cgroup = 0;
   }
   pid = os::sys::clone3(&args, sizeof args);

@@ -35,7 +35,13 @@ void destroy_container(StateStore& store, State& s);
 // CLONE_INTO_CGROUP when it is >= 0 and the kernel can (*into_cgroup says
 // whether it did: if not, the caller moves the child before it runs).
 // Returns what clone returns (0 in the child, -1 with errno).
-pid_t clone_child(unsigned long flags, int cgroup_fd, int* pidfd_out, bool* into_cgroup);
+// A cgroup namespace is rooted at the cgroup of the process that creates it:
+// when the child does not start in its cgroup (`cgroup_fd` -1 as on v1 and
+// systemd, or a kernel without CLONE_INTO_CGROUP), CLONE_NEWCGROUP is left
+// out of the clone and added to `*late_unshare` (the child's copy of the
+// plan), so the child unshares it once the caller has moved it.
+pid_t clone_child(unsigned long flags, int cgroup_fd, int* pidfd_out, bool* into_cgroup,
+                  unsigned long* late_unshare = nullptr);
 
 // --pid-file: writes `pid` to `path` (relative to the current directory)
 // atomically; nothing when `path` is empty.

@@ -101,7 +101,7 @@ FuseDaemon spawn_fuse_overlayfs(const FuseSpawn& spawn) {
     if (::mkdir(spawn.ephemeral_dir.c_str(), 0700) != 0 && errno != EEXIST)
       os::throw_errno("create " + os::quote(spawn.ephemeral_dir) + " for the ephemeral upper layer");
   }
-  std::vector<std::string> args = fuse_overlayfs_argv(om.fuse_binary, data, 3);
+  std::vector<std::string> args = fuse_overlayfs_argv(om.fuse_binary, data, 3, om.squash_to_root);
   std::vector<char*> argv;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);

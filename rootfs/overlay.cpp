@@ -1,5 +1,7 @@
 #include "overlay.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,9 +150,11 @@ std::string kernel_overlay_data(const OverlayData& d, bool in_userns) {
   return out;
 }
 
-std::vector<std::string> fuse_overlayfs_argv(const std::string& binary, const OverlayData& d, int fuse_fd) {
+std::vector<std::string> fuse_overlayfs_argv(const std::string& binary, const OverlayData& d, int fuse_fd,
+                                             bool squash_to_root) {
   std::string opts = "lowerdir=" + join_lowers(d.lowerdirs);
   if (!d.upperdir.empty()) opts += ",upperdir=" + escape_path(d.upperdir) + ",workdir=" + escape_path(d.workdir);
+  if (squash_to_root) opts += ",squash_to_root";
   return {binary, "-f", "-o", opts, "/dev/fd/" + std::to_string(fuse_fd)};
 }
 
@@ -170,6 +174,43 @@ std::string find_fuse_overlayfs(const char* path_env) {
     i = j + 1;
   }
   return "";
+}
+
+namespace {
+
+bool host_id_mapped(const std::vector<spec::IdMapping>& maps, uint32_t id) {
+  for (const auto& m : maps)
+    if (id >= m.host_id && uint64_t(id) < uint64_t(m.host_id) + m.size) return true;
+  return false;
+}
+
+}  // namespace
+
+std::optional<UnmappedOwner> find_unmapped_owner(const std::vector<FileOwner>& files,
+                                                 const std::vector<spec::IdMapping>& uid_map,
+                                                 const std::vector<spec::IdMapping>& gid_map) {
+  for (const auto& f : files) {
+    if (!host_id_mapped(uid_map, f.uid)) return UnmappedOwner{f.path, "uid", f.uid};
+    if (!host_id_mapped(gid_map, f.gid)) return UnmappedOwner{f.path, "gid", f.gid};
+  }
+  return std::nullopt;
+}
+
+std::vector<FileOwner> top_level_owners(const std::string& dir) {
+  std::vector<FileOwner> out;
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) return out;
+  out.push_back({dir, st.st_uid, st.st_gid});
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+      out.push_back({dir + "/" + name, st.st_uid, st.st_gid});
+  }
+  ::closedir(d);
+  return out;
 }
 
 }  // namespace rrun::rootfs

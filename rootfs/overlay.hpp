@@ -22,8 +22,12 @@
 // written as trusted.* xattrs the container can't set, and removing or
 // renaming a lower directory fails with EIO later.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <rrun/spec/spec.hpp>
 
 namespace rrun::rootfs {
 
@@ -70,12 +74,39 @@ std::string kernel_overlay_data(const OverlayData& d, bool in_userns);
 
 // The argv of fuse-overlayfs, serving an already mounted /dev/fuse fd:
 // PATH -f -o lowerdir=...,upperdir=...,workdir=... /dev/fd/FD. Kernel-only
-// options are not passed.
-std::vector<std::string> fuse_overlayfs_argv(const std::string& binary, const OverlayData& d, int fuse_fd);
+// options are not passed. `squash_to_root`: every file shows as the
+// container's root's, and copy-ups are made as it (for lower layers whose
+// owners the user namespace does not map).
+std::vector<std::string> fuse_overlayfs_argv(const std::string& binary, const OverlayData& d, int fuse_fd,
+                                             bool squash_to_root = false);
 
 // fuse-overlayfs is looked up in `path_env` (rrun's own PATH; when unset,
 // /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin); "" when not
 // found as an executable file.
 std::string find_fuse_overlayfs(const char* path_env);
+
+// A lower layer's files must belong to ids the container's user namespace
+// maps: the kernel overlay copies a file up as its owner, and an unmapped
+// owner fails every copy-up with EOVERFLOW ("Value too large for defined
+// data type"). A file and its owner, as host ids.
+struct FileOwner {
+  std::string path;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+// The first id of `files` that the maps (host side) do not cover.
+struct UnmappedOwner {
+  std::string path;
+  const char* kind = "uid";  // "uid" or "gid"
+  uint32_t id = 0;
+};
+std::optional<UnmappedOwner> find_unmapped_owner(const std::vector<FileOwner>& files,
+                                                 const std::vector<spec::IdMapping>& uid_map,
+                                                 const std::vector<spec::IdMapping>& gid_map);
+
+// DIR itself and its entries (lstat, links not followed; entries that
+// vanish or cannot be read are skipped): the cheap sample of a lower layer.
+std::vector<FileOwner> top_level_owners(const std::string& dir);
 
 }  // namespace rrun::rootfs

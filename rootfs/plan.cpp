@@ -1,5 +1,6 @@
 #include "plan.hpp"
 
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <iterator>
 
 #include <rrun/os/error.hpp>
+#include <rrun/os/fd.hpp>
 #include <rrun/os/file.hpp>
 #include <rrun/os/text.hpp>
 
@@ -324,8 +326,50 @@ class Planner {
       om.kernel_data = kernel_overlay_data(om.data, in_userns());
     }
     om.fuse_binary = fuse_binary(where);
+    check_lower_owners(om);
     plan_.root_overlay = plan_.overlays.size();
     plan_.overlays.push_back(std::move(om));
+  }
+
+  // /dev/fuse opens for the container's init: as the caller, when it is
+  // unprivileged; root in a user namespace is "other" to the host's node.
+  static bool dev_fuse_usable() {
+    if (::geteuid() != 0) {
+      os::UniqueFd fd(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+      return fd.valid();
+    }
+    struct stat st {};
+    return ::stat("/dev/fuse", &st) == 0 && S_ISCHR(st.st_mode) && (st.st_mode & 0006) == 0006;
+  }
+
+  // In a user namespace, a lower layer whose files belong to ids it does not
+  // map breaks every kernel copy-up (EOVERFLOW, overlay.hpp): the root of
+  // each lower layer and its entries are checked. The auto driver then
+  // takes fuse-overlayfs where it can run; otherwise one error line.
+  void check_lower_owners(OverlayMount& om) {
+    if (!in_userns() || om.driver == OverlayDriver::fuse || opts_.uid_mappings.empty() || opts_.gid_mappings.empty())
+      return;
+    for (const std::string& lower : om.data.lowerdirs) {
+      auto bad = find_unmapped_owner(top_level_owners(lower), opts_.uid_mappings, opts_.gid_mappings);
+      if (!bad) continue;
+      bool fuse_ok = !om.fuse_binary.empty() && dev_fuse_usable();
+      if (om.driver == OverlayDriver::automatic && fuse_ok) {
+        om.driver = OverlayDriver::fuse;
+        om.squash_to_root = true;
+        return;
+      }
+      std::string fuse_remedy =
+          om.driver == OverlayDriver::kernel
+              ? std::string("use fuse-overlayfs (annotations.") + kOverlayDriverAnnotation + " auto or fuse)"
+          : om.fuse_binary.empty() ? "install fuse-overlayfs (Debian: apt install fuse-overlayfs)"
+                                   : "make /dev/fuse usable for fuse-overlayfs (chmod 0666 /dev/fuse)";
+      throw Error(om.origin + ": " + quote(bad->path) + " belongs to " + bad->kind + " " + std::to_string(bad->id) +
+                  ", which the container's user namespace does not map, so the kernel overlay cannot copy it up "
+                  "(Value too large for defined data type); chown -R " +
+                  std::to_string(host_id_of_root(opts_.uid_mappings, opts_.uid_mappings[0].host_id)) + ":" +
+                  std::to_string(host_id_of_root(opts_.gid_mappings, opts_.gid_mappings[0].host_id)) + " " +
+                  quote(lower) + ", or " + fuse_remedy);
+    }
   }
 
   // DIR/upper (with the mode of the lower root) and DIR/work, made when
@@ -463,6 +507,7 @@ class Planner {
     om.data = parse_overlay_data(mo.data, bundle_, where + ".options");
     om.kernel_data = kernel_overlay_data(om.data, in_userns());
     om.fuse_binary = fuse_binary(where);
+    check_lower_owners(om);
     op.kind = OpKind::overlay;
     op.fstype = "overlay";
     op.source = "overlay";

@@ -79,6 +79,10 @@ struct OverlayMount {
   std::string kernel_data;  // mount(2) data (userxattr added in a user namespace); unused for an ephemeral root
   std::string fuse_binary;  // absolute path of fuse-overlayfs, "" when it is not installed
   mode_t root_mode = 0755;  // ephemeral or new persistent upper: the mode of the lower root
+  // fuse-overlayfs chosen because a lower layer has owners the user namespace
+  // does not map: its files show as the container root's (squash_to_root),
+  // else no copy-up of them could set their owner.
+  bool squash_to_root = false;
 };
 
 struct PlanOptions {

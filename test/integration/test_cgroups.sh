@@ -104,6 +104,39 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then
   done
   assert_no_leftovers
 
+  step "linux.cgroupsPath ../../../../x: cleaned as runc does, below our own cgroup in every hierarchy; delete removes it"
+  fresh
+  set_cmd sleep 600
+  u=x-dotdot-$$-$RANDOM
+  config_set "$B" '.linux.cgroupsPath = $p' --arg p "../../../../$u"
+  expect_ok rr run -d -b "$B" dotdot </dev/null
+  pid=$(rr state dotdot | jq -r .pid)
+  dirs=()
+  for h in memory pids cpu freezer devices; do
+    own=$(cgroup_of $$ "$h")
+    expect_eq "$(cgroup_of "$pid" "$h")" "${own%/}/$u" "$h cgroup of the container with cgroupsPath ../../../../$u"
+    dirs+=("/sys/fs/cgroup/$h${own%/}/$u")
+  done
+  [[ "$(cgroup_of $$ memory)" == / || ! -e "/sys/fs/cgroup/memory/$u" ]] || fail "a cgroup at the hierarchy's root"
+  expect_ok rr delete -f dotdot
+  for d in "${dirs[@]}"; do [[ ! -e "$d" ]] || fail "cgroup $d left behind"; done
+  assert_no_leftovers
+
+  step "a cgroup namespace on v1: the init and exec see their cgroups as / (joined before the namespace was made)"
+  fresh
+  config_set "$B" 'if any(.linux.namespaces[]; .type == "cgroup") then . else .linux.namespaces += [{type: "cgroup"}] end'
+  set_cmd cat /proc/self/cgroup
+  expect_ok rr run -b "$B" cgns1 </dev/null
+  expect_contains "$out" ":memory:" "the init's /proc/self/cgroup"
+  expect_eq "$(grep -v ':/$' <<<"$out" || true)" "" "lines of the init's /proc/self/cgroup not ending in :/"
+  set_cmd sleep 600
+  expect_ok rr run -d -b "$B" cgns2 </dev/null
+  expect_ok rr exec cgns2 cat /proc/self/cgroup /proc/1/cgroup
+  expect_contains "$out" ":memory:" "the exec process's /proc/self/cgroup"
+  expect_eq "$(grep -v ':/$' <<<"$out" || true)" "" "lines of /proc/self/cgroup and /proc/1/cgroup in exec not ending in :/"
+  expect_ok rr delete -f cgns2
+  assert_no_leftovers
+
   step "a limit the kernel refuses is an error as root, and nothing is left"
   fresh
   set_cmd true
@@ -150,6 +183,15 @@ else
   expect_ok rr kill --all c KILL
   wait_until 10 sh -c "[ \"\$($RRUN_BIN --root $STATE_ROOT state c | jq -r .status)\" = stopped ]" || fail "init survived"
   expect_ok rr delete c
+
+  step "a cgroup namespace without cgroups (none driver): the view is / too"
+  fresh
+  config_set "$B" 'del(.linux.resources) | if any(.linux.namespaces[]; .type == "cgroup") then . else .linux.namespaces += [{type: "cgroup"}] end'
+  set_cmd cat /proc/self/cgroup
+  expect_ok rr run -b "$B" cgns </dev/null
+  expect_contains "$out" ":memory:" "the init's /proc/self/cgroup"
+  expect_eq "$(grep -v ':/$' <<<"$out" || true)" "" "lines of the init's /proc/self/cgroup not ending in :/"
+  assert_no_leftovers
 
   step "no resources: no warning"
   fresh

@@ -149,7 +149,8 @@ if [[ -n "$FUSE_BIN" && -d /dev/shm && -w /dev/shm ]] &&
   [[ "$(stat -c %m "$WORK")" != "$(stat -c %m /dev/shm)" ]]; then
   step "auto: the kernel refuses, fuse-overlayfs takes over"
   SHM=$(mktemp -d /dev/shm/rrun-test-overlay.XXXXXX)
-  trap 'rm -rf "$SHM"; _rrun_test_cleanup' EXIT
+  # The test's status reaches _rrun_test_cleanup through $? (not rm's).
+  trap 'status=$?; rm -rf "$SHM"; (exit "$status"); _rrun_test_cleanup' EXIT
   fresh
   set_cmd sh -c 'echo "fstype=$(awk "\$2 == \"/merged\" {print \$3}" /proc/mounts)"; echo y >/merged/new; cat /merged/g'
   mkdir -p "$WORK/up-auto"
@@ -220,6 +221,55 @@ if [[ -n "$FUSE_BIN" && "$FUSE_ACCESS" == 1 ]]; then
   expect_fail_with "fuse-overlayfs on \`/merged\` did not start" -- rr run -b "$B" broken
   expect_contains "$err" "fuse-overlayfs said:" "the daemon's own message"
   assert_no_leftovers
+fi
+
+# Issue 11 point 5: a rootfs whose files belong to ids the container does not
+# map breaks every kernel copy-up (EOVERFLOW). rrun-test: the group of /etc
+# of a copy of the rootfs becomes its first subordinate gid (unshare
+# --map-auto), the config maps only its own ids. rrun-nosub can chown nothing: root.path is the host's
+# /usr (root's). Root: the config maps 0 to 100000, the rootfs is root's.
+step "a rootfs owned by ids the container does not map: fuse-overlayfs, or one line and nothing left"
+UB=$WORK/unmapped
+cp -a "$B" "$UB"
+cp "$WORK/config.orig" "$UB/config.json"
+fuse_usable=$FUSE_ACCESS
+if [[ "$RRUN_TEST_MODE" == root ]]; then
+  config_set "$UB" '.linux.namespaces += [{type: "user"}] |
+    .linux.uidMappings = [{containerID: 0, hostID: 100000, size: 65536}] | .linux.gidMappings = .linux.uidMappings'
+  owner="uid 0"
+  # The container's root is "other" to the host's root-owned /dev/fuse.
+  [[ -n "$FUSE_BIN" && "$(stat -c %A /dev/fuse)" == *rw- ]] || fuse_usable=0
+else
+  config_set "$UB" --argjson u "$(id -u)" --argjson g "$(id -g)" \
+    '.linux.uidMappings = [{containerID: 0, hostID: $u, size: 1}] | .linux.gidMappings = [{containerID: 0, hostID: $g, size: 1}]'
+  if [[ "$RRUN_TEST_USER_KIND" == subid ]]; then
+    # As `chown -R user` leaves a tree root made: ours, its group someone else's.
+    unshare --map-root-user --map-auto chgrp -R 1 "$UB/rootfs/etc" || fail "chgrp /etc into the subordinate range"
+    owner="gid $(stat -c %g "$UB/rootfs/etc")"
+    [[ "$owner" != "gid $(id -g)" ]] || fail "/etc is still our group's"
+  else
+    config_set "$UB" '.root.path = "/usr"'
+    owner="uid 0"
+  fi
+fi
+set_args "$UB" sh -c 'echo hi >/etc/motd && echo "motd=$(cat /etc/motd)"; echo "root=$(awk "\$2 == \"/\" {print \$3}" /proc/mounts)"'
+config_set "$UB" '.annotations["rrun.rootfs.overlay"] = "ephemeral"'
+if [[ "$fuse_usable" == 1 ]]; then
+  expect_ok rr run -b "$UB" unmapped
+  expect_eq "$(val motd)" hi "a file copied up from an unmapped directory"
+  expect_eq "$(val root)" fuse.fuse-overlayfs "the root's type (auto took fuse-overlayfs)"
+else
+  expect_fail_with "belongs to $owner, which the container's user namespace does not map" -- rr run -b "$UB" unmapped
+  expect_contains "$err" "chown -R " "the remedy"
+  expect_contains "$err" "fuse" "the other remedy"
+fi
+assert_no_leftovers
+config_set "$UB" '.annotations["rrun.overlay.driver"] = "kernel"'
+expect_fail_with "belongs to $owner, which the container's user namespace does not map" -- rr run -b "$UB" unmapped-kernel
+expect_contains "$err" "or use fuse-overlayfs" "the remedy with the kernel driver forced"
+assert_no_leftovers
+if [[ "$RRUN_TEST_MODE" == rootless && "$RRUN_TEST_USER_KIND" == subid ]]; then
+  unshare --map-root-user --map-auto chgrp -R 0 "$UB/rootfs/etc" || true
 fi
 
 # overlayfs leaves WORKDIR/work with mode 000: give it back to its owner so

@@ -59,6 +59,24 @@ BOOST_AUTO_TEST_CASE(slice_paths) {
     BOOST_CHECK_THROW(cg::expand_slice(bad), os::Error);
 }
 
+// Issue 11 point 11: a "slice:prefix:name" cgroupsPath cannot smuggle a
+// `/` or a `..` component into the scope's cgroup path (SLICE-PATH/UNIT).
+BOOST_AUTO_TEST_CASE(systemd_paths_cannot_climb) {
+  for (const char* bad : {"system.slice:p:../x", "system.slice:../..:x", "../system.slice:p:x", "system.slice:p:a/b",
+                          "..:p:x", ".:p:x", "system.slice:p:..", "system.slice:p:."}) {
+    std::string path;
+    try {
+      auto u = cg::systemd_unit(bad, "x", false);
+      path = cg::expand_slice(u.slice) + "/" + u.unit;
+    } catch (const os::Error&) {
+      continue;
+    }
+    std::string p = path + "/";
+    BOOST_TEST(p.find("/../") == std::string::npos, bad << " -> " << path);
+    BOOST_TEST(p.find("/./") == std::string::npos, bad << " -> " << path);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(cpu_masks) {
   BOOST_TEST(cg::cpu_list_mask("0-2,5", "x") == (std::vector<uint8_t>{0x27}));
   BOOST_TEST(cg::cpu_list_mask("8", "x") == (std::vector<uint8_t>{0x00, 0x01}));

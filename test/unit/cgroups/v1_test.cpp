@@ -85,6 +85,47 @@ BOOST_AUTO_TEST_CASE(paths_default_relative_absolute) {
   BOOST_CHECK_THROW(cg::v1_cgroup_dirs(h, "/", "c1"), os::Error);
 }
 
+// Issue 11 point 11: a relative cgroupsPath is cleaned as if rooted before
+// it is joined to our own cgroup (runc CleanPath), so ".." stays below it.
+BOOST_AUTO_TEST_CASE(relative_dotdot_stays_below_our_cgroup) {
+  std::vector<cg::V1Hierarchy> h = {{{"memory"}, "/R/memory", "/process_api/abc"},
+                                    {{"cpu", "cpuacct"}, "/R/cpu,cpuacct", "/"}};
+  auto up = cg::v1_cgroup_dirs(h, "../../../../x", "c1");
+  BOOST_TEST(up.at("memory") == "/R/memory/process_api/abc/x");
+  BOOST_TEST(up.at("cpu") == "/R/cpu,cpuacct/x");
+  BOOST_TEST(cg::v1_cgroup_dirs(h, "a/../../b/./c", "c1").at("memory") == "/R/memory/process_api/abc/b/c");
+  // Our own cgroup itself is not the container's.
+  for (const char* own : {".", "a/..", "../..", "./"}) {
+    try {
+      cg::v1_cgroup_dirs(h, own, "c1");
+      BOOST_ERROR("no error for " << own);
+    } catch (const os::Error& e) {
+      std::string msg = e.what();
+      BOOST_TEST(msg.find("names rrun's own cgroup itself") != std::string::npos, msg);
+    }
+  }
+}
+
+// The same through make_manager and create() on a fake cgroupfs: the
+// directories made are below our cgroup, none at the hierarchy's root.
+BOOST_AUTO_TEST_CASE(make_manager_relative_dotdot_creates_below_our_cgroup) {
+  rrun::test::TempDir t;
+  for (const char* d : {"pids", "memory"}) os::mkdir_p(t.path + "/" + d);
+  put(t.path + "/self", "8:pids:/a/b\n4:memory:/process_api/abc\n0::/\n");
+  cg::ManagerRequest req;
+  req.id = "c1";
+  req.cgroups_path = "../../../../x";
+  req.roots = {t.path, t.path + "/self"};
+  req.mode = cg::Mode::hybrid;
+  auto m = cg::make_manager(req);
+  m->create(nullptr);
+  BOOST_TEST(os::path_exists(t.path + "/memory/process_api/abc/x"));
+  BOOST_TEST(os::path_exists(t.path + "/pids/a/b/x"));
+  BOOST_TEST(!os::path_exists(t.path + "/memory/x"));
+  BOOST_TEST(!os::path_exists(t.path + "/pids/x"));
+  BOOST_TEST(!os::path_exists(t.path + "/pids/a/x"));
+}
+
 BOOST_AUTO_TEST_CASE(path_round_trip) {
   cg::V1Manager m({{"memory", "/R/memory/x/rrun/c1"}, {"cpu", "/R/cpu/rrun/c1"}});
   auto j = nlohmann::json::parse(m.path());

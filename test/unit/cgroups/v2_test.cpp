@@ -67,6 +67,31 @@ BOOST_AUTO_TEST_CASE(location_as_root) {
   BOOST_CHECK_THROW(cg::resolve_v2_location("/R", "/", false, "/", "c1", false), os::Error);
 }
 
+// Issue 11 point 11: a relative cgroupsPath is cleaned as if rooted before
+// it is joined (runc CleanPath), so ".." cannot leave the parent of our
+// cgroup as root, nor the delegated cgroup rootless.
+BOOST_AUTO_TEST_CASE(location_relative_dotdot_is_cleaned_first) {
+  const std::string own = "/user.slice/user-1000.slice/session-1.scope";
+  BOOST_TEST(cg::resolve_v2_location("/R", own, false, "../../../../x", "c1", false).dir ==
+             "/R/user.slice/user-1000.slice/x");
+  BOOST_TEST(cg::resolve_v2_location("/R", own, false, "a/../../b", "c1", false).dir ==
+             "/R/user.slice/user-1000.slice/b");
+  BOOST_TEST(cg::resolve_v2_location("/R", own, false, "../../x", "c1", true).dir == "/R" + own + "/x");
+  for (bool rootless : {false, true}) {
+    for (const char* self : {".", "a/..", "../"}) {
+      try {
+        cg::resolve_v2_location("/R", own, false, self, "c1", rootless);
+        BOOST_ERROR("no error for " << self);
+      } catch (const os::Error& e) {
+        std::string msg = e.what();
+        BOOST_TEST(msg.find(rootless ? "names the delegated cgroup itself"
+                                     : "names the parent of rrun's cgroup itself") != std::string::npos,
+                   msg);
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(location_rootless) {
   const std::string own = "/user.slice/user-1000.slice/session-1.scope";
   auto l = cg::resolve_v2_location("/R", own, false, "", "c1", true);
@@ -78,7 +103,7 @@ BOOST_AUTO_TEST_CASE(location_rootless) {
   auto leaf = cg::resolve_v2_location("/R", own + "/init", true, "", "c1", true);
   BOOST_TEST(leaf.dir == "/R" + own + "/rrun/c1");
   BOOST_TEST(leaf.delegation_root == "/R" + own);
-  for (const char* bad : {"/system.slice/x", "../x", "/user.slice/user-1000.slice", "init", "."}) {
+  for (const char* bad : {"/system.slice/x", "/user.slice/user-1000.slice", "init", own.c_str()}) {
     try {
       cg::resolve_v2_location("/R", own, false, bad, "c1", true);
       BOOST_ERROR("no error for " << bad);

@@ -257,4 +257,80 @@ BOOST_AUTO_TEST_CASE(daemon_list_format_and_stop_of_strangers) {
   BOOST_TEST(::kill(::getpid(), 0) == 0);
 }
 
+// Issue 11 point 5: files whose owner the container does not map break the
+// kernel overlay's copy-up (EOVERFLOW); found before anything runs.
+BOOST_AUTO_TEST_CASE(unmapped_owner_found_on_host_ids) {
+  std::vector<spec::IdMapping> own = {{0, 1000, 1}};
+  std::vector<spec::IdMapping> sub = {{0, 1000, 1}, {1, 100000, 65536}};
+  std::vector<rootfs::FileOwner> files = {{"/r", 1000, 1000}, {"/r/bin", 1000, 1000}};
+  BOOST_TEST(!rootfs::find_unmapped_owner(files, own, own));
+  files.push_back({"/r/etc", 1000, 0});  // chown -R user, the group stays root's
+  auto g = rootfs::find_unmapped_owner(files, own, own);
+  BOOST_REQUIRE(g);
+  BOOST_TEST(g->path == "/r/etc");
+  BOOST_TEST(g->kind == std::string("gid"));
+  BOOST_TEST(g->id == 0u);
+  files.back() = {"/r/etc", 100001, 100001};  // the subordinate range, mapped only with it
+  BOOST_TEST(!rootfs::find_unmapped_owner(files, sub, sub));
+  auto u = rootfs::find_unmapped_owner(files, own, own);
+  BOOST_REQUIRE(u);
+  BOOST_TEST(u->kind == std::string("uid"));
+  BOOST_TEST(u->id == 100001u);
+  files.back() = {"/r/etc", 165536, 1000};  // one past the range
+  BOOST_TEST(rootfs::find_unmapped_owner(files, sub, sub)->id == 165536u);
+}
+
+BOOST_AUTO_TEST_CASE(fuse_argv_squashes_to_root_when_asked) {
+  rootfs::OverlayData d;
+  d.lowerdirs = {"/l"};
+  d.upperdir = "/u";
+  d.workdir = "/w";
+  BOOST_TEST(rootfs::fuse_overlayfs_argv("/f", d, 3).at(3) == "lowerdir=/l,upperdir=/u,workdir=/w");
+  BOOST_TEST(rootfs::fuse_overlayfs_argv("/f", d, 3, true).at(3) ==
+             "lowerdir=/l,upperdir=/u,workdir=/w,squash_to_root");
+}
+
+BOOST_AUTO_TEST_CASE(top_level_owners_lists_root_and_entries) {
+  test::TempDir t;
+  os::mkdir_p(t.path + "/etc");
+  os::write_file_atomic(t.path + "/f", "x");
+  BOOST_REQUIRE(::symlink("/nonexistent", (t.path + "/link").c_str()) == 0);
+  auto owners = rootfs::top_level_owners(t.path);
+  BOOST_REQUIRE_EQUAL(owners.size(), 4u);
+  BOOST_TEST(owners[0].path == t.path);
+  BOOST_TEST(owners[0].uid == ::geteuid());
+}
+
+BOOST_AUTO_TEST_CASE(unmapped_rootfs_owner_refused_or_fuse) {
+  Bundle b;
+  b.spec.annotations[rootfs::kRootfsOverlayAnnotation] = "ephemeral";
+  rootfs::PlanOptions o = rootless("");
+  uint32_t me = ::geteuid();
+  o.uid_mappings = {{0, me + 1, 1}};
+  o.gid_mappings = {{0, static_cast<uint32_t>(::getegid()), 1}};
+  std::string rootfs_dir = b.tmp.path + "/rootfs";
+  // auto without fuse-overlayfs: one line with the path, the owner, the remedies.
+  std::string e = error_of([&] { b.plan(o); });
+  BOOST_TEST(contains(e, "annotations.rrun.rootfs.overlay: `" + rootfs_dir + "` belongs to uid " + std::to_string(me) +
+                             ", which the container's user namespace does not map"),
+             e);
+  BOOST_TEST(contains(e, "chown -R " + std::to_string(me + 1) + ":" + std::to_string(::getegid()) + " `" + rootfs_dir +
+                             "`, or install fuse-overlayfs"),
+             e);
+  BOOST_TEST(!contains(e, "\n"));
+  // The kernel driver forced: refused, with fuse-overlayfs as the other way.
+  o.fuse_overlayfs = "/usr/bin/fuse-overlayfs";
+  b.spec.annotations[rootfs::kOverlayDriverAnnotation] = "kernel";
+  e = error_of([&] { b.plan(o); });
+  BOOST_TEST(contains(e, "belongs to uid " + std::to_string(me)), e);
+  BOOST_TEST(contains(e, "or use fuse-overlayfs (annotations.rrun.overlay.driver auto or fuse)"), e);
+  // The fuse driver forced: nothing to check; mapped owners: the kernel stays.
+  b.spec.annotations[rootfs::kOverlayDriverAnnotation] = "fuse";
+  BOOST_TEST(b.plan(o).overlays.at(0).driver == OverlayDriver::fuse);
+  BOOST_TEST(!b.plan(o).overlays.at(0).squash_to_root);
+  b.spec.annotations[rootfs::kOverlayDriverAnnotation] = "kernel";
+  o.uid_mappings = {{0, me, 1}};
+  BOOST_TEST(b.plan(o).overlays.at(0).driver == OverlayDriver::kernel);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -300,6 +300,13 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   if (proc.terminal && req.console_socket.empty() && !foreground)
     throw os::Error("process.terminal is true: `create` needs --console-socket to hand the terminal to");
 
+  NamespacePlan ns = plan_namespaces(spec, ctx.rootless);
+  // Container root may reach rrun's processes (exe_guard.hpp): rrun goes on
+  // from a sealed copy of itself, before anything of the container exists
+  // (the lock and the namespace fds are close-on-exec).
+  const bool shares_user_ns = !ns.new_user_ns || ns.joined_user_ns;
+  if (shares_user_ns) run_from_sealed_copy();
+
   // 2. The state directory (removed again unless everything succeeds).
   store.create_container_dir(req.id);
   // Once the hooks have begun, a failure stops the container, destroys it and
@@ -316,8 +323,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     os::write_file_atomic(bundle + "/config.json", req.generated_config, 0600);
   }
 
-  // 3. Plan: namespaces, id maps, mounts, process.
-  NamespacePlan ns = plan_namespaces(spec, ctx.rootless);
+  // 3. Plan: id maps, mounts, process.
   std::optional<userns::MappingPlan> maps;
   if (ns.new_user_ns) maps = plan_user_namespace(spec, ctx.rootless);
   cgroups::ManagerRequest cgreq;
@@ -379,8 +385,8 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   copy_process_basics(plan, proc);
   plan.preserve_fds = req.preserve_fds;
   os::UniqueFd trampoline;
-  if (container_can_write_binary("/proc/self/exe", ns.new_user_ns, ns.joined_user_ns,
-                                 maps ? maps->uid_map : std::vector<spec::IdMapping>{})) {
+  bool owner_mapped = maps && binary_owner_mapped("/proc/self/exe", maps->uid_map);
+  if (choose_exe_guard(shares_user_ns, owner_mapped) == ExeGuard::trampoline) {
     trampoline = make_exec_trampoline();
     plan.trampoline_fd = trampoline.get();
   }

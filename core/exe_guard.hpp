@@ -1,15 +1,25 @@
 #pragma once
-// Keeping the rrun binary out of the container's reach (CVE-2019-5736)
-// without copying it. rrun never re-executes itself: the container init is
-// a clone of rrun, so until it execs the user program its /proc/self/exe is
-// the host's rrun binary. Two defences:
-// - the init is not dumpable until exec, so no other process of the
-//   container can open /proc/INIT/exe or ptrace it;
-// - when container root could write the rrun binary (no user namespace, or
-//   the binary's owner is mapped into it), the init execs the user program
-//   through the exec trampoline (core/trampoline.c), a freestanding program
-//   of a few hundred bytes held in a sealed memfd. A `#!/proc/self/exe`
-//   program then reaches the sealed trampoline, which refuses to run.
+// Keeping the rrun binary out of the container's reach (CVE-2019-5736).
+// The container init is a clone of rrun and `exec` clones rrun into the
+// container, so until they exec the user program, /proc/PID/exe of those
+// processes (and their /proc/PID/map_files entry of the binary) is the
+// binary rrun runs from. Three cases, chosen by choose_exe_guard():
+// - the container shares rrun's user namespace (no user namespace of its
+//   own, or a joined one, which may be rrun's or an ancestor): container
+//   root may hold CAP_SYS_PTRACE over rrun's processes, so "not dumpable"
+//   keeps nothing out. rrun re-executes itself from a copy of its binary in
+//   a memfd sealed against writes, growth and shrinking before anything of
+//   the container exists (as runc 1.1's cloned_binary does): every
+//   /proc/PID/exe the container can see is then that sealed copy;
+// - the container has a user namespace of its own but the binary's owner
+//   is mapped into it (rootless with a binary the user owns): the init and
+//   the exec process are not dumpable until exec (container root holds no
+//   capability in the user namespace their memory belongs to), and the user
+//   program is executed through the exec trampoline (core/trampoline.c), a
+//   freestanding program of a few hundred bytes in a sealed memfd, so that
+//   a `#!/proc/self/exe` program reaches the sealed trampoline, which
+//   refuses to run;
+// - otherwise "not dumpable" alone suffices.
 
 #include <string>
 #include <vector>
@@ -22,11 +32,26 @@ namespace rrun::core {
 // argv[0] the trampoline insists on.
 inline constexpr const char* kTrampolineMarker = "\x01rrun-trampoline";
 
-// Whether container root could open `binary` for writing: the container has
-// no user namespace of its own (or joins one we can't see into), or the
-// binary's owner is one of the host ids in `uid_map`.
-bool container_can_write_binary(const std::string& binary, bool new_user_ns, bool joined_user_ns,
-                                const std::vector<spec::IdMapping>& uid_map);
+enum class ExeGuard { dumpable_off, trampoline, sealed_copy };
+
+// Pure: `shares_user_ns` = the container has no user namespace of its own
+// or joins one; `owner_mapped` = the binary's owner is mapped into the
+// container's user namespace.
+ExeGuard choose_exe_guard(bool shares_user_ns, bool owner_mapped);
+
+// Whether the owner of `binary` is one of the host ids in `uid_map` (true
+// when `binary` can't be inspected).
+bool binary_owner_mapped(const std::string& binary, const std::vector<spec::IdMapping>& uid_map);
+
+// Whether rrun already runs from a memfd sealed against writes.
+bool running_from_sealed_copy();
+
+// Re-executes rrun from a sealed memfd copy of its binary, with the same
+// argv (/proc/self/cmdline) and environment, unless it already runs from
+// one; returns only then. rrun's own fds are close-on-exec and go; the
+// inherited ones (stdio, --preserve-fds, LISTEN_FDS) stay. Throws
+// os::SystemError.
+void run_from_sealed_copy();
 
 // The trampoline in a memfd sealed against writes, growth and shrinking.
 // Throws os::SystemError (no memfd exec: vm.memfd_noexec=2).

@@ -275,14 +275,20 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
       throw os::Error("cannot exec in container " + os::quote(req.id) + ": it is " + status_name(live));
     spec = spec::load_spec(store.container_dir(req.id));
   }
-  os::UniqueFd init_pidfd = open_init_pidfd(st);
-  if (!init_pidfd) throw os::Error("cannot exec in container " + os::quote(req.id) + ": it is stopped");
-
   // Plan.
   spec::Process proc = exec_process_spec(spec, req);
   ExecPlan plan;
-  plan.init_pidfd = init_pidfd.get();
   plan.join_flags = namespaces_to_join(st.pid);
+  // The container's user namespace is ours or one it joined: container root
+  // may reach our processes (exe_guard.hpp), so rrun goes on from a sealed
+  // copy of itself before its child enters the container.
+  bool in_user_ns = plan.join_flags & CLONE_NEWUSER;
+  const spec::Namespace* user_ns = spec.linux ? spec.linux->find_namespace(spec::NamespaceType::user) : nullptr;
+  bool shares_user_ns = !in_user_ns || (user_ns && !user_ns->path.empty());
+  if (shares_user_ns) run_from_sealed_copy();
+  os::UniqueFd init_pidfd = open_init_pidfd(st);
+  if (!init_pidfd) throw os::Error("cannot exec in container " + os::quote(req.id) + ": it is stopped");
+  plan.init_pidfd = init_pidfd.get();
   plan.fork_again = plan.join_flags & (CLONE_NEWPID | CLONE_NEWTIME);
   plan.process = plan_process(proc, spec.linux ? spec.linux->personality : std::nullopt);
   std::vector<std::string> warnings;
@@ -291,10 +297,9 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   if (spec.linux && spec.linux->seccomp) plan.seccomp = plan_seccomp(*spec.linux->seccomp);
   copy_process_basics(plan, proc);
   plan.preserve_fds = req.preserve_fds;
-  bool in_user_ns = plan.join_flags & CLONE_NEWUSER;
   os::UniqueFd trampoline;
-  if (container_can_write_binary("/proc/self/exe", in_user_ns, false,
-                                 in_user_ns ? read_uid_map(st.pid) : std::vector<spec::IdMapping>{})) {
+  bool owner_mapped = in_user_ns && binary_owner_mapped("/proc/self/exe", read_uid_map(st.pid));
+  if (choose_exe_guard(shares_user_ns, owner_mapped) == ExeGuard::trampoline) {
     trampoline = make_exec_trampoline();
     plan.trampoline_fd = trampoline.get();
   }

@@ -68,6 +68,7 @@ run_as() {
     XDG_RUNTIME_DIR="$xdg" TMPDIR=/tmp \
     RRUN_BIN="$top/bin/rrun" RRUN_PROBE="$top/bin/rrun-probe" \
     RRUN_SECCOMP_AGENT="$top/bin/rrun-seccomp-agent" RRUN_RECVTTY="$top/bin/rrun-recvtty" \
+    RRUN_EXE_GRABBER="$top/bin/rrun-exe-grabber" \
     RRUN_TEST_MODE=rootless RRUN_TEST_TMP="$dir" RRUN_TEST_USER_KIND="$kind" \
     bash "$top/tests/$(basename "$script")") || status=$?
   return "$status"
@@ -99,6 +100,7 @@ case "$mode" in
     install -m 755 "$RRUN_PROBE" "$top/bin/rrun-probe"
     if [[ -n "${RRUN_SECCOMP_AGENT:-}" ]]; then install -m 755 "$RRUN_SECCOMP_AGENT" "$top/bin/rrun-seccomp-agent"; fi
     if [[ -n "${RRUN_RECVTTY:-}" ]]; then install -m 755 "$RRUN_RECVTTY" "$top/bin/rrun-recvtty"; fi
+    if [[ -n "${RRUN_EXE_GRABBER:-}" ]]; then install -m 755 "$RRUN_EXE_GRABBER" "$top/bin/rrun-exe-grabber"; fi
     cp -r "$here/." "$top/tests/"
     # The YAML sandbox examples (test_sandbox.sh runs them): $top/examples.
     if [[ -d "$here/../../examples" ]]; then cp -r "$here/../../examples" "$top/examples"; fi

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# CVE-2019-5736 with every capability (core/exe_guard.hpp): a container
+# process holding CAP_SYS_PTRACE and CAP_SYS_ADMIN (root: in the host's user
+# namespace; rootless: in the container's) keeps opening /proc/PID/exe and
+# /proc/PID/map_files/* of every other process it sees, across `create`
+# (exec'd into the created container: the init is rrun until start), `start`
+# (as the entrypoint) and 40 `exec`s, and once rrun has exited tries to
+# write what it grabbed. rrun runs from a copy of its binary in $WORK, so a
+# regression can only damage the copy.
+source "$(dirname "$0")/lib.sh"
+
+: "${RRUN_EXE_GRABBER:?RRUN_EXE_GRABBER must point at the rrun-exe-grabber binary}"
+[[ -x "$RRUN_EXE_GRABBER" ]] || fail "$RRUN_EXE_GRABBER is not an executable"
+is_static "$RRUN_EXE_GRABBER" || fail "$RRUN_EXE_GRABBER is not statically linked"
+
+CAP_NAMES='["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_DAC_READ_SEARCH","CAP_FOWNER","CAP_FSETID","CAP_KILL",
+"CAP_SETGID","CAP_SETUID","CAP_SETPCAP","CAP_LINUX_IMMUTABLE","CAP_NET_BIND_SERVICE","CAP_NET_BROADCAST",
+"CAP_NET_ADMIN","CAP_NET_RAW","CAP_IPC_LOCK","CAP_IPC_OWNER","CAP_SYS_MODULE","CAP_SYS_RAWIO","CAP_SYS_CHROOT",
+"CAP_SYS_PTRACE","CAP_SYS_PACCT","CAP_SYS_ADMIN","CAP_SYS_BOOT","CAP_SYS_NICE","CAP_SYS_RESOURCE","CAP_SYS_TIME",
+"CAP_SYS_TTY_CONFIG","CAP_MKNOD","CAP_LEASE","CAP_AUDIT_WRITE","CAP_AUDIT_CONTROL","CAP_SETFCAP","CAP_MAC_OVERRIDE",
+"CAP_MAC_ADMIN","CAP_SYSLOG","CAP_WAKE_ALARM","CAP_BLOCK_SUSPEND","CAP_AUDIT_READ","CAP_PERFMON","CAP_BPF",
+"CAP_CHECKPOINT_RESTORE"]'
+
+# Every capability of our bounding set (a host may lack some), in cap order.
+bnd=$((16#$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)))
+for n in 19 21; do (((bnd >> n) & 1)) || skip "the bounding set lacks CAP_SYS_PTRACE or CAP_SYS_ADMIN"; done
+ALL_CAPS=$(jq -c --argjson b "$bnd" '[to_entries[] | select((($b / pow(2; .key)) | floor) % 2 == 1) | .value]' \
+  <<<"$CAP_NAMES")
+
+# The exploit's target: rrc runs this copy (rr, the original, cleans up).
+mkdir -p "$WORK/bin"
+copy=$WORK/bin/rrun
+cp "$RRUN_BIN" "$copy"
+chmod 755 "$copy"
+rrc() { "$copy" --root "$STATE_ROOT" "$@"; }
+sum=$(sha256sum <"$copy")
+target=$(stat -c '%d:%i' "$copy")
+
+c=$WORK/c
+make_bundle "$c"
+cp "$RRUN_EXE_GRABBER" "$c/rootfs/grabber"
+config_set "$c" --argjson caps "$ALL_CAPS" \
+  '.root.readonly = false | .process.capabilities = {bounding: $caps, effective: $caps, permitted: $caps}'
+# The entrypoint's exploit runs under sh, which stays: were the exploit the
+# init, its exit would kill the other one before that one reports.
+set_args "$c" sh -c '/grabber "$0" /stop /report-start; exec sleep 1000' "$target"
+r=$c/rootfs
+
+step "create, then the exploit exec'd into the created container (its init is rrun until start)"
+expect_ok rrc create -b "$c" xg
+reports=("$r/report-start")
+run rrc exec -d xg /grabber "$target" /stop /report-create
+if [[ "$RRUN_TEST_MODE" == rootless && "$rc" != 0 && "$err" == *"/ns/user): Permission denied"* ]]; then
+  # Rootless, the init is not dumpable until start: its /proc/PID/ns is
+  # closed to rrun too, so nothing enters a created container.
+  echo "(rootless exec into a created container is refused: $err)"
+else
+  expect_eq "$rc" 0 "exit status of exec -d into the created container ($err)"
+  wait_until 30 test -e "$r/report-create.ready" || fail "the exploit in the created container did not start"
+  reports+=("$r/report-create")
+fi
+
+step "start: the entrypoint starts the exploit"
+expect_ok rrc start xg
+wait_until 30 test -e "$r/report-start.ready" || fail "the entrypoint exploit did not start"
+
+step "40 × exec while both exploits scan"
+for ((i = 0; i < 40; i++)); do expect_ok rrc exec xg /bin/true; done
+
+step "rrun has exited: the exploits write what they grabbed"
+touch "$r/stop"
+for f in "${reports[@]}"; do
+  wait_until 30 test -e "$f" || fail "the exploit did not write $f: $(cat "$f.tmp" 2>&1)"
+  echo "=== ${f##*/}:"
+  cat "$f"
+done
+reports=$(cat "${reports[@]}")
+total() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$reports" | awk '{ s += $1 } END { print s + 0 }'; }
+expect_eq "$(sha256sum <"$copy")" "$sum" "sha256 of the copy of rrun"
+expect_ok rr delete -f xg
+expect_eq "$(total writable)" 0 "grabbed files the exploits could write"
+expect_eq "$(grep -c '^grab [a-z]* [0-9]* rrun ' <<<"$reports")" 0 "grabs of the rrun binary itself"
+(($(total seen_rrun) > 0)) || fail "the exploits never saw an rrun process: the test proves nothing"
+if [[ "$RRUN_TEST_MODE" == root ]]; then
+  # CAP_SYS_PTRACE in rrun's user namespace opens /proc/PID/exe of rrun's
+  # processes: it must be the sealed copy.
+  (($(total grabbed_rrun) > 0)) || fail "the exploits grabbed no rrun exe: the test proves nothing"
+fi
+assert_no_leftovers
+echo PASS

@@ -340,7 +340,10 @@ void delete_container(const Context& ctx, const std::string& id, bool force) {
   }
   LockFileJanitor janitor(store, id);
   std::optional<State> s = store.load(id);
-  if (!s) throw os::Error("container " + os::quote(id) + " does not exist");
+  if (!s) {
+    if (force) return;  // as runc
+    throw os::Error("container " + os::quote(id) + " does not exist");
+  }
   Status live = store.status_of(*s);
   if ((live == Status::running || live == Status::paused || live == Status::creating) && !force)
     throw os::Error("cannot delete container " + os::quote(id) + ": it is " + status_name(live) +

@@ -182,10 +182,11 @@ int cmd_list(const Invocation& inv) {
     core::Status status;
   };
   std::vector<Entry> entries;
+  store.forget_stale_locks();
   for (const auto& id : store.list_ids()) {
     try {
       auto s = store.load(id);
-      if (!s) continue;  // being created, or being deleted
+      if (!s) continue;  // deleted meanwhile
       core::Status st = store.status_of(*s);
       s->owner = owner_of(store, *s);
       entries.push_back({std::move(*s), st});

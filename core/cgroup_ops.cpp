@@ -158,7 +158,7 @@ void update_container(const Context& ctx, const UpdateRequest& req) {
     throw os::Error("cannot update container " + os::quote(req.id) +
                     ": it has no cgroup (rootless without a delegated cgroup); " +
                     "run rrun under `systemd-run --user --scope -p Delegate=yes` or in a delegated cgroup v2 subtree");
-  spec::Spec spec = spec::load_spec(store.container_dir(req.id));
+  spec::Spec spec = load_container_spec(store, req.id);
   if (!spec.linux) spec.linux.emplace();
   spec::Resources merged = spec.linux->resources.value_or(spec::Resources{});
   merge_resources(merged, req.resources);

@@ -318,6 +318,16 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     for (const auto& w : run_hooks_collect_failures(spec.hooks->poststop, poststop_state, "poststop")) log_warn(w);
   });
   Guard remove_dir([&] { store.remove_container(req.id); });
+  // Who is creating it, before anything else: `list`, `state` and `delete`
+  // see `creating` while we live and `stopped` if we are killed. The state
+  // as hooks and `state` see it; filled in as the steps go.
+  State st = creating_state(req.id);
+  st.oci_version = spec.oci_version;
+  st.bundle = bundle;
+  st.annotations = spec.annotations;
+  st.rootless = ctx.rootless;
+  st.systemd_cgroup = ctx.systemd_cgroup;
+  store.save(st);
   if (generated) {
     os::mkdir_p(bundle, 0700);
     os::write_file_atomic(bundle + "/config.json", req.generated_config, 0600);
@@ -406,18 +416,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     plan.start_container_hooks = spec.hooks->start_container;
   }
 
-  // The state as hooks and `state` see it.
-  State st;
-  st.oci_version = spec.oci_version;
-  st.id = req.id;
-  st.status = Status::creating;
-  st.bundle = bundle;
   st.rootfs = plan.rootfs.rootfs;
-  st.created = now_rfc3339();
-  st.owner = user_name(::geteuid());
-  st.annotations = spec.annotations;
-  st.rootless = ctx.rootless;
-  st.systemd_cgroup = ctx.systemd_cgroup;
   // For createContainer and startContainer hooks; the init puts in its pid.
   plan.hook_state = hook_state_json(st, Status::creating);
 

@@ -273,7 +273,7 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
                       ": it is paused; resume it first or use --ignore-paused");
     if (live != Status::created && live != Status::running && live != Status::paused)
       throw os::Error("cannot exec in container " + os::quote(req.id) + ": it is " + status_name(live));
-    spec = spec::load_spec(store.container_dir(req.id));
+    spec = load_container_spec(store, req.id);
   }
   // Plan.
   spec::Process proc = exec_process_spec(spec, req);

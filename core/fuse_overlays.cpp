@@ -26,10 +26,6 @@ FuseOverlays::~FuseOverlays() {
   }
 }
 
-std::string fuse_daemons_file(const std::string& container_dir) {
-  return container_dir + "/fuse-overlayfs.pids";
-}
-
 Packet FuseOverlays::expect(int sync_fd, Msg m) {
   for (;;) {
     os::UniqueFd fd;
@@ -71,13 +67,12 @@ void FuseOverlays::start(int sync_fd, const Packet& p, os::UniqueFd fuse_fd) {
 }
 
 void FuseOverlays::commit() {
-  if (!daemons_.empty()) os::write_file_atomic(fuse_daemons_file(dir_), rootfs::format_fuse_daemons(daemons_), 0600);
+  if (!daemons_.empty()) os::write_file_atomic(dir_ + "/" + kFuseDaemonsFile, rootfs::format_fuse_daemons(daemons_), 0600);
   committed_ = true;
 }
 
-void stop_fuse_overlays(const std::string& container_dir) {
-  auto text = os::read_file_if_exists(fuse_daemons_file(container_dir));
-  if (text) rootfs::stop_fuse_daemons(*text, 5000);
+void stop_fuse_overlays(const std::optional<std::string>& daemons) {
+  if (daemons) rootfs::stop_fuse_daemons(*daemons, 5000);
 }
 
 int SyncFuseStarter::start_fuse_overlay(size_t overlay, int fuse_fd, os::StepFailure& f) noexcept {

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,11 +48,12 @@ class FuseOverlays {
 };
 
 // The file in the container directory that lists the daemons.
-std::string fuse_daemons_file(const std::string& container_dir);
+inline constexpr char kFuseDaemonsFile[] = "fuse-overlayfs.pids";
 
 // delete: waits (up to 5 s) for the container's fuse-overlayfs daemons to
-// exit after the container did, kills those left. No file: nothing to do.
-void stop_fuse_overlays(const std::string& container_dir);
+// exit after the container did, kills those left. `daemons`: the text of
+// kFuseDaemonsFile (StateStore::read_trusted), nullopt: nothing to do.
+void stop_fuse_overlays(const std::optional<std::string>& daemons);
 
 // Child side: a FuseStarter over the sync socket (noexcept, no allocation).
 class SyncFuseStarter final : public rootfs::FuseStarter {

@@ -84,18 +84,35 @@ int parse_signal(const std::string& name) {
   throw os::Error("invalid signal \"" + name + "\": expected a name such as TERM, SIGKILL or a number");
 }
 
-os::UniqueFd open_init_pidfd(const State& s) {
-  int fd = os::sys::pidfd_open(s.pid);
+os::UniqueFd open_process_pidfd(pid_t pid, uint64_t start_time, const std::string& what) {
+  if (pid <= 0) return os::UniqueFd();
+  int fd = os::sys::pidfd_open(pid);
   if (fd < 0) {
     if (errno == ESRCH) return os::UniqueFd();
-    os::throw_errno("open a pidfd for the init of " + os::quote(s.id));
+    os::throw_errno("open a pidfd for " + what);
   }
   os::UniqueFd pidfd(fd);
   // The pid may have been reused between reading the state and opening the
   // pidfd: the start time tells.
-  auto start = os::process_start_time(s.pid);
-  if (!start || *start != s.pid_start_time) return os::UniqueFd();
+  auto start = os::process_start_time(pid);
+  if (!start || *start != start_time) return os::UniqueFd();
   return pidfd;
+}
+
+os::UniqueFd open_init_pidfd(const State& s) {
+  return open_process_pidfd(s.pid, s.pid_start_time, "the init of " + os::quote(s.id));
+}
+
+spec::Spec load_container_spec(const StateStore& store, const std::string& id) {
+  const std::string path = store.config_path(id);
+  auto text = store.read_trusted(id, "config.json");
+  if (!text) throw os::Error("the config of container " + os::quote(id) + " is missing: no " + os::quote(path));
+  try {
+    return spec::parse_spec(*text);
+  } catch (const os::Error& e) {
+    throw os::Error(std::string("the config of container ") + os::quote(id) + " in " + os::quote(path) +
+                    " is corrupt: " + e.what());
+  }
 }
 
 bool wait_pidfd_exit(os::BorrowedFd pidfd, int timeout_ms) {
@@ -167,8 +184,8 @@ std::unique_ptr<cgroups::Manager> container_cgroup(const State& s) {
 namespace {
 
 // The cgroup of a half-created container (ID/cgroup, see record_cgroup).
-void destroy_recorded_cgroup(StateStore& store, const std::string& id) {
-  auto text = os::read_file_if_exists(store.container_dir(id) + "/cgroup");
+void destroy_recorded_cgroup(const StateStore& store, const std::string& id) {
+  auto text = store.read_trusted(id, "cgroup");
   if (!text) return;
   size_t nl = text->find('\n');
   if (nl == std::string::npos) return;
@@ -191,7 +208,8 @@ void start_container(const Context& ctx, const std::string& id) {
   // the process, which closes its end (CLOEXEC). Anything else it writes is
   // the reason it failed.
   const std::string fifo = store.exec_fifo_path(id);
-  os::UniqueFd fd = os::open_file(fifo, O_RDONLY | O_NONBLOCK);
+  os::UniqueFd fd = store.open_trusted(id, "exec.fifo", O_RDONLY | O_NONBLOCK);
+  if (!fd) throw os::Error("cannot start container " + os::quote(id) + ": its exec FIFO " + os::quote(fifo) + " is gone");
   ::unlink(fifo.c_str());
   os::UniqueFd pidfd = open_init_pidfd(s);
   std::string got;
@@ -232,7 +250,7 @@ void start_container(const Context& ctx, const std::string& id) {
   s.status = Status::running;
   store.save(s);
 
-  spec::Spec spec = spec::load_spec(store.container_dir(id));
+  spec::Spec spec = load_container_spec(store, id);
   if (spec.hooks && !spec.hooks->poststart.empty()) {
     try {
       run_hooks(spec.hooks->poststart, hook_state_json(s, Status::running), "poststart");
@@ -269,13 +287,17 @@ void destroy_container(StateStore& store, State& s) {
     if (!wait_pidfd_exit(pidfd, 10000))
       throw os::Error("container " + os::quote(s.id) + " did not exit within 10 s of SIGKILL");
   }
+  // A create that died before it wrote the final state.json (no init
+  // recorded) never ran hooks and left its cgroup in ID/cgroup.
+  const bool was_created = s.pid > 0;
   s.status = Status::stopped;
   container_cgroup(s)->destroy();
-  stop_fuse_overlays(store.container_dir(s.id));
+  if (s.cgroup_driver.empty()) destroy_recorded_cgroup(store, s.id);
+  stop_fuse_overlays(store.read_trusted(s.id, kFuseDaemonsFile));
   // poststop hooks run after the container is destroyed; failures only warn.
   std::optional<spec::Spec> spec;
   try {
-    spec = spec::load_spec(store.container_dir(s.id));
+    if (was_created) spec = load_container_spec(store, s.id);
   } catch (const std::exception& e) {
     log_warn(std::string("poststop hooks not run: ") + e.what());
   }
@@ -287,25 +309,43 @@ void destroy_container(StateStore& store, State& s) {
   }
 }
 
+namespace {
+
+// `delete` found the lock held: by a create in progress (which holds it to
+// the end) or by another command. A live creator is refused without
+// --force, and killed with it (its init dies with it, or with its cgroup).
+void stop_creator(const StateStore& store, const std::string& id, bool force) {
+  std::optional<State> s = store.load(id);
+  if (!s || s->status != Status::creating) return;
+  os::UniqueFd pidfd = open_process_pidfd(s->creator_pid, s->creator_start_time, "the creator of " + os::quote(id));
+  if (!pidfd || live_status(*s) != Status::creating) return;
+  if (!force)
+    throw os::Error("cannot delete container " + os::quote(id) + ": it is creating (by rrun process " +
+                    std::to_string(s->creator_pid) + "); wait for it or use `delete --force`");
+  if (os::sys::pidfd_send_signal(pidfd.get(), SIGKILL) < 0 && errno != ESRCH)
+    os::throw_errno("kill the creator of container " + os::quote(id));
+  if (!wait_pidfd_exit(pidfd, 10000))
+    throw os::Error("the creator of container " + os::quote(id) + " did not exit within 10 s of SIGKILL");
+}
+
+}  // namespace
+
 void delete_container(const Context& ctx, const std::string& id, bool force) {
   validate_container_id(id);
   StateStore store(ctx.state_root);
-  auto lock = store.lock(id);
+  std::optional<os::FileLock> lock = store.try_lock(id);
+  if (!lock) {
+    stop_creator(store, id, force);
+    lock.emplace(store.lock(id));
+  }
   LockFileJanitor janitor(store, id);
   std::optional<State> s = store.load(id);
   if (!s) {
-    if (force) {
-      // A half-created directory without state.json is removed too.
-      if (os::path_exists(store.container_dir(id))) {
-        destroy_recorded_cgroup(store, id);
-        store.remove_container(id);
-      }
-      return;
-    }
+    if (force) return;  // as runc
     throw os::Error("container " + os::quote(id) + " does not exist");
   }
   Status live = store.status_of(*s);
-  if ((live == Status::running || live == Status::paused) && !force)
+  if ((live == Status::running || live == Status::paused || live == Status::creating) && !force)
     throw os::Error("cannot delete container " + os::quote(id) + ": it is " + status_name(live) +
                     "; stop it first or use `delete --force`");
   destroy_container(store, *s);

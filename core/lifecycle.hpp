@@ -10,15 +10,24 @@
 
 #include <rrun/cgroups/manager.hpp>
 #include <rrun/os/fd.hpp>
+#include <rrun/spec/spec.hpp>
 
 #include "seccomp.hpp"
 #include "state.hpp"
 
 namespace rrun::core {
 
+// A pidfd for the process `pid` that started at `start_time`, or an invalid
+// fd when that process no longer exists (or pid is 0). `what` names it in
+// errors.
+os::UniqueFd open_process_pidfd(pid_t pid, uint64_t start_time, const std::string& what);
 // A pidfd for the container init, or an invalid fd when that process (pid +
 // start time) no longer exists.
 os::UniqueFd open_init_pidfd(const State& s);
+
+// The config.json the container was created from (read_trusted()); throws
+// os::Error when it is missing or corrupt.
+spec::Spec load_container_spec(const StateStore& store, const std::string& id);
 
 // Waits until the process of `pidfd` exits; false on timeout.
 bool wait_pidfd_exit(os::BorrowedFd pidfd, int timeout_ms);

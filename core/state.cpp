@@ -54,6 +54,8 @@ std::string state_to_json(const State& s) {
   j["status"] = status_name(s.status);
   j["pid"] = s.pid;
   j["pidStartTime"] = s.pid_start_time;
+  j["creatorPid"] = s.creator_pid;
+  j["creatorStartTime"] = s.creator_start_time;
   j["bundle"] = s.bundle;
   j["rootfs"] = s.rootfs;
   j["created"] = s.created;
@@ -97,6 +99,8 @@ State state_from_json(const std::string& text) {
   s.status = parse_status(status);
   get_field(j, "pid", s.pid);
   get_field(j, "pidStartTime", s.pid_start_time);
+  get_field(j, "creatorPid", s.creator_pid);
+  get_field(j, "creatorStartTime", s.creator_start_time);
   get_field(j, "bundle", s.bundle);
   get_field(j, "rootfs", s.rootfs);
   get_field(j, "created", s.created);
@@ -155,19 +159,62 @@ std::string user_name(uid_t uid) {
 
 // ---------------------------------------------------------------- liveness
 
+bool process_alive(pid_t pid, uint64_t start_time, const std::string& proc_root) {
+  if (pid <= 0) return false;
+  auto start = os::process_start_time(pid, proc_root);
+  if (!start || *start != start_time) return false;
+  auto letter = os::process_state(pid, proc_root);
+  return letter && *letter != 'Z' && *letter != 'X' && *letter != 'x';
+}
+
 Status live_status(const State& s, const std::string& proc_root) {
   if (s.status == Status::stopped) return Status::stopped;
-  if (s.pid <= 0) return s.status == Status::creating ? Status::creating : Status::stopped;
-  auto start = os::process_start_time(s.pid, proc_root);
-  if (!start || *start != s.pid_start_time) return Status::stopped;
-  auto letter = os::process_state(s.pid, proc_root);
-  if (!letter || *letter == 'Z' || *letter == 'X' || *letter == 'x') return Status::stopped;
-  return s.status;
+  if (s.status == Status::creating)
+    return process_alive(s.creator_pid, s.creator_start_time, proc_root) ? Status::creating : Status::stopped;
+  return process_alive(s.pid, s.pid_start_time, proc_root) ? s.status : Status::stopped;
+}
+
+State creating_state(const std::string& id) {
+  State s;
+  s.id = id;
+  s.status = Status::creating;
+  s.created = now_rfc3339();
+  s.owner = user_name(::geteuid());
+  s.creator_pid = ::getpid();
+  auto start = os::process_start_time(s.creator_pid);
+  if (!start) throw os::Error("read the start time of rrun itself from /proc/self/stat: is /proc mounted?");
+  s.creator_start_time = *start;
+  return s;
+}
+
+namespace {
+
+std::string octal_mode(mode_t m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+  return buf;
+}
+
+}  // namespace
+
+void check_not_foreign(const struct stat& st, const std::string& name, uid_t uid, bool own_only,
+                       const std::string& remedy) {
+  if (st.st_uid != uid && (own_only || st.st_uid != 0))
+    throw os::Error(name + " is owned by uid " + std::to_string(st.st_uid) + ", not you (" + std::to_string(uid) +
+                    (own_only ? ")" : ") or root") + "; " + remedy);
+  if (S_ISFIFO(st.st_mode)) return;
+  if (own_only && (st.st_mode & 077))
+    throw os::Error(name + " has mode " + octal_mode(st.st_mode) +
+                    ", open to other users; make it 0700 (chmod 700), " + remedy);
+  if (st.st_mode & 022)
+    throw os::Error(name + " has mode " + octal_mode(st.st_mode) + ", writable by other users; " + remedy);
 }
 
 // ---------------------------------------------------------------- store
 
-StateStore::StateStore(std::string root) : root_(std::move(root)) {
+StateStore::StateStore(std::string root) : StateStore(std::move(root), ::geteuid()) {}
+
+StateStore::StateStore(std::string root, uid_t caller) : root_(std::move(root)), caller_(caller) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
 }
 
@@ -193,7 +240,86 @@ os::FileLock StateStore::lock(const std::string& id) {
     if (errno != ENOENT) os::throw_errno("create state directory " + os::quote(root_));
     os::mkdir_p(root_, 0700);
   }
+  open_root();
   return os::FileLock(lock_path(id));
+}
+
+std::optional<os::FileLock> StateStore::try_lock(const std::string& id) {
+  validate_container_id(id);
+  if (!open_root()) return std::nullopt;  // nothing to lock; lock() makes the root
+  return os::FileLock::try_lock(lock_path(id));
+}
+
+// ---------------------------------------------------------------- trust
+
+namespace {
+
+const char kForeignRemedy[] =
+    "another user may have planted it; remove it if you don't trust it, or use a --root only you (or root) can write";
+
+// openat(dir, name) without following a symlink, then check_not_foreign;
+// an invalid fd when it does not exist. `kind` and `path` name it.
+os::UniqueFd open_checked(os::BorrowedFd dir, const char* name, int flags, const std::string& kind,
+                          const std::string& path, uid_t uid) {
+  int fd;
+  do {
+    fd = ::openat(dir.get(), name, flags | O_NOFOLLOW | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return os::UniqueFd();
+    if (errno == ELOOP) throw os::Error(kind + " \"" + path + "\" is a symlink; " + kForeignRemedy);
+    os::throw_errno("open " + kind + " " + os::quote(path));
+  }
+  os::UniqueFd owned(fd);
+  struct stat st;
+  if (::fstat(fd, &st) < 0) os::throw_errno("stat " + kind + " " + os::quote(path));
+  check_not_foreign(st, kind + " \"" + path + "\"", uid, false, kForeignRemedy);
+  return owned;
+}
+
+}  // namespace
+
+os::UniqueFd StateStore::open_root() const {
+  // The root itself may be reached through a symlink (--root /var/run/x):
+  // what was opened is what is checked.
+  int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return os::UniqueFd();
+    os::throw_errno("open state directory " + os::quote(root_));
+  }
+  os::UniqueFd owned(fd);
+  struct stat st;
+  if (::fstat(fd, &st) < 0) os::throw_errno("stat state directory " + os::quote(root_));
+  check_not_foreign(st, "state directory \"" + root_ + "\"", caller_, false,
+                    "another user could plant containers in it; use a --root only you (or root) can write");
+  return owned;
+}
+
+os::UniqueFd StateStore::open_container_dir(const std::string& id) const {
+  os::UniqueFd root = open_root();
+  if (!root) return root;
+  return open_checked(root, id.c_str(), O_RDONLY | O_DIRECTORY, "container directory", container_dir(id), caller_);
+}
+
+os::UniqueFd StateStore::open_trusted(const std::string& id, const char* name, int flags) const {
+  os::UniqueFd dir = open_container_dir(id);
+  if (!dir) return dir;
+  return open_checked(dir, name, flags, "state file", container_dir(id) + "/" + name, caller_);
+}
+
+std::optional<std::string> StateStore::read_trusted(const std::string& id, const char* name) const {
+  // O_NONBLOCK: a FIFO in a file's place must not hang us.
+  os::UniqueFd fd = open_trusted(id, name, O_RDONLY | O_NONBLOCK);
+  if (!fd) return std::nullopt;
+  struct stat st;
+  if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
+    throw os::Error("state file \"" + container_dir(id) + "/" + name + "\" is not a regular file; " +
+                    kForeignRemedy);
+  try {
+    return os::read_fd(fd);
+  } catch (...) {
+    os::rethrow_with_context("read " + os::quote(container_dir(id) + "/" + name));
+  }
 }
 
 void StateStore::create_container_dir(const std::string& id) {
@@ -215,16 +341,20 @@ void StateStore::save(const State& s) {
 
 std::optional<State> StateStore::load(const std::string& id) const {
   validate_container_id(id);
-  std::optional<std::string> text;
+  os::UniqueFd dir = open_container_dir(id);
+  if (!dir) return std::nullopt;
+  os::UniqueFd file = open_checked(dir, "state.json", O_RDONLY | O_NONBLOCK, "state file", state_path(id), caller_);
+  State s;
+  s.id = id;
+  if (!file) return s;  // creating, with no creator: stopped
+  std::string text;
   try {
-    text = os::read_file_if_exists(state_path(id));
-  } catch (const os::SystemError& e) {
-    if (e.err() == ENOTDIR) return std::nullopt;
-    throw;
+    text = os::read_fd(file);
+  } catch (...) {
+    os::rethrow_with_context("read " + os::quote(state_path(id)));
   }
-  if (!text) return std::nullopt;
   try {
-    State s = state_from_json(*text);
+    s = state_from_json(text);
     if (s.id.empty()) s.id = id;
     return s;
   } catch (const os::Error& e) {
@@ -258,11 +388,11 @@ void StateStore::forget_lock_if_absent(const std::string& id) noexcept {
 
 std::vector<std::string> StateStore::list_ids() const {
   std::vector<std::string> ids;
-  DIR* d = ::opendir(root_.c_str());
-  if (!d) {
-    if (errno == ENOENT) return ids;
-    os::throw_errno("open state directory " + os::quote(root_));
-  }
+  os::UniqueFd root = open_root();
+  if (!root) return ids;
+  DIR* d = ::fdopendir(root.get());
+  if (!d) os::throw_errno("open state directory " + os::quote(root_));
+  (void)root.release();  // the DIR owns it
   while (struct dirent* e = ::readdir(d)) {
     if (!is_valid_container_id(e->d_name)) continue;
     bool is_dir = e->d_type == DT_DIR;
@@ -275,6 +405,30 @@ std::vector<std::string> StateStore::list_ids() const {
   ::closedir(d);
   std::sort(ids.begin(), ids.end());
   return ids;
+}
+
+void StateStore::forget_stale_locks() noexcept {
+  static const std::string prefix = ".lock@";
+  try {
+    std::vector<std::string> stale;
+    for (DIR* d = ::opendir(root_.c_str()); d;) {
+      struct dirent* e = ::readdir(d);
+      if (!e) {
+        ::closedir(d);
+        break;
+      }
+      std::string name = e->d_name;
+      struct stat st;
+      if (name.rfind(prefix, 0) == 0 && is_valid_container_id(name.substr(prefix.size())) &&
+          ::fstatat(::dirfd(d), name.c_str() + prefix.size(), &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+        stale.push_back(name.substr(prefix.size()));
+    }
+    for (const auto& id : stale) {
+      // Held: a create that has not made its directory yet.
+      if (auto held = try_lock(id)) forget_lock_if_absent(id);
+    }
+  } catch (...) {
+  }
 }
 
 // ---------------------------------------------------------------- root dir
@@ -292,12 +446,6 @@ std::string absolute(const std::string& path) {
   return (base == "/" ? "" : base) + "/" + rel;
 }
 
-std::string octal_mode(mode_t m) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
-  return buf;
-}
-
 // A state directory rrun picked itself must be ours alone.
 void check_own_dir(const std::string& dir, uid_t uid) {
   struct stat st;
@@ -305,12 +453,7 @@ void check_own_dir(const std::string& dir, uid_t uid) {
   std::string name = "state directory \"" + dir + "\"";
   if (S_ISLNK(st.st_mode)) throw os::Error(name + " is a symlink; remove it or pass --root");
   if (!S_ISDIR(st.st_mode)) throw os::Error(name + " is not a directory; remove it or pass --root");
-  if (st.st_uid != uid)
-    throw os::Error(name + " is owned by uid " + std::to_string(st.st_uid) + ", not you (" + std::to_string(uid) +
-                    "); remove it or pass --root");
-  if (st.st_mode & 077)
-    throw os::Error(name + " has mode " + octal_mode(st.st_mode) +
-                    ", open to other users; make it 0700 (chmod 700), remove it, or pass --root");
+  check_not_foreign(st, name, uid, true, "remove it or pass --root");
 }
 
 bool writable_dir(const char* path) {

@@ -14,7 +14,15 @@
 //                       removed by remove_container() while held; waiters
 //                       then retry on a fresh file (os::FileLock checks
 //                       that the locked file is still the one at the path).
+//
+// Nothing here is trusted unless only the caller (or root) could have written
+// it: every directory and file rrun reads is opened, then checked with fstat
+// on that fd (owned by the caller or root, not writable by group or others;
+// the exec FIFO, 0622 by design, is checked for its owner only), so no other
+// user can plant a state.json with a pid for rrun to signal, or a config
+// with hooks for it to run.
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -42,6 +50,8 @@ struct State {
   Status status = Status::creating;  // as recorded; see live_status()
   pid_t pid = 0;                     // of the container init, in our pid namespace
   uint64_t pid_start_time = 0;       // os::process_start_time(pid) at create
+  pid_t creator_pid = 0;             // the rrun process that runs `create` (0: unknown)
+  uint64_t creator_start_time = 0;   // os::process_start_time(creator_pid)
   std::string bundle;                // absolute
   std::string rootfs;                // absolute
   std::string created;               // RFC 3339, UTC, nanoseconds: "2026-11-27T23:47:30.123456789Z"
@@ -75,14 +85,34 @@ std::string now_rfc3339();
 // The user name of `uid` from the passwd database, or "" if it has none.
 std::string user_name(uid_t uid);
 
-// The live status of a container: a recorded creating/created/running/paused
-// container whose init (pid + start time) is gone, or a zombie, is stopped;
-// otherwise the recorded status. See also StateStore::status_of().
+// The live status of a container: `creating` while its creator (pid + start
+// time) lives, else stopped (an unknown creator is a dead one); a recorded
+// created/running/paused container whose init (pid + start time) is gone, or
+// a zombie, is stopped; otherwise the recorded status. See also
+// StateStore::status_of().
 Status live_status(const State& s, const std::string& proc_root = "/proc");
+
+// Whether `pid` is the live process (not a zombie) that started at
+// `start_time` (os::process_start_time()).
+bool process_alive(pid_t pid, uint64_t start_time, const std::string& proc_root = "/proc");
+
+// The state of a container that `create` is about to make: status creating,
+// created now, owner, and the calling process as its creator.
+State creating_state(const std::string& id);
+
+// Refuses state that another user could have written: `st` (of the object
+// named `name`, such as `state directory "/x"`) must be owned by `uid` (or,
+// unless `own_only`, by root) and must not be writable by group or others
+// (`own_only`: no group or other permission at all); a FIFO's mode is not
+// checked. Throws os::Error naming the object, ending in "; " + `remedy`.
+void check_not_foreign(const struct stat& st, const std::string& name, uid_t uid, bool own_only,
+                       const std::string& remedy);
 
 class StateStore {
  public:
+  // `caller`: whose state this is (check_not_foreign); default our euid.
   explicit StateStore(std::string root);
+  StateStore(std::string root, uid_t caller);
 
   const std::string& root() const { return root_; }
   // root/ID. The ID must have been validated (validate_container_id).
@@ -92,10 +122,23 @@ class StateStore {
   std::string exec_fifo_path(const std::string& id) const;  // root/ID/exec.fifo
   std::string lock_path(const std::string& id) const;       // root/.lock@ID
 
-  // Validates the ID, makes sure the root exists, then takes the container's
-  // lock (blocking). Hold it across a whole command that reads and changes
-  // the container's state.
+  // Validates the ID, makes sure the root exists and is trusted
+  // (open_root()), then takes the container's lock (blocking). Hold it
+  // across a whole command that reads and changes the container's state.
   os::FileLock lock(const std::string& id);
+  // The same without waiting: nullopt when another process holds the lock.
+  std::optional<os::FileLock> try_lock(const std::string& id);
+
+  // The root, opened and checked (check_not_foreign); an invalid fd when it
+  // does not exist. Throws os::Error when another user could write it.
+  os::UniqueFd open_root() const;
+  // root/ID/NAME opened with `flags` (O_NOFOLLOW added) once the root, root/ID
+  // and the file itself passed check_not_foreign on the opened fds; an
+  // invalid fd when root/ID or the file does not exist.
+  os::UniqueFd open_trusted(const std::string& id, const char* name, int flags) const;
+  // The contents of the regular file root/ID/NAME, opened as open_trusted();
+  // nullopt when it does not exist.
+  std::optional<std::string> read_trusted(const std::string& id, const char* name) const;
 
   // mkdir root/ID with mode 0700, exclusively; an existing one throws
   // os::Error `container "ID" already exists`.
@@ -104,7 +147,9 @@ class StateStore {
   // Atomically (re)writes root/ID/state.json.
   void save(const State& s);
 
-  // nullopt when there is no container ID (no directory or no state.json).
+  // nullopt when there is no container ID (no directory). A directory
+  // without state.json (a create killed before it wrote one) loads as
+  // status creating with no creator: stopped. Reads through open_trusted().
   std::optional<State> load(const std::string& id) const;
   // Throws os::Error `container "ID" does not exist`.
   State load_or_throw(const std::string& id) const;
@@ -122,11 +167,19 @@ class StateStore {
   Status status_of(const State& s, const std::string& proc_root = "/proc") const;
 
   // IDs of the containers under root (directories with a valid ID), sorted.
-  // A missing root is an empty list.
+  // A missing root is an empty list; an untrusted one throws (open_root()).
   std::vector<std::string> list_ids() const;
 
+  // Removes the lock files that no container directory goes with and no
+  // process holds (left by a create killed before it made the directory).
+  // Best effort, never throws.
+  void forget_stale_locks() noexcept;
+
  private:
+  os::UniqueFd open_container_dir(const std::string& id) const;
+
   std::string root_;
+  uid_t caller_;
 };
 
 // Declared right after a StateStore::lock(): at scope exit, while the lock

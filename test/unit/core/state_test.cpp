@@ -139,7 +139,12 @@ BOOST_AUTO_TEST_CASE(save_load_round_trip) {
   struct stat st;
   BOOST_REQUIRE(::stat(store.container_dir("c1").c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 0777) == 0700u);
-  BOOST_CHECK(!store.load("c1"));  // no state.json yet: not a container
+  // No state.json yet (a create killed right after mkdir): a container that
+  // is creating with no creator, so stopped.
+  auto bare = store.load("c1");
+  BOOST_REQUIRE(bare);
+  BOOST_CHECK(bare->id == "c1" && bare->status == core::Status::creating && bare->creator_pid == 0);
+  BOOST_CHECK(store.status_of(*bare) == core::Status::stopped);
 
   core::State s = sample_state("c1");
   store.save(s);
@@ -369,6 +374,135 @@ BOOST_AUTO_TEST_CASE(created_until_the_exec_fifo_is_gone) {
   BOOST_CHECK(store.status_of(s) == core::Status::running);
   s.pid_start_time += 1;
   BOOST_CHECK(store.status_of(s) == core::Status::stopped);
+}
+
+// A killed create is visible: `creating` while its creator lives, then stopped.
+BOOST_AUTO_TEST_CASE(creating_while_the_creator_lives) {
+  TempDir tmp;
+  core::StateStore store(tmp.path);
+  store.create_container_dir("c");
+  core::State s = core::creating_state("c");
+  BOOST_TEST(s.creator_pid == ::getpid());
+  BOOST_TEST(s.creator_start_time == *os::process_start_time(::getpid()));
+  BOOST_TEST(s.pid == 0);
+  store.save(s);
+  auto back = store.load("c");
+  BOOST_REQUIRE(back);
+  BOOST_CHECK(*back == s);
+  BOOST_CHECK(store.status_of(*back) == core::Status::creating);
+  std::vector<std::string> want{"c"};
+  BOOST_TEST(store.list_ids() == want, boost::test_tools::per_element());
+  // `state` and `list` show no pid until the init exists.
+  auto j = nlohmann::json::parse(core::oci_state_json(*back, core::Status::creating));
+  BOOST_TEST(j["status"] == "creating");
+  BOOST_TEST(j["pid"] == 0);
+
+  // The creator was killed (a dead child), or its pid was reused.
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  auto child_start = os::process_start_time(child);
+  ::waitpid(child, nullptr, 0);
+  back->creator_pid = child;
+  back->creator_start_time = child_start.value_or(0);
+  BOOST_CHECK(store.status_of(*back) == core::Status::stopped);
+  back->creator_pid = ::getpid();
+  back->creator_start_time = s.creator_start_time + 1;
+  BOOST_CHECK(store.status_of(*back) == core::Status::stopped);
+  j = nlohmann::json::parse(core::oci_state_json(*back, store.status_of(*back)));
+  BOOST_TEST(j["status"] == "stopped");
+  BOOST_TEST(j["pid"] == 0);
+}
+
+BOOST_AUTO_TEST_CASE(try_lock_and_stale_locks) {
+  TempDir tmp;
+  core::StateStore store(tmp.path);
+  {
+    auto held = store.lock("busy");
+    BOOST_CHECK(!store.try_lock("busy"));
+    // A lock without a directory that someone holds is a create in progress.
+    store.forget_stale_locks();
+    BOOST_CHECK(os::path_exists(store.lock_path("busy")));
+  }
+  BOOST_CHECK(store.try_lock("busy"));
+  // Left by a create killed before mkdir: removed; one with a directory stays.
+  { auto l = store.lock("kept"); }
+  store.create_container_dir("kept");
+  store.forget_stale_locks();
+  BOOST_CHECK(!os::path_exists(store.lock_path("busy")));
+  BOOST_CHECK(os::path_exists(store.lock_path("kept")));
+}
+
+namespace {
+
+// A store whose caller is someone else than the owner of what we write
+// (as root: files chowned to another uid; else: a caller uid that is not ours).
+struct ForeignSetup {
+  uid_t caller;
+  void make_foreign(const std::string& path) const {
+    if (::geteuid() == 0) BOOST_REQUIRE(::lchown(path.c_str(), 4242, 4242) == 0);
+  }
+  ForeignSetup() : caller(::geteuid() == 0 ? 0 : ::geteuid() + 4242) {}
+};
+
+}  // namespace
+
+// Another user's state is refused, wherever it is: the root, a container
+// directory, state.json, the config copy, the recorded cgroup.
+BOOST_AUTO_TEST_CASE(untrusted_state_is_refused) {
+  TempDir tmp;
+  const std::string root = tmp.path + "/root";
+  core::StateStore mine(root);
+  for (std::string id : {"a", "b"}) {
+    auto l = mine.lock(id);
+    mine.create_container_dir(id);
+    mine.save(sample_state(id));
+    os::write_file_atomic(mine.config_path(id), "{}", 0600);
+  }
+  BOOST_REQUIRE(::mkfifo(mine.exec_fifo_path("a").c_str(), 0622) == 0);
+  ::chmod(mine.exec_fifo_path("a").c_str(), 0622);
+  BOOST_CHECK(mine.load("a"));
+  BOOST_CHECK(mine.read_trusted("a", "config.json") == std::string("{}"));
+  BOOST_CHECK(mine.open_trusted("a", "exec.fifo", O_RDONLY | O_NONBLOCK));  // 0622 by design
+  BOOST_CHECK(!mine.read_trusted("a", "cgroup"));
+
+  // Writable by others: the root, a container directory, a file.
+  auto refused = [&](const std::function<void()>& f, const std::string& path, const std::string& why) {
+    std::string msg = expect_error(f);
+    BOOST_TEST(msg.find("\"" + path + "\" " + why) != std::string::npos, msg);
+  };
+  BOOST_REQUIRE(::chmod(root.c_str(), 01777) == 0);
+  refused([&] { mine.load("a"); }, root, "has mode 1777, writable by other users");
+  refused([&] { mine.list_ids(); }, root, "has mode 1777");
+  refused([&] { mine.lock("a"); }, root, "has mode 1777");
+  refused([&] { mine.try_lock("a"); }, root, "has mode 1777");
+  BOOST_REQUIRE(::chmod(root.c_str(), 0755) == 0);  // readable is fine
+  BOOST_CHECK(mine.load("a"));
+  BOOST_REQUIRE(::chmod(mine.container_dir("a").c_str(), 0770) == 0);
+  refused([&] { mine.load("a"); }, mine.container_dir("a"), "has mode 0770");
+  BOOST_REQUIRE(::chmod(mine.container_dir("a").c_str(), 0700) == 0);
+  BOOST_REQUIRE(::chmod(mine.state_path("a").c_str(), 0620) == 0);
+  refused([&] { mine.load("a"); }, mine.state_path("a"), "has mode 0620");
+  BOOST_REQUIRE(::chmod(mine.config_path("a").c_str(), 0602) == 0);
+  refused([&] { mine.read_trusted("a", "config.json"); }, mine.config_path("a"), "has mode 0602");
+  // A symlink in a file's place is not followed.
+  ::unlink(mine.state_path("a").c_str());
+  BOOST_REQUIRE(::symlink(mine.state_path("b").c_str(), mine.state_path("a").c_str()) == 0);
+  refused([&] { mine.load("a"); }, mine.state_path("a"), "is a symlink");
+
+  // Owned by someone else.
+  ForeignSetup foreign;
+  core::StateStore theirs(root, foreign.caller);
+  foreign.make_foreign(root);
+  refused([&] { theirs.load("b"); }, root, "is owned by uid");
+  refused([&] { theirs.list_ids(); }, root, "is owned by uid");
+  BOOST_TEST(expect_error([&] { theirs.lock("b"); }).find(") or root; another user") != std::string::npos);
+  if (::geteuid() == 0) {
+    BOOST_REQUIRE(::lchown(root.c_str(), 0, 0) == 0);
+    foreign.make_foreign(mine.state_path("b"));
+    refused([&] { theirs.load("b"); }, mine.state_path("b"), "is owned by uid 4242, not you (0) or root");
+    foreign.make_foreign(mine.container_dir("b"));
+    refused([&] { theirs.load("b"); }, mine.container_dir("b"), "is owned by uid 4242");
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -89,8 +89,7 @@ CapsPlan plan_capabilities(const std::optional<spec::Capabilities>& caps, unsign
                            std::vector<std::string>* warnings) {
   CapsPlan p;
   p.last_cap = last_cap > 63 ? 63 : last_cap;
-  if (!caps) return p;
-  p.present = true;
+  if (!caps) return p;  // runc: absent means none (finalizeNamespace)
   p.bounding = read_set(caps->bounding, "bounding", p.last_cap, warnings);
   p.effective = read_set(caps->effective, "effective", p.last_cap, warnings);
   p.inheritable = read_set(caps->inheritable, "inheritable", p.last_cap, warnings);
@@ -113,8 +112,6 @@ CapsPlan plan_capabilities(const std::optional<spec::Capabilities>& caps, unsign
 }
 
 int apply_capabilities(const CapsPlan& p, os::StepFailure& f) noexcept {
-  if (!p.present) return 0;
-
   // After setresuid away from 0 with PR_SET_KEEPCAPS the effective set is
   // empty; take it back from the permitted set so CAP_SETPCAP works.
   CapData cur;

@@ -28,8 +28,7 @@ struct CapsPlan {
   uint64_t inheritable = 0;
   uint64_t permitted = 0;
   uint64_t ambient = 0;
-  unsigned last_cap = 0;  // highest capability the kernel knows
-  bool present = false;   // false: process.capabilities absent, change nothing
+  unsigned last_cap = 63;  // highest capability the kernel knows
 };
 
 // The value of /proc/sys/kernel/cap_last_cap (CAP_LAST_CAP of the headers
@@ -42,6 +41,8 @@ unsigned read_last_cap();
 // in both permitted and inheritable can't be raised (capabilities(7)) and
 // is dropped from the plan with a warning. A name without the CAP_ prefix
 // is an error naming the JSON path (`process.capabilities.bounding[0]: ...`).
+// Absent capabilities are five empty sets, as in runc's finalizeNamespace:
+// a config without them gets no capability, never all of rrun's.
 CapsPlan plan_capabilities(const std::optional<spec::Capabilities>& caps, unsigned last_cap,
                            std::vector<std::string>* warnings = nullptr);
 

@@ -26,6 +26,7 @@
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
 #include <rrun/os/syscall.hpp>
+#include <rrun/rootfs/plan.hpp>
 #include <rrun/spec/parse.hpp>
 
 #include "caps.hpp"
@@ -62,6 +63,7 @@ struct ExecPlan {
   unsigned preserve_fds = 0;
   int trampoline_fd = -1;
   int proc_fd = -1;  // rrun's /proc for the AppArmor profile (lsm.hpp)
+  int root_fd = -1;  // the init's root, for a container without a mount namespace
 };
 
 [[noreturn]] void die(const ExecPlan& plan, const os::StepFailure& f) noexcept {
@@ -76,12 +78,24 @@ int send(const ExecPlan& plan, Msg m, os::StepFailure& f, int fd = -1) noexcept 
   return 0;
 }
 
+// The root of a container that shares rrun's mount namespace: its init only
+// chrooted into the rootfs (child.cpp), so joining namespaces leaves us at
+// rrun's "/". chroot needs CAP_SYS_CHROOT, which we hold after setns in the
+// container's user namespace, as root in any case.
+int enter_init_root(int root_fd, os::StepFailure& f) noexcept {
+  if (::fchdir(root_fd) < 0 || ::chroot(".") < 0)
+    return os::fail_step(f, errno, "chroot", "chroot into the root of the container init");
+  ::close(root_fd);
+  return 0;
+}
+
 [[noreturn]] void exec_child(const ExecPlan& plan) noexcept {
   KeptFds keep;
   keep.add(plan.sync_fd);
   keep.add(plan.init_pidfd);
   keep.add(plan.trampoline_fd);
   keep.add(plan.proc_fd);
+  keep.add(plan.root_fd);
   if (plan.seccomp) keep.add(plan.seccomp->bpf.get());
   close_fds_except(plan.preserve_fds, keep);
   sigset_t none;
@@ -106,6 +120,9 @@ int send(const ExecPlan& plan, Msg m, os::StepFailure& f, int fd = -1) noexcept 
   // Through the container's /proc, which shows us only once we are in its
   // pid namespace (after the fork).
   bool setgroups_allowed = !userns_denies_setgroups();
+  // The last look at rrun's /proc (setgroups above): from here on, a
+  // container without a mount namespace sees its own root.
+  if (plan.root_fd >= 0 && enter_init_root(plan.root_fd, f) < 0) die(plan, f);
   if (::chdir(plan.cwd.c_str()) < 0)
     os::fail_step(f, errno, "cwd", "change to `%s` in the container", plan.cwd.c_str()), die(plan, f);
   if (apply_umask(plan.process, f) < 0 || apply_personality(plan.process, f) < 0 ||
@@ -236,6 +253,19 @@ unsigned long namespaces_to_join(pid_t pid) {
   return flags;
 }
 
+// The root of the init (/proc/PID/root, through rrun's /proc) of a container
+// without a mount namespace of its own, opened before the exec process enters
+// any of its namespaces. `pidfd` (checked against the start time) proves
+// that the pid was still the init's when the root was opened.
+os::UniqueFd open_init_root(const State& st, int pidfd) {
+  std::string path = "/proc/" + std::to_string(st.pid) + "/root";
+  os::UniqueFd root(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) os::throw_errno("open the root of the container init `" + path + "`");
+  if (os::sys::pidfd_send_signal(pidfd, 0) < 0 && errno == ESRCH)
+    throw os::Error("cannot exec in container " + os::quote(st.id) + ": it is stopped");
+  return root;
+}
+
 // The uid map of the container's user namespace, as IdMappings.
 std::vector<spec::IdMapping> read_uid_map(pid_t pid) {
   std::vector<spec::IdMapping> out;
@@ -305,6 +335,9 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   }
   os::UniqueFd proc_for_profile = open_proc_for_profile(proc.apparmor_profile);
   plan.proc_fd = proc_for_profile.get();
+  os::UniqueFd init_root;
+  if (!rootfs::owns_mount_namespace(spec)) init_root = open_init_root(st, init_pidfd.get());
+  plan.root_fd = init_root.get();
   std::unique_ptr<cgroups::Manager> cgroup = container_cgroup(st);
 
   // Clone into the cgroup; the child waits for `go`.

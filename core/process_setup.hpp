@@ -91,10 +91,11 @@ void copy_process_basics(Plan& plan, const spec::Process& process) {
 // `exec --process`: what process.json leaves out comes from the container's
 // own process, as runc takes it from the container's config
 // (newInitConfig, finalizeNamespace): capabilities when absent (a present,
-// empty object means none), rlimits when absent or empty, apparmorProfile
-// and selinuxLabel when empty, oomScoreAdj when absent. noNewPrivileges
-// when absent too: stricter than runc, whose command line always passes
-// the file's value (false when absent).
+// empty object means none, and so does a container without them), rlimits
+// when absent or empty, apparmorProfile and selinuxLabel when empty,
+// oomScoreAdj when absent. noNewPrivileges when absent too: stricter than
+// runc, whose command line always passes the file's value (false when
+// absent).
 void inherit_container_process(spec::Process& process, const spec::Process& container);
 
 // "0-3,7" -> set. Throws os::Error prefixed with `path`.

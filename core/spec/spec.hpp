@@ -102,7 +102,7 @@ struct Process {
   std::vector<std::string> args;
   std::string command_line;  // Windows only
   User user;
-  std::optional<Capabilities> capabilities;  // absent: none set; present and empty: no capabilities
+  std::optional<Capabilities> capabilities;  // absent or empty: no capabilities (exec --process: inherited)
   std::vector<Rlimit> rlimits;
   std::optional<bool> no_new_privileges;  // absent and false differ for `exec --process`
   std::string apparmor_profile;

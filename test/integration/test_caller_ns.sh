@@ -3,8 +3,9 @@
 # (issue 11, points 1, 2 and 9), root and rootless:
 # - without a mount namespace the init only chroots into the rootfs (no
 #   mount, no propagation change, no pivot_root): the caller's "/" and mount
-#   table are the same before and after create, start and delete; what would
-#   need a mount namespace is refused, naming the field, leaving nothing;
+#   table are the same before and after create, start, exec and delete; an
+#   exec chroots into the init's root; what would need a mount namespace is
+#   refused, naming the field, leaving nothing;
 # - every linux.rootfsPropagation value runs, "/" inside has that
 #   propagation, and the caller's mount table is unchanged;
 # - hostname and domainname without a uts namespace are refused, and the
@@ -62,6 +63,26 @@ expect_ok rr delete c1
 expect_caller_view "$view" "after delete"
 expect_eq "$(cat "$WORK/c1.out")" $'rootfs-file\n/tmp/work\n'"$(stat -c %i "$b/rootfs")" \
   "the process's view (a file only in the rootfs, process.cwd, the inode of /)"
+assert_no_leftovers
+
+step "no mount namespace: exec chroots into the init's root; the caller's / and mounts stay"
+cp "$b/config.json" "$WORK/config.keep"
+set_args "$b" sleep 600
+seen_inside=$'rootfs-file\n/tmp/work\n'"$(stat -c %i "$b/rootfs")"
+expect_ok rr create -b "$b" c3 </dev/null
+# Rootless, exec into a created container fails whatever its namespaces: its
+# init (rrun, not dumpable) is not the caller's to inspect in /proc.
+whens=(created running)
+[[ "$RRUN_TEST_MODE" == root ]] || whens=(running)
+for when in "${whens[@]}"; do
+  [[ "$when" == created ]] || expect_ok rr start c3
+  expect_ok rr exec c3 sh -c 'cat /only-in-rootfs; pwd; stat -c %i /'
+  expect_eq "$out" "$seen_inside" "an exec's view in a $when container (a file only in the rootfs, process.cwd, the inode of /)"
+  expect_caller_view "$view" "after an exec in a $when container"
+done
+expect_ok rr delete -f c3
+cp "$WORK/config.keep" "$b/config.json"
+expect_caller_view "$view" "after delete -f"
 assert_no_leftovers
 
 step "no mount namespace: a sysctl of the container's uts namespace goes through rrun's /proc"

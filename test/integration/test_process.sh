@@ -194,6 +194,23 @@ has_line "CapInh=0000000000000000"
 has_line "CapAmb=0000000000000000"
 has_line "status=1"
 
+step "capabilities: none when process.capabilities is absent, in the init and in exec (as runc)"
+fresh
+config_set "$B" 'del(.process.capabilities)'
+no_caps() {
+  local set
+  for set in CapBnd CapPrm CapEff CapInh CapAmb; do
+    expect_eq "$(val $set)" 0000000000000000 "$set $1 without process.capabilities"
+  done
+}
+in_container probe caps
+no_caps "of the init"
+set_cmd sleep 600
+expect_ok rr run -d -b "$B" nocaps </dev/null
+expect_ok rr exec nocaps probe caps
+no_caps "of an exec"
+expect_ok rr delete -f nocaps
+
 if ((MANY_IDS)); then
   step "capabilities: a non-root user keeps exactly the ambient set across exec"
   fresh

@@ -233,9 +233,7 @@ BOOST_AUTO_TEST_CASE(load_without_no_new_privs_or_cap_sys_admin_fails) {
   s.syscalls = {rule({"getppid"}, "SCMP_ACT_ERRNO")};
   auto plan = core::plan_seccomp(s);
   // Drop every capability (CAP_SYS_ADMIN with them) in the child.
-  core::CapsPlan none;
-  none.present = true;
-  none.last_cap = core::read_last_cap();
+  core::CapsPlan none = core::plan_capabilities(std::nullopt, core::read_last_cap());
   int status = run_in_child([&] {
     os::StepFailure f;
     if (::geteuid() == 0 && core::apply_capabilities(none, f) < 0) return 80;

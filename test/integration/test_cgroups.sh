@@ -18,6 +18,15 @@ cp "$B/config.json" "$WORK/config.res"
 
 # The cgroup of PID in HIERARCHY (v1), from /proc/PID/cgroup.
 cgroup_of() { awk -F: -v h="$2" '$2 == h || $2 ~ "(^|,)"h"(,|$)" { print $3; exit }' "/proc/$1/cgroup"; }
+# run_expect_cgroupns_root ID: runs $B with a cgroup namespace added; every
+# line of the init's /proc/self/cgroup must end in :/ (its own cgroup as root).
+run_expect_cgroupns_root() {
+  config_set "$B" 'if any(.linux.namespaces[]; .type == "cgroup") then . else .linux.namespaces += [{type: "cgroup"}] end'
+  set_cmd cat /proc/self/cgroup
+  expect_ok rr run -b "$B" "$1" </dev/null
+  expect_contains "$out" ":memory:" "the init's /proc/self/cgroup"
+  expect_eq "$(grep -v ':/$' <<<"$out" || true)" "" "lines of the init's /proc/self/cgroup not ending in :/"
+}
 
 if [[ "$RRUN_TEST_MODE" == root ]]; then
   [[ "$mode" == tmpfs ]] || skip "the host's /sys/fs/cgroup is $mode, not v1/hybrid: the v2 driver is tested in the VM"
@@ -124,11 +133,7 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then
 
   step "a cgroup namespace on v1: the init and exec see their cgroups as / (joined before the namespace was made)"
   fresh
-  config_set "$B" 'if any(.linux.namespaces[]; .type == "cgroup") then . else .linux.namespaces += [{type: "cgroup"}] end'
-  set_cmd cat /proc/self/cgroup
-  expect_ok rr run -b "$B" cgns1 </dev/null
-  expect_contains "$out" ":memory:" "the init's /proc/self/cgroup"
-  expect_eq "$(grep -v ':/$' <<<"$out" || true)" "" "lines of the init's /proc/self/cgroup not ending in :/"
+  run_expect_cgroupns_root cgns1
   set_cmd sleep 600
   expect_ok rr run -d -b "$B" cgns2 </dev/null
   expect_ok rr exec cgns2 cat /proc/self/cgroup /proc/1/cgroup
@@ -186,11 +191,8 @@ else
 
   step "a cgroup namespace without cgroups (none driver): the view is / too"
   fresh
-  config_set "$B" 'del(.linux.resources) | if any(.linux.namespaces[]; .type == "cgroup") then . else .linux.namespaces += [{type: "cgroup"}] end'
-  set_cmd cat /proc/self/cgroup
-  expect_ok rr run -b "$B" cgns </dev/null
-  expect_contains "$out" ":memory:" "the init's /proc/self/cgroup"
-  expect_eq "$(grep -v ':/$' <<<"$out" || true)" "" "lines of the init's /proc/self/cgroup not ending in :/"
+  config_set "$B" 'del(.linux.resources)'
+  run_expect_cgroupns_root cgns
   assert_no_leftovers
 
   step "no resources: no warning"

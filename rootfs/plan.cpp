@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -475,6 +476,7 @@ class Planner {
         op.optional = true;
       }
     } else if (type == "cgroup" || type == "cgroup2") {
+      if (plan_cgroup_v1_tree(op)) return;
       // cgroup2 can be mounted where the host is unified and (in a user
       // namespace) the cgroup namespace is ours; otherwise bind the host's
       // tree (runc rootless: bind /sys/fs/cgroup; on a hybrid host its v1
@@ -496,6 +498,44 @@ class Planner {
       dev_readonly_ = true;
     }
     plan_.ops_before_pivot.push_back(op);
+  }
+
+  // A v1 or hybrid host, as runc's mountCgroupV1 with a cgroup namespace: a
+  // tmpfs at the destination, a fresh mount of each of the host's hierarchies
+  // in it (their root is the container's own cgroup, as the namespace was
+  // made after the init joined its cgroups), the unified one too, and the
+  // host's links between them (cpu -> cpu,cpuacct). `ro` makes every mount
+  // read-only, the tmpfs once it is filled. Not in a user namespace: v1
+  // controllers can only be mounted with CAP_SYS_ADMIN in the initial one,
+  // so the host's tree stays bound there (as runc rootless). Not without a
+  // cgroup namespace either: a fresh mount would show the host's root; the
+  // host's tree stays bound there (runc binds each hierarchy's directory of
+  // the container's cgroup instead).
+  bool plan_cgroup_v1_tree(const MountOp& op) {
+    const HostCgroupTree& host = opts_.host_cgroup_tree;
+    if (opts_.host_cgroup2 || in_userns() || !opts_.new_cgroup_ns || host.hierarchies.empty()) return false;
+    constexpr unsigned long kFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    auto add = [&](std::vector<MountOp>& ops, OpKind kind, const std::string& name) -> MountOp& {
+      MountOp& m = ops.emplace_back();
+      m.kind = kind;
+      m.origin = op.origin;
+      m.destination = name.empty() ? op.destination : op.destination + "/" + name;
+      return m;
+    };
+    MountOp& tmpfs = add(plan_.ops_before_pivot, OpKind::mount, "");
+    tmpfs.source = tmpfs.fstype = "tmpfs";
+    tmpfs.flags = kFlags;
+    tmpfs.data = "mode=755";
+    tmpfs.propagation = op.propagation;
+    for (const CgroupHierarchy& h : host.hierarchies) {
+      MountOp& m = add(plan_.ops_before_pivot, OpKind::mount, h.dir);
+      m.source = m.fstype = h.fstype;
+      m.flags = kFlags | (op.flags & MS_RDONLY);
+      m.data = h.options;
+    }
+    for (const CgroupLink& l : host.links) add(plan_.ops_before_pivot, OpKind::symlink, l.name).link_target = l.target;
+    if (op.flags & MS_RDONLY) add(plan_.ops_after_pivot, OpKind::remount_readonly, "");
+    return true;
   }
 
   void plan_overlay_mount(MountOp& op, const MountOptions& mo, const std::string& where) {
@@ -738,6 +778,59 @@ bool host_cgroup_is_unified(const std::string& cgroup_root) {
   return sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
+std::vector<CgroupHierarchy> parse_cgroup_hierarchies(const std::string& mountinfo_text,
+                                                      const std::string& cgroup_root) {
+  std::vector<CgroupHierarchy> out;
+  for (const std::string& line : os::split(mountinfo_text, '\n')) {
+    // "id parent major:minor root mount-point options [optional...] - fstype source super-options"
+    std::vector<std::string> f = os::words(line);
+    auto dash = std::find(f.begin() + std::min<size_t>(f.size(), 6), f.end(), "-");
+    if (f.size() < 6 || f.end() - dash < 4) continue;
+    const std::string& fstype = dash[1];
+    std::string mp = unescape_mountinfo(f[4]);
+    if ((fstype != "cgroup" && fstype != "cgroup2") || mp.size() <= cgroup_root.size() + 1 ||
+        mp.compare(0, cgroup_root.size() + 1, cgroup_root + "/") != 0)
+      continue;
+    CgroupHierarchy h;
+    h.dir = mp.substr(cgroup_root.size() + 1);
+    if (h.dir.find('/') != std::string::npos || h.dir == "." || h.dir == "..") continue;
+    h.fstype = fstype;
+    // The options as they are (rw/ro are the mount's; a release agent is
+    // not ours to name): the kernel reuses the hierarchy they name.
+    for (const std::string& o : os::split(dash[3], ',')) {
+      if (o.empty() || o == "rw" || o == "ro" || o.rfind("release_agent=", 0) == 0) continue;
+      if (!h.options.empty()) h.options += ',';
+      h.options += o;
+    }
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+std::vector<CgroupLink> read_cgroup_links(const std::string& cgroup_root,
+                                          const std::vector<CgroupHierarchy>& hierarchies) {
+  std::vector<CgroupLink> out;
+  for (const CgroupHierarchy& h : hierarchies) {
+    // A co-mounted hierarchy ("cpu,cpuacct") has a link per controller.
+    if (h.dir.find(',') == std::string::npos) continue;
+    for (const std::string& name : os::split(h.dir, ',')) {
+      char target[NAME_MAX + 1];
+      std::string path = cgroup_root + "/" + name;
+      ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
+      if (n <= 0 || std::string(target, static_cast<size_t>(n)) != h.dir) continue;
+      out.push_back({name, h.dir});
+    }
+  }
+  return out;
+}
+
+HostCgroupTree probe_host_cgroup_tree() {
+  HostCgroupTree t;
+  t.hierarchies = parse_cgroup_hierarchies(os::read_file_if_exists("/proc/self/mountinfo").value_or(""));
+  t.links = read_cgroup_links("/sys/fs/cgroup", t.hierarchies);
+  return t;
+}
+
 bool owns_mount_namespace(const spec::Spec& spec) {
   const spec::Namespace* ns = spec.linux ? spec.linux->find_namespace(spec::NamespaceType::mount) : nullptr;
   if (!ns) return false;
@@ -784,6 +877,11 @@ PlanOptions plan_options_from_spec(const spec::Spec& spec, bool rootless) {
     o.uid_mappings = lx.uid_mappings;
   }
   if (rootless) o.new_user_ns = true;
+  // The host's cgroup hierarchies, only where plan_cgroup_v1_tree uses them.
+  bool cgroup_mount = std::any_of(spec.mounts.begin(), spec.mounts.end(),
+                                  [](const spec::Mount& m) { return m.type == "cgroup" || m.type == "cgroup2"; });
+  if (cgroup_mount && !o.host_cgroup2 && !o.new_user_ns && o.new_cgroup_ns)
+    o.host_cgroup_tree = probe_host_cgroup_tree();
   return o;
 }
 

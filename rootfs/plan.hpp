@@ -85,6 +85,27 @@ struct OverlayMount {
   bool squash_to_root = false;
 };
 
+// One cgroup file system mounted directly under the host's /sys/fs/cgroup of
+// a v1 or hybrid host, from the host's mountinfo.
+struct CgroupHierarchy {
+  std::string dir;      // its directory there: "memory", "cpu,cpuacct", "systemd", "unified"
+  std::string fstype;   // "cgroup" (v1) or "cgroup2" (the unified hierarchy of a hybrid host)
+  std::string options;  // the super block's options without rw/ro: "memory", "xattr,name=systemd", ""
+};
+
+// A symbolic link directly under the host's /sys/fs/cgroup to one of its
+// hierarchies: "cpu" -> "cpu,cpuacct".
+struct CgroupLink {
+  std::string name;
+  std::string target;
+};
+
+// What a v1 or hybrid host has under /sys/fs/cgroup (empty on a v2 host).
+struct HostCgroupTree {
+  std::vector<CgroupHierarchy> hierarchies;
+  std::vector<CgroupLink> links;
+};
+
 struct PlanOptions {
   bool rootless = false;       // no privileges on the host (mknod is not possible)
   bool new_user_ns = false;    // the container has its own user namespace
@@ -96,6 +117,9 @@ struct PlanOptions {
   // false: it shares rrun's, and the plan only chroots.
   bool own_mount_ns = true;
   bool host_cgroup2 = true;  // /sys/fs/cgroup is a cgroup2 (unified) mount; see host_cgroup_is_unified()
+  // Not unified: its hierarchies, for a `cgroup` mount that gets fresh
+  // mounts of them (probe_host_cgroup_tree; filled only where they are used).
+  HostCgroupTree host_cgroup_tree;
   // The container's gid mappings when new_user_ns (devpts `gid=N` is dropped
   // when N is not mapped).
   std::vector<spec::IdMapping> gid_mappings;
@@ -162,6 +186,19 @@ unsigned long parse_propagation(const std::string& value, const std::string& jso
 
 // Whether `cgroup_root` (default /sys/fs/cgroup) is a cgroup2 mount.
 bool host_cgroup_is_unified(const std::string& cgroup_root = "/sys/fs/cgroup");
+
+// The cgroup and cgroup2 mounts directly under `cgroup_root` in mountinfo
+// text (the host's /proc/self/mountinfo), in its order.
+std::vector<CgroupHierarchy> parse_cgroup_hierarchies(const std::string& mountinfo_text,
+                                                      const std::string& cgroup_root = "/sys/fs/cgroup");
+
+// The symbolic links in `cgroup_root` whose target is the directory of one
+// of `hierarchies` (the co-mounted controllers: cpu -> cpu,cpuacct).
+std::vector<CgroupLink> read_cgroup_links(const std::string& cgroup_root,
+                                          const std::vector<CgroupHierarchy>& hierarchies);
+
+// Both, from /proc/self/mountinfo and /sys/fs/cgroup.
+HostCgroupTree probe_host_cgroup_tree();
 
 // Whether linux.namespaces gives the container a mount namespace of its own:
 // a new one, or a joined one that is not the caller's.

@@ -142,6 +142,37 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then
   expect_ok rr delete -f cgns2
   assert_no_leftovers
 
+  step "a cgroup namespace on v1: the cgroup mount has each hierarchy with the container's cgroup as root, read-only; exec sees the same"
+  cp "$WORK/config.res" "$B/config.json"
+  config_set "$B" 'if any(.linux.namespaces[]; .type == "cgroup") then . else .linux.namespaces += [{type: "cgroup"}] end'
+  expect_eq "$(jq -c '.mounts[] | select(.destination == "/sys/fs/cgroup") | [.type, (.options | index("ro") != null)]' "$B/config.json")" '["cgroup",true]' "the spec's cgroup mount"
+  # What the container sees at /sys/fs/cgroup: the entries, the memory
+  # hierarchy's subdirectories (none: the container's cgroup has no
+  # children, the host's root has many), its limit, and writes.
+  view='echo ls=$(ls /sys/fs/cgroup)
+    set -- /sys/fs/cgroup/memory/*/; [ -d "$1" ] && echo "subdirs=$*" || echo subdirs=
+    echo "limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+    grep -qx 1 /sys/fs/cgroup/memory/cgroup.procs && echo init_listed=yes || echo init_listed=no
+    mkdir /sys/fs/cgroup/memory/x 2>/dev/null && echo mkdir=ok || echo mkdir=refused
+    touch /sys/fs/cgroup/x 2>/dev/null && echo touch=ok || echo touch=refused'
+  expect_view() {
+    expect_eq "$(val ls)" "$(echo $(ls /sys/fs/cgroup))" "$1: ls /sys/fs/cgroup"
+    expect_eq "$(val subdirs)" "" "$1: directories below /sys/fs/cgroup/memory (the host's tree)"
+    expect_eq "$(val limit)" 268435456 "$1: memory.limit_in_bytes at the root of /sys/fs/cgroup/memory"
+    expect_eq "$(val init_listed)" yes "$1: the init (pid 1) in /sys/fs/cgroup/memory/cgroup.procs"
+    expect_eq "$(val mkdir)" refused "$1: mkdir in the read-only memory hierarchy"
+    expect_eq "$(val touch)" refused "$1: a file in the read-only /sys/fs/cgroup"
+  }
+  set_cmd sh -c "$view"
+  expect_ok rr run -b "$B" cgview </dev/null
+  expect_view "the init"
+  set_cmd sleep 600
+  expect_ok rr run -d -b "$B" cgview2 </dev/null
+  expect_ok rr exec cgview2 sh -c "$view"
+  expect_view "exec"
+  expect_ok rr delete -f cgview2
+  assert_no_leftovers
+
   step "a limit the kernel refuses is an error as root, and nothing is left"
   fresh
   set_cmd true

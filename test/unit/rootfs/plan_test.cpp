@@ -352,6 +352,126 @@ BOOST_AUTO_TEST_CASE(rootless_sysfs_mqueue_cgroup_devpts) {
   BOOST_TEST(find_op(plan.ops_before_pivot, "/sys/fs/cgroup")->fstype == "cgroup2");
 }
 
+// A hybrid host's /sys/fs/cgroup, as its mountinfo shows it.
+constexpr const char* kHybridMountinfo =
+    "31 23 0:28 / /sys/fs/cgroup rw,relatime shared:9 - tmpfs tmpfs rw,mode=755\n"
+    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,relatime shared:10 - cgroup cgroup rw,cpu,cpuacct\n"
+    "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+    "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup systemd rw,xattr,release_agent=/x,name=systemd\n"
+    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n"
+    "42 31 0:39 / /sys/fs/cgroup/memory/sub rw - cgroup cgroup rw,memory\n"
+    "43 22 0:40 / /mnt/cg rw - cgroup cgroup rw,pids\n"
+    "44 31 0:41 / /sys/fs/cgroupx rw - cgroup cgroup rw,blkio\n";
+
+BOOST_AUTO_TEST_CASE(host_cgroup_hierarchies_from_mountinfo) {
+  auto h = rootfs::parse_cgroup_hierarchies(kHybridMountinfo);
+  BOOST_REQUIRE_EQUAL(h.size(), 4u);
+  BOOST_TEST(h[0].dir == "cpu,cpuacct");
+  BOOST_TEST(h[0].fstype == "cgroup");
+  BOOST_TEST(h[0].options == "cpu,cpuacct");
+  BOOST_TEST(h[1].dir == "memory");
+  BOOST_TEST(h[1].options == "memory");
+  BOOST_TEST(h[2].dir == "systemd");
+  BOOST_TEST(h[2].options == "xattr,name=systemd");
+  BOOST_TEST(h[3].dir == "unified");
+  BOOST_TEST(h[3].fstype == "cgroup2");
+  BOOST_TEST(h[3].options == "nsdelegate");
+  BOOST_TEST(rootfs::parse_cgroup_hierarchies("31 23 0:28 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n").empty());
+}
+
+BOOST_AUTO_TEST_CASE(host_cgroup_links_of_comounted_controllers) {
+  Bundle b;
+  const std::string root = b.dir + "/cgroup";
+  fs::create_directories(root + "/cpu,cpuacct");
+  fs::create_directories(root + "/net_cls,net_prio");
+  fs::create_directories(root + "/memory");
+  fs::create_directory_symlink("cpu,cpuacct", root + "/cpu");
+  fs::create_directory_symlink("cpu,cpuacct", root + "/cpuacct");
+  fs::create_directory_symlink("memory", root + "/net_cls");  // not the hierarchy's: left out
+  auto h = rootfs::parse_cgroup_hierarchies("1 0 0:1 / " + root + "/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n" +
+                                                "2 0 0:2 / " + root +
+                                                "/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio\n" +
+                                                "3 0 0:3 / " + root + "/memory rw - cgroup cgroup rw,memory\n",
+                                            root);
+  BOOST_REQUIRE_EQUAL(h.size(), 3u);
+  auto links = rootfs::read_cgroup_links(root, h);
+  BOOST_REQUIRE_EQUAL(links.size(), 2u);
+  BOOST_TEST(links[0].name == "cpu");
+  BOOST_TEST(links[0].target == "cpu,cpuacct");
+  BOOST_TEST(links[1].name == "cpuacct");
+  BOOST_TEST(links[1].target == "cpu,cpuacct");
+}
+
+BOOST_AUTO_TEST_CASE(cgroup_mount_on_v1_with_a_cgroup_namespace) {
+  Bundle b;
+  auto s = base_spec();
+  s.mounts.push_back(mnt("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}));
+  rootfs::PlanOptions o;
+  o.host_cgroup2 = false;
+  o.new_cgroup_ns = true;
+  o.host_cgroup_tree.hierarchies = rootfs::parse_cgroup_hierarchies(kHybridMountinfo);
+  o.host_cgroup_tree.links = {{"cpu", "cpu,cpuacct"}, {"cpuacct", "cpu,cpuacct"}};
+  auto plan = rootfs::plan_rootfs(s, b.dir, o);
+
+  constexpr unsigned long kDefault = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  auto* tmpfs = find_op(plan.ops_before_pivot, "/sys/fs/cgroup");
+  BOOST_REQUIRE(tmpfs);
+  BOOST_TEST(tmpfs->kind == OpKind::mount);
+  BOOST_TEST(tmpfs->fstype == "tmpfs");
+  BOOST_TEST(tmpfs->flags == kDefault);  // read-only once filled
+  BOOST_TEST(tmpfs->data == "mode=755");
+  auto expect_mount = [&](const std::string& dir, const std::string& fstype, const std::string& data) {
+    auto* op = find_op(plan.ops_before_pivot, "/sys/fs/cgroup/" + dir);
+    BOOST_REQUIRE_MESSAGE(op, dir);
+    BOOST_TEST(op->kind == OpKind::mount);
+    BOOST_TEST(op->fstype == fstype);
+    BOOST_TEST(op->source == fstype);
+    BOOST_TEST(op->data == data);
+    BOOST_TEST(op->flags == (kDefault | MS_RDONLY));
+    BOOST_TEST(op->origin == "mounts[0]");
+  };
+  expect_mount("cpu,cpuacct", "cgroup", "cpu,cpuacct");
+  expect_mount("memory", "cgroup", "memory");
+  expect_mount("systemd", "cgroup", "xattr,name=systemd");
+  expect_mount("unified", "cgroup2", "nsdelegate");
+  for (const char* link : {"cpu", "cpuacct"}) {
+    auto* op = find_op(plan.ops_before_pivot, std::string("/sys/fs/cgroup/") + link);
+    BOOST_REQUIRE(op);
+    BOOST_TEST(op->kind == OpKind::symlink);
+    BOOST_TEST(op->link_target == "cpu,cpuacct");
+  }
+  BOOST_TEST(plan.ops_before_pivot.size() >= 7u);
+  auto* ro = find_op(plan.ops_after_pivot, "/sys/fs/cgroup");
+  BOOST_REQUIRE(ro);
+  BOOST_TEST(ro->kind == OpKind::remount_readonly);
+
+  // rw: nothing read-only.
+  s.mounts[0].options = {"nosuid", "noexec", "nodev", "relatime", "rw"};
+  plan = rootfs::plan_rootfs(s, b.dir, o);
+  BOOST_TEST(find_op(plan.ops_before_pivot, "/sys/fs/cgroup/memory")->flags == kDefault);
+  BOOST_TEST(!find_op(plan.ops_after_pivot, "/sys/fs/cgroup"));
+
+  // Without a cgroup namespace, in a user namespace, rootless: the host's tree is bound.
+  auto bound = [&](rootfs::PlanOptions opts) {
+    auto p = rootfs::plan_rootfs(s, b.dir, opts);
+    auto* op = find_op(p.ops_before_pivot, "/sys/fs/cgroup");
+    return op && op->kind == OpKind::bind && op->source == "/sys/fs/cgroup" &&
+           !find_op(p.ops_before_pivot, "/sys/fs/cgroup/memory");
+  };
+  auto no_cgroupns = o;
+  no_cgroupns.new_cgroup_ns = false;
+  BOOST_TEST(bound(no_cgroupns));
+  auto userns = o;
+  userns.new_user_ns = true;
+  BOOST_TEST(bound(userns));
+  auto rootless = o;
+  rootless.rootless = rootless.new_user_ns = true;
+  BOOST_TEST(bound(rootless));
+  auto unknown = o;
+  unknown.host_cgroup_tree = {};
+  BOOST_TEST(bound(unknown));
+}
+
 BOOST_AUTO_TEST_CASE(dev_devices_and_links) {
   Bundle b;
   auto s = base_spec();

@@ -501,9 +501,10 @@ class Planner {
   }
 
   // A v1 or hybrid host, as runc's mountCgroupV1 with a cgroup namespace: a
-  // tmpfs at the destination, a fresh mount of each of the host's hierarchies
-  // in it (their root is the container's own cgroup, as the namespace was
-  // made after the init joined its cgroups), the unified one too, and the
+  // tmpfs at the destination, a fresh mount of each of the host's controller
+  // hierarchies in it (their root is the container's own cgroup, as the
+  // namespace was made after the init joined its cgroups; named and unified
+  // hierarchies, which the init does not join, are left out), and the
   // host's links between them (cpu -> cpu,cpuacct). `ro` makes every mount
   // read-only, the tmpfs once it is filled. Not in a user namespace: v1
   // controllers can only be mounted with CAP_SYS_ADMIN in the initial one,
@@ -788,7 +789,11 @@ std::vector<CgroupHierarchy> parse_cgroup_hierarchies(const std::string& mountin
     if (f.size() < 6 || f.end() - dash < 4) continue;
     const std::string& fstype = dash[1];
     std::string mp = unescape_mountinfo(f[4]);
-    if ((fstype != "cgroup" && fstype != "cgroup2") || mp.size() <= cgroup_root.size() + 1 ||
+    // Only controllers' hierarchies, those rrun's v1 driver places the init
+    // in: a named one (name=systemd) or the unified one would show the
+    // caller's cgroup, on these hosts the root of the host's tree (runc
+    // leaves out the unified one too).
+    if (fstype != "cgroup" || dash[3].find("name=") != std::string::npos || mp.size() <= cgroup_root.size() + 1 ||
         mp.compare(0, cgroup_root.size() + 1, cgroup_root + "/") != 0)
       continue;
     CgroupHierarchy h;

@@ -85,12 +85,12 @@ struct OverlayMount {
   bool squash_to_root = false;
 };
 
-// One cgroup file system mounted directly under the host's /sys/fs/cgroup of
-// a v1 or hybrid host, from the host's mountinfo.
+// One v1 controller hierarchy mounted directly under the host's
+// /sys/fs/cgroup of a v1 or hybrid host, from the host's mountinfo.
 struct CgroupHierarchy {
-  std::string dir;      // its directory there: "memory", "cpu,cpuacct", "systemd", "unified"
-  std::string fstype;   // "cgroup" (v1) or "cgroup2" (the unified hierarchy of a hybrid host)
-  std::string options;  // the super block's options without rw/ro: "memory", "xattr,name=systemd", ""
+  std::string dir;      // its directory there: "memory", "cpu,cpuacct"
+  std::string fstype;   // "cgroup"
+  std::string options;  // the super block's options without rw/ro: "memory", "cpu,cpuacct"
 };
 
 // A symbolic link directly under the host's /sys/fs/cgroup to one of its
@@ -187,8 +187,9 @@ unsigned long parse_propagation(const std::string& value, const std::string& jso
 // Whether `cgroup_root` (default /sys/fs/cgroup) is a cgroup2 mount.
 bool host_cgroup_is_unified(const std::string& cgroup_root = "/sys/fs/cgroup");
 
-// The cgroup and cgroup2 mounts directly under `cgroup_root` in mountinfo
-// text (the host's /proc/self/mountinfo), in its order.
+// The v1 controller hierarchies (not named ones such as name=systemd, not
+// cgroup2) mounted directly under `cgroup_root` in mountinfo text (the
+// host's /proc/self/mountinfo), in its order.
 std::vector<CgroupHierarchy> parse_cgroup_hierarchies(const std::string& mountinfo_text,
                                                       const std::string& cgroup_root = "/sys/fs/cgroup");
 

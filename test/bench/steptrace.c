@@ -6,7 +6,7 @@
 // Runs PROGRAM under ptrace and single-steps it and every process it creates
 // with fork or clone (not vfork, see below), until each one exits or executes
 // another program (then it is left to run untraced: the container's process,
-// a hook). Every instruction executed inside PROGRAM's own
+// a hook; rrun's re-execution of its own sealed copy is followed). Every instruction executed inside PROGRAM's own
 // file mapping is recorded once, as an offset from the start of that file's
 // first mapping; OUT gets one hex offset per line, in the order of first
 // execution. test/bench/order.sh maps the offsets to functions, for the
@@ -39,8 +39,11 @@ static void die(const char* what) {
   exit(1);
 }
 
-// The lowest start and highest end of the mappings of the program's file.
+// The lowest start and highest end of the mappings of the program's file
+// (again after rrun re-executed itself from its sealed copy: the same bytes,
+// mapped elsewhere, so offsets stay comparable).
 static void find_mapping(pid_t pid) {
+  base = limit = 0;
   char path[64], exe[4096], line[4096 + 128];
   snprintf(path, sizeof path, "/proc/%d/exe", pid);
   ssize_t n = readlink(path, exe, sizeof exe - 1);
@@ -64,8 +67,18 @@ static void find_mapping(pid_t pid) {
     fprintf(stderr, "steptrace: no mapping of %s in /proc/%d/maps\n", exe, pid);
     exit(1);
   }
-  seen = calloc(limit - base, 1);
+  if (!seen) seen = calloc(limit - base, 1);
   if (!seen) die("calloc");
+}
+
+// Whether `pid` now runs rrun's sealed memfd copy of itself (core/exe_guard).
+static int runs_sealed_copy(pid_t pid) {
+  char path[64], exe[256];
+  snprintf(path, sizeof path, "/proc/%d/exe", pid);
+  ssize_t n = readlink(path, exe, sizeof exe - 1);
+  if (n < 0) return 0;
+  exe[n] = '\0';
+  return strcmp(exe, "/memfd:rrun (deleted)") == 0;
 }
 
 static void record(pid_t pid) {
@@ -117,7 +130,10 @@ int main(int argc, char** argv) {
     }
     if (!WIFSTOPPED(status)) continue;
     int sig = WSTOPSIG(status), event = status >> 16;
-    if (event == PTRACE_EVENT_EXEC) {
+    if (event == PTRACE_EVENT_EXEC && runs_sealed_copy(pid)) {
+      // rrun itself again, from its sealed copy: followed on.
+      find_mapping(pid);
+    } else if (event == PTRACE_EVENT_EXEC) {
       // Another program now: not ours to record.
       ptrace(PTRACE_DETACH, pid, 0, 0);
       continue;

@@ -65,9 +65,7 @@ ExeGuard choose_exe_guard(bool shares_user_ns, bool owner_mapped) {
 bool binary_owner_mapped(const std::string& binary, const std::vector<spec::IdMapping>& uid_map) {
   struct stat st;
   if (::stat(binary.c_str(), &st) < 0) return true;
-  for (const auto& m : uid_map)
-    if (st.st_uid >= m.host_id && st.st_uid - m.host_id < m.size) return true;
-  return false;
+  return spec::maps_host_id(uid_map, st.st_uid);
 }
 
 bool running_from_sealed_copy() {

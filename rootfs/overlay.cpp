@@ -176,22 +176,12 @@ std::string find_fuse_overlayfs(const char* path_env) {
   return "";
 }
 
-namespace {
-
-bool host_id_mapped(const std::vector<spec::IdMapping>& maps, uint32_t id) {
-  for (const auto& m : maps)
-    if (id >= m.host_id && uint64_t(id) < uint64_t(m.host_id) + m.size) return true;
-  return false;
-}
-
-}  // namespace
-
 std::optional<UnmappedOwner> find_unmapped_owner(const std::vector<FileOwner>& files,
                                                  const std::vector<spec::IdMapping>& uid_map,
                                                  const std::vector<spec::IdMapping>& gid_map) {
   for (const auto& f : files) {
-    if (!host_id_mapped(uid_map, f.uid)) return UnmappedOwner{f.path, "uid", f.uid};
-    if (!host_id_mapped(gid_map, f.gid)) return UnmappedOwner{f.path, "gid", f.gid};
+    if (!spec::maps_host_id(uid_map, f.uid)) return UnmappedOwner{f.path, "uid", f.uid};
+    if (!spec::maps_host_id(gid_map, f.gid)) return UnmappedOwner{f.path, "gid", f.gid};
   }
   return std::nullopt;
 }

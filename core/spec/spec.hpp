@@ -24,6 +24,13 @@ struct IdMapping {
   bool operator==(const IdMapping&) const = default;
 };
 
+// Whether one of `maps` maps the host id `id` into the container.
+inline bool maps_host_id(const std::vector<IdMapping>& maps, uint64_t id) {
+  for (const auto& m : maps)
+    if (id >= m.host_id && id - m.host_id < m.size) return true;
+  return false;
+}
+
 struct Root {
   std::string path;
   bool readonly = false;

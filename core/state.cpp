@@ -277,6 +277,22 @@ os::UniqueFd open_checked(os::BorrowedFd dir, const char* name, int flags, const
   return owned;
 }
 
+// The contents of the regular file `name` in `dir` (the file at `path`),
+// opened as open_checked(); nullopt when it does not exist.
+std::optional<std::string> read_checked(os::BorrowedFd dir, const char* name, const std::string& path, uid_t uid) {
+  // O_NONBLOCK: a FIFO in a file's place must not hang us.
+  os::UniqueFd fd = open_checked(dir, name, O_RDONLY | O_NONBLOCK, "state file", path, uid);
+  if (!fd) return std::nullopt;
+  struct stat st;
+  if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
+    throw os::Error("state file \"" + path + "\" is not a regular file; " + kForeignRemedy);
+  try {
+    return os::read_fd(fd);
+  } catch (...) {
+    os::rethrow_with_context("read " + os::quote(path));
+  }
+}
+
 }  // namespace
 
 os::UniqueFd StateStore::open_root() const {
@@ -308,18 +324,9 @@ os::UniqueFd StateStore::open_trusted(const std::string& id, const char* name, i
 }
 
 std::optional<std::string> StateStore::read_trusted(const std::string& id, const char* name) const {
-  // O_NONBLOCK: a FIFO in a file's place must not hang us.
-  os::UniqueFd fd = open_trusted(id, name, O_RDONLY | O_NONBLOCK);
-  if (!fd) return std::nullopt;
-  struct stat st;
-  if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
-    throw os::Error("state file \"" + container_dir(id) + "/" + name + "\" is not a regular file; " +
-                    kForeignRemedy);
-  try {
-    return os::read_fd(fd);
-  } catch (...) {
-    os::rethrow_with_context("read " + os::quote(container_dir(id) + "/" + name));
-  }
+  os::UniqueFd dir = open_container_dir(id);
+  if (!dir) return std::nullopt;
+  return read_checked(dir, name, container_dir(id) + "/" + name, caller_);
 }
 
 void StateStore::create_container_dir(const std::string& id) {
@@ -343,18 +350,12 @@ std::optional<State> StateStore::load(const std::string& id) const {
   validate_container_id(id);
   os::UniqueFd dir = open_container_dir(id);
   if (!dir) return std::nullopt;
-  os::UniqueFd file = open_checked(dir, "state.json", O_RDONLY | O_NONBLOCK, "state file", state_path(id), caller_);
+  std::optional<std::string> text = read_checked(dir, "state.json", state_path(id), caller_);
   State s;
   s.id = id;
-  if (!file) return s;  // creating, with no creator: stopped
-  std::string text;
+  if (!text) return s;  // creating, with no creator: stopped
   try {
-    text = os::read_fd(file);
-  } catch (...) {
-    os::rethrow_with_context("read " + os::quote(state_path(id)));
-  }
-  try {
-    s = state_from_json(text);
+    s = state_from_json(*text);
     if (s.id.empty()) s.id = id;
     return s;
   } catch (const os::Error& e) {

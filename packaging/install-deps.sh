@@ -2,18 +2,22 @@
 # Install everything rrun needs to build and test, from Debian 12 packages only.
 # Idempotent: when every package is already installed it does nothing (no
 # `apt-get update`), so it is cheap to call before every build.
-#   --bench   also the other runtimes test/bench/bench.sh compares rrun with
+#   --bench    also the other runtimes test/bench/bench.sh compares rrun with
+#   --clients  also the container clients test/clients/ drives rrun with
 set -euo pipefail
 
 bench=0
-case "${1:-}" in
-  "") ;;
-  --bench) bench=1 ;;
-  *)
-    echo "install-deps: unknown option \`$1\` (expected --bench or nothing)" >&2
-    exit 2
-    ;;
-esac
+clients=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) bench=1 ;;
+    --clients) clients=1 ;;
+    *)
+      echo "install-deps: unknown option \`$arg\` (expected --bench, --clients or nothing)" >&2
+      exit 2
+      ;;
+  esac
+done
 
 # lld: links rrun in the order of packaging/link-order.txt (CMakeLists.txt).
 build_deps=(
@@ -38,8 +42,16 @@ bench_deps=(crun runc)
 # and the GUI out; the kernel is fetched by test/vm/build-image.sh with
 # `apt-get download`, never installed (its udev would change /dev permissions).
 vm_deps=(qemu-system-x86 cpio xz-utils)
+# The clients of test/clients/ (issue 12), with runc for the latency side by
+# side and umoci + skopeo to build their image without a registry. Their
+# daemons are started by the tests, privately; see below for the install.
+client_deps=(
+  podman conmon containerd docker.io rootlesskit slurmctld slurmd slurm-client munge
+  skopeo umoci runc
+)
 packages=("${build_deps[@]}" "${runtime_deps[@]}" "${vm_deps[@]}")
 if ((bench)); then packages+=("${bench_deps[@]}"); fi
+if ((clients)); then packages+=("${client_deps[@]}"); fi
 
 # One dpkg-query call: print "<status> <name>" for every known package.
 declare -A installed=()
@@ -66,5 +78,14 @@ if ((EUID != 0)); then
   sudo=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Daemons (dockerd, containerd, munge, slurmd) must not start on install: the
+# tests start their own, privately. Debian's way is a policy-rc.d that denies
+# every start; one is put in place for the install when the host has none.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\n# install-deps.sh (rrun): no service starts during the install\nexit 101\n' |
+    "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+  "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
+  trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

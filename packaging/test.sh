@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 src=$PWD
 jobs=${RRUN_JOBS:-2}
 
-bash packaging/install-deps.sh
+bash packaging/install-deps.sh --clients
 
 echo "== unit tests under ASan+UBSan (build-asan)"
 cmake -S "$src" -B "$src/build-asan" -DRRUN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null

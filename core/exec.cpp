@@ -28,6 +28,7 @@
 #include <rrun/os/syscall.hpp>
 #include <rrun/rootfs/plan.hpp>
 #include <rrun/spec/parse.hpp>
+#include <rrun/userns/plan.hpp>
 
 #include "caps.hpp"
 #include "container.hpp"
@@ -268,19 +269,7 @@ os::UniqueFd open_init_root(const State& st, int pidfd) {
 
 // The uid map of the container's user namespace, as IdMappings.
 std::vector<spec::IdMapping> read_uid_map(pid_t pid) {
-  std::vector<spec::IdMapping> out;
-  std::string text = os::read_file("/proc/" + std::to_string(pid) + "/uid_map");
-  size_t at = 0;
-  while (at < text.size()) {
-    size_t nl = text.find('\n', at);
-    std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
-    unsigned long c, h, s;
-    if (std::sscanf(line.c_str(), "%lu %lu %lu", &c, &h, &s) == 3)
-      out.push_back({static_cast<uint32_t>(c), static_cast<uint32_t>(h), static_cast<uint32_t>(s)});
-    if (nl == std::string::npos) break;
-    at = nl + 1;
-  }
-  return out;
+  return userns::parse_map_text(os::read_file("/proc/" + std::to_string(pid) + "/uid_map"));
 }
 
 }  // namespace

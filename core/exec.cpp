@@ -118,6 +118,7 @@ int enter_init_root(int root_fd, os::StepFailure& f) noexcept {
         die(plan, f);
   ::close(plan.init_pidfd);
   if (plan.fork_again && fork_and_report_pid(plan.sync_fd, f) < 0) die(plan, f);
+  if (start_session(f) < 0) die(plan, f);
   // Through the container's /proc, which shows us only once we are in its
   // pid namespace (after the fork).
   bool setgroups_allowed = !userns_denies_setgroups();

@@ -104,7 +104,7 @@ constexpr AttrOption kAttrOptions[] = {
 };
 
 // Options parse_mount_options() handles by name outside the tables above.
-constexpr const char* kSpecialOptions[] = {"bind", "rbind", "idmap", "ridmap"};
+constexpr const char* kSpecialOptions[] = {"bind", "rbind", "idmap", "ridmap", "tmpcopyup"};
 
 bool is_absolute(const std::string& p) {
   return !p.empty() && p[0] == '/';
@@ -426,6 +426,7 @@ class Planner {
 
     const std::string& type = m.type;
     bool bind = mo.bind || type == "bind";
+    if (mo.copy_up) plan_copy_up(op, type, bind, where);
     if (type == "overlay" && !bind) {
       plan_overlay_mount(op, mo, where);
       return;
@@ -501,6 +502,23 @@ class Planner {
       dev_readonly_ = true;
     }
     plan_.ops_before_pivot.push_back(op);
+  }
+
+  // tmpcopyup (copyup.hpp): only a tmpfs can take it (crun and runc); its
+  // root keeps the covered directory's mode and owner unless the options
+  // give them.
+  void plan_copy_up(MountOp& op, const std::string& type, bool bind, const std::string& where) {
+    if (bind || type != "tmpfs")
+      throw Error(where + ".options: `tmpcopyup` is only for tmpfs mounts, not " +
+                  (bind ? std::string("bind mounts") : "type " + quote(type)));
+    op.copy_up = true;
+    auto given = [&](const char* key) {
+      for (const std::string& o : os::split(op.data, ','))
+        if (o.rfind(key, 0) == 0) return true;
+      return false;
+    };
+    op.copy_up_root.mode = !given("mode=");
+    op.copy_up_root.owner = !given("uid=") && !given("gid=");
   }
 
   // A v1 or hybrid host, as runc's mountCgroupV1 with a cgroup namespace: a
@@ -735,8 +753,10 @@ MountOptions parse_mount_options(const std::vector<std::string>& options, const 
       mo.idmap_recursive = o == "ridmap";
       continue;
     }
-    if (o == "tmpcopyup")
-      throw Error(where + ": `tmpcopyup` is not supported (copy the content into the tmpfs from a hook instead)");
+    if (o == "tmpcopyup") {
+      mo.copy_up = true;
+      continue;
+    }
     bool matched = false;
     for (const auto& f : kFlagOptions) {
       if (o == f.name) {

@@ -14,6 +14,7 @@
 
 #include <rrun/spec/spec.hpp>
 
+#include "copyup.hpp"
 #include "overlay.hpp"
 
 namespace rrun::rootfs {
@@ -65,6 +66,10 @@ struct MountOp {
   bool optional = false;        // on EPERM/EACCES/ENOENT/EINVAL of the mount (and its fallback), skip the op
   std::string only_if_exists;   // skip unless this host path exists (checked in the child before pivot)
   size_t overlay = 0;           // overlay: index into RootfsPlan::overlays
+  // mount of a tmpfs with `tmpcopyup`: the content of the directory it
+  // covers is copied in (copyup.hpp), and these attributes of it onto its root.
+  bool copy_up = false;
+  CopyUpRoot copy_up_root;
 };
 
 // One overlay, planned (overlay.hpp): a spec mount of type `overlay` or the
@@ -169,12 +174,12 @@ struct MountOptions {
   bool recursive = false;
   bool idmap = false;
   bool idmap_recursive = false;
-  std::string data;  // everything else, comma-joined, in order
+  bool copy_up = false;  // tmpcopyup
+  std::string data;      // everything else, comma-joined, in order
 };
 
 // Parses every option runc and crun accept; `json_path` ("mounts[2]") names
-// the mount in errors. Throws os::Error for `tmpcopyup` (not supported) and
-// for an empty option.
+// the mount in errors. Throws os::Error for an empty option.
 MountOptions parse_mount_options(const std::vector<std::string>& options, const std::string& json_path);
 
 // Every option name parse_mount_options() recognizes (not the file-system

@@ -121,11 +121,9 @@ BOOST_AUTO_TEST_CASE(bind_propagation_and_recursive_attrs) {
 }
 
 BOOST_AUTO_TEST_CASE(option_errors_name_the_json_path) {
-  BOOST_CHECK_EXCEPTION(rootfs::parse_mount_options({"rw", "tmpcopyup"}, "mounts[3]"), os::Error,
-                        [](const os::Error& e) {
-                          return std::string(e.what()).find("mounts[3].options[1]: `tmpcopyup` is not supported") == 0;
-                        });
-  BOOST_CHECK_THROW(rootfs::parse_mount_options({""}, "m"), os::Error);
+  BOOST_CHECK_EXCEPTION(rootfs::parse_mount_options({"rw", ""}, "mounts[3]"), os::Error, [](const os::Error& e) {
+    return std::string(e.what()).find("mounts[3].options[1]: empty option") == 0;
+  });
   BOOST_CHECK_THROW(rootfs::parse_propagation("sideways", "linux.rootfsPropagation"), os::Error);
 }
 
@@ -184,8 +182,11 @@ BOOST_AUTO_TEST_CASE(plan_errors_name_the_json_path) {
   BOOST_TEST(error_of(s, b.dir).find("mounts[1].destination") == 0);
 
   s = base_spec();
-  s.mounts.push_back(mnt("/x", "tmpfs", "tmpfs", {"rw", "tmpcopyup"}));
-  BOOST_TEST(error_of(s, b.dir).find("mounts[0].options[1]") == 0);
+  s.mounts.push_back(mnt("/x", "bind", "/tmp", {"rbind", "tmpcopyup"}));
+  BOOST_TEST(error_of(s, b.dir).find("mounts[0].options: `tmpcopyup` is only for tmpfs mounts, not bind mounts") == 0);
+  s = base_spec();
+  s.mounts.push_back(mnt("/x", "proc", "proc", {"tmpcopyup"}));
+  BOOST_TEST(error_of(s, b.dir).find("mounts[0].options: `tmpcopyup` is only for tmpfs mounts, not type `proc`") == 0);
 
   s = base_spec();
   s.linux->rootfs_propagation = "sideways";
@@ -466,6 +467,27 @@ BOOST_AUTO_TEST_CASE(cgroup_mount_on_v1_with_a_cgroup_namespace) {
   auto unknown = o;
   unknown.host_cgroup_tree = {};
   BOOST_TEST(bound(unknown));
+}
+
+BOOST_AUTO_TEST_CASE(tmpcopyup_on_a_tmpfs) {
+  Bundle b;
+  auto s = base_spec();
+  s.mounts.push_back(mnt("/run", "tmpfs", "tmpfs", {"rw", "nosuid", "tmpcopyup"}));
+  s.mounts.push_back(mnt("/tmp", "tmpfs", "tmpfs", {"tmpcopyup", "mode=1777", "uid=5"}));
+  s.mounts.push_back(mnt("/x", "tmpfs", "tmpfs", {"size=1m"}));
+  auto plan = rootfs::plan_rootfs(s, b.dir, {});
+  auto* run = find_op(plan.ops_before_pivot, "/run");
+  BOOST_REQUIRE(run);
+  BOOST_TEST(run->copy_up);
+  BOOST_TEST(run->copy_up_root.mode);
+  BOOST_TEST(run->copy_up_root.owner);
+  BOOST_TEST(run->data.empty());
+  auto* tmp = find_op(plan.ops_before_pivot, "/tmp");
+  BOOST_TEST(tmp->copy_up);
+  BOOST_TEST(!tmp->copy_up_root.mode);
+  BOOST_TEST(!tmp->copy_up_root.owner);
+  BOOST_TEST(tmp->data == "mode=1777,uid=5");
+  BOOST_TEST(!find_op(plan.ops_before_pivot, "/x")->copy_up);
 }
 
 BOOST_AUTO_TEST_CASE(dev_devices_and_links) {

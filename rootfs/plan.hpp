@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,12 +91,14 @@ struct OverlayMount {
   bool squash_to_root = false;
 };
 
-// One v1 controller hierarchy mounted directly under the host's
-// /sys/fs/cgroup of a v1 or hybrid host, from the host's mountinfo.
+// One v1 hierarchy (a controller one, or name=systemd) mounted directly
+// under the host's /sys/fs/cgroup of a v1 or hybrid host, from the host's
+// mountinfo.
 struct CgroupHierarchy {
-  std::string dir;      // its directory there: "memory", "cpu,cpuacct"
+  std::string dir;      // its directory there: "memory", "cpu,cpuacct", "systemd"
   std::string fstype;   // "cgroup"
-  std::string options;  // the super block's options without rw/ro: "memory", "cpu,cpuacct"
+  std::string options;  // the super block's options without rw/ro: "memory", "cpu,cpuacct", "xattr,name=systemd"
+  bool named = false;   // name=systemd: no controller
 };
 
 // A symbolic link directly under the host's /sys/fs/cgroup to one of its
@@ -122,9 +125,13 @@ struct PlanOptions {
   // false: it shares rrun's, and the plan only chroots.
   bool own_mount_ns = true;
   bool host_cgroup2 = true;  // /sys/fs/cgroup is a cgroup2 (unified) mount; see host_cgroup_is_unified()
-  // Not unified: its hierarchies, for a `cgroup` mount that gets fresh
-  // mounts of them (probe_host_cgroup_tree; filled only where they are used).
+  // Not unified: its hierarchies, for a `cgroup` mount made of them
+  // (probe_host_cgroup_tree; filled only where they are used).
   HostCgroupTree host_cgroup_tree;
+  // The container's cgroup directory on the host per v1 controller (and
+  // "name=systemd"), the v1 driver's: a `cgroup` mount without a cgroup
+  // namespace binds them. Filled only with host_cgroup_tree.
+  std::map<std::string, std::string> container_cgroups;
   // The container's gid mappings in a user namespace: its own namespace's,
   // or those of rrun's when it shares that one (devpts `gid=N` is dropped
   // when N is not mapped).
@@ -193,9 +200,9 @@ unsigned long parse_propagation(const std::string& value, const std::string& jso
 // Whether `cgroup_root` (default /sys/fs/cgroup) is a cgroup2 mount.
 bool host_cgroup_is_unified(const std::string& cgroup_root = "/sys/fs/cgroup");
 
-// The v1 controller hierarchies (not named ones such as name=systemd, not
-// cgroup2) mounted directly under `cgroup_root` in mountinfo text (the
-// host's /proc/self/mountinfo), in its order.
+// The v1 controller hierarchies and the name=systemd one (not other named
+// ones, not cgroup2) mounted directly under `cgroup_root` in mountinfo text
+// (the host's /proc/self/mountinfo), in its order.
 std::vector<CgroupHierarchy> parse_cgroup_hierarchies(const std::string& mountinfo_text,
                                                       const std::string& cgroup_root = "/sys/fs/cgroup");
 
@@ -206,6 +213,11 @@ std::vector<CgroupLink> read_cgroup_links(const std::string& cgroup_root,
 
 // Both, from /proc/self/mountinfo and /sys/fs/cgroup.
 HostCgroupTree probe_host_cgroup_tree();
+
+// Whether plan_rootfs can use host_cgroup_tree (and container_cgroups) for
+// the spec's mounts under these options: a `cgroup` mount on a v1 or hybrid
+// host outside a user namespace.
+bool needs_host_cgroup_tree(const spec::Spec& spec, const PlanOptions& options);
 
 // Whether linux.namespaces gives the container a mount namespace of its own:
 // a new one, or a joined one that is not the caller's.

@@ -366,13 +366,18 @@ constexpr const char* kHybridMountinfo =
 
 BOOST_AUTO_TEST_CASE(host_cgroup_hierarchies_from_mountinfo) {
   auto h = rootfs::parse_cgroup_hierarchies(kHybridMountinfo);
-  // Named (systemd) and unified hierarchies are left out: the init does not join them.
-  BOOST_REQUIRE_EQUAL(h.size(), 2u);
+  // The unified hierarchy and other named ones are left out: the init does not join them.
+  BOOST_REQUIRE_EQUAL(h.size(), 3u);
   BOOST_TEST(h[0].dir == "cpu,cpuacct");
   BOOST_TEST(h[0].fstype == "cgroup");
   BOOST_TEST(h[0].options == "cpu,cpuacct");
+  BOOST_TEST(!h[0].named);
   BOOST_TEST(h[1].dir == "memory");
   BOOST_TEST(h[1].options == "memory");
+  BOOST_TEST(h[2].dir == "systemd");
+  BOOST_TEST(h[2].options == "xattr,name=systemd");
+  BOOST_TEST(h[2].named);
+  BOOST_TEST(rootfs::parse_cgroup_hierarchies("1 0 0:1 / /sys/fs/cgroup/x rw - cgroup cgroup rw,name=x\n").empty());
   BOOST_TEST(rootfs::parse_cgroup_hierarchies("31 23 0:28 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n").empty());
 }
 
@@ -467,6 +472,63 @@ BOOST_AUTO_TEST_CASE(cgroup_mount_on_v1_with_a_cgroup_namespace) {
   auto unknown = o;
   unknown.host_cgroup_tree = {};
   BOOST_TEST(bound(unknown));
+}
+
+// The container's cgroups known (the v1 driver's directories, name=systemd
+// among them): one directory per hierarchy it has a cgroup in; a fresh mount
+// with a cgroup namespace, a bind of its own directory without one.
+BOOST_AUTO_TEST_CASE(cgroup_mount_on_v1_shows_the_container_cgroups) {
+  Bundle b;
+  auto s = base_spec();
+  s.mounts.push_back(mnt("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}));
+  rootfs::PlanOptions o;
+  o.host_cgroup2 = false;
+  o.host_cgroup_tree.hierarchies = rootfs::parse_cgroup_hierarchies(kHybridMountinfo);
+  o.host_cgroup_tree.links = {{"cpu", "cpu,cpuacct"}, {"cpuacct", "cpu,cpuacct"}};
+  o.container_cgroups = {{"cpu", "/sys/fs/cgroup/cpu,cpuacct/rrun/c"},
+                         {"cpuacct", "/sys/fs/cgroup/cpu,cpuacct/rrun/c"},
+                         {"name=systemd", "/sys/fs/cgroup/systemd/rrun/c"}};
+  constexpr unsigned long kRo = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
+
+  // No cgroup namespace: binds of the container's directories; no memory
+  // cgroup, no memory directory.
+  auto plan = rootfs::plan_rootfs(s, b.dir, o);
+  auto* tmpfs = find_op(plan.ops_before_pivot, "/sys/fs/cgroup");
+  BOOST_REQUIRE(tmpfs);
+  BOOST_TEST(tmpfs->fstype == "tmpfs");
+  auto* cpu = find_op(plan.ops_before_pivot, "/sys/fs/cgroup/cpu,cpuacct");
+  BOOST_REQUIRE(cpu);
+  BOOST_TEST(cpu->kind == OpKind::bind);
+  BOOST_TEST(cpu->source == "/sys/fs/cgroup/cpu,cpuacct/rrun/c");
+  BOOST_TEST(cpu->recursive);
+  BOOST_TEST(cpu->flags == kRo);
+  auto* systemd = find_op(plan.ops_before_pivot, "/sys/fs/cgroup/systemd");
+  BOOST_REQUIRE(systemd);
+  BOOST_TEST(systemd->kind == OpKind::bind);
+  BOOST_TEST(systemd->source == "/sys/fs/cgroup/systemd/rrun/c");
+  BOOST_TEST(!find_op(plan.ops_before_pivot, "/sys/fs/cgroup/memory"));
+  BOOST_TEST(!find_op(plan.ops_before_pivot, "/sys/fs/cgroup/unified"));
+  BOOST_TEST(find_op(plan.ops_before_pivot, "/sys/fs/cgroup/cpu")->link_target == "cpu,cpuacct");
+  BOOST_TEST(find_op(plan.ops_after_pivot, "/sys/fs/cgroup")->kind == OpKind::remount_readonly);
+
+  // A cgroup namespace: fresh mounts, name=systemd with its options.
+  o.new_cgroup_ns = true;
+  plan = rootfs::plan_rootfs(s, b.dir, o);
+  systemd = find_op(plan.ops_before_pivot, "/sys/fs/cgroup/systemd");
+  BOOST_REQUIRE(systemd);
+  BOOST_TEST(systemd->kind == OpKind::mount);
+  BOOST_TEST(systemd->fstype == "cgroup");
+  BOOST_TEST(systemd->data == "xattr,name=systemd");
+  BOOST_TEST(systemd->flags == kRo);
+  BOOST_TEST(find_op(plan.ops_before_pivot, "/sys/fs/cgroup/cpu,cpuacct")->kind == OpKind::mount);
+  BOOST_TEST(!find_op(plan.ops_before_pivot, "/sys/fs/cgroup/memory"));
+
+  // Without a link target shown, no link.
+  o.container_cgroups = {{"memory", "/sys/fs/cgroup/memory/rrun/c"}};
+  o.new_cgroup_ns = false;
+  plan = rootfs::plan_rootfs(s, b.dir, o);
+  BOOST_TEST(find_op(plan.ops_before_pivot, "/sys/fs/cgroup/memory")->source == "/sys/fs/cgroup/memory/rrun/c");
+  BOOST_TEST(!find_op(plan.ops_before_pivot, "/sys/fs/cgroup/cpu"));
 }
 
 BOOST_AUTO_TEST_CASE(tmpcopyup_on_a_tmpfs) {

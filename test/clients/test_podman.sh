@@ -203,6 +203,11 @@ run_exit_code() {
   # The runtime by path instead of by name.
   run pm run --rm --runtime "$RRUN_BIN" "$IMAGE" sh -c 'exit 42'
   expect_eq "$rc" 42 "exit code of run --rm --runtime PATH (stderr: $err)"
+  # rrun's own error reaches the user through --log-format=json, with
+  # Podman's exit code for a command not found.
+  run pm run --rm "$IMAGE" /no/such
+  expect_eq "$rc" 127 "exit code of run --rm IMAGE /no/such (stderr: $err)"
+  expect_contains "$err" "rrun: exec: process.args[0] \`/no/such\`: No such file or directory" "Podman's error"
 }
 
 run_tty() {
@@ -228,6 +233,11 @@ detached_exec_stop() {
   expect_eq "$out" 65534 "id -u in exec --user 65534"
   expect_ok pm exec --user 65534:65534 "$name" id -g
   expect_eq "$out" 65534 "id -g in exec --user 65534:65534"
+  # restart: stop, delete and a new create on the same bundle.
+  expect_ok pm restart "$name"
+  expect_eq "$(inspect "$name" '{{.State.Status}}')" running "state after restart"
+  expect_ok pm exec "$name" echo restarted
+  expect_eq "$out" restarted "exec after restart"
   expect_ok pm_script "exec -it $name tty"
   [[ "${out//$'\r'/}" =~ /dev/pts/[0-9]+ ]] || fail "tty inside exec -it: got '$out'"
   # TERM handled: stops at once (the timeout, 10 s, is not reached).
@@ -371,7 +381,7 @@ for MODE in ${PODMAN_TEST_MODES:-root rootless}; do
   check "load the image" load_image
   check "run --rm, exit code" run_exit_code
   check "run -it through a pty" run_tty
-  check "run -d, exec, exec --user 65534, stop" detached_exec_stop
+  check "run -d, exec, exec --user 65534, restart, stop" detached_exec_stop
   check "stop -t 2 of a container ignoring TERM" stop_term_ignored
   check "run --user 65534:65534" run_user
   check "chown inside" chown_inside

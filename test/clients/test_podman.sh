@@ -101,13 +101,22 @@ pm() {
   fi
 }
 # pm_script CMD: CMD (a podman command line, in a string) through a pty.
+# script's stdin stays open until CMD is done: at EOF script hangs up the
+# pty, and Podman then loses the container's output about every third time
+# (runc as rrun).
 pm_script() {
+  local fd sleeper rc=0
+  exec {fd}< <(exec sleep 100)
+  sleeper=$!
   if [[ $MODE == root ]]; then
     env CONTAINERS_CONF="$R/containers.conf" CONTAINERS_STORAGE_CONF="$R/storage.conf" TMPDIR="$R/tmp" \
-      timeout -k 5 60 script -qec "timeout --foreground 50 podman $1" /dev/null </dev/null
+      timeout -k 5 60 script -qec "timeout --foreground 50 podman $1" /dev/null <&"$fd" || rc=$?
   else
-    as_user env TMPDIR="$T/home/tmp" timeout -k 5 60 script -qec "timeout --foreground 50 podman $1" /dev/null </dev/null
+    as_user env TMPDIR="$T/home/tmp" timeout -k 5 60 script -qec "timeout --foreground 50 podman $1" /dev/null <&"$fd" || rc=$?
   fi
+  exec {fd}<&-
+  kill "$sleeper" 2>/dev/null
+  return "$rc"
 }
 inspect() { pm inspect -f "$2" "$1"; }
 

@@ -103,7 +103,7 @@ kill_named() {
 }
 
 # The container IDs the operations use.
-IDS=(rm1 tty1 d1 u1 k1 k2 lat ref1)
+IDS=(rm1 tty1 nc1 d1 u1 k1 k2 lat ref1)
 
 stop_daemon() { # PID
   local id sock
@@ -146,6 +146,16 @@ op_run_tty() {
   run c_pty run --rm -t "${RF_RRUN[@]}" "$IMAGE" tty1 sh -c 'tty; exit 5'
   expect_eq "$rc" 5 "exit status of ctr run -t (output: $out)"
   expect_contains "$out" "/dev/pts/" "tty inside ctr run -t"
+}
+
+# Rootless without --cgroup "" --cpu-shares 0 (runc fails then: "cannot set
+# cpu limit"): rrun runs the container without the limit and warns in its
+# --log only; the container's output is its own.
+op_run_without_cgroup_flags() {
+  run c run --rm --runc-binary "$RRUN_BIN" --runc-root "$D/rrun-state" --fifo-dir "$D/fifo" "$IMAGE" nc1 \
+    sh -c 'echo only-this'
+  expect_eq "$rc" 0 "exit status of ctr run without --cgroup \"\" --cpu-shares 0${err:+ (stderr: $err)}"
+  expect_eq "$out$err" only-this "the container's output"
 }
 
 op_start_detached() {
@@ -295,6 +305,7 @@ run_ops() {
   check "runc reference run" op_runc_reference
   check "run --rm: exit code" op_run_rm_exit_code
   check "run -t: a terminal inside" op_run_tty
+  [[ $MODE == root ]] || check "run without --cgroup/--cpu-shares" op_run_without_cgroup_flags
   check "run -d" op_start_detached
   if [[ "$(task_status d1)" == RUNNING ]]; then
     check "task exec" op_exec

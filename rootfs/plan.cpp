@@ -240,6 +240,9 @@ class Planner {
   }
 
  private:
+  // The mounts are made in a user namespace other than the initial one: the
+  // container's own, or (rootless) the caller's, which the container may
+  // share (root in rootless Podman's namespace).
   bool in_userns() const { return opts_.rootless || opts_.new_user_ns; }
 
   struct stat plan_root_path() {
@@ -881,11 +884,11 @@ PlanOptions plan_options_from_spec(const spec::Spec& spec, bool rootless) {
     o.gid_mappings = lx.gid_mappings;
     o.uid_mappings = lx.uid_mappings;
   }
-  if (rootless) o.new_user_ns = true;
-  // The host's cgroup hierarchies, only where plan_cgroup_v1_tree uses them.
+  // The host's cgroup hierarchies, only where plan_cgroup_v1_tree uses them
+  // (not in a user namespace: see in_userns()).
   bool cgroup_mount = std::any_of(spec.mounts.begin(), spec.mounts.end(),
                                   [](const spec::Mount& m) { return m.type == "cgroup" || m.type == "cgroup2"; });
-  if (cgroup_mount && !o.host_cgroup2 && !o.new_user_ns && o.new_cgroup_ns)
+  if (cgroup_mount && !o.host_cgroup2 && !o.rootless && !o.new_user_ns && o.new_cgroup_ns)
     o.host_cgroup_tree = probe_host_cgroup_tree();
   return o;
 }

@@ -120,7 +120,8 @@ struct PlanOptions {
   // Not unified: its hierarchies, for a `cgroup` mount that gets fresh
   // mounts of them (probe_host_cgroup_tree; filled only where they are used).
   HostCgroupTree host_cgroup_tree;
-  // The container's gid mappings when new_user_ns (devpts `gid=N` is dropped
+  // The container's gid mappings in a user namespace: its own namespace's,
+  // or those of rrun's when it shares that one (devpts `gid=N` is dropped
   // when N is not mapped).
   std::vector<spec::IdMapping> gid_mappings;
   // The container's uid mappings (persistent overlay directories made by
@@ -210,7 +211,8 @@ bool owns_mount_namespace(const spec::Spec& spec);
 void refuse_without_mount_namespace(const spec::Spec& spec);
 
 // Fills new_*_ns from spec.linux.namespaces (an entry with a path counts: the
-// namespace is not the host's) and gid_mappings from spec.linux.gidMappings.
+// namespace is not the host's) and the mappings from spec.linux; a user
+// namespace rrun adds itself (an unprivileged caller) is the caller's to set.
 PlanOptions plan_options_from_spec(const spec::Spec& spec, bool rootless);
 
 // Throws os::Error naming the JSON path ("mounts[1].options[2]: ...").

@@ -570,11 +570,15 @@ BOOST_AUTO_TEST_CASE(options_from_spec) {
   s.linux->gid_mappings = {{0, 1000, 1}};
   auto o = rootfs::plan_options_from_spec(s, true);
   BOOST_TEST(o.rootless);
-  BOOST_TEST(o.new_user_ns);
+  // Rootless alone is no user namespace of the container's: root in a user
+  // namespace shares it; the one rrun adds for an unprivileged caller is set by create.
+  BOOST_TEST(!o.new_user_ns);
   BOOST_TEST(o.new_net_ns);
   BOOST_TEST(o.new_ipc_ns);
   BOOST_TEST(!o.new_cgroup_ns);
   BOOST_TEST(o.gid_mappings.size() == 1u);
+  s.linux->namespaces.push_back({spec::NamespaceType::user, ""});
+  BOOST_TEST(rootfs::plan_options_from_spec(s, true).new_user_ns);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <rrun/cgroups/v1.hpp>
 #include <rrun/os/cmsg.hpp>
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
@@ -351,6 +352,9 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
 
   InitPlan plan;
   rootfs::PlanOptions ropts = rootfs::plan_options_from_spec(spec, ctx.rootless);
+  // A v1 `cgroup` mount shows the container's own cgroups.
+  if (!ropts.host_cgroup_tree.hierarchies.empty())
+    if (const auto* v1 = dynamic_cast<const cgroups::V1Manager*>(cgroup.get())) ropts.container_cgroups = v1->dirs();
   ropts.no_pivot = req.no_pivot;
   ropts.new_user_ns = ns.new_user_ns || (spec.linux && spec.linux->has_namespace(spec::NamespaceType::user));
   if (maps) {

@@ -383,18 +383,36 @@ check_root_clean() {
 }
 
 # The 1.6 shims put their sockets in /run/containerd/s whatever the config
-# says; remove what this test made there, if empty (the Docker test's daemon
-# may be using it: serialized by the lock).
-run_containerd_existed=0
-[[ -e /run/containerd ]] && run_containerd_existed=1
-cleanup_run_containerd() {
-  ((run_containerd_existed)) && return 0
-  (
-    flock 9
-    rmdir /run/containerd/s /run/containerd 2>/dev/null || true
-  ) 9>/run/lock/rrun-test-run-containerd.lock
+# says (so do those of the Docker test's containerd). With host-paths.sh the
+# last client test using it removes it if a test made it; without, this test
+# removes it if it made it and it is empty.
+if [[ -f "$CLIENTS_DIR/host-paths.sh" ]]; then
+  # shellcheck source=host-paths.sh
+  source "$CLIENTS_DIR/host-paths.sh"
+  host_paths_claim /run/containerd
+  on_exit host_paths_release
+else
+  run_containerd_existed=0
+  [[ -e /run/containerd ]] && run_containerd_existed=1
+  cleanup_run_containerd() {
+    ((run_containerd_existed)) && return 0
+    (
+      flock 9
+      rmdir /run/containerd/s /run/containerd 2>/dev/null || true
+    ) 9>/run/lock/rrun-test-run-containerd.lock
+  }
+  on_exit cleanup_run_containerd
+fi
+# Starts a daemon in the background without the host-paths lock's fd (the
+# daemon must not hold it); BG_PID is its pid.
+start_daemon() {
+  if [[ -n "${HOST_PATHS_FD:-}" ]]; then
+    "$@" {HOST_PATHS_FD}>&- &
+  else
+    "$@" &
+  fi
+  BG_PID=$!
 }
-on_exit cleanup_run_containerd
 
 # Cgroups the runtimes made under /NS on every hierarchy (only those).
 cleanup_cgroups() {
@@ -425,8 +443,8 @@ on_exit cleanup_mounts
 set_mode root
 install -d -m 700 "$D" "$D/tmp" "$D/fifo"
 write_config
-containerd --config "$D/config.toml" --log-level debug >"$D/containerd.log" 2>&1 &
-ROOT_PID=$!
+start_daemon containerd --config "$D/config.toml" --log-level debug >"$D/containerd.log" 2>&1 </dev/null
+ROOT_PID=$BG_PID
 on_exit stop_mode root "$ROOT_PID"
 wait_daemon "$ROOT_PID"
 run_ops
@@ -440,10 +458,10 @@ D=$T/rootless
 install -d -m 755 -o "$TEST_UID" -g "$TEST_GID" "$D"
 as_user install -d -m 700 "$D/fifo" "$D/rk"
 write_config
-as_user rootlesskit --net=host --copy-up=/etc --copy-up=/run --state-dir="$D/rk/state" \
+start_daemon as_user rootlesskit --net=host --copy-up=/etc --copy-up=/run --state-dir="$D/rk/state" \
   sh -c 'rm -f /run/containerd; exec containerd --config "$1" --log-level debug' sh "$D/config.toml" \
-  >"$D/containerd.log" 2>&1 &
-RK_PID=$!
+  >"$D/containerd.log" 2>&1 </dev/null
+RK_PID=$BG_PID
 on_exit stop_mode rootless "$RK_PID"
 for ((i = 0; i < 100; i++)); do
   [[ -s "$D/rk/state/child_pid" ]] && break

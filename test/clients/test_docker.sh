@@ -9,9 +9,10 @@
 #             the host network: slirp4netns needs /dev/net/tun), data under
 #             $T/home, sockets under $T/xdg, config in ~/.config/docker
 # Operations (each asserted): run --rm with the exit code, run --rm -it
-# through a pty, run -d + exec (--user 65534), stop (TERM handled; TERM
-# ignored, then killed after -t), --read-only --tmpfs /tmp, and as root
-# update --memory on a running container (seen inside and on the host).
+# through a pty, run -d + exec (--user 65534), run --user 65534:65534,
+# stop (TERM handled; TERM ignored, then killed after -t), --read-only
+# --tmpfs /tmp, and as root update --memory on a running container (seen
+# inside and on the host).
 # Then the latency of `docker run --rm IMAGE true` with rrun and with runc.
 #
 # dockerd insists on some host paths (/etc/docker/key.json, /run/docker,
@@ -230,6 +231,11 @@ op_exec_user() {
   expect_ok dk rm -f "$id"
 }
 
+op_run_user() {
+  expect_ok dk run --rm --runtime rrun --network none --user 65534:65534 "$IMAGE" sh -c 'id -u; id -g'
+  expect_eq "$out" $'65534\n65534' "id -u, id -g in run --user 65534:65534"
+}
+
 op_stop() {
   local id t0 t1
   # TERM handled: exits at once with its own code.
@@ -328,6 +334,7 @@ MODE=root
 check "run --rm, exit code" op_exit_code
 check "run --rm -it, tty and exit code" op_tty
 check "run -d + exec --user 65534" op_exec_user
+check "run --user 65534:65534" op_run_user
 check "stop (TERM handled; TERM ignored, -t 2)" op_stop
 check "update --memory 64m --memory-swap 128m" op_update_memory
 check "--read-only --tmpfs /tmp" op_read_only
@@ -345,6 +352,7 @@ MODE=user
 check "run --rm, exit code" op_exit_code
 check "run --rm -it, tty and exit code" op_tty
 check "run -d + exec --user 65534" op_exec_user
+check "run --user 65534:65534" op_run_user
 check "stop (TERM handled; TERM ignored, -t 2)" op_stop
 check "--read-only --tmpfs /tmp" op_read_only
 step "rootless: latency"

@@ -87,6 +87,7 @@ std::unique_ptr<Manager> make_manager(const ManagerRequest& req) {
       if (hierarchies.empty())
         throw os::Error("no cgroup v1 hierarchy of " + os::quote(roots.proc_self_cgroup) + " is mounted under " +
                         os::quote(roots.cgroup_root));
+      if (auto systemd = v1_systemd_hierarchy(roots.cgroup_root, self_text)) hierarchies.push_back(std::move(*systemd));
       return std::make_unique<V1Manager>(v1_cgroup_dirs(hierarchies, path, req.id));
     }
     case Driver::v2: {

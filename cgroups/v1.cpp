@@ -132,6 +132,23 @@ std::vector<V1Hierarchy> v1_hierarchies(const std::string& cgroup_root, const st
   return out;
 }
 
+std::optional<V1Hierarchy> v1_systemd_hierarchy(const std::string& cgroup_root,
+                                                const std::string& proc_self_cgroup_text) {
+  constexpr std::string_view kLine = ":name=systemd:";
+  for (const std::string& line : os::split(proc_self_cgroup_text, '\n')) {
+    size_t a = line.find(kLine);
+    if (a == std::string::npos || line.find(':') != a) continue;
+    V1Hierarchy h;
+    h.controllers = {"name=systemd"};
+    h.own = line.substr(a + kLine.size());
+    if (h.own.empty()) h.own = "/";
+    h.mount = cgfs::join(cgroup_root, "systemd");
+    if (!is_dir(h.mount)) return std::nullopt;
+    return h;
+  }
+  return std::nullopt;
+}
+
 std::map<std::string, std::string> v1_cgroup_dirs(const std::vector<V1Hierarchy>& hierarchies,
                                                   const std::string& cgroups_path, const std::string& id) {
   // Relative paths are below rrun's own cgroup of each hierarchy, and ".."

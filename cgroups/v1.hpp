@@ -1,8 +1,10 @@
 #pragma once
 // The cgroup v1 driver (root on v1 and hybrid hosts; runc's fs driver, crun
-// `enter_cgroup_v1`). One directory per mounted v1 hierarchy; the unified
-// (v2) mount of a hybrid host and named hierarchies (name=systemd) are not
-// used.
+// `enter_cgroup_v1`). One directory per mounted v1 controller hierarchy,
+// and one in the name=systemd hierarchy (as runc: the container's
+// /proc/PID/cgroup names its own cgroup there too, and a cgroup namespace
+// is rooted at it); the unified (v2) mount of a hybrid host and other named
+// hierarchies are not used.
 //
 // Paths, per hierarchy (as runc's fs driver): an absolute cgroupsPath lies
 // under the hierarchy's root (/sys/fs/cgroup/memory/PATH); a relative one,
@@ -12,10 +14,12 @@
 //
 // path() is a JSON object mapping every controller to its absolute
 // directory: {"cpu":"/sys/fs/cgroup/cpu/rrun/c1","memory":"/sys/fs/cgroup/
-// memory/process_api/x/rrun/c1",...}. Controllers sharing one hierarchy
-// (cpu,cpuacct) map to the same directory.
+// memory/process_api/x/rrun/c1","name=systemd":"/sys/fs/cgroup/systemd/
+// rrun/c1",...}. Controllers sharing one hierarchy (cpu,cpuacct) map to the
+// same directory.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +37,11 @@ struct V1Hierarchy {
 // `cgroup_root` (ROOT/<controllers as listed>, else ROOT/<first
 // controller>). The unified line and name= hierarchies are skipped.
 std::vector<V1Hierarchy> v1_hierarchies(const std::string& cgroup_root, const std::string& proc_self_cgroup_text);
+
+// The name=systemd line of /proc/self/cgroup text, as a hierarchy whose one
+// "controller" is "name=systemd", when ROOT/systemd exists; else nothing.
+std::optional<V1Hierarchy> v1_systemd_hierarchy(const std::string& cgroup_root,
+                                                const std::string& proc_self_cgroup_text);
 
 // controller -> absolute directory of the container's cgroup (see above).
 // Throws os::Error for a cgroupsPath that is not usable as a path.

@@ -2,6 +2,8 @@
 // state, list.
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +55,38 @@ core::StateStore open_store(const Invocation& inv, bool create) {
   req.xdg_runtime_dir = std::getenv("XDG_RUNTIME_DIR");
   req.create = create;
   return core::StateStore(core::resolve_state_root(req));
+}
+
+namespace {
+
+// The commands that act on containers already in the state directory.
+bool acts_on_existing(std::string_view command) {
+  for (const char* c :
+       {"delete", "events", "exec", "kill", "list", "pause", "ps", "resume", "start", "state", "update"})
+    if (command == c) return true;
+  return false;
+}
+
+gid_t primary_gid(uid_t uid) {
+  struct passwd pw;
+  struct passwd* result = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &result) == 0 && result) return pw.pw_gid;
+  return 65534;  // a user the passwd database does not know: nogroup
+}
+
+}  // namespace
+
+void act_as_state_owner(const Invocation& inv) {
+  if (inv.global.root.empty() || ::geteuid() != 0 || !acts_on_existing(inv.command)) return;
+  struct stat st;
+  if (::stat(inv.global.root.c_str(), &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid == 0) return;
+  uid_t uid = st.st_uid;
+  gid_t gid = primary_gid(uid);
+  std::string who = "uid " + std::to_string(uid) + ", the owner of state directory " + os::quote(inv.global.root);
+  if (::setgroups(0, nullptr) < 0 || ::setresgid(gid, gid, gid) < 0 || ::setresuid(uid, uid, uid) < 0)
+    os::throw_errno("switch to " + who + " (root acts on another user's containers as that user)");
+  core::log_debug("acting as " + who);
 }
 
 std::string version_text() {

@@ -47,6 +47,14 @@ bool is_rootless(const Invocation& inv);
 // directory if missing (commands that write); read-only commands pass false.
 core::StateStore open_store(const Invocation& inv, bool create);
 
+// Root acting on containers in a --root that another user owns (slurmstepd
+// runs oci.conf's RunTimeQuery and RunTimeDelete as root on the user's
+// --root) becomes that user first: the user wrote every state file there,
+// and as root rrun would trust none of them (core::check_not_foreign); as
+// the owner it trusts them and can do no more than the user could. For the
+// commands that act on existing containers; throws if the switch fails.
+void act_as_state_owner(const Invocation& inv);
+
 // The core::Context of the global flags; `create_root` as for open_store.
 core::Context command_context(const Invocation& inv, bool create_root);
 

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     core::log_debug("command " + inv.command);
+    cli::act_as_state_owner(inv);
     return cli::find_handler(inv.command)(inv);
   } catch (const std::exception& e) {
     report_error(e.what());

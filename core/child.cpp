@@ -243,6 +243,7 @@ void container_init(const InitPlan& plan) noexcept {
   bool setgroups_allowed = plan.setgroups_allowed && !userns_denies_setgroups();
   if (become_root_in_user_namespace(plan, f) < 0) die(plan, f);
   if (plan.fork_again && fork_and_report_pid(plan.sync_fd, f) < 0) die(plan, f);
+  if (start_session(f) < 0) die(plan, f);
   if (set_hostname(plan, f) < 0) die(plan, f);
   if (plan.loopback_up && bring_up_loopback(f) < 0) die(plan, f);
   SyncFuseStarter fuse(plan.sync_fd);

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <rrun/cgroups/v1.hpp>
 #include <rrun/os/cmsg.hpp>
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
@@ -153,7 +154,8 @@ struct NamespacePlan {
   std::string timens_offsets;
 };
 
-NamespacePlan plan_namespaces(const spec::Spec& spec, bool rootless) {
+// `add_user_ns`: the caller is unprivileged (see create_container_locked).
+NamespacePlan plan_namespaces(const spec::Spec& spec, bool add_user_ns) {
   NamespacePlan ns;
   unsigned long create = 0;
   bool join_pid = false;
@@ -180,8 +182,8 @@ NamespacePlan plan_namespaces(const spec::Spec& spec, bool rootless) {
         ns.joins.push_back(j);
     }
   }
-  // Rootless, rrun always adds a user namespace (as crun does).
-  if (rootless && !(create & CLONE_NEWUSER) && !user_join) create |= CLONE_NEWUSER;
+  // An unprivileged caller always gets a user namespace (as crun does).
+  if (add_user_ns && !(create & CLONE_NEWUSER) && !user_join) create |= CLONE_NEWUSER;
   ns.new_user_ns = create & CLONE_NEWUSER;
   if (spec.linux && !spec.linux->time_offsets.empty()) {
     if (!(create & CLONE_NEWTIME)) throw os::Error("linux.timeOffsets: requires a new time namespace");
@@ -219,7 +221,9 @@ userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
   in.gid = ::getegid();
   in.user_name = user_name(in.uid);
   in.rootless = rootless;
-  if (rootless && (in.uid_mappings.empty() || in.uid_mappings.size() > 1 || in.uid_mappings[0].size > 1)) {
+  // Root in a user namespace writes maps itself: no subordinate ids to read.
+  if (rootless && in.uid != 0 &&
+      (in.uid_mappings.empty() || in.uid_mappings.size() > 1 || in.uid_mappings[0].size > 1)) {
     in.sub_uids = userns::subordinate_uids(in.user_name, in.uid);
     in.sub_gids = userns::subordinate_gids(in.user_name, in.uid);
   }
@@ -346,11 +350,20 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
 
   InitPlan plan;
   rootfs::PlanOptions ropts = rootfs::plan_options_from_spec(spec, ctx.rootless);
+  // A v1 `cgroup` mount shows the container's own cgroups.
+  if (!ropts.host_cgroup_tree.hierarchies.empty())
+    if (const auto* v1 = dynamic_cast<const cgroups::V1Manager*>(cgroup.get())) ropts.container_cgroups = v1->dirs();
   ropts.no_pivot = req.no_pivot;
   ropts.new_user_ns = ns.new_user_ns || (spec.linux && spec.linux->has_namespace(spec::NamespaceType::user));
   if (maps) {
     ropts.uid_mappings = maps->uid_map;
     ropts.gid_mappings = maps->gid_map;
+  } else if (ctx.rootless && !ropts.new_user_ns) {
+    // Root in its client's user namespace, shared with the container: the
+    // ids the container can use are those that namespace maps (devpts
+    // keeps `gid=5` where 5 is one of them, as with runc).
+    ropts.uid_mappings = userns::own_ids(os::read_file("/proc/self/uid_map"));
+    ropts.gid_mappings = userns::own_ids(os::read_file("/proc/self/gid_map"));
   }
   plan.rootfs = rootfs::plan_rootfs(spec, bundle, ropts);
   plan.process = plan_process(proc, spec.linux ? spec.linux->personality : std::nullopt);

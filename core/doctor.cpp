@@ -327,10 +327,13 @@ bool Report::ok() const {
 Report evaluate(const Facts& f) {
   Report r;
   r.checks.push_back(check_userns(f.userns));
-  r.checks.push_back(check_idmap_tool(f.newuidmap, f.rootless));
-  r.checks.push_back(check_idmap_tool(f.newgidmap, f.rootless));
-  r.checks.push_back(check_subids(f.subuid, f.rootless));
-  r.checks.push_back(check_subids(f.subgid, f.rootless));
+  // Root in a user namespace (rootless Podman, rootlesskit) needs neither:
+  // containers share its namespace, or get maps it writes itself.
+  const bool needs_subids = f.rootless && f.uid != 0;
+  r.checks.push_back(check_idmap_tool(f.newuidmap, needs_subids));
+  r.checks.push_back(check_idmap_tool(f.newgidmap, needs_subids));
+  r.checks.push_back(check_subids(f.subuid, needs_subids));
+  r.checks.push_back(check_subids(f.subgid, needs_subids));
   r.checks.push_back(check_xdg_runtime_dir(f.xdg, f.rootless, f.uid));
   r.checks.push_back(check_state_dir(f.state));
   r.checks.push_back(check_cgroups(f.cgroup, f.rootless));

@@ -28,6 +28,7 @@
 #include <rrun/os/syscall.hpp>
 #include <rrun/rootfs/plan.hpp>
 #include <rrun/spec/parse.hpp>
+#include <rrun/userns/plan.hpp>
 
 #include "caps.hpp"
 #include "container.hpp"
@@ -117,6 +118,7 @@ int enter_init_root(int root_fd, os::StepFailure& f) noexcept {
         die(plan, f);
   ::close(plan.init_pidfd);
   if (plan.fork_again && fork_and_report_pid(plan.sync_fd, f) < 0) die(plan, f);
+  if (start_session(f) < 0) die(plan, f);
   // Through the container's /proc, which shows us only once we are in its
   // pid namespace (after the fork).
   bool setgroups_allowed = !userns_denies_setgroups();
@@ -268,19 +270,7 @@ os::UniqueFd open_init_root(const State& st, int pidfd) {
 
 // The uid map of the container's user namespace, as IdMappings.
 std::vector<spec::IdMapping> read_uid_map(pid_t pid) {
-  std::vector<spec::IdMapping> out;
-  std::string text = os::read_file("/proc/" + std::to_string(pid) + "/uid_map");
-  size_t at = 0;
-  while (at < text.size()) {
-    size_t nl = text.find('\n', at);
-    std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
-    unsigned long c, h, s;
-    if (std::sscanf(line.c_str(), "%lu %lu %lu", &c, &h, &s) == 3)
-      out.push_back({static_cast<uint32_t>(c), static_cast<uint32_t>(h), static_cast<uint32_t>(s)});
-    if (nl == std::string::npos) break;
-    at = nl + 1;
-  }
-  return out;
+  return userns::parse_map_text(os::read_file("/proc/" + std::to_string(pid) + "/uid_map"));
 }
 
 }  // namespace

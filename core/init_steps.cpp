@@ -19,6 +19,11 @@
 
 namespace rrun::core {
 
+int start_session(os::StepFailure& f) noexcept {
+  if (::setsid() < 0) return os::fail_step(f, errno, "setsid", "start a session of the container's own");
+  return 0;
+}
+
 int setup_terminal(unsigned short rows, unsigned short cols, int* master_out, os::StepFailure& f) noexcept {
   *master_out = -1;
   int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -33,7 +38,6 @@ int setup_terminal(unsigned short rows, unsigned short cols, int* master_out, os
     ws.ws_col = cols;
     ::ioctl(slave, TIOCSWINSZ, &ws);
   }
-  if (::setsid() < 0) return os::fail_step(f, errno, "terminal", "setsid");
   if (::ioctl(slave, TIOCSCTTY, 0) < 0)
     return os::fail_step(f, errno, "terminal", "make the pty the controlling terminal");
   for (int fd = 0; fd < 3; ++fd)

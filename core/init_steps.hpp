@@ -17,9 +17,17 @@
 
 namespace rrun::core {
 
+// setsid(): the process that becomes the container's (init or exec'd)
+// leaves the caller's session and process group, as with runc and crun, so
+// that signals to the caller's group (Slurm kills the group of `create`
+// when it returns; Ctrl-C reaches `run`, which forwards it) do not reach it
+// directly.
+int start_session(os::StepFailure& f) noexcept;
+
 // A pty inside the container (its /dev/ptmx): the slave becomes stdio and
-// the controlling terminal of a new session; the master is returned in
-// `master_out` for the parent. rows/cols 0: the kernel's default size.
+// the controlling terminal of our session (start_session() must have made
+// it, with no terminal yet); the master is returned in `master_out` for the
+// parent. rows/cols 0: the kernel's default size.
 int setup_terminal(unsigned short rows, unsigned short cols, int* master_out, os::StepFailure& f) noexcept;
 
 // args[0] found like execvp does, with the PATH of `env` (else the default

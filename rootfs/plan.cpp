@@ -104,7 +104,7 @@ constexpr AttrOption kAttrOptions[] = {
 };
 
 // Options parse_mount_options() handles by name outside the tables above.
-constexpr const char* kSpecialOptions[] = {"bind", "rbind", "idmap", "ridmap"};
+constexpr const char* kSpecialOptions[] = {"bind", "rbind", "idmap", "ridmap", "tmpcopyup"};
 
 bool is_absolute(const std::string& p) {
   return !p.empty() && p[0] == '/';
@@ -240,6 +240,9 @@ class Planner {
   }
 
  private:
+  // The mounts are made in a user namespace other than the initial one: the
+  // container's own, or (rootless) the caller's, which the container may
+  // share (root in rootless Podman's namespace).
   bool in_userns() const { return opts_.rootless || opts_.new_user_ns; }
 
   struct stat plan_root_path() {
@@ -423,6 +426,7 @@ class Planner {
 
     const std::string& type = m.type;
     bool bind = mo.bind || type == "bind";
+    if (mo.copy_up) plan_copy_up(op, type, bind, where);
     if (type == "overlay" && !bind) {
       plan_overlay_mount(op, mo, where);
       return;
@@ -500,21 +504,49 @@ class Planner {
     plan_.ops_before_pivot.push_back(op);
   }
 
-  // A v1 or hybrid host, as runc's mountCgroupV1 with a cgroup namespace: a
-  // tmpfs at the destination, a fresh mount of each of the host's controller
-  // hierarchies in it (their root is the container's own cgroup, as the
-  // namespace was made after the init joined its cgroups; named and unified
-  // hierarchies, which the init does not join, are left out), and the
-  // host's links between them (cpu -> cpu,cpuacct). `ro` makes every mount
-  // read-only, the tmpfs once it is filled. Not in a user namespace: v1
-  // controllers can only be mounted with CAP_SYS_ADMIN in the initial one,
-  // so the host's tree stays bound there (as runc rootless). Not without a
-  // cgroup namespace either: a fresh mount would show the host's root; the
-  // host's tree stays bound there (runc binds each hierarchy's directory of
-  // the container's cgroup instead).
+  // tmpcopyup (copyup.hpp): only a tmpfs can take it (crun and runc); its
+  // root keeps the covered directory's mode and owner unless the options
+  // give them.
+  void plan_copy_up(MountOp& op, const std::string& type, bool bind, const std::string& where) {
+    if (bind || type != "tmpfs")
+      throw Error(where + ".options: `tmpcopyup` is only for tmpfs mounts, not " +
+                  (bind ? std::string("bind mounts") : "type " + quote(type)));
+    op.copy_up = true;
+    auto given = [&](const char* key) {
+      for (const std::string& o : os::split(op.data, ','))
+        if (o.rfind(key, 0) == 0) return true;
+      return false;
+    };
+    op.copy_up_root.mode = !given("mode=");
+    op.copy_up_root.owner = !given("uid=") && !given("gid=");
+  }
+
+  // A v1 or hybrid host, as runc's mountCgroupV1: a tmpfs at the
+  // destination, in it one directory per hierarchy the container has a
+  // cgroup in (the controllers' and name=systemd; the unified one and other
+  // named ones, which the init does not join, are left out) that shows only
+  // the container's cgroup, and the host's links between them (cpu ->
+  // cpu,cpuacct). With a cgroup namespace, a fresh mount of each hierarchy:
+  // its root is the container's cgroup, as the namespace was made after the
+  // init joined its cgroups. Without one, a bind of the container's cgroup
+  // directory (a fresh mount would show the host's root). `ro` makes every
+  // mount read-only, the tmpfs once it is filled. Not in a user namespace:
+  // v1 can only be mounted with CAP_SYS_ADMIN in the initial one, so the
+  // host's tree stays bound there (as runc rootless); neither when the
+  // container's cgroups are unknown (not the v1 driver) and it has no cgroup
+  // namespace.
   bool plan_cgroup_v1_tree(const MountOp& op) {
     const HostCgroupTree& host = opts_.host_cgroup_tree;
-    if (opts_.host_cgroup2 || in_userns() || !opts_.new_cgroup_ns || host.hierarchies.empty()) return false;
+    if (opts_.host_cgroup2 || in_userns() || host.hierarchies.empty()) return false;
+    const bool fresh = opts_.new_cgroup_ns;
+    std::vector<std::pair<const CgroupHierarchy*, std::string>> shown;  // with the container's directory
+    for (const CgroupHierarchy& h : host.hierarchies) {
+      std::string dir = container_cgroup_of(h);
+      // Unknown cgroups (another driver): with a namespace, the controllers
+      // as the init's cgroups are.
+      if (!dir.empty() || (fresh && opts_.container_cgroups.empty() && !h.named)) shown.emplace_back(&h, dir);
+    }
+    if (shown.empty()) return false;
     constexpr unsigned long kFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     auto add = [&](std::vector<MountOp>& ops, OpKind kind, const std::string& name) -> MountOp& {
       MountOp& m = ops.emplace_back();
@@ -528,15 +560,35 @@ class Planner {
     tmpfs.flags = kFlags;
     tmpfs.data = "mode=755";
     tmpfs.propagation = op.propagation;
-    for (const CgroupHierarchy& h : host.hierarchies) {
-      MountOp& m = add(plan_.ops_before_pivot, OpKind::mount, h.dir);
-      m.source = m.fstype = h.fstype;
+    for (const auto& [h, dir] : shown) {
+      MountOp& m = add(plan_.ops_before_pivot, fresh ? OpKind::mount : OpKind::bind, h->dir);
       m.flags = kFlags | (op.flags & MS_RDONLY);
-      m.data = h.options;
+      if (fresh) {
+        m.source = m.fstype = h->fstype;
+        m.data = h->options;
+      } else {
+        m.source = dir;
+        m.recursive = true;
+        m.propagation = op.propagation;
+      }
     }
-    for (const CgroupLink& l : host.links) add(plan_.ops_before_pivot, OpKind::symlink, l.name).link_target = l.target;
+    for (const CgroupLink& l : host.links) {
+      bool target_shown =
+          std::any_of(shown.begin(), shown.end(), [&](const auto& s) { return s.first->dir == l.target; });
+      if (target_shown) add(plan_.ops_before_pivot, OpKind::symlink, l.name).link_target = l.target;
+    }
     if (op.flags & MS_RDONLY) add(plan_.ops_after_pivot, OpKind::remount_readonly, "");
     return true;
+  }
+
+  // The container's cgroup directory in hierarchy `h` (by the controllers
+  // or the name its options list), "" when it has none there.
+  std::string container_cgroup_of(const CgroupHierarchy& h) const {
+    for (const std::string& o : os::split(h.options, ',')) {
+      auto it = opts_.container_cgroups.find(o);
+      if (it != opts_.container_cgroups.end()) return it->second;
+    }
+    return "";
   }
 
   void plan_overlay_mount(MountOp& op, const MountOptions& mo, const std::string& where) {
@@ -732,8 +784,10 @@ MountOptions parse_mount_options(const std::vector<std::string>& options, const 
       mo.idmap_recursive = o == "ridmap";
       continue;
     }
-    if (o == "tmpcopyup")
-      throw Error(where + ": `tmpcopyup` is not supported (copy the content into the tmpfs from a hook instead)");
+    if (o == "tmpcopyup") {
+      mo.copy_up = true;
+      continue;
+    }
     bool matched = false;
     for (const auto& f : kFlagOptions) {
       if (o == f.name) {
@@ -789,14 +843,19 @@ std::vector<CgroupHierarchy> parse_cgroup_hierarchies(const std::string& mountin
     if (f.size() < 6 || f.end() - dash < 4) continue;
     const std::string& fstype = dash[1];
     std::string mp = unescape_mountinfo(f[4]);
-    // Only controllers' hierarchies, those rrun's v1 driver places the init
-    // in: a named one (name=systemd) or the unified one would show the
-    // caller's cgroup, on these hosts the root of the host's tree (runc
-    // leaves out the unified one too).
-    if (fstype != "cgroup" || dash[3].find("name=") != std::string::npos || mp.size() <= cgroup_root.size() + 1 ||
+    // Only the hierarchies rrun's v1 driver places the init in: the
+    // controllers' and name=systemd; another named one or the unified one
+    // would show the caller's cgroup, on these hosts the root of the host's
+    // tree (runc leaves out the unified one too).
+    if (fstype != "cgroup" || mp.size() <= cgroup_root.size() + 1 ||
         mp.compare(0, cgroup_root.size() + 1, cgroup_root + "/") != 0)
       continue;
     CgroupHierarchy h;
+    if (dash[3].find("name=") != std::string::npos) {
+      std::vector<std::string> opts = os::split(dash[3], ',');
+      if (std::find(opts.begin(), opts.end(), "name=systemd") == opts.end()) continue;
+      h.named = true;
+    }
     h.dir = mp.substr(cgroup_root.size() + 1);
     if (h.dir.find('/') != std::string::npos || h.dir == "." || h.dir == "..") continue;
     h.fstype = fstype;
@@ -881,13 +940,16 @@ PlanOptions plan_options_from_spec(const spec::Spec& spec, bool rootless) {
     o.gid_mappings = lx.gid_mappings;
     o.uid_mappings = lx.uid_mappings;
   }
-  if (rootless) o.new_user_ns = true;
-  // The host's cgroup hierarchies, only where plan_cgroup_v1_tree uses them.
-  bool cgroup_mount = std::any_of(spec.mounts.begin(), spec.mounts.end(),
-                                  [](const spec::Mount& m) { return m.type == "cgroup" || m.type == "cgroup2"; });
-  if (cgroup_mount && !o.host_cgroup2 && !o.new_user_ns && o.new_cgroup_ns)
-    o.host_cgroup_tree = probe_host_cgroup_tree();
+  // The host's cgroup hierarchies, only where plan_cgroup_v1_tree uses them
+  // (not in a user namespace: see in_userns()).
+  if (needs_host_cgroup_tree(spec, o)) o.host_cgroup_tree = probe_host_cgroup_tree();
   return o;
+}
+
+bool needs_host_cgroup_tree(const spec::Spec& spec, const PlanOptions& options) {
+  if (options.host_cgroup2 || options.rootless || options.new_user_ns) return false;
+  return std::any_of(spec.mounts.begin(), spec.mounts.end(),
+                     [](const spec::Mount& m) { return m.type == "cgroup" || m.type == "cgroup2"; });
 }
 
 RootfsPlan plan_rootfs(const spec::Spec& spec, const std::string& bundle_dir, const PlanOptions& options) {

@@ -8,12 +8,14 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <rrun/spec/spec.hpp>
 
+#include "copyup.hpp"
 #include "overlay.hpp"
 
 namespace rrun::rootfs {
@@ -65,6 +67,10 @@ struct MountOp {
   bool optional = false;        // on EPERM/EACCES/ENOENT/EINVAL of the mount (and its fallback), skip the op
   std::string only_if_exists;   // skip unless this host path exists (checked in the child before pivot)
   size_t overlay = 0;           // overlay: index into RootfsPlan::overlays
+  // mount of a tmpfs with `tmpcopyup`: the content of the directory it
+  // covers is copied in (copyup.hpp), and these attributes of it onto its root.
+  bool copy_up = false;
+  CopyUpRoot copy_up_root;
 };
 
 // One overlay, planned (overlay.hpp): a spec mount of type `overlay` or the
@@ -85,12 +91,14 @@ struct OverlayMount {
   bool squash_to_root = false;
 };
 
-// One v1 controller hierarchy mounted directly under the host's
-// /sys/fs/cgroup of a v1 or hybrid host, from the host's mountinfo.
+// One v1 hierarchy (a controller one, or name=systemd) mounted directly
+// under the host's /sys/fs/cgroup of a v1 or hybrid host, from the host's
+// mountinfo.
 struct CgroupHierarchy {
-  std::string dir;      // its directory there: "memory", "cpu,cpuacct"
+  std::string dir;      // its directory there: "memory", "cpu,cpuacct", "systemd"
   std::string fstype;   // "cgroup"
-  std::string options;  // the super block's options without rw/ro: "memory", "cpu,cpuacct"
+  std::string options;  // the super block's options without rw/ro: "memory", "cpu,cpuacct", "xattr,name=systemd"
+  bool named = false;   // name=systemd: no controller
 };
 
 // A symbolic link directly under the host's /sys/fs/cgroup to one of its
@@ -117,10 +125,15 @@ struct PlanOptions {
   // false: it shares rrun's, and the plan only chroots.
   bool own_mount_ns = true;
   bool host_cgroup2 = true;  // /sys/fs/cgroup is a cgroup2 (unified) mount; see host_cgroup_is_unified()
-  // Not unified: its hierarchies, for a `cgroup` mount that gets fresh
-  // mounts of them (probe_host_cgroup_tree; filled only where they are used).
+  // Not unified: its hierarchies, for a `cgroup` mount made of them
+  // (probe_host_cgroup_tree; filled only where they are used).
   HostCgroupTree host_cgroup_tree;
-  // The container's gid mappings when new_user_ns (devpts `gid=N` is dropped
+  // The container's cgroup directory on the host per v1 controller (and
+  // "name=systemd"), the v1 driver's: a `cgroup` mount without a cgroup
+  // namespace binds them. Filled only with host_cgroup_tree.
+  std::map<std::string, std::string> container_cgroups;
+  // The container's gid mappings in a user namespace: its own namespace's,
+  // or those of rrun's when it shares that one (devpts `gid=N` is dropped
   // when N is not mapped).
   std::vector<spec::IdMapping> gid_mappings;
   // The container's uid mappings (persistent overlay directories made by
@@ -168,12 +181,12 @@ struct MountOptions {
   bool recursive = false;
   bool idmap = false;
   bool idmap_recursive = false;
-  std::string data;  // everything else, comma-joined, in order
+  bool copy_up = false;  // tmpcopyup
+  std::string data;      // everything else, comma-joined, in order
 };
 
 // Parses every option runc and crun accept; `json_path` ("mounts[2]") names
-// the mount in errors. Throws os::Error for `tmpcopyup` (not supported) and
-// for an empty option.
+// the mount in errors. Throws os::Error for an empty option.
 MountOptions parse_mount_options(const std::vector<std::string>& options, const std::string& json_path);
 
 // Every option name parse_mount_options() recognizes (not the file-system
@@ -187,9 +200,9 @@ unsigned long parse_propagation(const std::string& value, const std::string& jso
 // Whether `cgroup_root` (default /sys/fs/cgroup) is a cgroup2 mount.
 bool host_cgroup_is_unified(const std::string& cgroup_root = "/sys/fs/cgroup");
 
-// The v1 controller hierarchies (not named ones such as name=systemd, not
-// cgroup2) mounted directly under `cgroup_root` in mountinfo text (the
-// host's /proc/self/mountinfo), in its order.
+// The v1 controller hierarchies and the name=systemd one (not other named
+// ones, not cgroup2) mounted directly under `cgroup_root` in mountinfo text
+// (the host's /proc/self/mountinfo), in its order.
 std::vector<CgroupHierarchy> parse_cgroup_hierarchies(const std::string& mountinfo_text,
                                                       const std::string& cgroup_root = "/sys/fs/cgroup");
 
@@ -201,6 +214,11 @@ std::vector<CgroupLink> read_cgroup_links(const std::string& cgroup_root,
 // Both, from /proc/self/mountinfo and /sys/fs/cgroup.
 HostCgroupTree probe_host_cgroup_tree();
 
+// Whether plan_rootfs can use host_cgroup_tree (and container_cgroups) for
+// the spec's mounts under these options: a `cgroup` mount on a v1 or hybrid
+// host outside a user namespace.
+bool needs_host_cgroup_tree(const spec::Spec& spec, const PlanOptions& options);
+
 // Whether linux.namespaces gives the container a mount namespace of its own:
 // a new one, or a joined one that is not the caller's.
 bool owns_mount_namespace(const spec::Spec& spec);
@@ -210,7 +228,8 @@ bool owns_mount_namespace(const spec::Spec& spec);
 void refuse_without_mount_namespace(const spec::Spec& spec);
 
 // Fills new_*_ns from spec.linux.namespaces (an entry with a path counts: the
-// namespace is not the host's) and gid_mappings from spec.linux.gidMappings.
+// namespace is not the host's) and the mappings from spec.linux; a user
+// namespace rrun adds itself (an unprivileged caller) is the caller's to set.
 PlanOptions plan_options_from_spec(const spec::Spec& spec, bool rootless);
 
 // Throws os::Error naming the JSON path ("mounts[1].options[2]: ...").

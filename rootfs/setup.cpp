@@ -20,6 +20,7 @@
 
 #include <rrun/os/fd.hpp>
 
+#include "copyup.hpp"
 #include "resolve.hpp"
 
 namespace rrun::rootfs {
@@ -272,13 +273,33 @@ int do_bind(const Ctx& c, const MountOp& op, const char* source, bool recursive,
   return finish_mount(c, op, true, extra_attr_set);
 }
 
+// tmpcopyup: the directory the new tmpfs covers (opened before the mount)
+// is copied into it; a read-only tmpfs becomes read-only after the copy.
+int copy_up_into(const Ctx& c, const MountOp& op, int covered) noexcept {
+  const char* dest = op.destination.c_str();
+  os::UniqueFd mounted(open_in_root(c.rootfd, dest));
+  os::UniqueFd dir(mounted.valid() ? ::openat(mounted.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1);
+  if (!dir.valid())
+    return fail_step(c.f, errno, "tmpcopyup", "%s: open the new tmpfs on `%s`", op.origin.c_str(), dest);
+  return copy_up(covered, dir.get(), op.copy_up_root, op.origin.c_str(), dest, c.f);
+}
+
 int do_mount(const Ctx& c, const MountOp& op) noexcept {
   const char* dest = op.destination.c_str();
   os::UniqueFd fd(create_in_root(c.rootfd, dest, true));
   if (!fd.valid())
     return fail_step(c.f, errno, "mount", "%s: create the mount point `%s` inside the rootfs", op.origin.c_str(), dest);
+  os::UniqueFd covered;
+  unsigned long flags = op.flags;
+  if (op.copy_up) {
+    covered.reset(::openat(fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!covered.valid())
+      return fail_step(c.f, errno, "tmpcopyup", "%s: open `%s` inside the rootfs to copy it into the tmpfs",
+                       op.origin.c_str(), dest);
+    flags &= ~MS_RDONLY;
+  }
   Target t;
-  if (::mount(op.source.c_str(), t.get(c, fd.get(), dest), op.fstype.c_str(), op.flags,
+  if (::mount(op.source.c_str(), t.get(c, fd.get(), dest), op.fstype.c_str(), flags,
               op.data.empty() ? nullptr : op.data.c_str()) != 0) {
     int err = errno;
     fd.reset();
@@ -294,7 +315,8 @@ int do_mount(const Ctx& c, const MountOp& op) noexcept {
                      op.source.c_str(), op.fstype.c_str(), op.data.c_str(), dest, hint);
   }
   fd.reset();
-  return finish_mount(c, op, false, 0);
+  if (covered.valid() && copy_up_into(c, op, covered.get()) != 0) return -1;
+  return finish_mount(c, op, false, flags != op.flags ? MOUNT_ATTR_RDONLY : 0);
 }
 
 int do_mknod(const Ctx& c, const MountOp& op) noexcept {

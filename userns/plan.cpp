@@ -1,6 +1,7 @@
 #include "plan.hpp"
 
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 
 #include <rrun/os/error.hpp>
@@ -146,6 +147,28 @@ std::string map_text(const std::vector<spec::IdMapping>& map) {
   std::string out;
   for (const IdMapping& m : map)
     out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
+  return out;
+}
+
+std::vector<spec::IdMapping> parse_map_text(const std::string& text) {
+  std::vector<IdMapping> out;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t nl = text.find('\n', at);
+    if (nl == std::string::npos) nl = text.size();
+    // sscanf, not a stream: no locale set-up on the create path.
+    unsigned long inside = 0, outside = 0, count = 0;
+    std::string line = text.substr(at, nl - at);
+    if (std::sscanf(line.c_str(), "%lu %lu %lu", &inside, &outside, &count) == 3)
+      out.push_back({static_cast<uint32_t>(inside), static_cast<uint32_t>(outside), static_cast<uint32_t>(count)});
+    at = nl + 1;
+  }
+  return out;
+}
+
+std::vector<spec::IdMapping> own_ids(const std::string& text) {
+  std::vector<IdMapping> out = parse_map_text(text);
+  for (IdMapping& m : out) m.host_id = m.container_id;
   return out;
 }
 

@@ -53,6 +53,15 @@ inline constexpr size_t kMaxMapLines = 340;
 // "0 1000 1\n1 100000 65536\n", the format of /proc/PID/uid_map.
 std::string map_text(const std::vector<spec::IdMapping>& map);
 
+// The lines of a /proc/PID/uid_map or gid_map ("inside outside count", any
+// spacing) as mappings; a line that is not three numbers is skipped.
+std::vector<spec::IdMapping> parse_map_text(const std::string& text);
+
+// The ids a process of the user namespace whose map is `text` (our own
+// /proc/self/uid_map) can use, as mappings of those ids onto themselves:
+// what a container that shares that namespace maps.
+std::vector<spec::IdMapping> own_ids(const std::string& text);
+
 // Plans the maps.
 // - Not rootless, or uid 0 (root in the user namespace we run in): the spec's
 //   mappings are written directly; the kernel checks them.

@@ -142,38 +142,77 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then
   expect_ok rr delete -f cgns2
   assert_no_leftovers
 
-  step "a cgroup namespace on v1: the cgroup mount has each hierarchy with the container's cgroup as root, read-only; exec sees the same"
-  cp "$WORK/config.res" "$B/config.json"
-  config_set "$B" 'if any(.linux.namespaces[]; .type == "cgroup") then . else .linux.namespaces += [{type: "cgroup"}] end'
-  expect_eq "$(jq -c '.mounts[] | select(.destination == "/sys/fs/cgroup") | [.type, (.options | index("ro") != null)]' "$B/config.json")" '["cgroup",true]' "the spec's cgroup mount"
   # What the container sees at /sys/fs/cgroup: the entries, the memory
   # hierarchy's subdirectories (none: the container's cgroup has no
-  # children, the host's root has many), its limit, and writes.
+  # children, the host's root has many, among them a sibling container's),
+  # its limit, the cgroups of the init, and writes.
   view='echo ls=$(ls /sys/fs/cgroup)
     set -- /sys/fs/cgroup/memory/*/; [ -d "$1" ] && echo "subdirs=$*" || echo subdirs=
     echo "limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
     grep -qx 1 /sys/fs/cgroup/memory/cgroup.procs && echo init_listed=yes || echo init_listed=no
+    echo "systemd_procs=$(grep -c . /sys/fs/cgroup/systemd/cgroup.procs)"
     mkdir /sys/fs/cgroup/memory/x 2>/dev/null && echo mkdir=ok || echo mkdir=refused
-    touch /sys/fs/cgroup/x 2>/dev/null && echo touch=ok || echo touch=refused'
+    touch /sys/fs/cgroup/x 2>/dev/null && echo touch=ok || echo touch=refused
+    sed "s/^/cgroup=/" /proc/1/cgroup'
+  # expect_view WHO HOST_VIEW ID CGROUPNS: $out against the host's view of
+  # the init's /proc/PID/cgroup.
   expect_view() {
-    # The host's controller hierarchies; not the named (systemd) or unified
-    # ones, which the init does not join (their root would be the host's).
-    expect_eq "$(val ls)" "$(echo $(ls /sys/fs/cgroup | grep -vx -e unified -e systemd))" "$1: ls /sys/fs/cgroup"
-    expect_eq "$(val subdirs)" "" "$1: directories below /sys/fs/cgroup/memory (the host's tree)"
+    # The host's hierarchies the init joined: the controllers' and
+    # name=systemd, not the unified one (its root would be the host's).
+    expect_eq "$(val ls)" "$(echo $(ls /sys/fs/cgroup | grep -vx unified))" "$1: ls /sys/fs/cgroup"
+    expect_eq "$(val subdirs)" "" "$1: directories below /sys/fs/cgroup/memory (the host's tree, the sibling container)"
     expect_eq "$(val limit)" 268435456 "$1: memory.limit_in_bytes at the root of /sys/fs/cgroup/memory"
     expect_eq "$(val init_listed)" yes "$1: the init (pid 1) in /sys/fs/cgroup/memory/cgroup.procs"
+    [[ "$(val systemd_procs)" -ge 1 ]] || fail "$1: no process in /sys/fs/cgroup/systemd/cgroup.procs: $out"
     expect_eq "$(val mkdir)" refused "$1: mkdir in the read-only memory hierarchy"
     expect_eq "$(val touch)" refused "$1: a file in the read-only /sys/fs/cgroup"
+    local inside host=$2
+    inside=$(grep '^cgroup=' <<<"$out" | sed 's/^cgroup=//')
+    expect_contains "$host" ":name=systemd:$(cgroup_of $$ name=systemd | sed 's|/$||')/rrun/$3" "$1: the init's name=systemd cgroup (host's view)"
+    if [[ "$4" == cgroupns ]]; then
+      expect_eq "$(grep -v ':/$' <<<"$inside" || true)" "" "$1: lines of /proc/1/cgroup not ending in :/ (cgroup namespace)"
+    else
+      expect_eq "$inside" "$host" "$1: /proc/1/cgroup without a cgroup namespace (full paths, as runc)"
+    fi
+    expect_contains "$inside" ":name=systemd:" "$1: /proc/1/cgroup"
   }
-  set_cmd sh -c "$view"
-  expect_ok rr run -b "$B" cgview </dev/null
-  expect_view "the init"
-  set_cmd sleep 600
-  expect_ok rr run -d -b "$B" cgview2 </dev/null
-  expect_ok rr exec cgview2 sh -c "$view"
-  expect_view "exec"
-  expect_ok rr delete -f cgview2
-  assert_no_leftovers
+  # check_cgroup_mount ID cgroupns|host: the init and exec of a container that
+  # runs beside a sibling one.
+  check_cgroup_mount() {
+    step "$([[ "$2" == cgroupns ]] && echo a || echo no) cgroup namespace on v1: the cgroup mount shows only the container's cgroups (name=systemd too, with its limit), read-only, beside a sibling container; init and exec"
+    cp "$WORK/config.res" "$B/config.json"
+    if [[ "$2" == cgroupns ]]; then
+      config_set "$B" 'if any(.linux.namespaces[]; .type == "cgroup") then . else .linux.namespaces += [{type: "cgroup"}] end'
+    else
+      config_set "$B" '.linux.namespaces |= map(select(.type != "cgroup"))'
+    fi
+    expect_eq "$(jq -c '.mounts[] | select(.destination == "/sys/fs/cgroup") | [.type, (.options | index("ro") != null)]' "$B/config.json")" '["cgroup",true]' "the spec's cgroup mount"
+    set_cmd sleep 600
+    expect_ok rr run -d -b "$B" "$1-sib" </dev/null
+    sib=$(rr state "$1-sib" | jq -r .pid)
+    [[ -d "/sys/fs/cgroup/memory$(cgroup_of "$sib" memory)" ]] || fail "the sibling's memory cgroup"
+    expect_ok rr run -d -b "$B" "$1" </dev/null
+    pid=$(rr state "$1" | jq -r .pid)
+    systemd_dir=/sys/fs/cgroup/systemd$(cgroup_of "$pid" name=systemd)
+    [[ "$systemd_dir" == */rrun/"$1" && -d "$systemd_dir" ]] || fail "the container's name=systemd cgroup [$systemd_dir]"
+    expect_ok rr exec "$1" sh -c "$view"
+    expect_view exec "$(cat "/proc/$pid/cgroup")" "$1" "$2"
+    expect_ok rr delete -f "$1"
+    [[ ! -e "$systemd_dir" ]] || fail "delete left the container's name=systemd cgroup $systemd_dir"
+    # The init itself: its output goes to the file create was given.
+    set_cmd sh -c "$view"
+    rr create -b "$B" "$1" </dev/null >"$WORK/init.out" 2>&1 || fail "create $1: $(cat "$WORK/init.out")"
+    host_view=$(cat "/proc/$(rr state "$1" | jq -r .pid)/cgroup")
+    expect_ok rr start "$1"
+    wait_until 10 sh -c "[ \"\$($RRUN_BIN --root $STATE_ROOT state $1 | jq -r .status)\" = stopped ]" || fail "$1 did not stop"
+    out=$(cat "$WORK/init.out")
+    expect_view init "$host_view" "$1" "$2"
+    expect_ok rr delete "$1"
+    expect_ok rr delete -f "$1-sib"
+    assert_no_leftovers
+  }
+  check_cgroup_mount cgview cgroupns
+  check_cgroup_mount cgview-host host
 
   step "a limit the kernel refuses is an error as root, and nothing is left"
   fresh

@@ -3,7 +3,8 @@
 # field) where SELinux is not enabled and an error naming the field where it
 # is; an AppArmor profile is applied where AppArmor is enabled and an error
 # where it is not (as runc); and rrun started as uid 0 inside a user namespace
-# that maps only a few ids (as rootless Podman runs it) is rootless.
+# that maps only a few ids is rootless, and runs the container in that
+# namespace (test_caller_userns.sh: one that maps a range, as rootless Podman).
 source "$(dirname "$0")/lib.sh"
 
 make_bundle "$WORK/b" probe maps ids
@@ -72,18 +73,25 @@ fi
 rr delete -f ex
 assert_no_leftovers
 
-step "uid 0 in a user namespace that maps one id: rootless, and the container runs"
+step "uid 0 in a user namespace that maps one id: rootless, the container shares that namespace"
 cp "$WORK/config.orig" "$WORK/b/config.json"
 if ! unshare --user --map-root-user true 2>/dev/null; then
   skip "unshare --user --map-root-user is not allowed here"
 fi
-# A root spec (no user namespace in it): rrun must add one itself, as it does rootless.
-"$RRUN_BIN" spec -b "$WORK/rootspec" 2>/dev/null || { mkdir -p "$WORK/rootspec" && "$RRUN_BIN" spec -b "$WORK/rootspec"; }
-jq '.process.args = ["probe", "maps", "ids"] | .process.terminal = false | del(.linux.namespaces[] | select(.type == "network"))' \
+# A root spec (no user namespace in it): rrun adds none (runc and crun don't
+# either as root); the container uses the caller's, with its one id.
+mkdir -p "$WORK/rootspec"
+"$RRUN_BIN" spec -b "$WORK/rootspec"
+jq '.process.args = ["sh", "-c", "readlink /proc/self/ns/user; echo $(cat /proc/self/uid_map); id -u"] |
+    .process.terminal = false | del(.linux.namespaces[] | select(.type == "network"))' \
   "$WORK/rootspec/config.json" >"$WORK/b/config.json"
-expect_ok unshare --user --map-root-user -- "$RRUN_BIN" --root "$STATE_ROOT" run -b "$WORK/b" inner
-expect_contains "$out" "uid_map=0 0 1" "the container's root is the namespace's root"
-expect_contains "$out" "uid=0" "the process runs as root in the container"
+expect_ok unshare --user --map-root-user -- sh -c 'readlink /proc/self/ns/user; echo $(cat /proc/self/uid_map); exec "$@"' \
+  sh "$RRUN_BIN" --root "$STATE_ROOT" run -b "$WORK/b" inner
+mapfile -t got <<<"$out"
+expect_eq "${got[2]}" "${got[0]}" "the container's user namespace (lines: caller's ns, caller's uid_map, the container's)"
+expect_eq "${got[3]}" "${got[1]}" "the container's uid_map (the caller's)"
+expect_eq "${got[3]}" "0 $(id -u) 1" "the caller's uid_map"
+expect_eq "${got[4]}" "0" "the process's uid in the container"
 assert_no_leftovers
 
 step "the same with --rootless=false fails instead of half-working"

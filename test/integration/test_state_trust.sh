@@ -67,6 +67,33 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then
   expect_contains "$err" "$own/evil/state.json" "list's warning"
   kill -0 "$victim" || fail "the victim died"
   rm -rf "${own:?}/fine"
+
+  # slurmstepd runs oci.conf's RunTimeQuery and RunTimeDelete as root on the
+  # user's --root: rrun acts there as the directory's owner.
+  step "root on a --root that $other owns acts as $other: on $other's containers, not on root's processes"
+  # Outside $WORK, whose parents may be closed to $other.
+  theirs=$(mktemp -d /tmp/rrun-it-theirs.XXXXXX)
+  setpriv --reuid "$other" --regid "$(id -g "$other")" --clear-groups sleep 1000 </dev/null >/dev/null 2>&1 &
+  their_sleep=$!
+  trap 'status=$?; kill "$victim" "$their_sleep" 2>/dev/null || true; rm -rf --one-file-system -- "$theirs"; (exit "$status"); _rrun_test_cleanup' EXIT
+  their_start=$(awk '{ sub(/.*\) /, ""); print $20 }' "/proc/$their_sleep/stat")
+  (victim=$their_sleep victim_start=$their_start plant_state "$theirs" mine)
+  plant_state "$theirs" evil
+  chown -R "$other" "$theirs"
+  chmod 700 "$theirs"
+  expect_ok "$RRUN_BIN" --root "$theirs" state mine
+  expect_contains "$out" '"status": "running"' "state of $other's container, asked by root"
+  expect_ok "$RRUN_BIN" --root "$theirs" list -q
+  expect_eq "${out//$'\n'/ }" "evil mine" "list of $other's --root, asked by root"
+  run "$RRUN_BIN" --root "$theirs" kill evil KILL
+  ((rc != 0)) || fail "root's kill in $other's --root signalled a process of root's (as $other it may not)"
+  run "$RRUN_BIN" --root "$theirs" delete -f evil
+  kill -0 "$victim" || fail "root's delete -f in $other's --root killed a process of root's"
+  expect_ok "$RRUN_BIN" --root "$theirs" kill mine KILL
+  wait "$their_sleep" 2>/dev/null || true
+  expect_ok "$RRUN_BIN" --root "$theirs" delete mine
+  [[ ! -e "$theirs/mine" ]] || fail "delete as $other left $theirs/mine"
+  rm -rf --one-file-system -- "$theirs"
 else
   step "the caller's own world-writable --root is refused"
   open=$WORK/open

@@ -28,6 +28,9 @@
  *                 is no mkdir), MODE octal (default 755), EXTRA a decimal third
  *                 argument the kernel ignores but seccomp sees (default 0):
  *                 mkdir=0 or mkdir=<errno number>
+ *   xattr PATH NAME
+ *                 the extended attribute NAME of PATH (not following a final
+ *                 symlink): xattr=<value> or xattr=<ERRNO name>
  *   wait-signal   blocks all signals, prints `ready`, waits for one, prints signal=SIG<NAME>
  *   exit N        exits with status N at once
  */
@@ -48,6 +51,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -380,6 +384,24 @@ static int cmd_mkdir(int argc, char** argv, int* i) {
   return 0;
 }
 
+static int cmd_xattr(int argc, char** argv, int* i) {
+  if (*i + 2 >= argc) {
+    fprintf(stderr, "probe: xattr: missing PATH or NAME\n");
+    return 2;
+  }
+  const char* path = argv[++*i];
+  const char* name = argv[++*i];
+  char value[256];
+  ssize_t n = lgetxattr(path, name, value, sizeof value - 1);
+  if (n < 0) {
+    printf("xattr=%s\n", errno_name(errno));
+    return 0;
+  }
+  value[n] = '\0';
+  printf("xattr=%s\n", value);
+  return 0;
+}
+
 static void ignore_signal(int sig) {
   (void)sig;
 }
@@ -419,7 +441,7 @@ static void usage(FILE* out) {
   fputs(
       "usage: probe COMMAND [COMMAND...]\n"
       "commands: caps seccomp fds rlimits nnp ids maps umask cwd exe-write [PATH...] sched oom\n"
-      "          personality hostname env mkdir PATH [MODE [EXTRA]] wait-signal exit N\n",
+      "          personality hostname env mkdir PATH [MODE [EXTRA]] xattr PATH NAME wait-signal exit N\n",
       out);
 }
 
@@ -464,6 +486,8 @@ int main(int argc, char** argv) {
       r = cmd_env();
     else if (strcmp(c, "mkdir") == 0)
       r = cmd_mkdir(argc, argv, &i);
+    else if (strcmp(c, "xattr") == 0)
+      r = cmd_xattr(argc, argv, &i);
     else if (strcmp(c, "wait-signal") == 0)
       r = cmd_wait_signal();
     else if (strcmp(c, "exit") == 0) {

@@ -67,6 +67,20 @@ BOOST_AUTO_TEST_CASE(hierarchies_separate_mounts_and_missing_ones) {
   BOOST_TEST(h2[0].mount == t.path + "/cpu");
 }
 
+BOOST_AUTO_TEST_CASE(systemd_hierarchy_from_proc_self_cgroup) {
+  rrun::test::TempDir t;
+  BOOST_TEST(!cg::v1_systemd_hierarchy(t.path, kSelf));  // not mounted
+  os::mkdir_p(t.path + "/systemd");
+  auto h = cg::v1_systemd_hierarchy(t.path, "1:name=systemd:/user.slice/x\n4:memory:/\n");
+  BOOST_REQUIRE(h);
+  BOOST_TEST(h->controllers == (std::vector<std::string>{"name=systemd"}));
+  BOOST_TEST(h->own == "/user.slice/x");
+  BOOST_TEST(h->mount == t.path + "/systemd");
+  BOOST_TEST(!cg::v1_systemd_hierarchy(t.path, "4:memory:/\n0::/\n"));
+  auto dirs = cg::v1_cgroup_dirs({*h}, "", "c1");
+  BOOST_TEST(dirs.at("name=systemd") == t.path + "/systemd/user.slice/x/rrun/c1");
+}
+
 BOOST_AUTO_TEST_CASE(paths_default_relative_absolute) {
   std::vector<cg::V1Hierarchy> h = {{{"memory"}, "/R/memory", "/process_api/abc"},
                                     {{"cpu", "cpuacct"}, "/R/cpu,cpuacct", "/"}};
@@ -139,7 +153,7 @@ BOOST_AUTO_TEST_CASE(path_round_trip) {
 
 BOOST_AUTO_TEST_CASE(make_manager_v1_on_fake_root) {
   rrun::test::TempDir t;
-  for (const char* d : {"pids", "memory", "cpu,cpuacct"}) os::mkdir_p(t.path + "/" + d);
+  for (const char* d : {"pids", "memory", "cpu,cpuacct", "systemd"}) os::mkdir_p(t.path + "/" + d);
   put(t.path + "/self", kSelf);
   cg::ManagerRequest req;
   req.id = "c1";
@@ -150,6 +164,10 @@ BOOST_AUTO_TEST_CASE(make_manager_v1_on_fake_root) {
   auto j = nlohmann::json::parse(m->path());
   BOOST_TEST(j["memory"].get<std::string>() == t.path + "/memory/process_api/abc/rrun/c1");
   BOOST_TEST(j["pids"].get<std::string>() == t.path + "/pids/rrun/c1");
+  // The name=systemd hierarchy too, as runc.
+  BOOST_TEST(j["name=systemd"].get<std::string>() == t.path + "/systemd/rrun/c1");
+  m->create(nullptr);
+  BOOST_TEST(os::path_exists(t.path + "/systemd/rrun/c1"));
   BOOST_TEST(m->clone_fd() == -1);
   // Rootless on hybrid: none (v1 is never delegated).
   req.rootless = true;

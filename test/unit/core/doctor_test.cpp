@@ -255,8 +255,27 @@ BOOST_AUTO_TEST_CASE(evaluate_lists_every_check) {
                                              "clone3",         "pidfd_open",      "openat2",        "idmapped_mounts"};
   BOOST_TEST(names == expected, boost::test_tools::per_element());
   BOOST_TEST(r.ok());  // every failure in these facts degrades
+  // No subordinate uids for uid 1000.
+  BOOST_TEST(r.checks[3].status == Status::warn);
   f.userns.probe = {"unshare", EPERM};
   BOOST_TEST(!evaluate(f).ok());
+}
+
+// Root in a user namespace (rootless Podman) shares it with its containers:
+// no subordinate ids or helpers are needed there.
+BOOST_AUTO_TEST_CASE(evaluate_root_in_a_user_namespace_needs_no_subids) {
+  Facts f;
+  f.rootless = true;
+  f.uid = 0;
+  f.newuidmap.tool = "newuidmap";
+  f.newgidmap.tool = "newgidmap";
+  f.subuid.kind = "subuid";
+  f.subgid.kind = "subgid";
+  Report r = evaluate(f);
+  for (size_t i = 1; i <= 4; ++i) {
+    BOOST_TEST_INFO(r.checks[i].name << ": " << r.checks[i].detail);
+    BOOST_TEST(r.checks[i].status == Status::ok);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

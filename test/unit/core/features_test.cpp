@@ -75,22 +75,20 @@ BOOST_AUTO_TEST_CASE(document_shape) {
 }
 
 // mountOptions is what parse_mount_options() recognizes: each one parses
-// without ending up in the file-system data, and `tmpcopyup` (refused) is
-// not listed.
+// without ending up in the file-system data (`tmpcopyup` included).
 BOOST_AUTO_TEST_CASE(mount_options_are_the_parser_tables) {
   json j = json::parse(core::features_json(sample_host(false)));
   std::vector<std::string> opts = j["mountOptions"];
   BOOST_TEST(std::is_sorted(opts.begin(), opts.end()));
   for (const char* o : {"bind", "rbind", "ro", "rro", "rrw", "rnosuid", "rprivate", "idmap", "ridmap", "nosymfollow",
-                        "strictatime", "remount"})
+                        "strictatime", "remount", "tmpcopyup"})
     BOOST_TEST(std::count(opts.begin(), opts.end(), o) == 1, o);
-  BOOST_TEST(std::count(opts.begin(), opts.end(), "tmpcopyup") == 0);
   for (const auto& o : opts) {
     rootfs::MountOptions mo;
     BOOST_CHECK_NO_THROW(mo = rootfs::parse_mount_options({o}, "mounts[0]"));
     BOOST_TEST(mo.data.empty(), o << " is passed through as data");
   }
-  BOOST_CHECK_THROW(rootfs::parse_mount_options({"tmpcopyup"}, "mounts[0]"), os::Error);
+  BOOST_TEST(rootfs::parse_mount_options({"tmpcopyup"}, "mounts[0]").copy_up);
 }
 
 BOOST_AUTO_TEST_CASE(capabilities_from_libcap) {

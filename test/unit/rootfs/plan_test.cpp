@@ -121,11 +121,9 @@ BOOST_AUTO_TEST_CASE(bind_propagation_and_recursive_attrs) {
 }
 
 BOOST_AUTO_TEST_CASE(option_errors_name_the_json_path) {
-  BOOST_CHECK_EXCEPTION(rootfs::parse_mount_options({"rw", "tmpcopyup"}, "mounts[3]"), os::Error,
-                        [](const os::Error& e) {
-                          return std::string(e.what()).find("mounts[3].options[1]: `tmpcopyup` is not supported") == 0;
-                        });
-  BOOST_CHECK_THROW(rootfs::parse_mount_options({""}, "m"), os::Error);
+  BOOST_CHECK_EXCEPTION(rootfs::parse_mount_options({"rw", ""}, "mounts[3]"), os::Error, [](const os::Error& e) {
+    return std::string(e.what()).find("mounts[3].options[1]: empty option") == 0;
+  });
   BOOST_CHECK_THROW(rootfs::parse_propagation("sideways", "linux.rootfsPropagation"), os::Error);
 }
 
@@ -184,8 +182,11 @@ BOOST_AUTO_TEST_CASE(plan_errors_name_the_json_path) {
   BOOST_TEST(error_of(s, b.dir).find("mounts[1].destination") == 0);
 
   s = base_spec();
-  s.mounts.push_back(mnt("/x", "tmpfs", "tmpfs", {"rw", "tmpcopyup"}));
-  BOOST_TEST(error_of(s, b.dir).find("mounts[0].options[1]") == 0);
+  s.mounts.push_back(mnt("/x", "bind", "/tmp", {"rbind", "tmpcopyup"}));
+  BOOST_TEST(error_of(s, b.dir).find("mounts[0].options: `tmpcopyup` is only for tmpfs mounts, not bind mounts") == 0);
+  s = base_spec();
+  s.mounts.push_back(mnt("/x", "proc", "proc", {"tmpcopyup"}));
+  BOOST_TEST(error_of(s, b.dir).find("mounts[0].options: `tmpcopyup` is only for tmpfs mounts, not type `proc`") == 0);
 
   s = base_spec();
   s.linux->rootfs_propagation = "sideways";
@@ -365,13 +366,18 @@ constexpr const char* kHybridMountinfo =
 
 BOOST_AUTO_TEST_CASE(host_cgroup_hierarchies_from_mountinfo) {
   auto h = rootfs::parse_cgroup_hierarchies(kHybridMountinfo);
-  // Named (systemd) and unified hierarchies are left out: the init does not join them.
-  BOOST_REQUIRE_EQUAL(h.size(), 2u);
+  // The unified hierarchy and other named ones are left out: the init does not join them.
+  BOOST_REQUIRE_EQUAL(h.size(), 3u);
   BOOST_TEST(h[0].dir == "cpu,cpuacct");
   BOOST_TEST(h[0].fstype == "cgroup");
   BOOST_TEST(h[0].options == "cpu,cpuacct");
+  BOOST_TEST(!h[0].named);
   BOOST_TEST(h[1].dir == "memory");
   BOOST_TEST(h[1].options == "memory");
+  BOOST_TEST(h[2].dir == "systemd");
+  BOOST_TEST(h[2].options == "xattr,name=systemd");
+  BOOST_TEST(h[2].named);
+  BOOST_TEST(rootfs::parse_cgroup_hierarchies("1 0 0:1 / /sys/fs/cgroup/x rw - cgroup cgroup rw,name=x\n").empty());
   BOOST_TEST(rootfs::parse_cgroup_hierarchies("31 23 0:28 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n").empty());
 }
 
@@ -466,6 +472,84 @@ BOOST_AUTO_TEST_CASE(cgroup_mount_on_v1_with_a_cgroup_namespace) {
   auto unknown = o;
   unknown.host_cgroup_tree = {};
   BOOST_TEST(bound(unknown));
+}
+
+// The container's cgroups known (the v1 driver's directories, name=systemd
+// among them): one directory per hierarchy it has a cgroup in; a fresh mount
+// with a cgroup namespace, a bind of its own directory without one.
+BOOST_AUTO_TEST_CASE(cgroup_mount_on_v1_shows_the_container_cgroups) {
+  Bundle b;
+  auto s = base_spec();
+  s.mounts.push_back(mnt("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}));
+  rootfs::PlanOptions o;
+  o.host_cgroup2 = false;
+  o.host_cgroup_tree.hierarchies = rootfs::parse_cgroup_hierarchies(kHybridMountinfo);
+  o.host_cgroup_tree.links = {{"cpu", "cpu,cpuacct"}, {"cpuacct", "cpu,cpuacct"}};
+  o.container_cgroups = {{"cpu", "/sys/fs/cgroup/cpu,cpuacct/rrun/c"},
+                         {"cpuacct", "/sys/fs/cgroup/cpu,cpuacct/rrun/c"},
+                         {"name=systemd", "/sys/fs/cgroup/systemd/rrun/c"}};
+  constexpr unsigned long kRo = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
+
+  // No cgroup namespace: binds of the container's directories; no memory
+  // cgroup, no memory directory.
+  auto plan = rootfs::plan_rootfs(s, b.dir, o);
+  auto* tmpfs = find_op(plan.ops_before_pivot, "/sys/fs/cgroup");
+  BOOST_REQUIRE(tmpfs);
+  BOOST_TEST(tmpfs->fstype == "tmpfs");
+  auto* cpu = find_op(plan.ops_before_pivot, "/sys/fs/cgroup/cpu,cpuacct");
+  BOOST_REQUIRE(cpu);
+  BOOST_TEST(cpu->kind == OpKind::bind);
+  BOOST_TEST(cpu->source == "/sys/fs/cgroup/cpu,cpuacct/rrun/c");
+  BOOST_TEST(cpu->recursive);
+  BOOST_TEST(cpu->flags == kRo);
+  auto* systemd = find_op(plan.ops_before_pivot, "/sys/fs/cgroup/systemd");
+  BOOST_REQUIRE(systemd);
+  BOOST_TEST(systemd->kind == OpKind::bind);
+  BOOST_TEST(systemd->source == "/sys/fs/cgroup/systemd/rrun/c");
+  BOOST_TEST(!find_op(plan.ops_before_pivot, "/sys/fs/cgroup/memory"));
+  BOOST_TEST(!find_op(plan.ops_before_pivot, "/sys/fs/cgroup/unified"));
+  BOOST_TEST(find_op(plan.ops_before_pivot, "/sys/fs/cgroup/cpu")->link_target == "cpu,cpuacct");
+  BOOST_TEST(find_op(plan.ops_after_pivot, "/sys/fs/cgroup")->kind == OpKind::remount_readonly);
+
+  // A cgroup namespace: fresh mounts, name=systemd with its options.
+  o.new_cgroup_ns = true;
+  plan = rootfs::plan_rootfs(s, b.dir, o);
+  systemd = find_op(plan.ops_before_pivot, "/sys/fs/cgroup/systemd");
+  BOOST_REQUIRE(systemd);
+  BOOST_TEST(systemd->kind == OpKind::mount);
+  BOOST_TEST(systemd->fstype == "cgroup");
+  BOOST_TEST(systemd->data == "xattr,name=systemd");
+  BOOST_TEST(systemd->flags == kRo);
+  BOOST_TEST(find_op(plan.ops_before_pivot, "/sys/fs/cgroup/cpu,cpuacct")->kind == OpKind::mount);
+  BOOST_TEST(!find_op(plan.ops_before_pivot, "/sys/fs/cgroup/memory"));
+
+  // Without a link target shown, no link.
+  o.container_cgroups = {{"memory", "/sys/fs/cgroup/memory/rrun/c"}};
+  o.new_cgroup_ns = false;
+  plan = rootfs::plan_rootfs(s, b.dir, o);
+  BOOST_TEST(find_op(plan.ops_before_pivot, "/sys/fs/cgroup/memory")->source == "/sys/fs/cgroup/memory/rrun/c");
+  BOOST_TEST(!find_op(plan.ops_before_pivot, "/sys/fs/cgroup/cpu"));
+}
+
+BOOST_AUTO_TEST_CASE(tmpcopyup_on_a_tmpfs) {
+  Bundle b;
+  auto s = base_spec();
+  s.mounts.push_back(mnt("/run", "tmpfs", "tmpfs", {"rw", "nosuid", "tmpcopyup"}));
+  s.mounts.push_back(mnt("/tmp", "tmpfs", "tmpfs", {"tmpcopyup", "mode=1777", "uid=5"}));
+  s.mounts.push_back(mnt("/x", "tmpfs", "tmpfs", {"size=1m"}));
+  auto plan = rootfs::plan_rootfs(s, b.dir, {});
+  auto* run = find_op(plan.ops_before_pivot, "/run");
+  BOOST_REQUIRE(run);
+  BOOST_TEST(run->copy_up);
+  BOOST_TEST(run->copy_up_root.mode);
+  BOOST_TEST(run->copy_up_root.owner);
+  BOOST_TEST(run->data.empty());
+  auto* tmp = find_op(plan.ops_before_pivot, "/tmp");
+  BOOST_TEST(tmp->copy_up);
+  BOOST_TEST(!tmp->copy_up_root.mode);
+  BOOST_TEST(!tmp->copy_up_root.owner);
+  BOOST_TEST(tmp->data == "mode=1777,uid=5");
+  BOOST_TEST(!find_op(plan.ops_before_pivot, "/x")->copy_up);
 }
 
 BOOST_AUTO_TEST_CASE(dev_devices_and_links) {
@@ -570,11 +654,15 @@ BOOST_AUTO_TEST_CASE(options_from_spec) {
   s.linux->gid_mappings = {{0, 1000, 1}};
   auto o = rootfs::plan_options_from_spec(s, true);
   BOOST_TEST(o.rootless);
-  BOOST_TEST(o.new_user_ns);
+  // Rootless alone is no user namespace of the container's: root in a user
+  // namespace shares it; the one rrun adds for an unprivileged caller is set by create.
+  BOOST_TEST(!o.new_user_ns);
   BOOST_TEST(o.new_net_ns);
   BOOST_TEST(o.new_ipc_ns);
   BOOST_TEST(!o.new_cgroup_ns);
   BOOST_TEST(o.gid_mappings.size() == 1u);
+  s.linux->namespaces.push_back({spec::NamespaceType::user, ""});
+  BOOST_TEST(rootfs::plan_options_from_spec(s, true).new_user_ns);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -237,8 +237,10 @@ std::string check_host_untouched(const Bundle& b) {
   return "";
 }
 
-bool no_leaked_mounts() {
-  return read_all("/proc/self/mountinfo").find("rrun") == std::string::npos;
+// No mount under this test's bundle (other tests may be mounting their own
+// rrun directories at the same time).
+bool no_leaked_mounts(const Bundle& b) {
+  return read_all("/proc/self/mountinfo").find(b.dir) == std::string::npos;
 }
 
 void run_as_root(bool readonly_root, bool manual, bool no_pivot, const std::string& propagation = "") {
@@ -275,7 +277,7 @@ void run_as_root(bool readonly_root, bool manual, bool no_pivot, const std::stri
   BOOST_TEST(err.empty(), err);
   std::string host = check_host_untouched(b);
   BOOST_TEST(host.empty(), host);
-  BOOST_TEST(no_leaked_mounts());
+  BOOST_TEST(no_leaked_mounts(b));
 }
 
 }  // namespace
@@ -316,7 +318,7 @@ BOOST_AUTO_TEST_CASE(failure_names_step_and_path) {
     return "";
   });
   BOOST_TEST(err.empty(), err);
-  BOOST_TEST(no_leaked_mounts());
+  BOOST_TEST(no_leaked_mounts(b));
 }
 
 BOOST_AUTO_TEST_CASE(rootless_as_nobody) {
@@ -369,7 +371,7 @@ BOOST_AUTO_TEST_CASE(rootless_as_nobody) {
   BOOST_TEST(err.empty(), err);
   std::string host = check_host_untouched(b);
   BOOST_TEST(host.empty(), host);
-  BOOST_TEST(no_leaked_mounts());
+  BOOST_TEST(no_leaked_mounts(b));
 }
 
 BOOST_AUTO_TEST_CASE(idmapped_bind) {
@@ -398,7 +400,7 @@ BOOST_AUTO_TEST_CASE(idmapped_bind) {
     return "";
   });
   BOOST_TEST(err.empty(), err);
-  BOOST_TEST(no_leaked_mounts());
+  BOOST_TEST(no_leaked_mounts(b));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -54,6 +54,18 @@ BOOST_AUTO_TEST_CASE(map_text_format) {
   BOOST_TEST(rrun::userns::map_text({}) == "");
 }
 
+BOOST_AUTO_TEST_CASE(map_text_parsed_as_the_kernel_prints_it) {
+  // /proc/self/uid_map of rootless Podman's namespace, with the kernel's padding.
+  const std::string text = "         0       1000          1\n         1     100000      65536\n";
+  BOOST_TEST(rrun::userns::parse_map_text(text) == (Map{{0, 1000, 1}, {1, 100000, 65536}}),
+             boost::test_tools::per_element());
+  BOOST_TEST(rrun::userns::parse_map_text("0 0 4294967295").size() == 1u);
+  BOOST_TEST(rrun::userns::parse_map_text("").empty());
+  BOOST_TEST(rrun::userns::parse_map_text("garbage\n0 5 1\n") == (Map{{0, 5, 1}}), boost::test_tools::per_element());
+  // The ids a process of that namespace uses, onto themselves.
+  BOOST_TEST(rrun::userns::own_ids(text) == (Map{{0, 0, 1}, {1, 1, 65536}}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(root_writes_spec_mappings_directly) {
   PlanInput in;
   in.uid_mappings = {{0, 100000, 65536}};

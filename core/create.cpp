@@ -304,7 +304,9 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   if (proc.terminal && req.console_socket.empty() && !foreground)
     throw os::Error("process.terminal is true: `create` needs --console-socket to hand the terminal to");
 
-  NamespacePlan ns = plan_namespaces(spec, ctx.rootless);
+  // Rootless but root (in a user namespace: rootless Podman, rootlesskit):
+  // the container shares the caller's namespace, as with runc and crun.
+  NamespacePlan ns = plan_namespaces(spec, ctx.rootless && ::geteuid() != 0);
   // Container root may reach rrun's processes (exe_guard.hpp): rrun goes on
   // from a sealed copy of itself, before anything of the container exists
   // (the lock and the namespace fds are close-on-exec).

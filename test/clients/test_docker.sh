@@ -335,7 +335,8 @@ keep_logs() {
 # --- host state before
 IPT_BEFORE=$(iptables_state)
 CG_BEFORE=$(docker_cgroups)
-claim=(/etc/docker /etc/docker/key.json /run/docker /run/containerd)
+# /opt/containerd: the "managed opt" directory of the containerd dockerd starts.
+claim=(/etc/docker /etc/docker/key.json /run/docker /run/containerd /opt/containerd)
 for h in /sys/fs/cgroup/*/; do [[ -L "${h%/}" ]] || claim+=("${h}docker"); done
 [[ ! -f /sys/fs/cgroup/cgroup.controllers ]] || claim+=(/sys/fs/cgroup/docker)
 host_paths_claim "${claim[@]}"

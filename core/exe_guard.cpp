@@ -1,5 +1,6 @@
 #include "exe_guard.hpp"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -7,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <functional>
 
 #include <rrun/os/error.hpp>
@@ -39,13 +41,28 @@ os::UniqueFd make_sealed_memfd(const char* name, const std::function<void(int)>&
   return owned;
 }
 
-void copy_all(int from, int to) {
-  for (;;) {
-    ssize_t n = ::sendfile(to, from, nullptr, 1 << 30);
+// Copies `size` bytes of `from` (or up to its end) from its start.
+void copy_prefix(int from, int to, std::uint64_t size) {
+  while (size > 0) {
+    ssize_t n = ::sendfile(to, from, nullptr, size < (1u << 30) ? size : (1u << 30));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) os::throw_errno("copy the rrun binary into a memfd");
     if (n == 0) return;
+    size -= static_cast<std::uint64_t>(n);
   }
+}
+
+// The size of the copy of the binary open as `exe`: its loaded extent
+// (elf_loaded_extent), read from its first page.
+std::uint64_t copy_size(int exe) {
+  struct stat st;
+  if (::fstat(exe, &st) < 0) os::throw_errno("stat the rrun binary");
+  char head[4096];
+  ssize_t n;
+  do n = ::pread(exe, head, sizeof head, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) os::throw_errno("read the rrun binary's ELF header");
+  return elf_loaded_extent(std::string_view(head, static_cast<size_t>(n)), static_cast<std::uint64_t>(st.st_size));
 }
 
 std::vector<char*> split_cmdline(std::string& text) {
@@ -68,6 +85,25 @@ bool binary_owner_mapped(const std::string& binary, const std::vector<spec::IdMa
   return spec::maps_host_id(uid_map, st.st_uid);
 }
 
+std::uint64_t elf_loaded_extent(std::string_view head, std::uint64_t file_size) {
+  Elf64_Ehdr eh;
+  if (head.size() < sizeof eh) return file_size;
+  std::memcpy(&eh, head.data(), sizeof eh);
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+      eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum == PN_XNUM)
+    return file_size;
+  std::uint64_t table_end = eh.e_phoff + std::uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr);
+  if (eh.e_phoff < sizeof eh || table_end > head.size()) return file_size;
+  std::uint64_t end = table_end;
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, head.data() + eh.e_phoff + i * sizeof ph, sizeof ph);
+    if (ph.p_offset > file_size || ph.p_filesz > file_size - ph.p_offset) return file_size;
+    if (ph.p_offset + ph.p_filesz > end) end = ph.p_offset + ph.p_filesz;
+  }
+  return end;
+}
+
 bool running_from_sealed_copy() {
   os::UniqueFd exe = os::open_file("/proc/self/exe", O_RDONLY);
   int seals = ::fcntl(exe.get(), F_GET_SEALS);
@@ -80,7 +116,7 @@ void run_from_sealed_copy() {
   std::vector<char*> argv = split_cmdline(cmdline);
   os::UniqueFd copy = make_sealed_memfd("rrun", [](int fd) {
     os::UniqueFd exe = os::open_file("/proc/self/exe", O_RDONLY);
-    copy_all(exe.get(), fd);
+    copy_prefix(exe.get(), fd, copy_size(exe.get()));
   });
   ::syscall(SYS_execveat, copy.get(), "", argv.data(), environ, AT_EMPTY_PATH);
   os::throw_errno("re-execute rrun from its sealed copy");

@@ -21,7 +21,9 @@
 //   refuses to run;
 // - otherwise "not dumpable" alone suffices.
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <rrun/os/fd.hpp>
@@ -46,9 +48,18 @@ bool binary_owner_mapped(const std::string& binary, const std::vector<spec::IdMa
 // Whether rrun already runs from a memfd sealed against writes.
 bool running_from_sealed_copy();
 
-// Re-executes rrun from a sealed memfd copy of its binary, with the same
-// argv (/proc/self/cmdline) and environment, unless it already runs from
-// one; returns only then. rrun's own fds are close-on-exec and go; the
+// How much of a 64-bit ELF file of `file_size` bytes, whose first bytes are
+// `head`, the kernel and the dynamic loader read: up to the end of the
+// farthest segment or of the program header table. What follows (the
+// .debug_* and .symtab sections, the section header table) is for
+// debuggers: 48 of the 50 MB of a RelWithDebInfo rrun, which the sealed
+// copy then leaves out. `file_size` when `head` is not such an ELF header
+// with its program header table, or a segment lies past the end.
+std::uint64_t elf_loaded_extent(std::string_view head, std::uint64_t file_size);
+
+// Re-executes rrun from a sealed memfd copy of its binary (its loaded
+// extent, elf_loaded_extent), with the same argv (/proc/self/cmdline) and
+// environment, unless it already runs from one; returns only then. rrun's own fds are close-on-exec and go; the
 // inherited ones (stdio, --preserve-fds, LISTEN_FDS) stay. Throws
 // os::SystemError.
 void run_from_sealed_copy();

@@ -136,9 +136,15 @@ void log_info(std::string_view msg) {
   to_file(LogLevel::info, msg);
 }
 
+// With --log, warnings go to that file only, as runc's do: the caller (a
+// containerd shim, conmon) reads it, and rrun's stderr is then often the
+// container's own (create gets the container's stdio), where a warning would
+// become container output.
 void log_warn(std::string_view msg) {
-  to_stderr("warning: ", msg);
-  to_file(LogLevel::warning, msg);
+  if (logger().fd)
+    to_file(LogLevel::warning, msg);
+  else
+    to_stderr("warning: ", msg);
 }
 
 void log_error(std::string_view msg) {

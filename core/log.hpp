@@ -32,7 +32,8 @@ LogFormat parse_log_format(const std::string& name);
 void log_debug(std::string_view msg);
 // To the log file only (info is not shown on stderr).
 void log_info(std::string_view msg);
-// To stderr ("rrun: warning: ...") and to the log file.
+// To the log file, or to stderr ("rrun: warning: ...") without one (runc
+// too: under a shim or conmon rrun's stderr may be the container's).
 void log_warn(std::string_view msg);
 inline void warn(std::string_view msg) {
   log_warn(msg);

@@ -46,8 +46,27 @@ config_set "$c" --argjson caps "$ALL_CAPS" \
 set_args "$c" sh -c '/grabber "$0" /stop /report-start; exec sleep 1000' "$target"
 r=$c/rootfs
 
+# The loaded extent of an ELF file (core/exe_guard.hpp elf_loaded_extent):
+# the end of its farthest segment.
+loaded_extent() {
+  local end=0 off size
+  while read -r off size; do
+    if ((off + size > end)); then end=$((off + size)); fi
+  done < <(readelf -lW "$1" | awk '$2 ~ /^0x/ { print $2, $5 }')
+  echo "$end"
+}
+
 step "create, then the exploit exec'd into the created container (its init is rrun until start)"
 expect_ok rrc create -b "$c" xg
+# Root: the init runs from the sealed copy, which holds the binary's loaded
+# extent (a RelWithDebInfo rrun is 50 MB, 2 of them loaded), not its debug
+# sections.
+init_pid=$(rrc state xg | jq -r .pid)
+if [[ "$(readlink "/proc/$init_pid/exe" 2>/dev/null)" == /memfd:rrun* ]] && command -v readelf >/dev/null; then
+  expect_eq "$(stat -L -c %s "/proc/$init_pid/exe")" "$(loaded_extent "$copy")" "size of the sealed copy of rrun"
+elif [[ "$RRUN_TEST_MODE" == root ]]; then
+  fail "the created container's init does not run from the sealed copy: $(readlink "/proc/$init_pid/exe" 2>&1)"
+fi
 reports=("$r/report-start")
 run rrc exec -d xg /grabber "$target" /stop /report-create
 if [[ "$RRUN_TEST_MODE" == rootless && "$rc" != 0 && "$err" == *"/ns/user): Permission denied"* ]]; then

@@ -185,6 +185,16 @@ expect_eq "$(jq -r .env "$LOG" | paste -sd,)" "env of poststop,second" "poststop
 expect_fail_with "does not exist" -- rr state fq
 assert_no_leftovers
 
+step "with --log the warning goes to the log only (as runc's): a shim's rrun has the container's stderr"
+reset_logs
+wlog=$WORK/warn.json
+expect_ok rr --log "$wlog" --log-format json create -b "$B" fw </dev/null
+expect_ok rr --log "$wlog" --log-format json delete fw
+expect_eq "$err" "" "stderr of delete with --log"
+jq -e -s 'any(.level == "warning" and (.msg | contains("poststop")))' "$wlog" >/dev/null ||
+  fail "no poststop warning in the --log file: $(cat "$wlog")"
+assert_no_leftovers
+
 step "a hook that runs past its timeout is killed; the error says it timed out"
 set_hooks "{\"createRuntime\": [$(hook_json createRuntime 0 1 30)]}"
 reset_logs

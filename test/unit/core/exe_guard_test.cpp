@@ -1,9 +1,11 @@
 #include <boost/test/unit_test.hpp>
 
+#include <elf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -40,5 +42,62 @@ BOOST_AUTO_TEST_CASE(owner_mapped) {
 
 // The test binary runs from its file, not from a sealed memfd.
 BOOST_AUTO_TEST_CASE(not_sealed_here) { BOOST_CHECK(!core::running_from_sealed_copy()); }
+
+namespace {
+
+// An ELF header with `phdrs` right after it, as the start of a file.
+std::string elf_head(const std::vector<Elf64_Phdr>& phdrs) {
+  Elf64_Ehdr eh{};
+  std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
+  eh.e_ident[EI_CLASS] = ELFCLASS64;
+  eh.e_phoff = sizeof eh;
+  eh.e_phentsize = sizeof(Elf64_Phdr);
+  eh.e_phnum = static_cast<Elf64_Half>(phdrs.size());
+  std::string head(reinterpret_cast<const char*>(&eh), sizeof eh);
+  for (const Elf64_Phdr& ph : phdrs) head.append(reinterpret_cast<const char*>(&ph), sizeof ph);
+  return head;
+}
+
+Elf64_Phdr segment(Elf64_Word type, Elf64_Off offset, Elf64_Xword filesz) {
+  Elf64_Phdr ph{};
+  ph.p_type = type;
+  ph.p_offset = offset;
+  ph.p_filesz = filesz;
+  ph.p_memsz = filesz;
+  return ph;
+}
+
+}  // namespace
+
+// The sealed copy takes what the segments cover; sections past them
+// (debug information) stay out.
+BOOST_AUTO_TEST_CASE(loaded_extent) {
+  std::string head = elf_head({segment(PT_LOAD, 0, 0x1000), segment(PT_LOAD, 0x1000, 0x2345),
+                               segment(PT_GNU_STACK, 0, 0), segment(PT_NOTE, 0x200, 0x40)});
+  BOOST_CHECK_EQUAL(core::elf_loaded_extent(head, 50'000'000), 0x3345u);
+  // A segment past the end of the file, a truncated table, no ELF: all of it.
+  BOOST_CHECK_EQUAL(core::elf_loaded_extent(head, 0x3000), 0x3000u);
+  BOOST_CHECK_EQUAL(core::elf_loaded_extent(head.substr(0, head.size() - 1), 50'000'000), 50'000'000u);
+  BOOST_CHECK_EQUAL(core::elf_loaded_extent("#!/bin/sh\n", 11), 11u);
+  std::string no_segments = elf_head({});
+  BOOST_CHECK_EQUAL(core::elf_loaded_extent(no_segments, 4096), 4096u);
+}
+
+// This test binary: its extent covers its program header table and lies
+// within the file.
+BOOST_AUTO_TEST_CASE(loaded_extent_of_this_binary) {
+  int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  BOOST_REQUIRE(fd >= 0);
+  struct stat st;
+  BOOST_REQUIRE(::fstat(fd, &st) == 0);
+  std::string head(4096, '\0');
+  ssize_t n = ::pread(fd, head.data(), head.size(), 0);
+  ::close(fd);
+  BOOST_REQUIRE(n > 0);
+  head.resize(static_cast<size_t>(n));
+  std::uint64_t extent = core::elf_loaded_extent(head, static_cast<std::uint64_t>(st.st_size));
+  BOOST_CHECK(extent > sizeof(Elf64_Ehdr));
+  BOOST_CHECK(extent <= static_cast<std::uint64_t>(st.st_size));
+}
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -23,11 +23,6 @@ fi
 RUNC=/usr/sbin/runc
 [[ -x "$RUNC" ]] || skip "runc not installed at $RUNC (the latency reference)"
 
-# rrun as it ships (a Release build is stripped): each create copies the
-# binary into a sealed memfd, and the 50 MB of debug info of a -g build cost
-# ~40 ms per container there (72 ms create vs 32 ms stripped, under Podman).
-strip "$RRUN_BIN"
-
 IMAGE=localhost/rrun-test/busybox:latest
 CONF_TEMPLATE=$SRC_DIR/packaging/clients/podman/containers.conf
 # conmon 2.1 writes its "oom" file into its working directory, which is

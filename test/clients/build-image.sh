@@ -28,9 +28,9 @@ umoci config --image "$img" --config.cmd sh \
   --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 umoci gc --layout "$dir/busybox.oci"
 # skopeo as root keeps a blob-info cache in /var/lib/containers/cache; with
-# the rootless uid of containers/image set, it keeps it under XDG_DATA_HOME,
+# a rootless uid for containers/image (any but 0), it keeps it under XDG_DATA_HOME,
 # here in DIR (nothing written on the host outside the cache).
-sk() { _CONTAINERS_ROOTLESS_UID=$EUID XDG_DATA_HOME=$dir/.skopeo skopeo "$@"; }
+sk() { _CONTAINERS_ROOTLESS_UID=65534 XDG_DATA_HOME=$dir/.skopeo skopeo "$@"; }
 sk copy -q "oci:$img" "oci-archive:$dir/busybox.oci-archive:rrun-test/busybox:latest"
 sk copy -q "oci:$img" "docker-archive:$dir/busybox.docker-archive:rrun-test/busybox:latest"
 rm -rf --one-file-system -- "$tree" "$dir/.skopeo"

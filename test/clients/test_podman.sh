@@ -146,7 +146,8 @@ cleanup_mode() {
 }
 # restore_host: removes what Podman made outside $T that was not there
 # before (the runtimes' default state directories, Podman's short-name alias
-# cache lock, which tag/rmi/... create even for local images, and the
+# cache lock, which tag/rmi/... create even for local images, the blob-info
+# cache of root's `podman load`, and the
 # cgroupfs manager's /libpod_parent), and prints one line for anything that
 # stays. Also run at exit, after the containers are gone.
 restore_host() {
@@ -154,6 +155,13 @@ restore_host() {
   for p in /run/rrun /run/runc; do
     [[ -n "${existed[$p]:-}" || ! -d "$p" ]] || rmdir "$p" 2>/dev/null || echo "host: $p not empty: $(ls -A "$p")"
   done
+  # `podman load` as root keeps containers/image's blob-info cache there,
+  # whatever storage.conf says.
+  if [[ -z "${existed[/var/lib/containers]:-}" && -d /var/lib/containers ]]; then
+    rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb
+    rmdir /var/lib/containers/cache /var/lib/containers 2>/dev/null ||
+      echo "host: /var/lib/containers not empty: $(find /var/lib/containers | head -5)"
+  fi
   if [[ -z "${existed[/var/cache/containers]:-}" && -d /var/cache/containers ]]; then
     rm -f /var/cache/containers/short-name-aliases.conf.lock
     rmdir /var/cache/containers 2>/dev/null || echo "host: /var/cache/containers not empty: $(ls -A /var/cache/containers)"

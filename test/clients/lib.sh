@@ -16,10 +16,11 @@
 #   as_user CMD...       runs CMD as $TEST_USER in a clean environment with
 #                        HOME=$T/home and XDG_RUNTIME_DIR=$T/xdg (both 0700, owned)
 #   run CMD... / expect_ok CMD... / expect_eq / expect_contains, step, fail, skip
-#   median_ms N CMD...   runs CMD N times, prints the median wall time in ms
-#   compare_latency WHAT RRUN_MS RUNC_MS
-#                        prints both; fails when rrun is slower than runc by more
-#                        than the margin (15 % + 10 ms: figures belong in benchmarks)
+#   time_ms CMD..., median NUMBER...
+#   latency_side_by_side WHAT CMD...
+#                        `CMD rrun` and `CMD runc` alternately; prints both medians;
+#                        fails when rrun is slower than runc by more than the
+#                        margin (15 % + 10 ms: figures belong in benchmarks)
 set -euo pipefail
 
 : "${RRUN_BIN:?RRUN_BIN must point at the rrun binary}"
@@ -111,22 +112,42 @@ client_image() {
   echo "$dir"
 }
 
-# median_ms N CMD...: the median wall time of N runs of CMD (its output dropped).
-median_ms() {
-  local n=$1 i t0 t1
-  shift
-  local times=()
-  for ((i = 0; i < n; i++)); do
-    t0=$(date +%s%N)
-    "$@" >/dev/null 2>&1 || fail "timed command failed: $*"
-    t1=$(date +%s%N)
-    times+=($(((t1 - t0) / 1000000)))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+# time_ms CMD...: the wall time of one run of CMD in ms (its output dropped).
+time_ms() {
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" >/dev/null 2>&1 || fail "timed command failed: $*"
+  t1=$(date +%s%N)
+  echo $(((t1 - t0) / 1000000))
 }
+
+# median NUMBER...
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 compare_latency() {
   local what=$1 r=$2 c=$3
   echo "LATENCY $what: rrun ${r} ms, runc ${c} ms per container"
   ((r * 100 <= c * 115 + 1000)) || fail "$what: rrun ($r ms) is slower than runc ($c ms)"
+}
+
+# latency_side_by_side WHAT CMD...: `CMD... rrun` and `CMD... runc` (one
+# container of the client with that runtime) alternately, one warm-up each,
+# then 9 of each: the load of a shared machine drifts over the seconds a batch
+# would take, which would favour either side. When rrun comes out slower, 9
+# more of each and the medians of all 18 (a burst of load elsewhere weighs
+# less); then compare_latency.
+latency_side_by_side() {
+  local what=$1 i pairs rr=() rc=()
+  shift
+  "$@" rrun >/dev/null 2>&1 || fail "$what: $* rrun failed"
+  "$@" runc >/dev/null 2>&1 || fail "$what: $* runc failed"
+  for pairs in 9 18; do
+    for ((i = ${#rr[@]}; i < pairs; i++)); do
+      rr+=("$(time_ms "$@" rrun)")
+      rc+=("$(time_ms "$@" runc)")
+    done
+    (($(median "${rr[@]}") * 100 > $(median "${rc[@]}") * 115 + 1000)) || break
+    echo "(rrun $(median "${rr[@]}") ms, runc $(median "${rc[@]}") ms after $pairs of each: 9 more)"
+  done
+  compare_latency "$what" "$(median "${rr[@]}")" "$(median "${rc[@]}")"
 }

@@ -291,27 +291,11 @@ kill_foreground() {
 op_kill_term() { kill_foreground k1 42; }
 op_kill_kill() { kill_foreground k2 137 -s KILL; }
 
-# ms of one `ctr run --rm IMAGE lat true` with the runtime flags given.
-time_run() {
-  local t0 t1
-  t0=$(date +%s%N)
-  c run --rm "$@" "$IMAGE" lat true >/dev/null 2>&1 || fail "ctr run --rm $* $IMAGE lat true failed"
-  t1=$(date +%s%N)
-  echo $(((t1 - t0) / 1000000))
+# One `ctr run --rm IMAGE lat true` with the runtime given.
+one_container() {
+  if [[ $1 == rrun ]]; then c run --rm "${RF_RRUN[@]}" "$IMAGE" lat true; else c run --rm "${RF_RUNC[@]}" "$IMAGE" lat true; fi
 }
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-
-# rrun and runc alternately (a busy machine slows both alike), median of 7.
-op_latency() {
-  local i r=() u=()
-  time_run "${RF_RRUN[@]}" >/dev/null
-  time_run "${RF_RUNC[@]}" >/dev/null
-  for ((i = 0; i < 7; i++)); do
-    r+=("$(time_run "${RF_RRUN[@]}")")
-    u+=("$(time_run "${RF_RUNC[@]}")")
-  done
-  compare_latency "ctr run --rm $IMAGE true ($MODE)" "$(median "${r[@]}")" "$(median "${u[@]}")"
-}
+op_latency() { latency_side_by_side "ctr run --rm $IMAGE true ($MODE)" one_container; }
 
 # runc under the same daemon and flags, so that a failure is known to be rrun's.
 op_runc_reference() {

@@ -299,29 +299,9 @@ op_update_memory() {
   expect_ok dk rm -f "$id"
 }
 
-# The latency of `docker run --rm IMAGE true`, rrun and runc alternating
-# (one warm-up each, then 9 of each): the load of a shared machine drifts
-# over the seconds a batch of one takes, which would favour either side.
-# When rrun comes out slower, 9 more of each, and the medians of all 18
-# (a burst of load elsewhere weighs less).
-latency() {
-  local i r t0 t1 rr=() rc=() pairs
-  for r in rrun runc; do dk run --rm --runtime "$r" --network none "$IMAGE" true >/dev/null 2>&1 || fail "docker run --runtime $r failed"; done
-  for pairs in 9 18; do
-    for ((i = ${#rr[@]}; i < pairs; i++)); do
-      for r in rrun runc; do
-        t0=$(date +%s%N)
-        dk run --rm --runtime "$r" --network none "$IMAGE" true >/dev/null 2>&1 || fail "docker run --runtime $r failed"
-        t1=$(date +%s%N)
-        if [[ "$r" == rrun ]]; then rr+=($(((t1 - t0) / 1000000))); else rc+=($(((t1 - t0) / 1000000))); fi
-      done
-    done
-    (($(median "${rr[@]}") * 100 > $(median "${rc[@]}") * 115 + 1000)) || break
-    echo "(rrun $(median "${rr[@]}") ms, runc $(median "${rc[@]}") ms after $pairs of each: 9 more)"
-  done
-  compare_latency "docker ($MODE) run --rm" "$(median "${rr[@]}")" "$(median "${rc[@]}")"
-}
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# One `docker run --rm IMAGE true` with the runtime given.
+one_container() { dk run --rm --runtime "$1" --network none "$IMAGE" true; }
+latency() { latency_side_by_side "docker ($MODE) run --rm" one_container; }
 
 # RRUN_CLIENTS_LOGS=DIR keeps the daemons' logs (copied there at exit).
 keep_logs() {

@@ -339,19 +339,9 @@ oom_kill() {
   expect_ok pm rm "$name"
 }
 
-# The two runtimes alternate, so that both see the same load of the machine.
-latency() {
-  local i r=() c=()
-  pm run --rm --runtime rrun "$IMAGE" true >/dev/null
-  pm run --rm --runtime runc "$IMAGE" true >/dev/null
-  for ((i = 0; i < 7; i++)); do
-    r+=("$(median_ms 1 pm run --rm --runtime rrun "$IMAGE" true)")
-    c+=("$(median_ms 1 pm run --rm --runtime runc "$IMAGE" true)")
-  done
-  echo "rrun: ${r[*]} ms; runc: ${c[*]} ms"
-  compare_latency "podman run --rm ($MODE)" "$(printf '%s\n' "${r[@]}" | sort -n | sed -n 4p)" \
-    "$(printf '%s\n' "${c[@]}" | sort -n | sed -n 4p)"
-}
+# One `podman run --rm IMAGE true` with the runtime given.
+one_container() { pm run --rm --runtime "$1" "$IMAGE" true; }
+latency() { latency_side_by_side "podman run --rm ($MODE)" one_container; }
 
 # The ids of every container this MODE's Podman made, from its event log.
 container_ids() {

@@ -268,28 +268,15 @@ done
 # ---------------------------------------------------------------- latency
 
 step "latency: srun --container B true (RunTimeRun), as $TEST_USER"
-# rrun and runc alternate (oci.conf is rewritten between jobs), so that a
-# change in the machine's load hits both alike.
-N=9
-ms_of() {
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >/dev/null 2>&1 || fail "timed command failed: $*"
-  t1=$(date +%s%N)
-  echo $(((t1 - t0) / 1000000))
+# oci.conf is rewritten between jobs (slurmstepd reads it for each step).
+one_container() {
+  if [[ $1 == rrun ]]; then oci_conf oci.conf "$RRUN_BIN" "$T/state"; else oci_conf oci.conf "$(command -v runc)" "$T/state-runc"; fi
+  as user srun --container "$T/ub" true
 }
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-pt=() rt=() ct=()
-for ((i = 0; i < N; i++)); do
-  pt+=("$(ms_of as user srun true)")
-  oci_conf oci.conf "$RRUN_BIN" "$T/state"
-  rt+=("$(ms_of as user srun --container "$T/ub" true)")
-  oci_conf oci.conf "$(command -v runc)" "$T/state-runc"
-  ct+=("$(ms_of as user srun --container "$T/ub" true)")
-done
-plain=$(median "${pt[@]}") r=$(median "${rt[@]}") c=$(median "${ct[@]}")
-echo "srun true without a container: $plain ms; overhead: rrun $((r - plain)) ms, runc $((c - plain)) ms"
-compare_latency "slurm srun --container" "$r" "$c"
+pt=()
+for ((i = 0; i < 9; i++)); do pt+=("$(time_ms as user srun true)"); done
+echo "srun true without a container: $(median "${pt[@]}") ms"
+latency_side_by_side "slurm srun --container (RunTimeRun, as $TEST_USER)" one_container
 
 # ---------------------------------------------------------------- variant b
 

@@ -265,6 +265,8 @@ void container_init(const InitPlan& plan) noexcept {
   if (plan.rlimits_in_child && apply_rlimits(plan.process, f) < 0) die(plan, f);
   // A notify listener's fd must reach rrun, which is gone once `create`
   // returns: such a filter is loaded here in any case.
+  // Before seccomp (it may deny open): runc sets HOME from /etc/passwd too.
+  const char* home = home_env(plan.process.uid, plan.env);
   bool seccomp_late = false;
   if (load_seccomp_early(plan.seccomp, plan.process, plan.sync_fd, &seccomp_late, f) < 0) die(plan, f);
   if (apply_user(plan.process, setgroups_allowed, f) < 0) die(plan, f);
@@ -292,7 +294,7 @@ void container_init(const InitPlan& plan) noexcept {
   if (plan.seccomp && seccomp_late && apply_seccomp(*plan.seccomp, nullptr, f) < 0) die(plan, f, fifo);
   if (close_fds_on_exec(plan.preserve_fds, f) < 0) die(plan, f, fifo);
 
-  exec_process(exe, plan.args, plan.env, plan.trampoline_fd);
+  exec_process(exe, plan.args, plan.env, plan.trampoline_fd, home);
   os::fail_step(f, errno, "exec", "execute `%s`", exe);
   die(plan, f, fifo);
 }

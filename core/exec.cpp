@@ -132,6 +132,8 @@ int enter_init_root(int root_fd, os::StepFailure& f) noexcept {
     die(plan, f);
   int master = -1;
   if (plan.terminal && setup_terminal(plan.console_rows, plan.console_cols, &master, f) < 0) die(plan, f);
+  // Before seccomp (it may deny open): runc sets HOME from /etc/passwd too.
+  const char* home = home_env(plan.process.uid, plan.env);
   bool seccomp_late = false;
   if (load_seccomp_early(plan.seccomp, plan.process, plan.sync_fd, &seccomp_late, f) < 0) die(plan, f);
   if (apply_user(plan.process, setgroups_allowed, f) < 0) die(plan, f);
@@ -145,7 +147,7 @@ int enter_init_root(int root_fd, os::StepFailure& f) noexcept {
   if (close_fds_on_exec(plan.preserve_fds, f) < 0) die(plan, f);
   if (send(plan, Msg::ready, f, master) < 0) die(plan, f);
   if (master >= 0) ::close(master);
-  exec_process(exe, plan.args, plan.env, plan.trampoline_fd);
+  exec_process(exe, plan.args, plan.env, plan.trampoline_fd, home);
   os::fail_step(f, errno, "exec", "execute `%s`", exe);
   die(plan, f);
 }

@@ -1,6 +1,7 @@
 #include "init_steps.hpp"
 
 #include <fcntl.h>
+#include <linux/limits.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <rrun/os/syscall.hpp>
@@ -153,11 +155,57 @@ int fork_and_report_pid(int sync_fd, os::StepFailure& f) noexcept {
   ::_exit(0);
 }
 
+const char* home_env(uid_t uid, const std::vector<std::string>& env) noexcept {
+  for (const auto& e : env)
+    if (e.compare(0, 5, "HOME=") == 0) return nullptr;
+  static char out[PATH_MAX + 6] = "HOME=/";
+  static char buf[64 * 1024];  // a larger /etc/passwd is searched in its first 64 KiB
+  // O_NONBLOCK and a regular file only: the image controls /etc/passwd.
+  int fd = ::open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return out;
+  struct stat st {};
+  size_t len = 0;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    for (ssize_t n; len < sizeof buf - 1 && (n = ::read(fd, buf + len, sizeof buf - 1 - len)) != 0;) {
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      len += static_cast<size_t>(n);
+    }
+  }
+  ::close(fd);
+  buf[len] = '\0';
+  // name:password:uid:gid:gecos:home:shell
+  for (char* line = buf; line < buf + len;) {
+    char* end = std::strchr(line, '\n');
+    if (!end) end = buf + len;
+    *end = '\0';
+    char* field[7] = {};
+    int k = 0;
+    for (char* p = line; k < 7; ++k) {
+      field[k] = p;
+      char* colon = std::strchr(p, ':');
+      if (!colon) break;
+      *colon = '\0';
+      p = colon + 1;
+    }
+    char* stop = nullptr;
+    if (k >= 5 && field[2][0] && std::strtoul(field[2], &stop, 10) == uid && *stop == '\0' && field[5][0] &&
+        std::strlen(field[5]) <= PATH_MAX) {
+      std::snprintf(out, sizeof out, "HOME=%s", field[5]);
+      return out;
+    }
+    line = end + 1;
+  }
+  return out;
+}
+
 void exec_process(const char* exe, const std::vector<std::string>& args, const std::vector<std::string>& env,
-                  int trampoline_fd) noexcept {
+                  int trampoline_fd, const char* extra_env) noexcept {
   // Sized on the stack: no allocation between fork and exec.
   constexpr size_t kMax = 4096;
-  if (args.size() + 3 > kMax || env.size() + 1 > kMax) {
+  if (args.size() + 3 > kMax || env.size() + 2 > kMax) {
     errno = E2BIG;
     return;
   }
@@ -172,6 +220,7 @@ void exec_process(const char* exe, const std::vector<std::string>& args, const s
   argv[a] = nullptr;
   size_t e = 0;
   for (const auto& s : env) envp[e++] = const_cast<char*>(s.c_str());
+  if (extra_env) envp[e++] = const_cast<char*>(extra_env);
   envp[e] = nullptr;
   if (trampoline_fd >= 0)
     ::syscall(SYS_execveat, trampoline_fd, "", argv, envp, AT_EMPTY_PATH);

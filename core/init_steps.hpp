@@ -72,9 +72,16 @@ int load_seccomp_early(const std::optional<SeccompPlan>& seccomp, const ProcessP
 // Whether our user namespace denies setgroups(2) (/proc/self/setgroups).
 bool userns_denies_setgroups() noexcept;
 
-// execve of `exe` with `args`/`env`, through the sealed trampoline when
-// `trampoline_fd` >= 0 (exe_guard.hpp). Returns only on failure, with errno.
+// "HOME=DIR" for a process of `uid` whose `env` has no HOME, as runc: DIR is
+// the user's home in the container's /etc/passwd (read from the current
+// root, before seccomp), or "/" when the file has no such user or can't be
+// read. nullptr when `env` sets HOME. Points to static storage.
+const char* home_env(uid_t uid, const std::vector<std::string>& env) noexcept;
+
+// execve of `exe` with `args`/`env` (and `extra_env` when not null), through
+// the sealed trampoline when `trampoline_fd` >= 0 (exe_guard.hpp). Returns
+// only on failure, with errno.
 void exec_process(const char* exe, const std::vector<std::string>& args, const std::vector<std::string>& env,
-                  int trampoline_fd) noexcept;
+                  int trampoline_fd, const char* extra_env = nullptr) noexcept;
 
 }  // namespace rrun::core

@@ -41,7 +41,39 @@ step "env: exactly process.env (no variable of rrun), values with = and spaces"
 fresh
 config_set "$B" '.process.env = ["PATH=/bin", "FOO=bar", "EQ=a=b=c", "SP=x y", "EMPTY="]'
 in_container probe env
-expect_eq "$(sort <<<"$out")" "$(printf '%s\n' EMPTY= EQ=a=b=c FOO=bar PATH=/bin 'SP=x y' | sort)" "environment"
+expect_eq "$(sort <<<"$out")" "$(printf '%s\n' EMPTY= EQ=a=b=c FOO=bar HOME=/root PATH=/bin 'SP=x y' | sort)" \
+  "environment (HOME from /etc/passwd, as runc)"
+
+step "HOME: from the container's /etc/passwd when process.env has none (as runc), also for exec"
+fresh
+config_set "$B" '.process.env = ["PATH=/bin", "HOME=/set"]'
+in_container sh -c 'echo "$HOME"'
+expect_eq "$out" "/set" "HOME given in process.env"
+# Ids other than root need more than a single mapping rootless.
+many_ids=""
+[[ "$RRUN_TEST_MODE" == root || -n "$(subid_range /etc/subuid)" ]] && many_ids=1
+if [[ -n "$many_ids" ]]; then
+  fresh
+  config_set "$B" '.process.env = ["PATH=/bin"] | .process.user = {uid: 65534, gid: 65534}'
+  in_container sh -c 'echo "$HOME"'
+  expect_eq "$out" "/nonexistent" "HOME of uid 65534 (nobody in the rootfs's /etc/passwd)"
+  config_set "$B" '.process.user = {uid: 4242, gid: 4242}'
+  in_container sh -c 'echo "$HOME"'
+  expect_eq "$out" "/" "HOME of a uid /etc/passwd does not know"
+fi
+fresh
+set_cmd sleep 600
+config_set "$B" '.process.env = ["PATH=/bin"]'
+rr run -d -b "$B" home </dev/null >/dev/null 2>"$WORK/run.err" || fail "run -d failed: $(cat "$WORK/run.err")"
+expect_ok rr exec home sh -c 'echo "$HOME"'
+expect_eq "$out" "/root" "HOME of an exec as root"
+if [[ -n "$many_ids" ]]; then
+  expect_ok rr exec --user 65534:65534 home sh -c 'echo "$HOME"'
+  expect_eq "$out" "/nonexistent" "HOME of an exec --user 65534"
+fi
+expect_ok rr exec --env HOME=/e home sh -c 'echo "$HOME"'
+expect_eq "$out" "/e" "HOME given with exec --env"
+rr delete -f home
 
 step "cwd: the process starts in process.cwd"
 fresh

@@ -16,6 +16,8 @@
 #   as_user CMD...       runs CMD as $TEST_USER in a clean environment with
 #                        HOME=$T/home and XDG_RUNTIME_DIR=$T/xdg (both 0700, owned)
 #   run CMD... / expect_ok CMD... / expect_eq / expect_contains, step, fail, skip
+#   wait_daemon SECONDS PID LOG WHAT CMD...
+#                        waits until CMD succeeds while PID lives
 #   time_ms CMD..., median NUMBER...
 #   latency_side_by_side WHAT CMD...
 #                        `CMD rrun` and `CMD runc` alternately; prints both medians;
@@ -110,6 +112,20 @@ client_image() {
   flock "$CLIENT_CACHE/.lock" bash -c '[[ -e "$1/done" ]] || bash "$2" "$1"' sh "$dir" "$CLIENTS_DIR/build-image.sh" >&2 ||
     fail "could not build the test image in $dir"
   echo "$dir"
+}
+
+# wait_daemon SECONDS PID LOG WHAT CMD...: until CMD succeeds (tried every
+# 0.1 s); fails with the tail of LOG when PID exits or SECONDS pass first.
+wait_daemon() {
+  local secs=$1 pid=$2 log=$3 what=$4 i
+  shift 4
+  for ((i = 0; i < secs * 10; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -n 30 "$log" >&2
+  fail "$what did not come up (log above: $log)"
 }
 
 # time_ms CMD...: the wall time of one run of CMD in ms (its output dropped).

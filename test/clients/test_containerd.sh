@@ -71,17 +71,6 @@ write_config() {
   chmod 644 "$D/config.toml"
 }
 
-wait_daemon() {
-  local i
-  for ((i = 0; i < 100; i++)); do
-    c version >/dev/null 2>&1 && return 0
-    kill -0 "$1" 2>/dev/null || break
-    sleep 0.1
-  done
-  tail -n 20 "$D/containerd.log" >&2
-  fail "$MODE containerd did not come up (log: above)"
-}
-
 # Deletes what the test left in the daemon: tasks (the shim unmounts the
 # rootfs and exits), containers and their snapshots.
 drain_daemon() {
@@ -430,7 +419,7 @@ write_config
 start_daemon containerd --config "$D/config.toml" --log-level debug >"$D/containerd.log" 2>&1 </dev/null
 ROOT_PID=$BG_PID
 on_exit stop_mode root "$ROOT_PID"
-wait_daemon "$ROOT_PID"
+wait_daemon 10 "$ROOT_PID" "$D/containerd.log" "$MODE containerd" c version
 run_ops
 check "nothing left behind" check_root_clean
 report_shim_cleanup_warnings
@@ -457,7 +446,7 @@ done
   fail "rootlesskit did not start (log: above)"
 }
 set_mode rootless
-wait_daemon "$RK_PID"
+wait_daemon 10 "$RK_PID" "$D/containerd.log" "$MODE containerd" c version
 run_ops
 report_shim_cleanup_warnings
 

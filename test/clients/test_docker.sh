@@ -116,17 +116,6 @@ dk_line() {
 }
 as_mode() { if [[ "$MODE" == root ]]; then "$@"; else as_user "$@"; fi; }
 
-wait_daemon() { # LOG PID
-  local i
-  for ((i = 0; i < 300; i++)); do
-    dk version >/dev/null 2>&1 && return 0
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  tail -n 30 "$1" >&2
-  fail "$MODE dockerd did not come up (log above: $1)"
-}
-
 start_root() {
   install -d -m 700 "$R" "$R/client"
   sed "s|@RRUN@|$RRUN_BIN|g" "$CONFIG" >"$R/daemon.json"
@@ -136,7 +125,7 @@ start_root() {
     >"$R/dockerd.log" 2>&1 </dev/null {HOST_PATHS_FD}>&- &
   ROOT_PID=$!
   on_exit stop_root
-  MODE=root wait_daemon "$R/dockerd.log" "$ROOT_PID"
+  MODE=root wait_daemon 30 "$ROOT_PID" "$R/dockerd.log" "root dockerd" dk version
 }
 stop_root() {
   [[ -n "$ROOT_PID" ]] || return 0
@@ -163,7 +152,7 @@ start_rootless() {
     USER_RK=$(pgrep -P "$USER_BG" | head -n1) && break
     sleep 0.1
   done
-  MODE=user wait_daemon "$T/rootless.log" "$USER_BG"
+  MODE=user wait_daemon 30 "$USER_BG" "$T/rootless.log" "user dockerd" dk version
 }
 stop_rootless() {
   [[ -n "$USER_BG" ]] || return 0

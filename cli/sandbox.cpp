@@ -28,8 +28,16 @@ namespace rrun::cli {
 
 namespace {
 
-// What a sandbox keeps when `capabilities:` says nothing: runc's default set.
-const char* const kDefaultCapabilities[] = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
+// What a sandbox keeps when `capabilities:` says nothing: Podman's default
+// set, which package managers and compilers need (apt drops to the _apt
+// user, dpkg chowns); all of them are confined to the sandbox's user
+// namespace when rootless. `rrun spec` keeps runc's smaller set.
+const char* const kDefaultCapabilities[] = {"CAP_CHOWN",   "CAP_DAC_OVERRIDE",     "CAP_FOWNER",    "CAP_FSETID",
+                                            "CAP_KILL",    "CAP_NET_BIND_SERVICE", "CAP_SETFCAP",   "CAP_SETGID",
+                                            "CAP_SETPCAP", "CAP_SETUID",           "CAP_SYS_CHROOT"};
+
+// The annotation that asks for rrun's init as the container's PID 1.
+const char* const kInitAnnotation = "rrun.init";
 
 bool is_directory(const std::string& path) {
   struct stat st;
@@ -255,12 +263,18 @@ void translate_devices(const SandboxDoc& d, const SandboxHost& host, spec::Spec&
   }
 }
 
+// init: rrun's init runs the command as its child, forwards signals to it
+// and reaps orphans (a job then ends on the scheduler's SIGTERM).
+void translate_init(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
+  if (d.init) s.annotations[kInitAnnotation] = "true";
+}
+
 using Translation = void (*)(const SandboxDoc&, const SandboxHost&, spec::Spec&);
 
 // In this order: seccomp's default follows the capabilities.
 constexpr Translation kTranslations[] = {translate_root,    translate_process, translate_host,
                                          translate_mounts,  translate_limits,  translate_capabilities,
-                                         translate_seccomp, translate_devices};
+                                         translate_seccomp, translate_devices, translate_init};
 
 }  // namespace
 

@@ -76,6 +76,7 @@ struct SandboxDoc {
   std::vector<From<std::string>> cap_add, cap_drop;  // CAP_ names or ALL
   From<std::string> seccomp;                         // default, unconfined, or an absolute host path
   std::vector<From<std::string>> devices;
+  bool init = true;  // rrun's init as PID 1 (core: `run --init`)
 };
 
 // CFS period of `limits.cpus` (the kernel's default), microseconds.

@@ -75,7 +75,7 @@ namespace {
 
 const std::vector<std::string> kKeys = {"name",   "rootfs",       "overlay",  "readonly", "command", "workdir",
                                         "env",    "user",         "hostname", "tty",      "mounts",  "network",
-                                        "limits", "capabilities", "seccomp",  "devices"};
+                                        "limits", "capabilities", "seccomp",  "devices",  "init"};
 
 class Reader {
  public:
@@ -314,6 +314,7 @@ void read_process(const Reader& r, const Keys& k, SandboxDoc& d) {
   if (const YAML::Node* n = k["workdir"]) d.workdir = r.target(*n, "workdir");
   if (const YAML::Node* n = k["tty"]) d.tty = r.boolean(*n, "tty");
   if (const YAML::Node* n = k["readonly"]) d.readonly = r.boolean(*n, "readonly");
+  if (const YAML::Node* n = k["init"]) d.init = r.boolean(*n, "init");
 }
 
 // env: a mapping NAME: value.

@@ -4,7 +4,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <string>
 
 #include <cli/sandbox.hpp>
@@ -101,10 +103,20 @@ BOOST_AUTO_TEST_CASE(names_and_defaults) {
   BOOST_TEST(!sb.spec.root->readonly);
   BOOST_TEST(sb.spec.process->args == std::vector<std::string>{"/bin/sh"});
   BOOST_TEST(!sb.spec.process->terminal);
-  BOOST_TEST(sb.spec.annotations.empty());  // overlay none, network host
+  // overlay none, network host; rrun's init by default
+  BOOST_TEST((sb.spec.annotations == std::map<std::string, std::string>{{"rrun.init", "true"}}));
+  // Podman's default capabilities (apt, dpkg and compilers need them), not runc's.
+  const auto& caps = sb.spec.process->capabilities->bounding;
+  BOOST_TEST(caps.size() == 11u);
+  for (const char* c : {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_SETUID", "CAP_SETGID", "CAP_SYS_CHROOT", "CAP_KILL"})
+    BOOST_TEST((std::find(caps.begin(), caps.end(), c) != caps.end()), c);
+  BOOST_TEST((std::find(caps.begin(), caps.end(), "CAP_AUDIT_WRITE") == caps.end()));
   BOOST_TEST(!sb.spec.linux->has_namespace(spec::NamespaceType::network));
   BOOST_TEST(sb.spec.linux->seccomp.has_value());
   BOOST_TEST(cli::load_sandbox(kData + "/full.yaml", root_host()).name == "dev");
+  // init: false leaves the command as PID 1.
+  cli::Sandbox plain = cli::translate_sandbox("rootfs: rootfs\ninit: false\n", kData + "/t.yaml", root_host());
+  BOOST_TEST(plain.spec.annotations.empty());
 }
 
 BOOST_AUTO_TEST_CASE(keep_id_mappings) {
@@ -145,7 +157,7 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
   const std::string f = "@DATA@/t.yaml";
   BOOST_TEST(error_of("rootfs: rootfs\nbogus: 1\n") ==
              f + ":2:1: bogus: unknown key; expected one of name, rootfs, overlay, readonly, command, workdir, env, "
-                 "user, hostname, tty, mounts, network, limits, capabilities, seccomp, devices");
+                 "user, hostname, tty, mounts, network, limits, capabilities, seccomp, devices, init");
   BOOST_TEST(error_of("rootfs: rootfs\nmounts:\n  - {type: tmpfs, target: /tmp, size: 12Q}\n") ==
              f + ":3:39: mounts[0].size: invalid size \"12Q\"; use a number of bytes with an optional K, M, G or T "
                  "suffix (64M)");
@@ -179,6 +191,7 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
   BOOST_TEST(error_of("user: bob\n") ==
              f + ":1:7: user: invalid value \"bob\"; use root, keep, UID or UID:GID (numbers, as in /etc/passwd)");
   BOOST_TEST(error_of("name: a/b\n").rfind(f + ":1:7: name: ", 0) == 0);
+  BOOST_TEST(error_of("init: maybe\n") == f + ":1:7: init: expected true or false, got \"maybe\"");
   BOOST_TEST(error_of("env: [A]\n") == f + ":1:6: env: expected a mapping NAME: value, got a list");
   BOOST_TEST(error_of("rootfs: rootfs\nrootfs: rootfs\n") == f + ":2:1: rootfs: given twice");
   BOOST_TEST(error_of("rootfs: [unclosed\n").rfind(f + ":2:1: invalid YAML: ", 0) == 0);

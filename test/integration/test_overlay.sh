@@ -254,7 +254,9 @@ else
     owner="uid 0"
   fi
 fi
-set_args "$UB" sh -c 'echo hi >/etc/motd && echo "motd=$(cat /etc/motd)"; echo "root=$(awk "\$2 == \"/\" {print \$3}" /proc/mounts)"'
+# The shell's own read, not awk: with /usr as the rootfs (rrun-nosub) the
+# host's /usr/bin/awk is a symlink to /etc/alternatives, outside it.
+set_args "$UB" sh -c 'echo hi >/etc/motd && echo "motd=$(cat /etc/motd)"; while read -r _ m t _; do [ "$m" != / ] || echo "root=$t"; done </proc/mounts'
 config_set "$UB" '.annotations["rrun.rootfs.overlay"] = "ephemeral"'
 if [[ "$fuse_usable" == 1 ]]; then
   expect_ok rr run -b "$UB" unmapped

@@ -6,6 +6,9 @@
 # capabilities. Root is root inside and owns the rootfs; `su` drops to nobody
 # (setuid/setgid); `apt-get update` and `apt-get install hello` work (apt
 # drops to _apt, dpkg chowns) and leave the rootfs as it was.
+# Rootless, a rootfs owned by the caller's first subordinate ids (what
+# `mmdebstrap --mode=unshare` makes; issue 13 point 12) is root's inside too:
+# root writes /etc without DAC_OVERRIDE, as its owner.
 # The host's /etc/resolv.conf is bound read-only: the rootfs has none, as
 # Debian's container images.
 # rrun-test: debian-rootfs
@@ -43,6 +46,32 @@ expect_eq "$out" "uid=0(root) gid=0(root) groups=0(root)
 /etc/shadow 0:42
 /usr/bin/su 0:0
 uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)" "id, owners and su in the Debian sandbox"
+
+if [[ "$RRUN_TEST_MODE" == rootless ]]; then
+  step "a rootfs owned by the first subordinate ids (mmdebstrap --mode=unshare) is root's inside"
+  read -r uid_start uid_count < <(subid_range /etc/subuid)
+  read -r gid_start gid_count < <(subid_range /etc/subgid)
+  U=$WORK/unshare
+  debian_rootfs "$U/rootfs" subid
+  expect_eq "$(stat -c %u:%g "$U/rootfs" "$U/rootfs/etc")" "$uid_start:$gid_start"$'\n'"$uid_start:$gid_start" \
+    "the layout on the host"
+  sandbox "$U/owners.yaml" rootfs \
+    'stat -c "%n %u:%g" / /etc /etc/shadow /usr/bin/su; touch /etc/written && stat -c "%n %u:%g" /etc/written' \
+    "capabilities: {drop: [ALL]}"
+  expect_ok rr run -f "$U/owners.yaml"
+  expect_eq "$out" "/ 0:0
+/etc 0:0
+/etc/shadow 0:42
+/usr/bin/su 0:0
+/etc/written 0:0" "owners inside, and root writing /etc as its owner"
+  # The caller is mapped too (after the range): its files are not nobody's.
+  mkdir "$U/mine"
+  sandbox "$U/mine.yaml" rootfs 'stat -c %u:%g /mine; su nobody -s /bin/sh -c "id -u"' \
+    "  - {source: ./mine, target: /mine}"
+  expect_ok rr run -f "$U/mine.yaml"
+  expect_eq "$out" "$uid_count:$gid_count"$'\n'"65534" "the caller's directory inside, and su"
+fi
+
 
 step "apt-get update and apt-get install hello"
 debian_require_mirror

@@ -31,9 +31,10 @@ build_deps=(
 # passwd: useradd for the rootless test user; fuse-overlayfs: the overlay
 # fallback when the kernel refuses overlayfs in a user namespace (rrun mounts
 # /dev/fuse itself; fuse3 brings fusermount3 and /etc/fuse.conf for using
-# fuse-overlayfs by hand outside rrun).
+# fuse-overlayfs by hand outside rrun); mmdebstrap: the Debian rootfs of
+# test_debian.sh (test/integration/debian-rootfs.sh).
 runtime_deps=(
-  uidmap fuse-overlayfs fuse3 busybox-static util-linux procps libc6-dev jq passwd
+  uidmap fuse-overlayfs fuse3 busybox-static util-linux procps libc6-dev jq passwd mmdebstrap
 )
 # crun, runc: the runtimes the benchmark measures rrun against.
 bench_deps=(crun runc)

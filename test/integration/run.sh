@@ -13,9 +13,12 @@
 #             A script with "# rrun-test: devfuse" runs as rrun-test with
 #             /dev/fuse made 0666 (as distributions ship it; the mode is put
 #             back afterwards) and as rrun-nosub with the host's mode.
+#             For a script with "# rrun-test: debian-rootfs" the cached
+#             Debian rootfs is built first, as root (debian-rootfs.sh).
 #             As a non-root user: runs SCRIPT as that user, as it is.
 #
-# Environment: RRUN_BIN, RRUN_PROBE (the built binaries). The exit status is
+# Environment: RRUN_BIN, RRUN_PROBE (the built binaries); RRUN_TEST_CACHE,
+# RRUN_TEST_DEBIAN_MIRROR and http_proxy reach the test user. The exit status is
 # the test's: 0 pass, 77 skipped (with a printed reason), anything else fails.
 set -euo pipefail
 
@@ -70,6 +73,8 @@ run_as() {
     RRUN_SECCOMP_AGENT="$top/bin/rrun-seccomp-agent" RRUN_RECVTTY="$top/bin/rrun-recvtty" \
     RRUN_EXE_GRABBER="$top/bin/rrun-exe-grabber" \
     RRUN_TEST_MODE=rootless RRUN_TEST_TMP="$dir" RRUN_TEST_USER_KIND="$kind" \
+    ${RRUN_TEST_CACHE:+"RRUN_TEST_CACHE=$RRUN_TEST_CACHE"} ${http_proxy:+"http_proxy=$http_proxy"} \
+    ${RRUN_TEST_DEBIAN_MIRROR:+"RRUN_TEST_DEBIAN_MIRROR=$RRUN_TEST_DEBIAN_MIRROR"} \
     bash "$top/tests/$(basename "$script")") || status=$?
   return "$status"
 }
@@ -107,6 +112,11 @@ case "$mode" in
     chmod -R a+rX "$top/tests"
     if [[ -d "$top/examples" ]]; then chmod -R a+rX "$top/examples"; fi
 
+    # The cached Debian rootfs (debian-rootfs.sh) is built as root; the test
+    # user only unpacks it, and skips with the reason when it is missing.
+    if grep -q '^# rrun-test: debian-rootfs' "$script"; then
+      bash "$here/debian-rootfs.sh" >/dev/null || true
+    fi
     variants=("$TEST_USER:subid")
     if grep -q '^# rrun-test: nosub' "$script"; then
       variants+=("$NOSUB_USER:nosub")

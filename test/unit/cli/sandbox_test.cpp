@@ -2,6 +2,8 @@
 // rootless callers, and the one-line errors (FILE:LINE:COLUMN: KEY: what).
 // RRUN_UPDATE_GOLDEN=1 rewrites the golden files (review the diff!).
 
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -129,6 +131,34 @@ BOOST_AUTO_TEST_CASE(keep_id_mappings) {
   BOOST_TEST((l.gid_mappings == gids));
   BOOST_TEST(sb.spec.process->user.uid == 1000u);
   BOOST_TEST(sb.spec.process->user.gid == 1001u);
+}
+
+BOOST_AUTO_TEST_CASE(rootfs_of_the_first_subids_is_roots_inside) {
+  // A rootfs owned by the first subordinate ids (mmdebstrap --mode=unshare):
+  // container 0.. on the range, the caller after it. The temp dir is owned
+  // by this test's ids, which play the ranges' first ids here.
+  test::TempDir dir;
+  cli::SandboxHost h = rootless_host();
+  h.uid = ::geteuid() + 1;
+  h.gid = ::getegid() + 1;
+  h.sub_uids = {{::geteuid(), 65536}};
+  h.sub_gids = {{::getegid(), 1000}};
+  std::string yaml = "rootfs: " + dir.path + "\n";
+  cli::Sandbox sb = cli::translate_sandbox(yaml, kData + "/t.yaml", h);
+  std::vector<spec::IdMapping> uids{{0, ::geteuid(), 65536}, {65536, h.uid, 1}};
+  std::vector<spec::IdMapping> gids{{0, ::getegid(), 1000}, {1000, h.gid, 1}};
+  BOOST_TEST((sb.spec.linux->uid_mappings == uids));
+  BOOST_TEST((sb.spec.linux->gid_mappings == gids));
+  BOOST_TEST(sb.spec.process->user.uid == 0u);
+  // Owned by anyone else (here: the gid is not the range's): the default.
+  h.sub_gids = {{::getegid() + 2, 1000}};
+  sb = cli::translate_sandbox(yaml, kData + "/t.yaml", h);
+  BOOST_TEST(sb.spec.linux->uid_mappings.front().host_id == h.uid);
+  // user: keep keeps its mapping.
+  h.sub_gids = {{::getegid(), 1000}};
+  sb = cli::translate_sandbox(yaml + "user: keep\n", kData + "/t.yaml", h);
+  BOOST_TEST(sb.spec.process->user.uid == h.uid);
+  BOOST_TEST(!(sb.spec.linux->uid_mappings == uids));
 }
 
 BOOST_AUTO_TEST_CASE(seccomp_default_follows_capabilities) {

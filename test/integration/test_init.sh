@@ -145,6 +145,20 @@ expect_eq "$rc" 143 "exit status of run with rrun.init after SIGTERM"
 fresh
 assert_no_leftovers
 
+step "a YAML sandbox has the init unless init: false (a job's scancel ends it)"
+printf 'name: job\nrootfs: rootfs\ncommand: [sleep, "100"]\n' >"$WORK/job.yaml"
+printf 'name: job\nrootfs: rootfs\ninit: false\ncommand: [/bin/sh, -c, "echo pid=$$"]\n' >"$WORK/pid1.yaml"
+ln -s "$B/rootfs" "$WORK/rootfs"
+env --default-signal=INT,QUIT "$RRUN_BIN" --root "$STATE_ROOT" run -f "$WORK/job.yaml" \
+  </dev/null >"$WORK/job.out" 2>"$WORK/job.err" &
+fg=$!
+wait_until 60 running job || fail "the sandbox did not start: $(cat "$WORK/job.err")"
+signal_fg job TERM
+expect_eq "$rc" 143 "exit status of run -f after SIGTERM ($(cat "$WORK/job.err"))"
+expect_ok rr run -f "$WORK/pid1.yaml"
+expect_eq "$(val pid)" 1 "the command's pid with init: false"
+assert_no_leftovers
+
 step "orphans are reaped: no zombie under the init, one without it"
 # The orphan, a subshell that ends as the probe (a program of its own:
 # busybox runs applets in the shell's process), is reparented to PID 1. It

@@ -124,7 +124,10 @@ static void reap(long program) {
     if (pid != program) continue;
     int low = status & 0x7f, high = (status >> 8) & 0xff;
     if ((status & 0xff) == 0x7f) { /* stopped */
-      if (is_job_control(high)) sys(SYS_kill, -program, SIGCONT, 0, 0);
+      if (is_job_control(high)) {  /* its group, as the terminal stopped it, and itself if it left that */
+        sys(SYS_kill, -program, SIGCONT, 0, 0);
+        sys(SYS_kill, program, SIGCONT, 0, 0);
+      }
       continue;
     }
     exit_now(low == 0 ? high : 128 + low);

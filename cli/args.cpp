@@ -36,6 +36,9 @@ std::vector<CommandSpec> build_table() {
   const FlagSpec sandbox_file{"file", "f", V,
                               "a YAML sandbox file to run instead of a bundle (README \"YAML sandboxes\"); the ID "
                               "defaults to its name"};
+  const FlagSpec init{"init", nullptr, B,
+                      "run rrun's init as the container's PID 1: it runs the process as its child, forwards every "
+                      "signal to it and reaps orphans (--init=false: not even when the annotation rrun.init asks)"};
   const FlagSpec empty_ns{"empty-ns", nullptr, L, "create a namespace, but don't restore its properties"};
 
   std::vector<CommandSpec> t;
@@ -61,14 +64,15 @@ std::vector<CommandSpec> build_table() {
                 {"auto-dedup", nullptr, B, "enable auto deduplication of memory images"}},
                1,
                1});
-  t.push_back({"create",
-               "<container-id> | -f FILE.yaml [container-id]",
-               "create a container",
-               {bundle, sandbox_file, console_socket, pidfd_socket, pid_file, no_pivot, no_new_keyring, preserve_fds},
-               1,
-               1,
-               false,
-               "file"});
+  t.push_back(
+      {"create",
+       "<container-id> | -f FILE.yaml [container-id]",
+       "create a container",
+       {bundle, sandbox_file, console_socket, pidfd_socket, pid_file, no_pivot, no_new_keyring, preserve_fds, init},
+       1,
+       1,
+       false,
+       "file"});
   t.push_back({"delete",
                "<container-id>",
                "delete any resources held by the container, often used with detached containers",
@@ -171,7 +175,8 @@ std::vector<CommandSpec> build_table() {
                 no_pivot,
                 no_new_keyring,
                 preserve_fds,
-                sandbox_file},
+                sandbox_file,
+                init},
                1,
                1,
                false,

@@ -38,6 +38,7 @@ core::CreateRequest create_request(const Invocation& inv) {
   req.no_pivot = inv.get_bool("no-pivot");
   req.no_new_keyring = inv.get_bool("no-new-keyring");
   if (auto n = inv.get_int("preserve-fds")) req.preserve_fds = static_cast<unsigned>(*n);
+  if (inv.has("init")) req.init = inv.get_bool("init");
   return req;
 }
 

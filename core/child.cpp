@@ -33,6 +33,7 @@
 #include "init_steps.hpp"
 #include "lsm.hpp"
 #include "netlo.hpp"
+#include "pid1.hpp"
 #include "sync.hpp"
 
 namespace rrun::core {
@@ -207,10 +208,29 @@ void close_inherited_fds(const InitPlan& plan) noexcept {
   keep.add(plan.sync_fd);
   keep.add(plan.fifo_fd);
   keep.add(plan.trampoline_fd);
+  keep.add(plan.rrun_init_fd);
   keep.add(plan.proc_fd);
   if (plan.seccomp) keep.add(plan.seccomp->bpf.get());
   for (const auto& j : plan.joins) keep.add(j.fd);
   close_fds_except(plan.preserve_fds, keep);
+}
+
+// rrun's init (pid1.hpp) runs the process; without it, the trampoline or nothing.
+ExecVia exec_via(const InitPlan& plan) noexcept {
+  if (plan.rrun_init_fd >= 0) return {plan.rrun_init_fd, kInitMarker};
+  return {plan.trampoline_fd, kTrampolineMarker};
+}
+
+// For rrun's init, from the clone on: the mask survives execve, so a signal
+// sent to the container before the init's first instruction (`kill` of a
+// created container, a job's SIGTERM right after `start`) waits for it
+// instead of being dropped (PID 1 of a pid namespace ignores the signals it
+// neither handles nor blocks); the init forwards it to the process. Hooks
+// and helpers the init starts unblock their own. Through the system call:
+// glibc keeps two real-time signals out.
+void block_all_signals() noexcept {
+  unsigned long all = ~0UL;
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, sizeof all);
 }
 
 }  // namespace
@@ -218,9 +238,13 @@ void close_inherited_fds(const InitPlan& plan) noexcept {
 void container_init(const InitPlan& plan) noexcept {
   close_inherited_fds(plan);
   os::StepFailure f;
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (plan.rrun_init_fd >= 0) {
+    block_all_signals();
+  } else {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  }
 
   if (expect(plan, Msg::maps_written, f) < 0) die(plan, f);
   // While still dumpable: /proc/self/oom_score_adj is ours to open only now.
@@ -294,7 +318,7 @@ void container_init(const InitPlan& plan) noexcept {
   if (plan.seccomp && seccomp_late && apply_seccomp(*plan.seccomp, nullptr, f) < 0) die(plan, f, fifo);
   if (close_fds_on_exec(plan.preserve_fds, f) < 0) die(plan, f, fifo);
 
-  exec_process(exe, plan.args, plan.env, plan.trampoline_fd, home);
+  exec_process(exe, plan.args, plan.env, exec_via(plan), home);
   os::fail_step(f, errno, "exec", "execute `%s`", exe);
   die(plan, f, fifo);
 }

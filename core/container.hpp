@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct CreateRequest {
   bool no_pivot = false;
   bool no_new_keyring = false;
   unsigned preserve_fds = 0;
+  // --init[=BOOL]: rrun's init as PID 1 (pid1.hpp); absent: the annotation
+  // rrun.init decides.
+  std::optional<bool> init;
   // A generated config.json (the YAML front-end) instead of `bundle`: the
   // bundle becomes STATE_ROOT/ID/bundle holding only this file, so it goes
   // with the container's state directory. Its root.path must be absolute.

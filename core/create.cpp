@@ -48,6 +48,7 @@
 #include "log.hpp"
 #include "lsm.hpp"
 #include "netlo.hpp"
+#include "pid1.hpp"
 #include "state.hpp"
 #include "sync.hpp"
 #include "terminal.hpp"
@@ -409,9 +410,13 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   plan.keyring_name = "_ses." + req.id;
   copy_process_basics(plan, proc);
   plan.preserve_fds = req.preserve_fds;
-  os::UniqueFd trampoline;
-  bool owner_mapped = maps && binary_owner_mapped("/proc/self/exe", maps->uid_map);
-  if (choose_exe_guard(shares_user_ns, owner_mapped) == ExeGuard::trampoline) {
+  // rrun's init, itself a sealed memfd, stands in for the trampoline too.
+  os::UniqueFd rrun_init, trampoline;
+  if (wants_rrun_init(req.init, spec.annotations)) {
+    rrun_init = make_rrun_init();
+    plan.rrun_init_fd = rrun_init.get();
+  } else if (choose_exe_guard(shares_user_ns, maps && binary_owner_mapped("/proc/self/exe", maps->uid_map)) ==
+             ExeGuard::trampoline) {
     trampoline = make_exec_trampoline();
     plan.trampoline_fd = trampoline.get();
   }

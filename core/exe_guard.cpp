@@ -122,11 +122,14 @@ void run_from_sealed_copy() {
   os::throw_errno("re-execute rrun from its sealed copy");
 }
 
-os::UniqueFd make_exec_trampoline() {
-  return make_sealed_memfd("rrun-trampoline", [](int fd) {
-    os::write_all(os::BorrowedFd(fd),
-                  std::string_view(reinterpret_cast<const char*>(kTrampoline), kTrampoline_size));
+os::UniqueFd make_sealed_program(const char* name, const unsigned char* bytes, unsigned long size) {
+  return make_sealed_memfd(name, [&](int fd) {
+    os::write_all(os::BorrowedFd(fd), std::string_view(reinterpret_cast<const char*>(bytes), size));
   });
+}
+
+os::UniqueFd make_exec_trampoline() {
+  return make_sealed_program("rrun-trampoline", kTrampoline, kTrampoline_size);
 }
 
 }  // namespace rrun::core

@@ -64,8 +64,12 @@ std::uint64_t elf_loaded_extent(std::string_view head, std::uint64_t file_size);
 // os::SystemError.
 void run_from_sealed_copy();
 
-// The trampoline in a memfd sealed against writes, growth and shrinking.
-// Throws os::SystemError (no memfd exec: vm.memfd_noexec=2).
+// The `size` bytes of a program at `bytes` in an executable memfd named
+// `name`, sealed against writes, growth and shrinking. Throws
+// os::SystemError (no memfd exec: vm.memfd_noexec=2).
+os::UniqueFd make_sealed_program(const char* name, const unsigned char* bytes, unsigned long size);
+
+// The trampoline in such a memfd.
 os::UniqueFd make_exec_trampoline();
 
 }  // namespace rrun::core

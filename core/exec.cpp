@@ -147,7 +147,7 @@ int enter_init_root(int root_fd, os::StepFailure& f) noexcept {
   if (close_fds_on_exec(plan.preserve_fds, f) < 0) die(plan, f);
   if (send(plan, Msg::ready, f, master) < 0) die(plan, f);
   if (master >= 0) ::close(master);
-  exec_process(exe, plan.args, plan.env, plan.trampoline_fd, home);
+  exec_process(exe, plan.args, plan.env, {plan.trampoline_fd, kTrampolineMarker}, home);
   os::fail_step(f, errno, "exec", "execute `%s`", exe);
   die(plan, f);
 }

@@ -68,6 +68,7 @@ struct InitPlan {
   std::vector<std::string> env;
   unsigned preserve_fds = 0;  // fds 3 .. 3+N-1 stay open in the process
   int trampoline_fd = -1;     // exec through the sealed trampoline (exe_guard.hpp), -1: exec directly
+  int rrun_init_fd = -1;      // exec rrun's init (pid1.hpp), which runs the process; -1: none
   int proc_fd = -1;           // rrun's /proc for process.apparmorProfile (lsm.hpp), -1: no profile
 };
 

@@ -16,7 +16,6 @@
 
 #include <rrun/os/syscall.hpp>
 
-#include "exe_guard.hpp"
 #include "sync.hpp"
 
 namespace rrun::core {
@@ -202,7 +201,7 @@ const char* home_env(uid_t uid, const std::vector<std::string>& env) noexcept {
 }
 
 void exec_process(const char* exe, const std::vector<std::string>& args, const std::vector<std::string>& env,
-                  int trampoline_fd, const char* extra_env) noexcept {
+                  ExecVia via, const char* extra_env) noexcept {
   // Sized on the stack: no allocation between fork and exec.
   constexpr size_t kMax = 4096;
   if (args.size() + 3 > kMax || env.size() + 2 > kMax) {
@@ -212,8 +211,8 @@ void exec_process(const char* exe, const std::vector<std::string>& args, const s
   static char* argv[kMax];
   static char* envp[kMax];
   size_t a = 0;
-  if (trampoline_fd >= 0) {
-    argv[a++] = const_cast<char*>(kTrampolineMarker);
+  if (via.fd >= 0) {
+    argv[a++] = const_cast<char*>(via.marker);
     argv[a++] = const_cast<char*>(exe);
   }
   for (const auto& s : args) argv[a++] = const_cast<char*>(s.c_str());
@@ -222,8 +221,8 @@ void exec_process(const char* exe, const std::vector<std::string>& args, const s
   for (const auto& s : env) envp[e++] = const_cast<char*>(s.c_str());
   if (extra_env) envp[e++] = const_cast<char*>(extra_env);
   envp[e] = nullptr;
-  if (trampoline_fd >= 0)
-    ::syscall(SYS_execveat, trampoline_fd, "", argv, envp, AT_EMPTY_PATH);
+  if (via.fd >= 0)
+    ::syscall(SYS_execveat, via.fd, "", argv, envp, AT_EMPTY_PATH);
   else
     ::execve(exe, argv, envp);
 }

@@ -78,10 +78,18 @@ bool userns_denies_setgroups() noexcept;
 // read. nullptr when `env` sets HOME. Points to static storage.
 const char* home_env(uid_t uid, const std::vector<std::string>& env) noexcept;
 
+// A sealed program executed in place of the process, which then executes
+// the process itself: the exec trampoline (exe_guard.hpp) or rrun's init
+// (pid1.hpp). It insists on `marker` as argv[0] and takes the path of the
+// process next. fd -1: none, the process is executed directly.
+struct ExecVia {
+  int fd = -1;
+  const char* marker = nullptr;
+};
+
 // execve of `exe` with `args`/`env` (and `extra_env` when not null), through
-// the sealed trampoline when `trampoline_fd` >= 0 (exe_guard.hpp). Returns
-// only on failure, with errno.
+// `via` when it has an fd. Returns only on failure, with errno.
 void exec_process(const char* exe, const std::vector<std::string>& args, const std::vector<std::string>& env,
-                  int trampoline_fd, const char* extra_env = nullptr) noexcept;
+                  ExecVia via, const char* extra_env = nullptr) noexcept;
 
 }  // namespace rrun::core

@@ -85,6 +85,12 @@ BOOST_AUTO_TEST_CASE(booleans) {
   BOOST_TEST(parse_args(Args{"run", "-d=T", "c"}).get_bool("detach"));
   BOOST_TEST(parse_args(Args{"delete", "-f", "c"}).get_bool("force"));
   BOOST_TEST(parse_args(Args{"kill", "-a", "c", "KILL"}).get_bool("all"));
+  // --init: given (either way) or absent, for the annotation to decide.
+  BOOST_TEST(parse_args(Args{"run", "--init", "c"}).get_bool("init"));
+  BOOST_TEST(parse_args(Args{"create", "c", "--init"}).get_bool("init"));
+  auto off = parse_args(Args{"run", "--init=false", "c"});
+  BOOST_TEST((off.has("init") && !off.get_bool("init")));
+  BOOST_TEST(!parse_args(Args{"run", "c"}).has("init"));
   BOOST_TEST(error_of(Args{"run", "--detach=maybe", "c"}) ==
              "run: invalid value \"maybe\" for flag --detach: expected true or false");
   // A boolean takes no separate value: "false" is an argument (as in Go).

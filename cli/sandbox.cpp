@@ -16,6 +16,7 @@
 #include <rrun/core/id.hpp>
 #include <rrun/core/log.hpp>
 #include <rrun/core/netlo.hpp>
+#include <rrun/core/pid1.hpp>
 #include <rrun/core/seccomp.hpp>
 #include <rrun/core/state.hpp>
 #include <rrun/os/error.hpp>
@@ -35,9 +36,6 @@ namespace {
 const char* const kDefaultCapabilities[] = {"CAP_CHOWN",   "CAP_DAC_OVERRIDE",     "CAP_FOWNER",    "CAP_FSETID",
                                             "CAP_KILL",    "CAP_NET_BIND_SERVICE", "CAP_SETFCAP",   "CAP_SETGID",
                                             "CAP_SETPCAP", "CAP_SETUID",           "CAP_SYS_CHROOT"};
-
-// The annotation that asks for rrun's init as the container's PID 1.
-const char* const kInitAnnotation = "rrun.init";
 
 bool is_directory(const std::string& path) {
   struct stat st;
@@ -286,7 +284,7 @@ void translate_devices(const SandboxDoc& d, const SandboxHost& host, spec::Spec&
 // init: rrun's init runs the command as its child, forwards signals to it
 // and reaps orphans (a job then ends on the scheduler's SIGTERM).
 void translate_init(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
-  if (d.init) s.annotations[kInitAnnotation] = "true";
+  if (d.init) s.annotations[core::kInitAnnotation] = "true";
 }
 
 using Translation = void (*)(const SandboxDoc&, const SandboxHost&, spec::Spec&);

@@ -40,6 +40,21 @@ std::vector<CommandSpec> build_table() {
                       "run rrun's init as the container's PID 1: it runs the process as its child, forwards every "
                       "signal to it and reaps orphans (--init=false: not even when the annotation rrun.init asks)"};
   const FlagSpec empty_ns{"empty-ns", nullptr, L, "create a namespace, but don't restore its properties"};
+  // Per-task changes to a sandbox file (README "Per-task overrides"), for
+  // `run -f`, `create -f` and `spec --from`; a command goes after `--`.
+  const std::vector<FlagSpec> sandbox_overrides{
+      {"env", "e", L, "with a sandbox file: set NAME=VALUE, or NAME to the host's value (left out where unset)"},
+      {"env-file", nullptr, L, "with a sandbox file: read NAME=VALUE and NAME lines from a file (# comments)"},
+      {"volume", "v", L, "with a sandbox file: bind-mount SRC:DST[:ro|rw] (SRC relative to the current directory)"},
+      {"tty", "t", B, "with a sandbox file: give the process a terminal (instead of `tty:`)"},
+      {"no-tty", nullptr, B, "with a sandbox file: no terminal (instead of `tty:`)"}};
+  const FlagSpec name_suffix{"name-suffix", nullptr, V,
+                             "with -f and no ID: the ID is NAME-SUFFIX (distinct IDs for the tasks of a job)"};
+  auto with_overrides = [&](std::vector<FlagSpec> flags, bool suffix) {
+    flags.insert(flags.end(), sandbox_overrides.begin(), sandbox_overrides.end());
+    if (suffix) flags.push_back(name_suffix);
+    return flags;
+  };
 
   std::vector<CommandSpec> t;
   t.push_back({"checkpoint",
@@ -64,15 +79,11 @@ std::vector<CommandSpec> build_table() {
                 {"auto-dedup", nullptr, B, "enable auto deduplication of memory images"}},
                1,
                1});
-  t.push_back(
-      {"create",
-       "<container-id> | -f FILE.yaml [container-id]",
-       "create a container",
-       {bundle, sandbox_file, console_socket, pidfd_socket, pid_file, no_pivot, no_new_keyring, preserve_fds, init},
-       1,
-       1,
-       false,
-       "file"});
+  t.push_back({"create", "<container-id> | -f FILE.yaml [container-id] [-- COMMAND ARGS...]", "create a container",
+               with_overrides({bundle, sandbox_file, console_socket, pidfd_socket, pid_file, no_pivot, no_new_keyring,
+                               preserve_fds, init},
+                              true),
+               1, 1, false, "file", "file"});
   t.push_back({"delete",
                "<container-id>",
                "delete any resources held by the container, often used with detached containers",
@@ -162,33 +173,28 @@ std::vector<CommandSpec> build_table() {
                1,
                1});
   t.push_back({"resume", "<container-id>", "resumes all processes that have been previously paused", {}, 1, 1});
-  t.push_back({"run",
-               "<container-id> | -f FILE.yaml [container-id]",
-               "create and run a container",
-               {bundle,
-                console_socket,
-                pidfd_socket,
-                detach,
-                {"keep", nullptr, B, "do not delete the container after it exits"},
-                pid_file,
-                no_subreaper,
-                no_pivot,
-                no_new_keyring,
-                preserve_fds,
-                sandbox_file,
-                init},
-               1,
-               1,
-               false,
-               "file"});
-  t.push_back({"spec",
-               "",
-               "create a new specification file (config.json)",
-               {bundle,
-                {"rootless", nullptr, B, "generate a configuration for a rootless container"},
-                {"from", nullptr, V, "translate a YAML sandbox file (README \"YAML sandboxes\") instead"}},
-               0,
-               0});
+  t.push_back({"run", "<container-id> | -f FILE.yaml [container-id] [-- COMMAND ARGS...]", "create and run a container",
+               with_overrides({bundle,
+                               console_socket,
+                               pidfd_socket,
+                               detach,
+                               {"keep", nullptr, B, "do not delete the container after it exits"},
+                               pid_file,
+                               no_subreaper,
+                               no_pivot,
+                               no_new_keyring,
+                               preserve_fds,
+                               sandbox_file,
+                               init},
+                              true),
+               1, 1, false, "file", "file"});
+  t.push_back(
+      {"spec", "[--from FILE.yaml [-- COMMAND ARGS...]]", "create a new specification file (config.json)",
+       with_overrides({bundle,
+                       {"rootless", nullptr, B, "generate a configuration for a rootless container"},
+                       {"from", nullptr, V, "translate a YAML sandbox file (README \"YAML sandboxes\") instead"}},
+                      false),
+       0, 0, false, nullptr, "from"});
   t.push_back({"start", "<container-id>", "executes the user defined process in a created container", {}, 1, 1});
   t.push_back({"state", "<container-id>", "output the state of a container", {}, 1, 1});
   t.push_back({"update",
@@ -296,6 +302,19 @@ bool take_bool(const std::string& where, const FlagToken& f) {
   return *b;
 }
 
+// `run -f FILE.yaml [ID] [-- CMD ARGS...]`: at most max_args before `--`
+// (none needed: the file names the sandbox); a command without `--` is
+// refused, since its first word would be taken for the ID.
+void check_args_before_command(const CommandSpec& cmd, const Invocation& inv) {
+  std::vector<std::string> before = inv.args_before_dashdash();
+  if (static_cast<int>(before.size()) <= cmd.max_args) return;
+  std::string flag = std::string(cmd.command_after_dashdash_with) == "from" ? "--from FILE.yaml" : "-f FILE.yaml";
+  std::string id = cmd.max_args > 0 ? " [ID]" : "";
+  throw os::Error(inv.command + ": " + (cmd.max_args > 0 ? "more than one argument" : "an argument") + " (\"" +
+                  before[static_cast<size_t>(cmd.max_args)] + "\") with " + flag +
+                  "; put the command after `--`: rrun " + inv.command + " " + flag + id + " -- COMMAND ARGS...");
+}
+
 void set_global(GlobalOptions& g, const FlagSpec& spec, const std::string& value) {
   std::string n = spec.name;
   if (n == "debug")
@@ -351,6 +370,15 @@ std::vector<std::string> Invocation::get_list(const std::string& name) const {
   return it == flags.end() ? std::vector<std::string>{} : it->second;
 }
 
+std::vector<std::string> Invocation::args_before_dashdash() const {
+  return dashdash ? std::vector<std::string>(args.begin(), args.begin() + static_cast<long>(*dashdash)) : args;
+}
+
+std::optional<std::vector<std::string>> Invocation::args_after_dashdash() const {
+  if (!dashdash) return std::nullopt;
+  return std::vector<std::string>(args.begin() + static_cast<long>(*dashdash), args.end());
+}
+
 std::optional<long long> Invocation::get_int(const std::string& name) const {
   if (!has(name)) return std::nullopt;
   std::string v = get(name);
@@ -404,6 +432,7 @@ Invocation parse_args(const std::vector<std::string>& toks) {
     const std::string& tok = toks[i];
     if (!flags_ended && tok == "--") {
       flags_ended = true;
+      inv.dashdash = inv.args.size();
       continue;
     }
     if (flags_ended || !looks_like_flag(tok)) {
@@ -436,7 +465,10 @@ Invocation parse_args(const std::vector<std::string>& toks) {
     }
   }
 
-  if (!inv.help && !(cmd->args_optional_with && inv.has(cmd->args_optional_with) && inv.args.empty())) {
+  if (inv.help) return inv;
+  bool trailing_command = cmd->command_after_dashdash_with && inv.has(cmd->command_after_dashdash_with);
+  if (trailing_command) check_args_before_command(*cmd, inv);
+  if (!trailing_command && !(cmd->args_optional_with && inv.has(cmd->args_optional_with) && inv.args.empty())) {
     int n = static_cast<int>(inv.args.size());
     std::string usage = "; usage: rrun " + inv.command + " [flags] " + cmd->args_usage;
     if (cmd->min_args == cmd->max_args && n != cmd->min_args) {

@@ -41,6 +41,9 @@ struct CommandSpec {
   // With this flag given, the arguments may be left out (`run -f FILE.yaml`
   // takes its ID from the file).
   const char* args_optional_with = nullptr;
+  // With this flag given, what follows `--` is a command for the container
+  // (`run -f FILE.yaml [ID] -- CMD ARGS...`), not counted as arguments.
+  const char* command_after_dashdash_with = nullptr;
 };
 
 // Every runc command, in runc's order.
@@ -69,6 +72,10 @@ struct Invocation {
   // every value.
   std::map<std::string, std::vector<std::string>> flags;
   std::vector<std::string> args;
+  // How many of `args` came before a `--` that ended the flags (unset: no
+  // `--`); with CommandSpec::command_after_dashdash_with the rest is the
+  // trailing command.
+  std::optional<size_t> dashdash;
   bool help = false;  // `COMMAND --help`
 
   bool has(const std::string& name) const { return flags.count(name) != 0; }
@@ -80,6 +87,9 @@ struct Invocation {
   std::vector<std::string> get_list(const std::string& name) const;
   // A non-negative integer value flag (`--preserve-fds 3`); throws os::Error.
   std::optional<long long> get_int(const std::string& name) const;
+  // The arguments before `--` (all of them without one), and those after it.
+  std::vector<std::string> args_before_dashdash() const;
+  std::optional<std::vector<std::string>> args_after_dashdash() const;
 };
 
 // Parses the arguments after argv[0]. Checks the number of positional

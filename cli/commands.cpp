@@ -138,8 +138,10 @@ int cmd_spec(const Invocation& inv) {
   std::string exists = "spec: config.json already exists in \"" + dir + "\"; remove it first";
   if (os::path_exists(path)) throw os::Error(exists);
   spec::Spec s;
+  SandboxOverrides overrides = sandbox_overrides(inv, "from");  // refused without --from
   if (inv.has("from"))
-    s = load_sandbox(inv.get("from"), current_sandbox_host(inv.get_bool("rootless") || is_rootless(inv))).spec;
+    s = load_sandbox(inv.get("from"), current_sandbox_host(inv.get_bool("rootless") || is_rootless(inv)), overrides)
+            .spec;
   else
     s = inv.get_bool("rootless") ? spec::default_rootless_spec(rootless_ids()) : spec::default_spec();
   std::string text = spec::serialize_spec(s, true);

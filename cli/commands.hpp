@@ -14,6 +14,8 @@
 
 namespace rrun::cli {
 
+struct SandboxOverrides;
+
 using CommandFn = int (*)(const Invocation&);
 
 // The handler of a command of command_table(); never null for those.
@@ -54,6 +56,11 @@ core::StateStore open_store(const Invocation& inv, bool create);
 // the owner it trusts them and can do no more than the user could. For the
 // commands that act on existing containers; throws if the switch fails.
 void act_as_state_owner(const Invocation& inv);
+
+// The command line's changes to a sandbox file (`-e`, `--env-file`, `-v`,
+// `--tty`, `--no-tty`, the command after `--`) of `run -f`, `create -f` and
+// `spec --from` (`file_flag`); an error when they are given without it.
+SandboxOverrides sandbox_overrides(const Invocation& inv, const char* file_flag);
 
 // The core::Context of the global flags; `create_root` as for open_store.
 core::Context command_context(const Invocation& inv, bool create_root);

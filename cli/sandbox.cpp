@@ -174,6 +174,31 @@ void translate_host(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
   }
 }
 
+// share: the caller's namespaces of these kinds instead of the sandbox's
+// own (network: host already has no network namespace). The host's /dev/shm
+// comes with its ipc namespace: POSIX shared memory lives there, so that
+// MPI ranks on one node find each other's segments. /proc and /dev/mqueue
+// follow the namespaces in the core's mount plan (a bind of the host's
+// where a new one can't be mounted: rootless).
+void translate_share(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
+  const SandboxShare& sh = d.share;
+  auto drop = [&](bool shared, spec::NamespaceType type) {
+    if (shared) std::erase_if(s.linux->namespaces, [&](const spec::Namespace& ns) { return ns.type == type; });
+  };
+  drop(sh.pid, spec::NamespaceType::pid);
+  drop(sh.net, spec::NamespaceType::network);
+  drop(sh.ipc, spec::NamespaceType::ipc);
+  drop(sh.uts, spec::NamespaceType::uts);
+  if (sh.uts) s.hostname.clear();
+  if (!sh.ipc) return;
+  for (spec::Mount& m : s.mounts) {
+    if (m.destination != "/dev/shm") continue;
+    m.type = "bind";
+    m.source = "/dev/shm";
+    m.options = {"rbind", "nosuid", "nodev", "noexec"};
+  }
+}
+
 void translate_mounts(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
   for (const SandboxMount& m : d.mounts) {
     spec::Mount mount;
@@ -290,14 +315,16 @@ void translate_init(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
 using Translation = void (*)(const SandboxDoc&, const SandboxHost&, spec::Spec&);
 
 // In this order: seccomp's default follows the capabilities.
-constexpr Translation kTranslations[] = {translate_root,    translate_process, translate_host,
-                                         translate_mounts,  translate_limits,  translate_capabilities,
-                                         translate_seccomp, translate_devices, translate_init};
+constexpr Translation kTranslations[] = {
+    translate_root,   translate_process,      translate_host,    translate_share,   translate_mounts,
+    translate_limits, translate_capabilities, translate_seccomp, translate_devices, translate_init};
 
 }  // namespace
 
-Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, const SandboxHost& host) {
-  SandboxDoc d = parse_sandbox(yaml_text, file);
+Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, const SandboxHost& host,
+                          const SandboxOverrides& overrides) {
+  SandboxDoc d = parse_sandbox(yaml_text, file, host.env);
+  apply_sandbox_overrides(d, overrides, host.env);
   Sandbox out;
   out.name = d.name.value;
   out.spec = base_spec(d, host);
@@ -305,10 +332,10 @@ Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, c
   return out;
 }
 
-Sandbox load_sandbox(const std::string& file, const SandboxHost& host) {
+Sandbox load_sandbox(const std::string& file, const SandboxHost& host, const SandboxOverrides& overrides) {
   std::optional<std::string> text = os::read_file_if_exists(file);
   if (!text) throw os::Error("cannot read the sandbox file " + os::quote(file) + ": no such file");
-  return translate_sandbox(*text, file, host);
+  return translate_sandbox(*text, file, host, overrides);
 }
 
 SandboxHost current_sandbox_host(bool rootless) {

@@ -11,6 +11,7 @@
 // (LINE and COLUMN from 1), thrown before anything is created.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,8 @@
 #include <rrun/rootfs/overlay.hpp>
 #include <rrun/spec/spec.hpp>
 #include <rrun/userns/subid.hpp>
+
+#include "sandbox_doc.hpp"
 
 namespace rrun::cli {
 
@@ -29,7 +32,28 @@ struct SandboxHost {
   std::string user_name;                   // for messages about /etc/subuid
   std::vector<userns::SubRange> sub_uids;  // the caller's subordinate ranges (rootless)
   std::vector<userns::SubRange> sub_gids;
+  EnvLookup env = host_env;  // `${VAR}` in the file, `-e NAME`, `--env-file` NAME lines
 };
+
+// What the command line changes for one run of a sandbox file (`rrun run -f
+// F.yaml -e NAME=VALUE -v SRC:DST -- CMD ARGS...`; README "Per-task
+// overrides"). Applied to the parsed file before the translations, so that
+// each key is still translated in one place.
+struct SandboxOverrides {
+  std::optional<std::vector<std::string>> command;  // after `--`: replaces `command:`
+  std::vector<std::string> env_files;               // --env-file FILE, in order
+  std::vector<std::string> env;                     // -e NAME=VALUE | NAME, after the env files
+  std::vector<std::string> volumes;                 // -v SRC:DST[:ro|rw], after the file's mounts
+  std::optional<bool> tty;                          // --tty / --no-tty
+
+  bool empty() const { return !command && env_files.empty() && env.empty() && volumes.empty() && !tty; }
+};
+
+// Changes `d` as `o` says: env (the file's, then each --env-file, then each
+// -e: the last one of a name wins; a NAME alone takes the host's value and
+// is left out where the host has none, as podman does), mounts, tty,
+// command. Errors name the flag: `-v x:/y: "x" does not exist`.
+void apply_sandbox_overrides(SandboxDoc& d, const SandboxOverrides& o, const EnvLookup& env);
 
 struct Sandbox {
   std::string name;  // the container id
@@ -39,11 +63,13 @@ struct Sandbox {
 // The annotation the rootfs layer reads for `overlay:` (rootfs/overlay.hpp).
 inline constexpr const char* kOverlayAnnotation = rootfs::kRootfsOverlayAnnotation;
 
-// Translates the YAML text of the file at `file` (as the user named it).
-Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, const SandboxHost& host);
+// Translates the YAML text of the file at `file` (as the user named it),
+// with the command line's overrides.
+Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, const SandboxHost& host,
+                          const SandboxOverrides& overrides = {});
 
 // Reads `file` and translates it. An unreadable file is an os::Error naming it.
-Sandbox load_sandbox(const std::string& file, const SandboxHost& host);
+Sandbox load_sandbox(const std::string& file, const SandboxHost& host, const SandboxOverrides& overrides = {});
 
 // The calling process as a SandboxHost (subordinate ranges read when rootless).
 SandboxHost current_sandbox_host(bool rootless);

@@ -11,6 +11,7 @@
 // at the value's Origin.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,11 @@ struct From {
   Origin at;
 };
 
+// The host's environment variable NAME, or nullopt when it is not set (the
+// real environment by default; unit tests pass their own).
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+std::optional<std::string> host_env(const std::string& name);
+
 enum class UserMode { root, keep, ids };
 enum class OverlayMode { none, ephemeral, persistent };
 
@@ -49,6 +55,15 @@ struct SandboxLimits {
   std::optional<int64_t> pids;       // 1..INT32_MAX
   std::optional<int64_t> cpu_quota;  // microseconds per kCpuPeriod
   std::optional<uint64_t> nofile;
+};
+
+// share: the caller's namespaces the sandbox joins instead of making its own.
+struct SandboxShare {
+  Origin at;
+  bool ipc = false;  // also the host's /dev/shm and /dev/mqueue
+  bool pid = false;  // also the host's /proc (a bind where a new one can't be mounted)
+  bool net = false;  // the same as network: host
+  bool uts = false;  // the host's hostname; `hostname:` is then an error
 };
 
 struct SandboxDoc {
@@ -77,15 +92,24 @@ struct SandboxDoc {
   From<std::string> seccomp;                         // default, unconfined, or an absolute host path
   std::vector<From<std::string>> devices;
   bool init = true;  // rrun's init as PID 1 (core: `run --init`)
+  SandboxShare share;
 };
 
 // CFS period of `limits.cpus` (the kernel's default), microseconds.
 inline constexpr int64_t kSandboxCpuPeriod = 100000;
 
 // Parses the YAML text of the file named `file`; relative host paths are
-// resolved against the file's directory. Throws os::Error
+// resolved against the file's directory; `${VAR}` in values is taken from
+// `env` (expand_host_variables). Throws os::Error
 // "FILE:LINE:COLUMN: KEY: what".
-SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file);
+SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file, const EnvLookup& env = host_env);
+
+// `${NAME}` and `${NAME:-default}` (the default when NAME is unset or empty,
+// itself expanded) replaced by the host's variables; `$${` is a literal
+// `${`, and every other `$` stays as it is (`$HOME`, `$$` reach a shell in
+// the container unchanged). An unset NAME without a default, or a `${`
+// that is not one of these forms, is an error at `at`.
+std::string expand_host_variables(const std::string& text, const EnvLookup& env, const Origin& at);
 
 // Capability names the kernel knows (capabilities(7)), in bit order.
 const std::vector<std::string>& all_capabilities();

@@ -75,11 +75,12 @@ namespace {
 
 const std::vector<std::string> kKeys = {"name",   "rootfs",       "overlay",  "readonly", "command", "workdir",
                                         "env",    "user",         "hostname", "tty",      "mounts",  "network",
-                                        "limits", "capabilities", "seccomp",  "devices",  "init"};
+                                        "limits", "capabilities", "seccomp",  "devices",  "init",    "share"};
 
 class Reader {
  public:
-  Reader(std::string file, std::string base_dir) : file_(std::move(file)), base_(std::move(base_dir)) {}
+  Reader(std::string file, std::string base_dir, const EnvLookup& env)
+      : file_(std::move(file)), base_(std::move(base_dir)), env_(env) {}
 
   Origin origin(const YAML::Node& at, const std::string& path) const {
     YAML::Mark m = at.Mark();
@@ -92,9 +93,16 @@ class Reader {
     origin(at, path).fail(what);
   }
 
+  // Every value is read through here: `${VAR}` comes from the host.
+  std::string scalar(const YAML::Node& n, const std::string& path) const {
+    const std::string& v = n.Scalar();
+    if (v.find("${") == std::string::npos) return v;
+    return expand_host_variables(v, env_, origin(n, path));
+  }
+
   std::string string(const YAML::Node& n, const std::string& path) const {
     if (!n.IsScalar()) fail(n, path, std::string("expected a string, got ") + kind(n));
-    return n.Scalar();
+    return scalar(n, path);
   }
 
   std::string nonempty_string(const YAML::Node& n, const std::string& path) const {
@@ -105,7 +113,7 @@ class Reader {
 
   bool boolean(const YAML::Node& n, const std::string& path) const {
     if (n.IsScalar()) {
-      const std::string& v = n.Scalar();
+      const std::string v = scalar(n, path);
       if (v == "true" || v == "True" || v == "TRUE") return true;
       if (v == "false" || v == "False" || v == "FALSE") return false;
     }
@@ -115,7 +123,7 @@ class Reader {
   // A whole number in [min, max].
   int64_t integer(const YAML::Node& n, const std::string& path, int64_t min, int64_t max) const {
     if (!n.IsScalar()) fail(n, path, std::string("expected a number, got ") + kind(n));
-    const std::string& v = n.Scalar();
+    const std::string v = scalar(n, path);
     errno = 0;
     char* end = nullptr;
     long long x = std::strtoll(v.c_str(), &end, 10);
@@ -129,7 +137,7 @@ class Reader {
   // "64M", "512m", "1G", "4096" (bytes): a positive size in bytes.
   int64_t size(const YAML::Node& n, const std::string& path) const {
     if (!n.IsScalar()) fail(n, path, std::string("expected a size such as 64M, got ") + kind(n));
-    const std::string& v = n.Scalar();
+    const std::string v = scalar(n, path);
     size_t digits = 0;
     while (digits < v.size() && v[digits] >= '0' && v[digits] <= '9') ++digits;
     std::string suffix = v.substr(digits);
@@ -215,6 +223,7 @@ class Reader {
  private:
   std::string file_;
   std::string base_;
+  const EnvLookup& env_;
 };
 
 // The keys of the top-level mapping; a missing key is a null node.
@@ -346,6 +355,29 @@ void read_host(const Reader& r, const Keys& k, SandboxDoc& d) {
   }
 }
 
+// share: [ipc, pid, net, uts]: the caller's namespaces of these kinds.
+void read_share(const Reader& r, const Keys& k, SandboxDoc& d) {
+  const YAML::Node* n = k["share"];
+  if (!n) return;
+  d.share.at = r.origin(*n, "share");
+  std::vector<std::string> kinds = r.strings(*n, "share");
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    std::string path = "share[" + std::to_string(i) + "]";
+    bool* flag = kinds[i] == "ipc"   ? &d.share.ipc
+                 : kinds[i] == "pid" ? &d.share.pid
+                 : kinds[i] == "net" ? &d.share.net
+                 : kinds[i] == "uts" ? &d.share.uts
+                                     : nullptr;
+    if (!flag) r.fail((*n)[i], path, "unknown namespace \"" + kinds[i] + "\"; use ipc, pid, net or uts");
+    if (*flag) r.fail((*n)[i], path, "\"" + kinds[i] + "\" given twice");
+    *flag = true;
+  }
+  if (d.share.net && d.network_none)
+    r.fail(*n, "share", "net: the host's network conflicts with `network: none`; remove one");
+  if (d.share.uts && d.hostname)
+    d.hostname->at.fail("can't be set with `share: [uts]` (the sandbox has the host's hostname); remove one");
+}
+
 // mounts: binds (relative to the file) and tmpfs.
 void read_mounts(const Reader& r, const Keys& k, SandboxDoc& d) {
   const YAML::Node* n = k["mounts"];
@@ -381,7 +413,7 @@ void read_mounts(const Reader& r, const Keys& k, SandboxDoc& d) {
 int64_t cpu_quota(const Reader& r, const YAML::Node& v, const std::string& path) {
   if (!v.IsScalar()) r.fail(v, path, std::string("expected a number of CPUs such as 1.5, got ") + Reader::kind(v));
   char* end = nullptr;
-  const std::string& text = v.Scalar();
+  const std::string text = r.scalar(v, path);
   double cpus = std::strtod(text.c_str(), &end);
   if (text.empty() || *end || !std::isfinite(cpus))
     r.fail(v, path, "expected a number of CPUs such as 1.5, got \"" + text + "\"");
@@ -453,12 +485,12 @@ void read_confinement(const Reader& r, const Keys& k, SandboxDoc& d) {
 
 }  // namespace
 
-SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file) {
+SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file, const EnvLookup& env) {
   std::error_code ec;
   std::filesystem::path abs = std::filesystem::absolute(std::filesystem::path(file), ec);
   if (ec) abs = file;
   std::string base = abs.lexically_normal().parent_path().string();
-  Reader r(file, base.empty() ? "/" : base);
+  Reader r(file, base.empty() ? "/" : base, env);
 
   YAML::Node doc;
   try {
@@ -481,6 +513,7 @@ SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file) {
   read_process(r, keys, d);
   read_env(r, keys, d);
   read_host(r, keys, d);
+  read_share(r, keys, d);
   read_mounts(r, keys, d);
   read_limits(r, keys, d);
   read_capabilities(r, keys, d);

@@ -333,7 +333,7 @@ void StateStore::create_container_dir(const std::string& id) {
   validate_container_id(id);
   std::string dir = container_dir(id);
   if (::mkdir(dir.c_str(), 0700) == 0) return;
-  if (errno == EEXIST) throw os::Error("container \"" + id + "\" already exists");
+  if (errno == EEXIST) throw ContainerExists("container \"" + id + "\" already exists");
   os::throw_errno("create container directory " + os::quote(dir));
 }
 

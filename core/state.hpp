@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include <rrun/os/error.hpp>
 #include <rrun/os/lock.hpp>
 
 namespace rrun::core {
@@ -108,6 +109,13 @@ State creating_state(const std::string& id);
 void check_not_foreign(const struct stat& st, const std::string& name, uid_t uid, bool own_only,
                        const std::string& remedy);
 
+// `create` of an ID in use (a caller that picks IDs itself tries another:
+// `run -f` of a sandbox whose name is taken).
+class ContainerExists : public os::Error {
+ public:
+  using os::Error::Error;
+};
+
 class StateStore {
  public:
   // `caller`: whose state this is (check_not_foreign); default our euid.
@@ -141,7 +149,7 @@ class StateStore {
   std::optional<std::string> read_trusted(const std::string& id, const char* name) const;
 
   // mkdir root/ID with mode 0700, exclusively; an existing one throws
-  // os::Error `container "ID" already exists`.
+  // ContainerExists `container "ID" already exists`.
   void create_container_dir(const std::string& id);
 
   // Atomically (re)writes root/ID/state.json.

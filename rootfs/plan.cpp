@@ -462,7 +462,12 @@ class Planner {
     op.fstype = type;
     op.source = m.source.empty() ? type : m.source;
 
-    if (type == "sysfs") {
+    if (type == "proc" && in_userns() && !opts_.new_pid_ns) {
+      // A proc mount needs the pid namespace to be ours; with the caller's
+      // (podman --pid=host rootless, a sandbox's `share: [pid]`) bind the
+      // host's /proc, which shows the same processes.
+      to_rbind(op, "/proc");
+    } else if (type == "sysfs") {
       if (in_userns() && !opts_.new_net_ns) {
         // A sysfs mount needs the network namespace to be ours; bind the
         // host's /sys instead, read-only all the way down when asked.
@@ -934,6 +939,7 @@ PlanOptions plan_options_from_spec(const spec::Spec& spec, bool rootless) {
   if (spec.linux) {
     const auto& lx = *spec.linux;
     o.new_user_ns = lx.has_namespace(spec::NamespaceType::user);
+    o.new_pid_ns = lx.has_namespace(spec::NamespaceType::pid);
     o.new_net_ns = lx.has_namespace(spec::NamespaceType::network);
     o.new_ipc_ns = lx.has_namespace(spec::NamespaceType::ipc);
     o.new_cgroup_ns = lx.has_namespace(spec::NamespaceType::cgroup);

@@ -117,6 +117,7 @@ struct HostCgroupTree {
 struct PlanOptions {
   bool rootless = false;       // no privileges on the host (mknod is not possible)
   bool new_user_ns = false;    // the container has its own user namespace
+  bool new_pid_ns = false;     // ... a pid namespace of its own (created or joined)
   bool new_net_ns = false;     // the container has a network namespace of its own (created or joined)
   bool new_ipc_ns = false;     // ... an IPC namespace of its own
   bool new_cgroup_ns = false;  // ... a cgroup namespace of its own

@@ -250,11 +250,40 @@ BOOST_AUTO_TEST_CASE(sandbox_file_makes_the_id_optional) {
   BOOST_TEST(inv.get("file") == "dev.yaml");
   BOOST_TEST(inv.args == std::vector<std::string>{"other"});
   BOOST_TEST(error_of({"run"}).rfind("run: expected exactly 1 argument, got 0", 0) == 0);
-  BOOST_TEST(error_of({"run", "-f", "a.yaml", "x", "y"}).rfind("run: expected exactly 1 argument, got 2", 0) == 0);
+  // A command goes after `--`: without it, its first word would be the ID.
+  BOOST_TEST(error_of({"run", "-f", "a.yaml", "x", "y"}) ==
+             "run: more than one argument (\"y\") with -f FILE.yaml; put the command after `--`: rrun run -f "
+             "FILE.yaml [ID] -- COMMAND ARGS...");
+  BOOST_TEST(error_of({"spec", "--from", "a.yaml", "x"}) ==
+             "spec: an argument (\"x\") with --from FILE.yaml; put the command after `--`: rrun spec --from FILE.yaml "
+             "-- COMMAND ARGS...");
+  // Without -f, `--` only ends the flags (runc's command line).
+  BOOST_TEST(error_of({"run", "--", "x", "y"}).rfind("run: expected exactly 1 argument, got 2", 0) == 0);
   inv = parse_args(Args{"spec", "--from", "dev.yaml", "-b", "out"});
   BOOST_TEST(inv.get("from") == "dev.yaml");
   BOOST_TEST(inv.get("bundle") == "out");
   BOOST_TEST(error_of({"start", "-f", "a.yaml"}).rfind("start: unknown flag -f", 0) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(sandbox_command_after_dashdash_and_overrides) {
+  auto inv = parse_args(Args{"run", "-f", "job.yaml", "-e", "A=1", "--env=B", "-v", "x:/y:ro", "--env-file", "f",
+                             "--no-tty", "--name-suffix", "3", "--", "./task", "-e", "--", "7"});
+  BOOST_TEST(inv.args_before_dashdash().empty());
+  BOOST_TEST(*inv.args_after_dashdash() == (std::vector<std::string>{"./task", "-e", "--", "7"}));
+  BOOST_TEST(inv.get_list("env") == (std::vector<std::string>{"A=1", "B"}));
+  BOOST_TEST(inv.get_list("volume") == std::vector<std::string>{"x:/y:ro"});
+  BOOST_TEST(inv.get_list("env-file") == std::vector<std::string>{"f"});
+  BOOST_TEST(inv.get_bool("no-tty"));
+  BOOST_TEST(inv.get("name-suffix") == "3");
+  inv = parse_args(Args{"create", "-f", "job.yaml", "id", "--", "sh"});
+  BOOST_TEST(inv.args_before_dashdash() == std::vector<std::string>{"id"});
+  BOOST_TEST(*inv.args_after_dashdash() == std::vector<std::string>{"sh"});
+  inv = parse_args(Args{"run", "-f", "job.yaml", "id"});
+  BOOST_TEST(!inv.args_after_dashdash());
+  inv = parse_args(Args{"spec", "--from", "job.yaml", "-t", "--", "/bin/true"});
+  BOOST_TEST(inv.get_bool("tty"));
+  BOOST_TEST(*inv.args_after_dashdash() == std::vector<std::string>{"/bin/true"});
+  BOOST_TEST(error_of({"spec", "--name-suffix", "x"}).rfind("spec: unknown flag --name-suffix", 0) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

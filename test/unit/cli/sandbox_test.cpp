@@ -65,10 +65,10 @@ void check_golden(const std::string& yaml, const cli::SandboxHost& host, const s
   BOOST_TEST(spec::serialize_spec(spec::parse_spec(got), true) + "\n" == got);
 }
 
-std::string error_of(const std::string& yaml, const cli::SandboxHost& host = root_host(),
-                     const std::string& file = "") {
+std::string error_of(const std::string& yaml, const cli::SandboxHost& host = root_host(), const std::string& file = "",
+                     const cli::SandboxOverrides& overrides = {}) {
   try {
-    cli::translate_sandbox(yaml, file.empty() ? kData + "/t.yaml" : file, host);
+    cli::translate_sandbox(yaml, file.empty() ? kData + "/t.yaml" : file, host, overrides);
   } catch (const os::Error& e) {
     return replace_all(e.what(), kData, "@DATA@");
   }
@@ -187,7 +187,7 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
   const std::string f = "@DATA@/t.yaml";
   BOOST_TEST(error_of("rootfs: rootfs\nbogus: 1\n") ==
              f + ":2:1: bogus: unknown key; expected one of name, rootfs, overlay, readonly, command, workdir, env, "
-                 "user, hostname, tty, mounts, network, limits, capabilities, seccomp, devices, init");
+                 "user, hostname, tty, mounts, network, limits, capabilities, seccomp, devices, init, share");
   BOOST_TEST(error_of("rootfs: rootfs\nmounts:\n  - {type: tmpfs, target: /tmp, size: 12Q}\n") ==
              f + ":3:39: mounts[0].size: invalid size \"12Q\"; use a number of bytes with an optional K, M, G or T "
                  "suffix (64M)");
@@ -253,6 +253,217 @@ BOOST_AUTO_TEST_CASE(seccomp_profile_file_is_validated) {
   os::write_file_atomic(dir.path + "/worse.json", R"({"syscalls": 3})");
   e = error_of("seccomp: worse.json\n", root_host(), dir.path + "/s.yaml");
   BOOST_TEST(e.find("seccomp.") != std::string::npos, e);
+}
+
+// ---------------------------------------------------------------- per-task values
+
+namespace {
+
+// A host environment of its own (the test's real one is left alone).
+cli::EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+const cli::EnvLookup kEnv = env_of({{"SLURM_PROCID", "3"}, {"EMPTY", ""}, {"HOME", "/home/alice"}, {"N", "7"}});
+
+cli::SandboxHost host_with_env(cli::EnvLookup env = kEnv) {
+  cli::SandboxHost h;
+  h.env = std::move(env);
+  return h;
+}
+
+std::string expand(const std::string& text) {
+  try {
+    return cli::expand_host_variables(text, kEnv, cli::Origin{"F:1:1: k"});
+  } catch (const os::Error& e) {
+    return std::string("error: ") + e.what();
+  }
+}
+
+std::vector<std::string> env_of_spec(const cli::Sandbox& sb) {
+  return sb.spec.process->env;
+}
+
+cli::Sandbox with(const std::string& yaml, const cli::SandboxOverrides& o,
+                  const cli::SandboxHost& h = host_with_env()) {
+  return cli::translate_sandbox(yaml, kData + "/t.yaml", h, o);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(expansion_of_host_variables) {
+  BOOST_TEST(expand("task-${SLURM_PROCID}") == "task-3");
+  BOOST_TEST(expand("${SLURM_PROCID}${N}") == "37");
+  BOOST_TEST(expand("${UNSET:-0}") == "0");
+  BOOST_TEST(expand("${EMPTY:-fallback}") == "fallback");  // `:-` as in sh: unset or empty
+  BOOST_TEST(expand("${SLURM_PROCID:-0}") == "3");
+  BOOST_TEST(expand("${UNSET:-}") == "");
+  BOOST_TEST(expand("${UNSET:-${HOME}/data}") == "/home/alice/data");  // the default is expanded too
+  BOOST_TEST(expand("${UNSET:-a:b-c}") == "a:b-c");
+  // Only `${` is special: the shell in the container still gets its `$`s.
+  BOOST_TEST(expand("echo $HOME $$ $1 a$ $") == "echo $HOME $$ $1 a$ $");
+  BOOST_TEST(expand("echo $${HOME}") == "echo ${HOME}");
+  BOOST_TEST(expand("no dollar") == "no dollar");
+  BOOST_TEST(expand("${EMPTY}") == "");
+  BOOST_TEST(
+      expand("${SLURM_NODEID}") ==
+      "error: F:1:1: k: ${SLURM_NODEID} is not set in the environment; set it or write ${SLURM_NODEID:-default}");
+  BOOST_TEST(expand("${1X}") ==
+             "error: F:1:1: k: invalid ${1X}; use ${NAME} or ${NAME:-default} (and $${ for a literal ${)");
+  BOOST_TEST(expand("${A:?no}") ==
+             "error: F:1:1: k: invalid ${A:?no}; use ${NAME} or ${NAME:-default} (and $${ for a literal ${)");
+  BOOST_TEST(expand("${}").rfind("error: F:1:1: k: invalid ${}", 0) == 0);
+  BOOST_TEST(expand("x ${HOME") ==
+             "error: F:1:1: k: unterminated ${ in \"x ${HOME\"; close it with } (or write $${ for a literal ${)");
+}
+
+BOOST_AUTO_TEST_CASE(expansion_in_every_value_of_the_file) {
+  cli::SandboxHost h = host_with_env();
+  cli::Sandbox sb = cli::translate_sandbox(
+      "name: job-${SLURM_PROCID}\nrootfs: rootfs\nenv: {TASK: \"${SLURM_PROCID}\", LIT: \"$${X} $$\"}\n"
+      "limits: {pids: \"${N}\", memory: \"${MEM:-64M}\"}\ntty: ${TTY:-false}\n"
+      "command: [/bin/echo, \"${HOME}\"]\n",
+      kData + "/t.yaml", h);
+  BOOST_TEST(sb.name == "job-3");
+  auto env = env_of_spec(sb);
+  BOOST_TEST((std::find(env.begin(), env.end(), "TASK=3") != env.end()));
+  BOOST_TEST((std::find(env.begin(), env.end(), "LIT=${X} $$") != env.end()));
+  BOOST_TEST(*sb.spec.linux->resources->pids->limit == 7);
+  BOOST_TEST(*sb.spec.linux->resources->memory->limit == 64 << 20);
+  BOOST_TEST(sb.spec.process->args == (std::vector<std::string>{"/bin/echo", "/home/alice"}));
+  // The undefined variable: one line naming the file, the position and the key.
+  BOOST_TEST(error_of("rootfs: rootfs\nenv:\n  TASK: ${SLURM_PROCID}\n", host_with_env(env_of({}))) ==
+             "@DATA@/t.yaml:3:9: env.TASK: ${SLURM_PROCID} is not set in the environment; set it or write "
+             "${SLURM_PROCID:-default}");
+  BOOST_TEST(error_of("rootfs: ${ROOT}\n", host_with_env(env_of({}))) ==
+             "@DATA@/t.yaml:1:9: rootfs: ${ROOT} is not set in the environment; set it or write ${ROOT:-default}");
+  // Keys are names, not values: left alone.
+  BOOST_TEST(error_of("rootfs: rootfs\nenv: {\"${X}\": 1}\n", host_with_env(env_of({}))) == "(no error)");
+}
+
+BOOST_AUTO_TEST_CASE(overrides_command_env_tty) {
+  test::TempDir dir;
+  os::write_file_atomic(dir.path + "/task.env",
+                        "# the job's settings\n\nFROM_FILE=a=b\n  INDENTED=\"kept quoted\"\nSLURM_PROCID\nNOT_ON_HOST\n"
+                        "TASK=from-file\n");
+  cli::SandboxOverrides o;
+  o.command = std::vector<std::string>{"./task", "3"};
+  o.env_files = {dir.path + "/task.env"};
+  o.env = {"TASK=from-e", "HOME", "UNSET_TOO", "EMPTY_VALUE="};
+  o.tty = true;
+  cli::Sandbox sb = with("rootfs: rootfs\ncommand: [/bin/false]\nenv: {TASK: from-yaml, KEEP: yes}\n", o);
+  BOOST_TEST(sb.spec.process->args == (std::vector<std::string>{"./task", "3"}));
+  BOOST_TEST(sb.spec.process->terminal);
+  std::vector<std::string> want{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                "TERM=xterm",
+                                "TASK=from-e",
+                                "KEEP=yes",
+                                "FROM_FILE=a=b",
+                                "INDENTED=\"kept quoted\"",
+                                "SLURM_PROCID=3",
+                                "HOME=/home/alice",
+                                "EMPTY_VALUE="};
+  BOOST_TEST(env_of_spec(sb) == want, "got " << env_of_spec(sb).size() << " entries");
+  // An empty command after `--` keeps the file's; --no-tty turns tty: true off.
+  cli::SandboxOverrides off;
+  off.command = std::vector<std::string>{};
+  off.tty = false;
+  cli::Sandbox plain = with("rootfs: rootfs\ntty: true\ncommand: [/bin/true]\n", off);
+  BOOST_TEST(!plain.spec.process->terminal);
+  BOOST_TEST(plain.spec.process->args == std::vector<std::string>{"/bin/true"});
+
+  cli::SandboxOverrides bad;
+  bad.env = {"=x"};
+  BOOST_TEST(error_of("rootfs: rootfs\n", host_with_env(), "", bad) ==
+             "-e =x: invalid variable name \"\"; use NAME=VALUE or NAME");
+  bad.env.clear();
+  os::write_file_atomic(dir.path + "/bad.env", "OK=1\nBAD NAME=2\n");
+  bad.env_files = {dir.path + "/bad.env"};
+  BOOST_TEST(error_of("rootfs: rootfs\n", host_with_env(), "", bad) ==
+             "--env-file " + dir.path + "/bad.env:2: invalid variable name \"BAD NAME\"; use NAME=VALUE or NAME");
+  bad.env_files = {dir.path + "/none.env"};
+  BOOST_TEST(error_of("rootfs: rootfs\n", host_with_env(), "", bad) ==
+             "--env-file " + dir.path + "/none.env: no such file");
+  cli::SandboxOverrides empty_prog;
+  empty_prog.command = std::vector<std::string>{""};
+  BOOST_TEST(error_of("rootfs: rootfs\n", host_with_env(), "", empty_prog) ==
+             "the command after `--`: the program must not be empty");
+}
+
+BOOST_AUTO_TEST_CASE(overrides_volumes) {
+  cli::SandboxOverrides o;
+  o.volumes = {kData + ":/data:ro", kData + "/rootfs/:/scratch", kData + ":/rw:rw"};
+  cli::Sandbox sb = with("rootfs: rootfs\nmounts: [{type: tmpfs, target: /tmp}]\n", o);
+  auto& m = sb.spec.mounts;
+  auto find = [&](const std::string& dst) {
+    auto it = std::find_if(m.begin(), m.end(), [&](const spec::Mount& x) { return x.destination == dst; });
+    BOOST_REQUIRE(it != m.end());
+    return it - m.begin();
+  };
+  // After the file's mounts, in order.
+  BOOST_TEST(find("/tmp") < find("/data"));
+  BOOST_TEST(find("/data") < find("/scratch"));
+  BOOST_TEST(m[find("/data")].source == kData);
+  BOOST_TEST(m[find("/data")].options == (std::vector<std::string>{"rbind", "nosuid", "nodev", "ro"}));
+  BOOST_TEST(m[find("/scratch")].source == kData + "/rootfs");
+  BOOST_TEST(m[find("/scratch")].options.back() == "rw");
+  BOOST_TEST(m[find("/rw")].options.back() == "rw");
+
+  auto err = [&](const std::string& v) {
+    cli::SandboxOverrides b;
+    b.volumes = {v};
+    return error_of("rootfs: rootfs\n", host_with_env(), "", b);
+  };
+  BOOST_TEST(err("/nowhere/at/all:/x") == "-v /nowhere/at/all:/x: `/nowhere/at/all` does not exist");
+  BOOST_TEST(err(kData + ":rel") == "-v @DATA@:rel: \"rel\" must be an absolute path in the container");
+  BOOST_TEST(err(kData) == "-v @DATA@: expected SRC:DST[:ro|rw] (a host path and a path in the container)");
+  BOOST_TEST(err(kData + ":/x:z") == "-v @DATA@:/x:z: unknown option \"z\"; use ro or rw");
+}
+
+BOOST_AUTO_TEST_CASE(share_host_namespaces) {
+  auto types = [](const cli::Sandbox& sb) {
+    std::vector<spec::NamespaceType> t;
+    for (const auto& ns : sb.spec.linux->namespaces) t.push_back(ns.type);
+    return t;
+  };
+  auto has = [&](const cli::Sandbox& sb, spec::NamespaceType t) {
+    auto v = types(sb);
+    return std::find(v.begin(), v.end(), t) != v.end();
+  };
+  for (const cli::SandboxHost& h : {root_host(), rootless_host()}) {
+    cli::Sandbox sb = cli::translate_sandbox("rootfs: rootfs\nshare: [ipc, pid, net, uts]\n", kData + "/t.yaml", h);
+    BOOST_TEST(!has(sb, spec::NamespaceType::ipc));
+    BOOST_TEST(!has(sb, spec::NamespaceType::pid));
+    BOOST_TEST(!has(sb, spec::NamespaceType::network));
+    BOOST_TEST(!has(sb, spec::NamespaceType::uts));
+    BOOST_TEST(has(sb, spec::NamespaceType::mount));
+    BOOST_TEST(has(sb, spec::NamespaceType::user) == h.rootless);
+    BOOST_TEST(sb.spec.hostname.empty());
+    auto shm = std::find_if(sb.spec.mounts.begin(), sb.spec.mounts.end(),
+                            [](const spec::Mount& m) { return m.destination == "/dev/shm"; });
+    BOOST_REQUIRE(shm != sb.spec.mounts.end());
+    BOOST_TEST(shm->type == "bind");
+    BOOST_TEST(shm->source == "/dev/shm");
+  }
+  cli::Sandbox pid_only = cli::translate_sandbox("rootfs: rootfs\nshare: [pid]\n", kData + "/t.yaml", root_host());
+  BOOST_TEST(!has(pid_only, spec::NamespaceType::pid));
+  BOOST_TEST(has(pid_only, spec::NamespaceType::ipc));
+  BOOST_TEST(has(pid_only, spec::NamespaceType::uts));
+  BOOST_TEST(pid_only.spec.hostname == "t");
+
+  const std::string f = "@DATA@/t.yaml";
+  BOOST_TEST(error_of("share: [ipc, mnt]\n") ==
+             f + ":1:14: share[1]: unknown namespace \"mnt\"; use ipc, pid, net or uts");
+  BOOST_TEST(error_of("share: [pid, pid]\n") == f + ":1:14: share[1]: \"pid\" given twice");
+  BOOST_TEST(error_of("share: pid\n") == f + ":1:8: share: expected a list, got a scalar");
+  BOOST_TEST(error_of("network: none\nshare: [net]\n") ==
+             f + ":2:8: share: net: the host's network conflicts with `network: none`; remove one");
+  BOOST_TEST(error_of("hostname: h\nshare: [uts]\n") ==
+             f + ":1:11: hostname: can't be set with `share: [uts]` (the sandbox has the host's hostname); remove one");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

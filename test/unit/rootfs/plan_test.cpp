@@ -648,6 +648,28 @@ BOOST_AUTO_TEST_CASE(masked_and_readonly_paths) {
   BOOST_TEST(plan.ops_after_pivot[3].origin == "linux.maskedPaths[1]");
 }
 
+BOOST_AUTO_TEST_CASE(proc_in_a_user_namespace_without_a_pid_namespace) {
+  // The caller's pid namespace (podman --pid=host rootless, a sandbox's
+  // `share: [pid]`): a new proc can't be mounted there; the host's is bound.
+  Bundle b;
+  auto s = base_spec();
+  s.mounts.push_back(mnt("/proc", "proc", "proc", {}));
+  auto plan = rootfs::plan_rootfs(s, b.dir, rootless_opts());
+  auto* proc = find_op(plan.ops_before_pivot, "/proc");
+  BOOST_REQUIRE(proc);
+  BOOST_TEST(proc->kind == OpKind::bind);
+  BOOST_TEST(proc->source == "/proc");
+  BOOST_TEST(proc->recursive);
+  // With a pid namespace of its own, or as root without a user namespace: mounted.
+  auto o = rootless_opts();
+  o.new_pid_ns = true;
+  plan = rootfs::plan_rootfs(s, b.dir, o);
+  BOOST_TEST(find_op(plan.ops_before_pivot, "/proc")->kind == OpKind::mount);
+  plan = rootfs::plan_rootfs(s, b.dir, rootfs::PlanOptions{});
+  BOOST_TEST(find_op(plan.ops_before_pivot, "/proc")->kind == OpKind::mount);
+  BOOST_TEST(find_op(plan.ops_before_pivot, "/proc")->fstype == "proc");
+}
+
 BOOST_AUTO_TEST_CASE(options_from_spec) {
   auto s = base_spec();
   s.linux->namespaces = {{spec::NamespaceType::network, ""}, {spec::NamespaceType::ipc, "/proc/1/ns/ipc"}};
@@ -659,6 +681,7 @@ BOOST_AUTO_TEST_CASE(options_from_spec) {
   BOOST_TEST(!o.new_user_ns);
   BOOST_TEST(o.new_net_ns);
   BOOST_TEST(o.new_ipc_ns);
+  BOOST_TEST(!o.new_pid_ns);
   BOOST_TEST(!o.new_cgroup_ns);
   BOOST_TEST(o.gid_mappings.size() == 1u);
   s.linux->namespaces.push_back({spec::NamespaceType::user, ""});

@@ -123,14 +123,22 @@ case "$mode" in
     fi
     final=77
     devfuse=0
-    if grep -q '^# rrun-test: devfuse' "$script" && [[ -c /dev/fuse ]]; then devfuse=1; fi
+    if grep -q '^# rrun-test: devfuse' "$script" && [[ -c /dev/fuse ]]; then
+      devfuse=1
+      # One devfuse test at a time, also across concurrent ctest runs: a
+      # second one would save 0666 as the mode to put back, and its nosub
+      # half would find fuse usable. The lock is on /dev/fuse itself, so
+      # nothing is left behind.
+      exec 8</dev/fuse
+      flock 8
+    fi
     for v in "${variants[@]}"; do
       status=0
       if ((devfuse)) && [[ "${v#*:}" == subid ]]; then
         fuse_mode=$(stat -c %a /dev/fuse)
         chmod 0666 /dev/fuse
       fi
-      run_as "${v%%:*}" "${v#*:}" || status=$?
+      run_as "${v%%:*}" "${v#*:}" 8<&- || status=$?
       if [[ -n "$fuse_mode" ]]; then
         chmod "$fuse_mode" /dev/fuse
         fuse_mode=""

@@ -29,6 +29,7 @@ core::CreateRequest create_request(const Invocation& inv) {
     Sandbox sb = load_sandbox(inv.get("file"), current_sandbox_host(is_rootless(inv)));
     req.id = inv.args.empty() ? sb.name : inv.args[0];
     req.generated_config = spec::serialize_spec(sb.spec, true);
+    req.generated_files = std::move(sb.files);
   } else {
     req.id = inv.args.at(0);
     req.bundle = inv.get("bundle", ".");

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <rrun/rootfs/overlay.hpp>
@@ -29,11 +30,21 @@ struct SandboxHost {
   std::string user_name;                   // for messages about /etc/subuid
   std::vector<userns::SubRange> sub_uids;  // the caller's subordinate ranges (rootless)
   std::vector<userns::SubRange> sub_gids;
+  // Facts behind the defaults (README "YAML sandboxes"), read at create time.
+  uint64_t nofile = 0;          // rrun's own hard RLIMIT_NOFILE: the default `limits.nofile` (0: none)
+  std::string hosts;            // the host's /etc/hosts (network: host)
+  std::string resolv_conf;      // the host's /etc/resolv.conf (network: host)
+  std::string home;             // the caller's home directory (user: keep)
+  std::string group_name;       // the name of the caller's gid (user: keep)
+  bool fuse_overlayfs = false;  // rootless: fuse-overlayfs installed and /dev/fuse usable (user: keep)
 };
 
 struct Sandbox {
   std::string name;  // the container id
   spec::Spec spec;
+  // Files for the bundle, next to config.json (name -> content): the
+  // generated /etc files its mounts bind by a relative source.
+  std::vector<std::pair<std::string, std::string>> files;
 };
 
 // The annotation the rootfs layer reads for `overlay:` (rootfs/overlay.hpp).

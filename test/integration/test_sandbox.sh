@@ -25,6 +25,8 @@ make_bundle "$WORK/tmpl" true
 mkdir -p "$S"
 mv "$WORK/tmpl/rootfs" "$S/rootfs"
 mkdir "$S/rootfs/work" "$S/rootfs/small" # mount targets are made in the rootfs when missing
+# As a distribution's rootfs has them: the generated /etc files are bound on them.
+touch "$S/rootfs/etc/hosts" "$S/rootfs/etc/hostname" "$S/rootfs/etc/resolv.conf"
 cp "$EXAMPLES"/*.yaml "$S/"
 snapshot() { (cd "$S/rootfs" && find . -printf '%p %s %m\n' | sort); }
 before=$(snapshot)

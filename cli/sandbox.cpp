@@ -299,6 +299,15 @@ void translate_init(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
   if (d.init) s.annotations[core::kInitAnnotation] = "true";
 }
 
+// user: keep: the owners `user: root` would show, for its overlay to show
+// them (sandbox_etc.hpp).
+void translate_keep_overlay(const SandboxDoc& d, const SandboxHost& host, Sandbox& out) {
+  if (d.user != UserMode::keep) return;
+  SandboxDoc as_root = d;
+  as_root.user = UserMode::root;
+  show_keep_rootfs_as_root(d, host, *base_spec(as_root, host).linux, out);
+}
+
 using Translation = void (*)(const SandboxDoc&, const SandboxHost&, spec::Spec&);
 
 // In this order: seccomp's default follows the capabilities.
@@ -319,7 +328,7 @@ Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, c
   default_nofile(d, host, out.spec);
   add_network_files(d, host, out);
   add_keep_user_files(d, host, out);
-  show_keep_rootfs_as_root(d, host, out);
+  translate_keep_overlay(d, host, out);
   return out;
 }
 

@@ -250,15 +250,20 @@ void add_keep_user_files(const SandboxDoc& d, const SandboxHost& host, Sandbox& 
   if (!name.empty()) set_env_default(p, "USER", name);
 }
 
-void show_keep_rootfs_as_root(const SandboxDoc& d, const SandboxHost& host, Sandbox& out) {
+void show_keep_rootfs_as_root(const SandboxDoc& d, const SandboxHost& host, const spec::Linux& as_root, Sandbox& out) {
   if (d.user != UserMode::keep || d.overlay == OverlayMode::none || !host.rootless || host.uid == 0 ||
       !host.fuse_overlayfs || host.sub_uids.empty() || host.sub_gids.empty())
     return;
-  auto usual = [](uint32_t id, const userns::SubRange& range) {
-    return "0:" + std::to_string(id) + ":1:1:" + std::to_string(range.start) + ":" + std::to_string(range.count);
+  auto text = [](const std::vector<spec::IdMapping>& maps) {
+    std::string out;
+    for (const auto& m : maps)
+      out += (out.empty() ? "" : ":") + std::to_string(m.container_id) + ":" + std::to_string(m.host_id) + ":" +
+             std::to_string(m.size);
+    return out;
   };
-  out.spec.annotations[rootfs::kRootfsOverlayUidmapAnnotation] = usual(host.uid, host.sub_uids.front());
-  out.spec.annotations[rootfs::kRootfsOverlayGidmapAnnotation] = usual(host.gid, host.sub_gids.front());
+  if (as_root.uid_mappings.empty() || as_root.gid_mappings.empty()) return;
+  out.spec.annotations[rootfs::kRootfsOverlayUidmapAnnotation] = text(as_root.uid_mappings);
+  out.spec.annotations[rootfs::kRootfsOverlayGidmapAnnotation] = text(as_root.gid_mappings);
 }
 
 void read_etc_host_facts(SandboxHost& h) {

@@ -29,12 +29,13 @@ void add_network_files(const SandboxDoc& d, const SandboxHost& host, Sandbox& ou
 // entry unless `env:` sets them.
 void add_keep_user_files(const SandboxDoc& d, const SandboxHost& host, Sandbox& out);
 
-// `user: keep` rootless with an overlay: the rootfs shown as the usual
-// rootless mapping shows it (0 = you, 1.. = your subordinate range, so
-// owned by root) through fuse-overlayfs's id mapping (rootfs/overlay.hpp
-// kRootfsOverlayUidmapAnnotation), where fuse-overlayfs can run and you
-// have subordinate ranges. Without it the keep mapping shows it shifted.
-void show_keep_rootfs_as_root(const SandboxDoc& d, const SandboxHost& host, Sandbox& out);
+// `user: keep` rootless with an overlay: the rootfs shown as `user: root`
+// shows it (`as_root`: that sandbox's mappings; usually 0 = you, 1.. =
+// your subordinate range), so owned by root, through fuse-overlayfs's id
+// mapping (rootfs/overlay.hpp kRootfsOverlayUidmapAnnotation), where
+// fuse-overlayfs can run and you have subordinate ranges. Without it the
+// keep mapping shows the rootfs shifted.
+void show_keep_rootfs_as_root(const SandboxDoc& d, const SandboxHost& host, const spec::Linux& as_root, Sandbox& out);
 
 // The host facts these need: /etc/hosts, /etc/resolv.conf, the caller's
 // home and group name.

@@ -280,6 +280,24 @@ BOOST_AUTO_TEST_CASE(keep_adds_the_callers_entries) {
              e);
 }
 
+BOOST_AUTO_TEST_CASE(keep_overlay_shows_what_user_root_shows) {
+  // A rootfs owned by the first subordinate ids (as in
+  // rootfs_of_the_first_subids_is_roots_inside): user: root maps 0.. onto
+  // the range, so the keep overlay shows that.
+  test::TempDir dir;
+  cli::SandboxHost h = rootless_host();
+  h.uid = ::geteuid() + 1;
+  h.gid = ::getegid() + 1;
+  h.sub_uids = {{::geteuid(), 65536}};
+  h.sub_gids = {{::getegid(), 1000}};
+  cli::Sandbox sb =
+      cli::translate_sandbox("rootfs: " + dir.path + "\nuser: keep\noverlay: ephemeral\n", kData + "/t.yaml", h);
+  BOOST_TEST(sb.spec.annotations["rrun.rootfs.overlay.uidmapping"] ==
+             "0:" + std::to_string(::geteuid()) + ":65536:65536:" + std::to_string(h.uid) + ":1");
+  BOOST_TEST(sb.spec.annotations["rrun.rootfs.overlay.gidmapping"] ==
+             "0:" + std::to_string(::getegid()) + ":1000:1000:" + std::to_string(h.gid) + ":1");
+}
+
 BOOST_AUTO_TEST_CASE(nofile_defaults_to_the_hard_limit) {
   auto nofile = [](const std::string& yaml, const cli::SandboxHost& h) {
     return cli::translate_sandbox("rootfs: rootfs\n" + yaml, kData + "/t.yaml", h).spec.process->rlimits;

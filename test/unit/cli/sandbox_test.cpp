@@ -53,6 +53,17 @@ cli::SandboxHost rootless_host(bool with_range = true) {
   return h;
 }
 
+// A caller whose first subordinate ids are this test's own ids, which own
+// its temp dirs: a rootfs there has mmdebstrap --mode=unshare's layout.
+cli::SandboxHost first_subids_host() {
+  cli::SandboxHost h = rootless_host();
+  h.uid = ::geteuid() + 1;
+  h.gid = ::getegid() + 1;
+  h.sub_uids = {{::geteuid(), 65536}};
+  h.sub_gids = {{::getegid(), 1000}};
+  return h;
+}
+
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
   for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
     s.replace(at, from.size(), to);
@@ -150,11 +161,7 @@ BOOST_AUTO_TEST_CASE(rootfs_of_the_first_subids_is_roots_inside) {
   // container 0.. on the range, the caller after it. The temp dir is owned
   // by this test's ids, which play the ranges' first ids here.
   test::TempDir dir;
-  cli::SandboxHost h = rootless_host();
-  h.uid = ::geteuid() + 1;
-  h.gid = ::getegid() + 1;
-  h.sub_uids = {{::geteuid(), 65536}};
-  h.sub_gids = {{::getegid(), 1000}};
+  cli::SandboxHost h = first_subids_host();
   std::string yaml = "rootfs: " + dir.path + "\n";
   cli::Sandbox sb = cli::translate_sandbox(yaml, kData + "/t.yaml", h);
   std::vector<spec::IdMapping> uids{{0, ::geteuid(), 65536}, {65536, h.uid, 1}};
@@ -285,11 +292,7 @@ BOOST_AUTO_TEST_CASE(keep_overlay_shows_what_user_root_shows) {
   // rootfs_of_the_first_subids_is_roots_inside): user: root maps 0.. onto
   // the range, so the keep overlay shows that.
   test::TempDir dir;
-  cli::SandboxHost h = rootless_host();
-  h.uid = ::geteuid() + 1;
-  h.gid = ::getegid() + 1;
-  h.sub_uids = {{::geteuid(), 65536}};
-  h.sub_gids = {{::getegid(), 1000}};
+  cli::SandboxHost h = first_subids_host();
   cli::Sandbox sb =
       cli::translate_sandbox("rootfs: " + dir.path + "\nuser: keep\noverlay: ephemeral\n", kData + "/t.yaml", h);
   BOOST_TEST(sb.spec.annotations["rrun.rootfs.overlay.uidmapping"] ==

@@ -130,22 +130,9 @@ spec::RootlessIds rootless_ids() {
   return ids;
 }
 
-}  // namespace
-
-int cmd_spec(const Invocation& inv) {
-  std::string dir = inv.get("bundle", ".");
-  std::string path = (dir.empty() ? std::string(".") : dir) + "/config.json";
-  std::string exists = "spec: config.json already exists in \"" + dir + "\"; remove it first";
-  if (os::path_exists(path)) throw os::Error(exists);
-  spec::Spec s;
-  SandboxOverrides overrides = sandbox_overrides(inv, "from");  // refused without --from
-  if (inv.has("from"))
-    s = load_sandbox(inv.get("from"), current_sandbox_host(inv.get_bool("rootless") || is_rootless(inv)), overrides)
-            .spec;
-  else
-    s = inv.get_bool("rootless") ? spec::default_rootless_spec(rootless_ids()) : spec::default_spec();
-  std::string text = spec::serialize_spec(s, true);
-  if (text.empty() || text.back() != '\n') text += '\n';
+// Creates `path` (which must not exist) with `text`; `exists` is the error
+// when it does.
+void write_new_file(const std::string& path, const std::string& text, const std::string& exists) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) {
     if (errno == EEXIST) throw os::Error(exists);
@@ -157,6 +144,45 @@ int cmd_spec(const Invocation& inv) {
   } catch (...) {
     ::unlink(path.c_str());
     os::rethrow_with_context("spec: write " + os::quote(path));
+  }
+}
+
+}  // namespace
+
+int cmd_spec(const Invocation& inv) {
+  std::string dir = inv.get("bundle", ".");
+  if (dir.empty()) dir = ".";
+  std::string path = dir + "/config.json";
+  auto exists = [&](const std::string& name) {
+    return "spec: " + name + " already exists in \"" + dir + "\"; remove it first";
+  };
+  if (os::path_exists(path)) throw os::Error(exists("config.json"));
+  spec::Spec s;
+  // A sandbox's generated files (its /etc/hosts, ...) go next to config.json.
+  std::vector<std::pair<std::string, std::string>> files;
+  SandboxOverrides overrides = sandbox_overrides(inv, "from");  // refused without --from
+  if (inv.has("from")) {
+    Sandbox sb =
+        load_sandbox(inv.get("from"), current_sandbox_host(inv.get_bool("rootless") || is_rootless(inv)), overrides);
+    s = std::move(sb.spec);
+    files = std::move(sb.files);
+  } else {
+    s = inv.get_bool("rootless") ? spec::default_rootless_spec(rootless_ids()) : spec::default_spec();
+  }
+  for (const auto& f : files)
+    if (os::path_exists(dir + "/" + f.first)) throw os::Error(exists(f.first));
+  std::string text = spec::serialize_spec(s, true);
+  if (text.empty() || text.back() != '\n') text += '\n';
+  std::vector<std::string> written;
+  try {
+    for (const auto& [name, content] : files) {
+      write_new_file(dir + "/" + name, content, exists(name));
+      written.push_back(dir + "/" + name);
+    }
+    write_new_file(path, text, exists("config.json"));
+  } catch (...) {
+    for (const auto& w : written) ::unlink(w.c_str());
+    throw;
   }
   return 0;
 }

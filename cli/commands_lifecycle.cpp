@@ -64,6 +64,7 @@ void sandbox_request(const Invocation& inv, core::CreateRequest& req) {
   check_sandbox_terminal(inv, sb.spec);
   req.id = sandbox_id(inv, sb.name);
   req.generated_config = spec::serialize_spec(sb.spec, true);
+  req.generated_files = std::move(sb.files);
 }
 
 // The sandbox's ID came from its file (no ID, no --name-suffix).

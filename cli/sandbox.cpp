@@ -6,6 +6,7 @@
 
 #include "sandbox.hpp"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include <rrun/spec/parse.hpp>
 
 #include "sandbox_doc.hpp"
+#include "sandbox_etc.hpp"
 
 namespace rrun::cli {
 
@@ -306,10 +308,29 @@ void translate_devices(const SandboxDoc& d, const SandboxHost& host, spec::Spec&
   }
 }
 
+// limits.nofile not given: rrun's own hard limit, soft and hard (Podman
+// raises it too), instead of the base spec's 1024 that `ulimit -n` and
+// every server trip over. A kernel limit above 2^20 (unlimited) is cut to
+// it: more fails setrlimit where fs.nr_open has its default.
+void default_nofile(const SandboxDoc& d, const SandboxHost& host, spec::Spec& s) {
+  if (d.limits.nofile || host.nofile == 0) return;
+  uint64_t n = std::min<uint64_t>(host.nofile, 1 << 20);
+  s.process->rlimits = {spec::Rlimit{"RLIMIT_NOFILE", n, n}};
+}
+
 // init: rrun's init runs the command as its child, forwards signals to it
 // and reaps orphans (a job then ends on the scheduler's SIGTERM).
 void translate_init(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
   if (d.init) s.annotations[core::kInitAnnotation] = "true";
+}
+
+// user: keep: the owners `user: root` would show, for its overlay to show
+// them (sandbox_etc.hpp).
+void translate_keep_overlay(const SandboxDoc& d, const SandboxHost& host, Sandbox& out) {
+  if (d.user != UserMode::keep) return;
+  SandboxDoc as_root = d;
+  as_root.user = UserMode::root;
+  show_keep_rootfs_as_root(d, host, *base_spec(as_root, host).linux, out);
 }
 
 using Translation = void (*)(const SandboxDoc&, const SandboxHost&, spec::Spec&);
@@ -329,6 +350,12 @@ Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, c
   out.name = d.name.value;
   out.spec = base_spec(d, host);
   for (Translation t : kTranslations) t(d, host, out.spec);
+  // Defaults from host facts; after the mounts and the hostname, the
+  // generated files that go into the bundle.
+  default_nofile(d, host, out.spec);
+  add_network_files(d, host, out);
+  add_keep_user_files(d, host, out);
+  translate_keep_overlay(d, host, out);
   return out;
 }
 
@@ -344,6 +371,9 @@ SandboxHost current_sandbox_host(bool rootless) {
   h.uid = ::geteuid();
   h.gid = ::getegid();
   h.user_name = core::user_name(h.uid);
+  struct rlimit nofile {};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0) h.nofile = nofile.rlim_max;
+  read_etc_host_facts(h);
   if (!rootless) return h;
   try {
     h.sub_uids = userns::subordinate_uids(h.user_name, h.uid);

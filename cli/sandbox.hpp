@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <rrun/rootfs/overlay.hpp>
@@ -33,6 +34,14 @@ struct SandboxHost {
   std::vector<userns::SubRange> sub_uids;  // the caller's subordinate ranges (rootless)
   std::vector<userns::SubRange> sub_gids;
   EnvLookup env = host_env;  // `${VAR}` in the file, `-e NAME`, `--env-file` NAME lines
+  // Facts behind the defaults (README "YAML sandboxes"), read at create time.
+  uint64_t nofile = 0;          // rrun's own hard RLIMIT_NOFILE: the default `limits.nofile` (0: none)
+  std::string hosts;            // the host's /etc/hosts (network: host)
+  std::string resolv_conf;      // the host's /etc/resolv.conf (network: host)
+  std::string hostname;         // the host's name (share: [uts])
+  std::string home;             // the caller's home directory (user: keep)
+  std::string group_name;       // the name of the caller's gid (user: keep)
+  bool fuse_overlayfs = false;  // rootless: fuse-overlayfs installed and /dev/fuse usable (user: keep)
 };
 
 // What the command line changes for one run of a sandbox file (`rrun run -f
@@ -58,6 +67,9 @@ void apply_sandbox_overrides(SandboxDoc& d, const SandboxOverrides& o, const Env
 struct Sandbox {
   std::string name;  // the container id
   spec::Spec spec;
+  // Files for the bundle, next to config.json (name -> content): the
+  // generated /etc files its mounts bind by a relative source.
+  std::vector<std::pair<std::string, std::string>> files;
 };
 
 // The annotation the rootfs layer reads for `overlay:` (rootfs/overlay.hpp).

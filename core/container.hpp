@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rrun/cgroups/manager.hpp>
@@ -38,6 +39,10 @@ struct CreateRequest {
   // bundle becomes STATE_ROOT/ID/bundle holding only this file, so it goes
   // with the container's state directory. Its root.path must be absolute.
   std::string generated_config;
+  // With generated_config: files written next to it (name -> content, mode
+  // 0644), which its mounts bind by a relative source (the front-end's
+  // /etc/hosts, /etc/resolv.conf, ...). Plain file names, not config.json.
+  std::vector<std::pair<std::string, std::string>> generated_files;
 };
 
 // `create`: returns once the container is `created`, its init blocked before

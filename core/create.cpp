@@ -287,6 +287,26 @@ std::string clone_failure_hint(int err, unsigned long flags) {
   return "";
 }
 
+// Generated files are plain names in the bundle, beside config.json.
+void check_generated_files(const CreateRequest& req) {
+  if (!req.generated_files.empty() && req.generated_config.empty())
+    throw os::Error("generated files need a generated config");
+  for (const auto& [name, content] : req.generated_files)
+    if (name.empty() || name == "." || name == ".." || name == "config.json" || name.find('/') != std::string::npos ||
+        name.find('\0') != std::string::npos)
+      throw os::Error("generated file " + os::quote(name) + ": expected a plain file name other than config.json");
+}
+
+// Readable by every user of the container (the bundle directory itself is
+// not: the mounts bind them before the container runs).
+void write_generated_files(const std::string& bundle, const CreateRequest& req) {
+  for (const auto& [name, content] : req.generated_files) {
+    std::string path = bundle + "/" + name;
+    os::write_file_atomic(path, content, 0644);
+    if (::chmod(path.c_str(), 0644) != 0) os::throw_errno("chmod " + os::quote(path));
+  }
+}
+
 Created create_container_locked(const Context& ctx, const CreateRequest& req, StateStore& store, bool foreground) {
   // 1. Parse and validate.
   const bool generated = !req.generated_config.empty();
@@ -299,6 +319,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   const std::string& config_copy = generated ? req.generated_config : config_text;
   if (generated && (!spec.root || spec.root->path.empty() || spec.root->path[0] != '/'))
     throw os::Error("generated config: root.path must be absolute");
+  check_generated_files(req);
   refuse_unsupported(spec);
   refuse_changes_to_caller_namespaces(spec);
   const spec::Process& proc = *spec.process;
@@ -338,6 +359,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   if (generated) {
     os::mkdir_p(bundle, 0700);
     os::write_file_atomic(bundle + "/config.json", req.generated_config, 0600);
+    write_generated_files(bundle, req);
   }
 
   // 3. Plan: id maps, mounts, process.

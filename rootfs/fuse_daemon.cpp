@@ -49,6 +49,7 @@ struct HelperArgs {
   const char* ephemeral_dir;  // nullptr unless ephemeral
   const char* upper;          // ephemeral: DIR/upper, DIR/work
   const char* work;
+  const char* lower;  // ephemeral: the lower root, whose owner upper/ gets
   mode_t root_mode;
   char* const* argv;
 };
@@ -76,6 +77,10 @@ struct HelperArgs {
       helper_fail("mount the tmpfs for the ephemeral upper layer", errno);
     if (::mkdir(a.upper, 0700) != 0 || ::chmod(a.upper, a.root_mode) != 0 || ::mkdir(a.work, 0700) != 0)
       helper_fail("create upper/ and work/ on the tmpfs", errno);
+    // The root shows the upper layer's owner: the lower root's, as the
+    // kernel path has it (not the daemon's, which differs with `user: keep`).
+    struct stat st {};
+    if (::stat(a.lower, &st) == 0) (void)::chown(a.upper, st.st_uid, st.st_gid);
   }
   if (::chdir("/") != 0) helper_fail("chdir to `/`", errno);
   // 0, 1: /dev/null; 2: the pipe (done); 3: the connection. First move the
@@ -101,7 +106,8 @@ FuseDaemon spawn_fuse_overlayfs(const FuseSpawn& spawn) {
     if (::mkdir(spawn.ephemeral_dir.c_str(), 0700) != 0 && errno != EEXIST)
       os::throw_errno("create " + os::quote(spawn.ephemeral_dir) + " for the ephemeral upper layer");
   }
-  std::vector<std::string> args = fuse_overlayfs_argv(om.fuse_binary, data, 3, om.squash_to_root);
+  std::vector<std::string> args =
+      fuse_overlayfs_argv(om.fuse_binary, data, 3, om.squash_to_root, om.fuse_uidmapping, om.fuse_gidmapping);
   std::vector<char*> argv;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -118,6 +124,7 @@ FuseDaemon spawn_fuse_overlayfs(const FuseSpawn& spawn) {
                om.ephemeral ? spawn.ephemeral_dir.c_str() : nullptr,
                data.upperdir.c_str(),
                data.workdir.c_str(),
+               data.lowerdirs.empty() ? "/" : data.lowerdirs.front().c_str(),
                om.root_mode,
                argv.data()};
   pid_t pid = ::fork();

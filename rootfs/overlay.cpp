@@ -5,6 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+
 #include <rrun/os/error.hpp>
 
 namespace rrun::rootfs {
@@ -151,11 +155,53 @@ std::string kernel_overlay_data(const OverlayData& d, bool in_userns) {
 }
 
 std::vector<std::string> fuse_overlayfs_argv(const std::string& binary, const OverlayData& d, int fuse_fd,
-                                             bool squash_to_root) {
+                                             bool squash_to_root, const std::string& uidmapping,
+                                             const std::string& gidmapping) {
   std::string opts = "lowerdir=" + join_lowers(d.lowerdirs);
   if (!d.upperdir.empty()) opts += ",upperdir=" + escape_path(d.upperdir) + ",workdir=" + escape_path(d.workdir);
   if (squash_to_root) opts += ",squash_to_root";
+  if (!uidmapping.empty()) opts += ",uidmapping=" + uidmapping;
+  if (!gidmapping.empty()) opts += ",gidmapping=" + gidmapping;
   return {binary, "-f", "-o", opts, "/dev/fd/" + std::to_string(fuse_fd)};
+}
+
+std::vector<spec::IdMapping> parse_overlay_idmap(const std::string& value, const std::string& where) {
+  std::vector<std::string> parts = split_keeping_escapes(value, ':');
+  auto bad = [&]() {
+    return Error(where + ": invalid value " + quote(value) +
+                 "; expected CONTAINER_ID:HOST_ID:COUNT[:CONTAINER_ID:HOST_ID:COUNT...] (numbers, counts above 0)");
+  };
+  if (value.empty() || parts.size() % 3 != 0) throw bad();
+  std::vector<uint64_t> n;
+  for (const auto& p : parts) {
+    if (p.empty() || p.size() > 10 || p.find_first_not_of("0123456789") != std::string::npos) throw bad();
+    n.push_back(std::stoull(p));
+    if (n.back() > UINT32_MAX) throw bad();
+  }
+  std::vector<spec::IdMapping> out;
+  for (size_t i = 0; i < n.size(); i += 3) {
+    if (n[i + 2] == 0 || n[i] + n[i + 2] > 1ULL << 32 || n[i + 1] + n[i + 2] > 1ULL << 32) throw bad();
+    out.push_back(
+        spec::IdMapping{static_cast<uint32_t>(n[i]), static_cast<uint32_t>(n[i + 1]), static_cast<uint32_t>(n[i + 2])});
+  }
+  return out;
+}
+
+std::string fuse_overlay_idmapping(const std::vector<spec::IdMapping>& shown,
+                                   const std::vector<spec::IdMapping>& container_map) {
+  std::string out;
+  for (const auto& s : shown) {
+    for (const auto& k : container_map) {
+      uint64_t from = std::max(s.host_id, k.host_id);
+      uint64_t to = std::min(uint64_t{s.host_id} + s.size, uint64_t{k.host_id} + k.size);
+      if (from >= to) continue;
+      uint64_t seen = k.container_id + (from - k.host_id);
+      uint64_t as = s.container_id + (from - s.host_id);
+      out +=
+          (out.empty() ? "" : ":") + std::to_string(seen) + ":" + std::to_string(as) + ":" + std::to_string(to - from);
+    }
+  }
+  return out;
 }
 
 std::string find_fuse_overlayfs(const char* path_env) {

@@ -33,6 +33,17 @@ namespace rrun::rootfs {
 
 inline constexpr const char* kRootfsOverlayAnnotation = "rrun.rootfs.overlay";
 inline constexpr const char* kOverlayDriverAnnotation = "rrun.overlay.driver";
+// How the root overlay shows its files' owners: "C:H:N[:C:H:N...]", the
+// files of host ids H..H+N-1 shown as the container's ids C..C+N-1 (and
+// what the container writes as those stored as them); ids outside show as
+// nobody. One annotation for uids, one for gids, both or neither. Only
+// fuse-overlayfs can (its uidmapping/gidmapping options): the kernel
+// overlay in a user namespace shows the ids its mappings give, and idmapped
+// mounts need privileges a rootless caller lacks. The YAML front-end sets
+// them for `user: keep`, to show a rootfs laid out for the usual rootless
+// mapping (0 = you, 1.. = your subordinate range) owned by root.
+inline constexpr const char* kRootfsOverlayUidmapAnnotation = "rrun.rootfs.overlay.uidmapping";
+inline constexpr const char* kRootfsOverlayGidmapAnnotation = "rrun.rootfs.overlay.gidmapping";
 
 enum class OverlayDriver { automatic, kernel, fuse };
 
@@ -77,8 +88,23 @@ std::string kernel_overlay_data(const OverlayData& d, bool in_userns);
 // options are not passed. `squash_to_root`: every file shows as the
 // container's root's, and copy-ups are made as it (for lower layers whose
 // owners the user namespace does not map).
+// `uidmapping`, `gidmapping`: fuse-overlayfs's options of those names
+// (fuse_overlay_idmapping), passed when not empty.
 std::vector<std::string> fuse_overlayfs_argv(const std::string& binary, const OverlayData& d, int fuse_fd,
-                                             bool squash_to_root = false);
+                                             bool squash_to_root = false, const std::string& uidmapping = "",
+                                             const std::string& gidmapping = "");
+
+// "C:H:N[:C:H:N...]" (kRootfsOverlayUidmapAnnotation) as mappings
+// {container_id C, host_id H, size N}; throws os::Error naming `where`.
+std::vector<spec::IdMapping> parse_overlay_idmap(const std::string& value, const std::string& where);
+
+// fuse-overlayfs's uidmapping= (or gidmapping=) value "SEEN:SHOWN:N:..." for
+// a daemon in the container's user namespace, whose mappings are
+// `container_map`: a file it sees owned by SEEN (a host id through that
+// map) is shown as SHOWN, as `shown` maps that host id. "" when the two
+// have no host id in common.
+std::string fuse_overlay_idmapping(const std::vector<spec::IdMapping>& shown,
+                                   const std::vector<spec::IdMapping>& container_map);
 
 // fuse-overlayfs is looked up in `path_env` (rrun's own PATH; when unset,
 // /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin); "" when not

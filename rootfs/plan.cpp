@@ -330,9 +330,38 @@ class Planner {
       om.kernel_data = kernel_overlay_data(om.data, in_userns());
     }
     om.fuse_binary = fuse_binary(where);
+    plan_root_idmap(om);
     check_lower_owners(om);
     plan_.root_overlay = plan_.overlays.size();
     plan_.overlays.push_back(std::move(om));
+  }
+
+  // rrun.rootfs.overlay.uidmapping/gidmapping (overlay.hpp): the files'
+  // owners shown through fuse-overlayfs, whose daemon runs in the
+  // container's user namespace and sees the ids its mappings give.
+  void plan_root_idmap(OverlayMount& om) {
+    const std::string* uids = annotation(kRootfsOverlayUidmapAnnotation);
+    const std::string* gids = annotation(kRootfsOverlayGidmapAnnotation);
+    if (!uids && !gids) return;
+    const std::string where =
+        std::string("annotations.") + (uids ? kRootfsOverlayUidmapAnnotation : kRootfsOverlayGidmapAnnotation);
+    if (!uids || !gids)
+      throw Error(where + ": needs annotations." +
+                  (uids ? kRootfsOverlayGidmapAnnotation : kRootfsOverlayUidmapAnnotation) + " too");
+    auto shown_uids = parse_overlay_idmap(*uids, std::string("annotations.") + kRootfsOverlayUidmapAnnotation);
+    auto shown_gids = parse_overlay_idmap(*gids, std::string("annotations.") + kRootfsOverlayGidmapAnnotation);
+    if (!in_userns() || opts_.uid_mappings.empty() || opts_.gid_mappings.empty())
+      throw Error(where + ": only for a container with a user namespace of its own");
+    if (om.driver == OverlayDriver::kernel)
+      throw Error(where + ": only fuse-overlayfs can show other owners; annotations." + kOverlayDriverAnnotation +
+                  " is `kernel`");
+    if (om.fuse_binary.empty())
+      throw Error(where +
+                  ": needs fuse-overlayfs, which was not found in PATH; install it (Debian: apt install "
+                  "fuse-overlayfs)");
+    om.driver = OverlayDriver::fuse;
+    om.fuse_uidmapping = fuse_overlay_idmapping(shown_uids, opts_.uid_mappings);
+    om.fuse_gidmapping = fuse_overlay_idmapping(shown_gids, opts_.gid_mappings);
   }
 
   // /dev/fuse opens for the container's init: as the caller, when it is

@@ -89,6 +89,10 @@ struct OverlayMount {
   // does not map: its files show as the container root's (squash_to_root),
   // else no copy-up of them could set their owner.
   bool squash_to_root = false;
+  // The root overlay with rrun.rootfs.overlay.uidmapping/gidmapping:
+  // fuse-overlayfs's options (overlay.hpp fuse_overlay_idmapping).
+  std::string fuse_uidmapping;
+  std::string fuse_gidmapping;
 };
 
 // One v1 hierarchy (a controller one, or name=systemd) mounted directly

@@ -279,6 +279,19 @@ if [[ "$RRUN_TEST_MODE" == rootless && "$RRUN_TEST_USER_KIND" == subid ]]; then
   unshare --map-root-user --map-auto chgrp -R 0 "$UB/rootfs/etc" || true
 fi
 
+step "user: keep sandbox with an overlay: the rootfs owned by root through fuse-overlayfs"
+# The usual rootless mapping's owners (rrun.rootfs.overlay.uidmapping);
+# without subordinate ids or /dev/fuse, the keep mapping's view: yours.
+K=$WORK/keep
+make_bundle "$K" true
+printf '%s\n' "rootfs: rootfs" "user: keep" "overlay: ephemeral" \
+  "command: [/bin/sh, -c, 'stat -c %u:%g / /bin/busybox; id -un']" >"$K/keep.yaml"
+expect_ok rr run -f "$K/keep.yaml"
+shown="$(id -u):$(id -g)"
+if ((EUID == 0)) || { ((MANY_IDS)) && [[ "$FUSE_ACCESS" == 1 ]]; }; then shown=0:0; fi
+expect_eq "$out" "$shown"$'\n'"$shown"$'\n'"$(id -un)" "owners of / and /bin/busybox, id -un"
+assert_no_leftovers
+
 # overlayfs leaves WORKDIR/work with mode 000: give it back to its owner so
 # that the cleanup (an ordinary rm -rf) can remove it.
 chmod -R u+rwx "$WORK"/wk-* "$WORK"/persist-*/work 2>/dev/null || true

@@ -179,6 +179,10 @@ step "share: [uts] has the host's hostname; hostname: with it is an error"
 printf 'rootfs: rootfs\nshare: [uts, net]\n' >"$S/share-uts.yaml"
 expect_ok rr run -f "$S/share-uts.yaml" -- /bin/hostname
 expect_eq "$out" "$(cat /proc/sys/kernel/hostname)" "hostname with share: [uts]"
+# The generated /etc/hosts and /etc/hostname name the host too.
+expect_ok rr run -f "$S/share-uts.yaml" -- /bin/sh -c 'cat /etc/hostname; grep "^127.0.1.1" /etc/hosts'
+expect_eq "$out" "$(cat /proc/sys/kernel/hostname)"$'\n'"127.0.1.1	$(cat /proc/sys/kernel/hostname)" \
+  "/etc/hostname and /etc/hosts with share: [uts]"
 printf 'rootfs: rootfs\nhostname: mine\nshare: [uts]\n' >"$S/share-uts-bad.yaml"
 expect_fail_with "$S/share-uts-bad.yaml:2:11: hostname: can't be set with \`share: [uts]\`" -- \
   rr run -f "$S/share-uts-bad.yaml"

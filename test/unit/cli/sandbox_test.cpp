@@ -2,6 +2,7 @@
 // rootless callers, and the one-line errors (FILE:LINE:COLUMN: KEY: what).
 // RRUN_UPDATE_GOLDEN=1 rewrites the golden files (review the diff!).
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -24,20 +25,42 @@ namespace {
 
 const std::string kData = std::string(RRUN_TEST_DATA) + "/sandbox";
 
+// Fixed host facts, so that the golden files don't depend on the machine.
 cli::SandboxHost root_host() {
-  return cli::SandboxHost{};
+  cli::SandboxHost h;
+  h.user_name = "root";
+  h.home = "/root";
+  h.group_name = "root";
+  h.nofile = 524288;
+  h.hosts = "127.0.0.1 localhost\n10.0.0.7 node7\n";
+  h.resolv_conf = "nameserver 192.0.2.53\n";
+  return h;
 }
 
 cli::SandboxHost rootless_host(bool with_range = true) {
-  cli::SandboxHost h;
+  cli::SandboxHost h = root_host();
   h.rootless = true;
   h.uid = 1000;
   h.gid = 1001;
   h.user_name = "alice";
+  h.home = "/home/alice";
+  h.group_name = "staff";
+  h.fuse_overlayfs = true;
   if (with_range) {
     h.sub_uids = {{100000, 65536}};
     h.sub_gids = {{200000, 65536}};
   }
+  return h;
+}
+
+// A caller whose first subordinate ids are this test's own ids, which own
+// its temp dirs: a rootfs there has mmdebstrap --mode=unshare's layout.
+cli::SandboxHost first_subids_host() {
+  cli::SandboxHost h = rootless_host();
+  h.uid = ::geteuid() + 1;
+  h.gid = ::getegid() + 1;
+  h.sub_uids = {{::geteuid(), 65536}};
+  h.sub_gids = {{::getegid(), 1000}};
   return h;
 }
 
@@ -138,11 +161,7 @@ BOOST_AUTO_TEST_CASE(rootfs_of_the_first_subids_is_roots_inside) {
   // container 0.. on the range, the caller after it. The temp dir is owned
   // by this test's ids, which play the ranges' first ids here.
   test::TempDir dir;
-  cli::SandboxHost h = rootless_host();
-  h.uid = ::geteuid() + 1;
-  h.gid = ::getegid() + 1;
-  h.sub_uids = {{::geteuid(), 65536}};
-  h.sub_gids = {{::getegid(), 1000}};
+  cli::SandboxHost h = first_subids_host();
   std::string yaml = "rootfs: " + dir.path + "\n";
   cli::Sandbox sb = cli::translate_sandbox(yaml, kData + "/t.yaml", h);
   std::vector<spec::IdMapping> uids{{0, ::geteuid(), 65536}, {65536, h.uid, 1}};
@@ -159,6 +178,139 @@ BOOST_AUTO_TEST_CASE(rootfs_of_the_first_subids_is_roots_inside) {
   sb = cli::translate_sandbox(yaml + "user: keep\n", kData + "/t.yaml", h);
   BOOST_TEST(sb.spec.process->user.uid == h.uid);
   BOOST_TEST(!(sb.spec.linux->uid_mappings == uids));
+}
+
+// The generated /etc files of `sb` by name, and the destination each is bound on.
+std::map<std::string, std::string> files_of(const cli::Sandbox& sb) {
+  return std::map<std::string, std::string>(sb.files.begin(), sb.files.end());
+}
+
+std::map<std::string, std::string> bound_files(const cli::Sandbox& sb) {
+  std::map<std::string, std::string> out;
+  for (const auto& m : sb.spec.mounts)
+    if (!m.source.empty() && m.source[0] != '/' && m.type == "bind") {
+      out[m.destination] = m.source;
+      BOOST_TEST((m.options == std::vector<std::string>{"bind", "nosuid", "nodev", "noexec", "ro"}));
+    }
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(etc_files_network_host_and_none) {
+  cli::Sandbox sb = cli::translate_sandbox("rootfs: rootfs\nhostname: box\n", kData + "/t.yaml", root_host());
+  auto files = files_of(sb);
+  BOOST_TEST(files["etc-hosts"] ==
+             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\n"
+             "# the host's /etc/hosts\n127.0.0.1 localhost\n10.0.0.7 node7\n");
+  BOOST_TEST(files["etc-hostname"] == "box\n");
+  BOOST_TEST(files["etc-resolv.conf"] == "nameserver 192.0.2.53\n");
+  BOOST_TEST((bound_files(sb) == std::map<std::string, std::string>{{"/etc/hosts", "etc-hosts"},
+                                                                    {"/etc/hostname", "etc-hostname"},
+                                                                    {"/etc/resolv.conf", "etc-resolv.conf"}}));
+  cli::Sandbox none = cli::translate_sandbox("rootfs: rootfs\nnetwork: none\n", kData + "/t.yaml", root_host());
+  BOOST_TEST(files_of(none)["etc-hosts"] ==
+             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tt\n");
+  BOOST_TEST((bound_files(none) ==
+              std::map<std::string, std::string>{{"/etc/hosts", "etc-hosts"}, {"/etc/hostname", "etc-hostname"}}));
+}
+
+BOOST_AUTO_TEST_CASE(etc_files_give_way_to_the_sandboxs_mounts) {
+  cli::Sandbox own = cli::translate_sandbox("rootfs: rootfs\nmounts: [{source: ., target: /etc/hosts}]\n",
+                                            kData + "/t.yaml", root_host());
+  BOOST_TEST(files_of(own).count("etc-hosts") == 0u);
+  BOOST_TEST(bound_files(own).size() == 2u);
+  cli::Sandbox etc =
+      cli::translate_sandbox("rootfs: rootfs\nmounts: [{source: ., target: /etc}]\n", kData + "/t.yaml", root_host());
+  BOOST_TEST(etc.files.empty());
+  BOOST_TEST(bound_files(etc).empty());
+}
+
+BOOST_AUTO_TEST_CASE(etc_files_follow_links_inside_the_rootfs) {
+  test::TempDir dir;
+  os::mkdir_p(dir.path + "/rootfs/etc");
+  // Dangling: the bind goes where it points (made in the container).
+  BOOST_REQUIRE(::symlink("../run/systemd/resolve/stub-resolv.conf", (dir.path + "/rootfs/etc/resolv.conf").c_str()) ==
+                0);
+  // Out of the rootfs: resolved inside it.
+  BOOST_REQUIRE(::symlink("../../../../../../../../../../etc/passwd", (dir.path + "/rootfs/etc/hosts").c_str()) == 0);
+  cli::Sandbox sb = cli::translate_sandbox("rootfs: rootfs\n", dir.path + "/t.yaml", root_host());
+  BOOST_TEST((bound_files(sb) ==
+              std::map<std::string, std::string>{{"/etc/passwd", "etc-hosts"},
+                                                 {"/etc/hostname", "etc-hostname"},
+                                                 {"/run/systemd/resolve/stub-resolv.conf", "etc-resolv.conf"}}));
+}
+
+BOOST_AUTO_TEST_CASE(keep_adds_the_callers_entries) {
+  test::TempDir dir;
+  os::mkdir_p(dir.path + "/rootfs/etc");
+  os::write_file_atomic(dir.path + "/rootfs/etc/passwd",
+                        "root:x:0:0::/root:/bin/sh\nbob:x:1002:1002::/home/bob:/bin/sh");
+  os::write_file_atomic(dir.path + "/rootfs/etc/group", "root:x:0:\nstaff:x:1001:\n");
+  cli::Sandbox sb = cli::translate_sandbox("rootfs: rootfs\nuser: keep\n", dir.path + "/t.yaml", rootless_host());
+  auto files = files_of(sb);
+  BOOST_TEST(
+      files["etc-passwd"] ==
+      "root:x:0:0::/root:/bin/sh\nbob:x:1002:1002::/home/bob:/bin/sh\nalice:x:1000:1001:alice:/home/alice:/bin/sh\n");
+  BOOST_TEST(files.count("etc-group") == 0u);  // gid 1001 has an entry
+  const auto& env = sb.spec.process->env;
+  BOOST_TEST((std::find(env.begin(), env.end(), "HOME=/home/alice") != env.end()));
+  BOOST_TEST((std::find(env.begin(), env.end(), "USER=alice") != env.end()));
+  // No overlay: the rootfs is shown as the keep mapping shows it.
+  BOOST_TEST(sb.spec.annotations.count("rrun.rootfs.overlay.uidmapping") == 0u);
+
+  // A uid the rootfs knows keeps its entry: its name and home.
+  cli::SandboxHost bob = rootless_host();
+  bob.uid = 1002;
+  bob.gid = 1002;
+  cli::Sandbox b = cli::translate_sandbox("rootfs: rootfs\nuser: keep\nenv: {USER: x}\n", dir.path + "/t.yaml", bob);
+  BOOST_TEST(files_of(b).count("etc-passwd") == 0u);
+  BOOST_TEST(files_of(b)["etc-group"] == "root:x:0:\nstaff:x:1001:\nstaff:x:1002:\n");
+  const auto& benv = b.spec.process->env;
+  BOOST_TEST((std::find(benv.begin(), benv.end(), "HOME=/home/bob") != benv.end()));
+  BOOST_TEST((std::find(benv.begin(), benv.end(), "USER=x") != benv.end()));
+
+  // An overlay with fuse-overlayfs: the usual rootless mapping shown.
+  cli::Sandbox o =
+      cli::translate_sandbox("rootfs: rootfs\nuser: keep\noverlay: ephemeral\n", dir.path + "/t.yaml", rootless_host());
+  BOOST_TEST(o.spec.annotations["rrun.rootfs.overlay.uidmapping"] == "0:1000:1:1:100000:65536");
+  BOOST_TEST(o.spec.annotations["rrun.rootfs.overlay.gidmapping"] == "0:1001:1:1:200000:65536");
+  cli::Sandbox nosub = cli::translate_sandbox("rootfs: rootfs\nuser: keep\noverlay: ephemeral\n", dir.path + "/t.yaml",
+                                              rootless_host(false));
+  BOOST_TEST(nosub.spec.annotations.count("rrun.rootfs.overlay.uidmapping") == 0u);
+
+  // The rootfs's file is read inside it, a regular file only.
+  os::remove_tree(dir.path + "/rootfs/etc/passwd");
+  BOOST_REQUIRE(::mkfifo((dir.path + "/rootfs/etc/passwd").c_str(), 0644) == 0);
+  std::string e = error_of("rootfs: rootfs\nuser: keep\n", rootless_host(), dir.path + "/t.yaml");
+  BOOST_TEST(e == dir.path + "/t.yaml:2:7: user: `" + dir.path +
+                      "/rootfs/etc/passwd` (inside the rootfs) is not a regular file; rrun adds your entry to a copy "
+                      "of it",
+             e);
+}
+
+BOOST_AUTO_TEST_CASE(keep_overlay_shows_what_user_root_shows) {
+  // A rootfs owned by the first subordinate ids (as in
+  // rootfs_of_the_first_subids_is_roots_inside): user: root maps 0.. onto
+  // the range, so the keep overlay shows that.
+  test::TempDir dir;
+  cli::SandboxHost h = first_subids_host();
+  cli::Sandbox sb =
+      cli::translate_sandbox("rootfs: " + dir.path + "\nuser: keep\noverlay: ephemeral\n", kData + "/t.yaml", h);
+  BOOST_TEST(sb.spec.annotations["rrun.rootfs.overlay.uidmapping"] ==
+             "0:" + std::to_string(::geteuid()) + ":65536:65536:" + std::to_string(h.uid) + ":1");
+  BOOST_TEST(sb.spec.annotations["rrun.rootfs.overlay.gidmapping"] ==
+             "0:" + std::to_string(::getegid()) + ":1000:1000:" + std::to_string(h.gid) + ":1");
+}
+
+BOOST_AUTO_TEST_CASE(nofile_defaults_to_the_hard_limit) {
+  auto nofile = [](const std::string& yaml, const cli::SandboxHost& h) {
+    return cli::translate_sandbox("rootfs: rootfs\n" + yaml, kData + "/t.yaml", h).spec.process->rlimits;
+  };
+  BOOST_TEST((nofile("", root_host()) == std::vector<spec::Rlimit>{{"RLIMIT_NOFILE", 524288, 524288}}));
+  BOOST_TEST(
+      (nofile("limits: {nofile: 4096}\n", root_host()) == std::vector<spec::Rlimit>{{"RLIMIT_NOFILE", 4096, 4096}}));
+  cli::SandboxHost unlimited = root_host();
+  unlimited.nofile = UINT64_MAX;
+  BOOST_TEST((nofile("", unlimited) == std::vector<spec::Rlimit>{{"RLIMIT_NOFILE", 1048576, 1048576}}));
 }
 
 BOOST_AUTO_TEST_CASE(seccomp_default_follows_capabilities) {

@@ -290,6 +290,26 @@ BOOST_AUTO_TEST_CASE(fuse_argv_squashes_to_root_when_asked) {
              "lowerdir=/l,upperdir=/u,workdir=/w,squash_to_root");
 }
 
+BOOST_AUTO_TEST_CASE(fuse_idmapping_shows_the_usual_rootless_owners_under_keep_id) {
+  // Shown: the usual rootless mapping (0 = the user 1000, 1.. = 100000..);
+  // the container's (user: keep): 0..999 -> 100000.., 1000 -> 1000,
+  // 1001.. -> 101000... The daemon sees those; fuse-overlayfs takes SEEN:SHOWN:N.
+  std::vector<spec::IdMapping> shown{{0, 1000, 1}, {1, 100000, 65536}};
+  std::vector<spec::IdMapping> keep{{0, 100000, 1000}, {1000, 1000, 1}, {1001, 101000, 64536}};
+  BOOST_TEST(rootfs::fuse_overlay_idmapping(shown, keep) == "1000:0:1:0:1:1000:1001:1001:64536");
+  BOOST_TEST(rootfs::fuse_overlay_idmapping(shown, {{1000, 1000, 1}}) == "1000:0:1");
+  BOOST_TEST(rootfs::fuse_overlay_idmapping({{0, 5, 1}}, {{0, 7, 1}}) == "");
+  BOOST_TEST((rootfs::parse_overlay_idmap("0:1000:1:1:100000:65536", "a") == shown));
+  for (const char* bad : {"", "0:1", "0:1:0", "a:1:1", "0:1:1:", "0:4294967295:2", "-1:1:1"})
+    BOOST_CHECK_THROW(rootfs::parse_overlay_idmap(bad, "a"), os::Error);
+  rootfs::OverlayData d;
+  d.lowerdirs = {"/l"};
+  d.upperdir = "/u";
+  d.workdir = "/w";
+  BOOST_TEST(rootfs::fuse_overlayfs_argv("/f", d, 3, false, "1000:0:1", "1001:0:1").at(3) ==
+             "lowerdir=/l,upperdir=/u,workdir=/w,uidmapping=1000:0:1,gidmapping=1001:0:1");
+}
+
 BOOST_AUTO_TEST_CASE(top_level_owners_lists_root_and_entries) {
   test::TempDir t;
   os::mkdir_p(t.path + "/etc");
@@ -331,6 +351,32 @@ BOOST_AUTO_TEST_CASE(unmapped_rootfs_owner_refused_or_fuse) {
   b.spec.annotations[rootfs::kOverlayDriverAnnotation] = "kernel";
   o.uid_mappings = {{0, me, 1}};
   BOOST_TEST(b.plan(o).overlays.at(0).driver == OverlayDriver::kernel);
+}
+
+BOOST_AUTO_TEST_CASE(root_overlay_idmap_takes_fuse_overlayfs) {
+  Bundle b;
+  b.spec.annotations[rootfs::kRootfsOverlayAnnotation] = "ephemeral";
+  b.spec.annotations[rootfs::kRootfsOverlayUidmapAnnotation] = "0:1000:1:1:100000:65536";
+  rootfs::PlanOptions o = rootless();
+  o.uid_mappings = {{0, 100000, 1000}, {1000, 1000, 1}, {1001, 101000, 64536}};
+  o.gid_mappings = {{0, 100000, 1000}, {1000, 1000, 1}, {1001, 101000, 64536}};
+  BOOST_TEST(
+      contains(error_of([&] { b.plan(o); }),
+               "annotations.rrun.rootfs.overlay.uidmapping: needs annotations.rrun.rootfs.overlay.gidmapping too"));
+  b.spec.annotations[rootfs::kRootfsOverlayGidmapAnnotation] = "0:1000:1:1:100000:65536";
+  auto plan = b.plan(o);
+  const auto& om = plan.overlays.at(0);
+  BOOST_TEST((om.driver == OverlayDriver::fuse));
+  BOOST_TEST(om.fuse_uidmapping == "1000:0:1:0:1:1000:1001:1001:64536");
+  BOOST_TEST(om.fuse_gidmapping == om.fuse_uidmapping);
+  b.spec.annotations[rootfs::kOverlayDriverAnnotation] = "kernel";
+  BOOST_TEST(contains(error_of([&] { b.plan(o); }), "only fuse-overlayfs can show other owners"));
+  b.spec.annotations.erase(rootfs::kOverlayDriverAnnotation);
+  rootfs::PlanOptions no_fuse = o;
+  no_fuse.fuse_overlayfs = "";
+  BOOST_TEST(contains(error_of([&] { b.plan(no_fuse); }), "needs fuse-overlayfs, which was not found"));
+  b.spec.annotations[rootfs::kRootfsOverlayGidmapAnnotation] = "0:1";
+  BOOST_TEST(contains(error_of([&] { b.plan(o); }), "annotations.rrun.rootfs.overlay.gidmapping: invalid value"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

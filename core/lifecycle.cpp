@@ -157,6 +157,8 @@ std::vector<pid_t> processes_in_pid_namespace_of(pid_t pid) {
   std::vector<pid_t> out;
   ino_t ns = pid_namespace_of(pid);
   if (!ns || ns == pid_namespace_of(::getpid())) return out;
+  // A pid namespace the container joined holds others' processes too.
+  if (os::innermost_pid(pid) != 1) return out;
   DIR* d = ::opendir("/proc");
   if (!d) os::throw_errno("read /proc");
   while (struct dirent* e = ::readdir(d)) {

@@ -64,7 +64,8 @@ void send_console(const std::string& socket_path, int master);
 void send_seccomp_agent(int sync_fd, const SeccompPlan& seccomp, const State& st);
 
 // Every process in the pid namespace of `pid` (`pid` too), unsorted, when
-// that namespace is not ours; empty when it is ours or `pid` is gone.
+// that namespace is not ours and `pid` is its init; empty when it is ours,
+// joined (`pid` is not its pid 1), or `pid` is gone.
 // Throws os::SystemError when /proc cannot be read.
 std::vector<pid_t> processes_in_pid_namespace_of(pid_t pid);
 

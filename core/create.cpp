@@ -314,8 +314,17 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   const bool shares_user_ns = !ns.new_user_ns || ns.joined_user_ns;
   if (shares_user_ns) run_from_sealed_copy();
 
-  // 2. The state directory (removed again unless everything succeeds).
-  store.create_container_dir(req.id);
+  // 2. The state directory (removed again unless everything succeeds), made
+  // with the state that says who is creating it: `list`, `state` and
+  // `delete` see `creating` while we live and `stopped` if we are killed. The
+  // state as hooks and `state` see it; filled in as the steps go.
+  State st = creating_state(req.id);
+  st.oci_version = spec.oci_version;
+  st.bundle = bundle;
+  st.annotations = spec.annotations;
+  st.rootless = ctx.rootless;
+  st.systemd_cgroup = ctx.systemd_cgroup;
+  if (!store.create_container_dir(st)) throw ContainerExists("container \"" + req.id + "\" already exists");
   // Once the hooks have begun, a failure stops the container, destroys it and
   // runs the poststop hooks (runtime.md "Lifecycle", steps 12 and 13): this
   // guard runs last, after the others undid the rest.
@@ -325,16 +334,6 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     for (const auto& w : run_hooks_collect_failures(spec.hooks->poststop, poststop_state, "poststop")) log_warn(w);
   });
   Guard remove_dir([&] { store.remove_container(req.id); });
-  // Who is creating it, before anything else: `list`, `state` and `delete`
-  // see `creating` while we live and `stopped` if we are killed. The state
-  // as hooks and `state` see it; filled in as the steps go.
-  State st = creating_state(req.id);
-  st.oci_version = spec.oci_version;
-  st.bundle = bundle;
-  st.annotations = spec.annotations;
-  st.rootless = ctx.rootless;
-  st.systemd_cgroup = ctx.systemd_cgroup;
-  store.save(st);
   if (generated) {
     os::mkdir_p(bundle, 0700);
     os::write_file_atomic(bundle + "/config.json", req.generated_config, 0600);

@@ -260,10 +260,11 @@ if [[ "$RRUN_TEST_MODE" == root ]] ||
   MANY_IDS=1
 fi
 
-# IDs of the containers in $STATE_ROOT (directories, not the lock files).
+# IDs of the containers in $STATE_ROOT (directories, not the lock files nor
+# the .new@ID of a create killed while it made ID).
 state_ids() {
   [[ -d "$STATE_ROOT" ]] || return 0
-  find "$STATE_ROOT" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort
+  find "$STATE_ROOT" -mindepth 1 -maxdepth 1 -type d ! -name '*@*' -printf '%f\n' | sort
 }
 
 # PIDs of processes whose root, cwd, exe or command line mention $WORK

@@ -40,6 +40,13 @@ void signal_container(const State& s, int sig, bool all);
 // hooks. Call with the container's lock held.
 void destroy_container(StateStore& store, State& s);
 
+// A container whose foreground `run` is gone (abandoned_by_runner) is
+// ended as that run would have ended it: destroyed (returns false), or with
+// run --keep stopped and recorded as an ordinary stopped container. Any
+// other is left as it is (true). Call with the lock held, on a state loaded
+// under it.
+bool settle_abandoned(StateStore& store, State& s);
+
 // clone3 with CLONE_PIDFD and `flags`; into the cgroup `cgroup_fd` with
 // CLONE_INTO_CGROUP when it is >= 0 and the kernel can (*into_cgroup says
 // whether it did: if not, the caller moves the child before it runs).

@@ -65,6 +65,8 @@ std::string state_to_json(const State& s) {
   j["cgroupDriver"] = s.cgroup_driver;
   j["cgroupPath"] = s.cgroup_path;
   j["systemdCgroup"] = s.systemd_cgroup;
+  if (s.foreground) j["foreground"] = true;
+  if (s.keep) j["keep"] = true;
   return j.dump(2) + "\n";
 }
 
@@ -110,6 +112,8 @@ State state_from_json(const std::string& text) {
   get_field(j, "cgroupDriver", s.cgroup_driver);
   get_field(j, "cgroupPath", s.cgroup_path);
   get_field(j, "systemdCgroup", s.systemd_cgroup);
+  get_field(j, "foreground", s.foreground);
+  get_field(j, "keep", s.keep);
   return s;
 }
 
@@ -172,6 +176,10 @@ Status live_status(const State& s, const std::string& proc_root) {
   if (s.status == Status::creating)
     return process_alive(s.creator_pid, s.creator_start_time, proc_root) ? Status::creating : Status::stopped;
   return process_alive(s.pid, s.pid_start_time, proc_root) ? s.status : Status::stopped;
+}
+
+bool abandoned_by_runner(const State& s, const std::string& proc_root) {
+  return s.foreground && !process_alive(s.creator_pid, s.creator_start_time, proc_root);
 }
 
 State creating_state(const std::string& id) {

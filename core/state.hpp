@@ -65,6 +65,12 @@ struct State {
   std::string cgroup_driver;  // cgroups::driver_name(): "v1", "v2", "systemd", "none" ("" before cgroups)
   std::string cgroup_path;    // cgroups::Manager::path(), for cgroups::open_manager()
   bool systemd_cgroup = false;
+  // Made by a foreground `run` (not -d), whose process is creator_pid: the
+  // container dies with it and, should it be killed, is ended by the next
+  // command that looks at it (abandoned_by_runner). `keep`: run --keep.
+  // Absent in state files of older versions: false.
+  bool foreground = false;
+  bool keep = false;
 
   bool operator==(const State&) const = default;
 };
@@ -95,6 +101,11 @@ std::string user_name(uid_t uid);
 // a zombie, is stopped; otherwise the recorded status. See also
 // StateStore::status_of().
 Status live_status(const State& s, const std::string& proc_root = "/proc");
+
+// Whether `s` was made by a foreground `run` that is gone without having
+// ended it (killed: a living one removes it, or with --keep records it as an
+// ordinary stopped container).
+bool abandoned_by_runner(const State& s, const std::string& proc_root = "/proc");
 
 // Whether `pid` is the live process (not a zombie) that started at
 // `start_time` (os::process_start_time()).

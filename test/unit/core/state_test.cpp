@@ -91,6 +91,35 @@ BOOST_AUTO_TEST_CASE(json_round_trip) {
   BOOST_CHECK_THROW(core::state_from_json("[1]"), os::Error);
   BOOST_CHECK_THROW(core::state_from_json("{\"id\": \"x\""), os::Error);
 
+  // A foreground run's marks: written only when set, so a state file of an
+  // older rrun (without them) loads as an ordinary container.
+  BOOST_TEST(core::state_to_json(s).find("foreground") == std::string::npos);
+  BOOST_TEST(core::state_to_json(s).find("keep") == std::string::npos);
+  s.foreground = true;
+  s.keep = true;
+  back = core::state_from_json(core::state_to_json(s));
+  BOOST_CHECK(back.foreground && back.keep);
+  BOOST_CHECK(back == s);
+  back = core::state_from_json(R"({"id": "old", "status": "running", "pid": 7, "creatorPid": 1})");
+  BOOST_CHECK(!back.foreground && !back.keep);
+}
+
+// Only a foreground run's container whose runner is gone is abandoned.
+BOOST_AUTO_TEST_CASE(abandoned_by_its_runner) {
+  core::State s = core::creating_state("c");
+  BOOST_CHECK(!core::abandoned_by_runner(s));
+  s.foreground = true;
+  BOOST_CHECK(!core::abandoned_by_runner(s));  // we, the runner, live
+  pid_t zombie = make_zombie();                // killed, not reaped yet: gone
+  s.creator_pid = zombie;
+  s.creator_start_time = os::process_start_time(zombie).value_or(0);
+  BOOST_CHECK(core::abandoned_by_runner(s));
+  ::waitpid(zombie, nullptr, 0);
+  BOOST_CHECK(core::abandoned_by_runner(s));
+  s.creator_pid = ::getpid();  // our pid, another start time: reused
+  BOOST_CHECK(core::abandoned_by_runner(s));
+  s.foreground = false;  // create, run -d: nobody to die with
+  BOOST_CHECK(!core::abandoned_by_runner(s));
 }
 
 BOOST_AUTO_TEST_CASE(oci_state_shape_like_runc) {

@@ -110,6 +110,12 @@ grep -Eq "^$id +0 +stopped " <<<"$out" || fail "list: expected $id stopped, got 
 expect_ok rr delete "$id"
 expect_gone "$id"
 
+step "killed run --init: rrun's init and the program go"
+id=dwp13-$$
+start_and_wait "$id" 2 --init
+kill_runner
+expect_gone "$id"
+
 step "a run --keep that ended by itself stays an ordinary stopped container"
 id=dwp6-$$
 set_args "$B" true

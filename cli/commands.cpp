@@ -190,11 +190,9 @@ int cmd_spec(const Invocation& inv) {
 // ---------------------------------------------------------------- state
 
 int cmd_state(const Invocation& inv) {
-  const std::string& id = inv.args.at(0);
-  core::validate_container_id(id);
-  core::StateStore store = open_store(inv, false);
-  core::State s = store.load_or_throw(id);
-  print(core::oci_state_json(s, store.status_of(s)));
+  core::Context ctx;  // only the root: no rootless detection for `state`
+  ctx.state_root = open_store(inv, false).root();
+  print(core::container_state_json(ctx, inv.args.at(0)));
   return 0;
 }
 
@@ -247,8 +245,8 @@ int cmd_list(const Invocation& inv) {
   store.forget_stale_locks();
   for (const auto& id : store.list_ids()) {
     try {
-      auto s = store.load(id);
-      if (!s) continue;  // deleted meanwhile
+      auto s = core::load_settled(store, id);
+      if (!s) continue;  // deleted meanwhile, or ended with its killed `run`
       core::Status st = store.status_of(*s);
       s->owner = owner_of(store, *s);
       entries.push_back({std::move(*s), st});

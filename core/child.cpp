@@ -114,6 +114,21 @@ int join_and_unshare_namespaces(const InitPlan& plan, int timens_fd, os::StepFai
   return 0;
 }
 
+// The init of a foreground `run` dies with rrun (bubblewrap's
+// --die-with-parent): SIGKILL, which reaches it as pid 1 of its pid
+// namespace too, since rrun is outside that namespace. The kernel forgets the
+// signal when the credentials change (setresuid, capabilities gained) and on
+// a set-id exec, so this comes after apply_user and apply_capabilities, and
+// after a second fork's middle process was reaped (rrun reaps it before
+// hooks_done): our parent is then rrun, the child subreaper. If rrun died
+// before this, `committed` never comes: we see EOF there and exit.
+int set_parent_death_signal(const InitPlan& plan, os::StepFailure& f) noexcept {
+  if (!plan.die_with_parent) return 0;
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    return os::fail_step(f, errno, "prctl", "die with rrun (PR_SET_PDEATHSIG)");
+  return 0;
+}
+
 int set_hostname(const InitPlan& plan, os::StepFailure& f) noexcept {
   if (!plan.hostname.empty() && ::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
     return os::fail_step(f, errno, "sethostname", "set hostname `%s`", plan.hostname.c_str());
@@ -295,6 +310,7 @@ void container_init(const InitPlan& plan) noexcept {
   if (load_seccomp_early(plan.seccomp, plan.process, plan.sync_fd, &seccomp_late, f) < 0) die(plan, f);
   if (apply_user(plan.process, setgroups_allowed, f) < 0) die(plan, f);
   if (apply_capabilities(plan.caps, f) < 0) die(plan, f);
+  if (set_parent_death_signal(plan, f) < 0) die(plan, f);
   char exe[4096];
   if (resolve_executable(plan.args, plan.env, exe, sizeof exe, f) < 0) die(plan, f);
   // Before `ready`, as runc: a profile that is not loaded fails `create`.

@@ -15,6 +15,8 @@
 #include <rrun/cgroups/manager.hpp>
 #include <rrun/spec/spec.hpp>
 
+#include "state.hpp"
+
 namespace rrun::core {
 
 // What every command gets from the global flags.
@@ -66,6 +68,12 @@ int run_container(const Context& ctx, const RunRequest& req);
 
 // `state`: the OCI state JSON (runc's shape).
 std::string container_state_json(const Context& ctx, const std::string& id);
+
+// The state of container `id` for `state` and `list` (nullopt: none). A
+// container whose foreground `run` was killed is first ended, under its
+// lock, as that run would have ended it: removed (nullopt), or with
+// `run --keep` stopped.
+std::optional<State> load_settled(StateStore& store, const std::string& id);
 
 // `kill`: signal the init (or, with all, every process of the container).
 void kill_container(const Context& ctx, const std::string& id, int signal, bool all);

@@ -307,7 +307,21 @@ void write_generated_files(const std::string& bundle, const CreateRequest& req) 
   }
 }
 
-Created create_container_locked(const Context& ctx, const CreateRequest& req, StateStore& store, bool foreground) {
+// Makes the container's directory with its first state. The ID may still
+// belong to a container whose foreground `run` was killed (a requeued job
+// that runs again under its name): that one is ended first, as its run
+// would have ended it.
+void create_state_dir(StateStore& store, const State& first) {
+  if (store.create_container_dir(first)) return;
+  if (std::optional<State> old = store.load(first.id); old && !settle_abandoned(store, *old))
+    if (store.create_container_dir(first)) return;
+  throw ContainerExists("container \"" + first.id + "\" already exists");
+}
+
+// `run`: the request (nullptr for `create`).
+Created create_container_locked(const Context& ctx, const CreateRequest& req, StateStore& store,
+                                const RunRequest* run) {
+  const bool foreground = run && !run->detach;
   // 1. Parse and validate.
   const bool generated = !req.generated_config.empty();
   const std::string bundle =
@@ -335,8 +349,20 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   const bool shares_user_ns = !ns.new_user_ns || ns.joined_user_ns;
   if (shares_user_ns) run_from_sealed_copy();
 
-  // 2. The state directory (removed again unless everything succeeds).
-  store.create_container_dir(req.id);
+  // 2. The state directory (removed again unless everything succeeds), made
+  // with the state that says who is creating it: `list`, `state` and
+  // `delete` see `creating` while we live and `stopped` if we are killed (a
+  // foreground run's container is then ended by the next of them). The
+  // state as hooks and `state` see it; filled in as the steps go.
+  State st = creating_state(req.id);
+  st.oci_version = spec.oci_version;
+  st.bundle = bundle;
+  st.annotations = spec.annotations;
+  st.rootless = ctx.rootless;
+  st.systemd_cgroup = ctx.systemd_cgroup;
+  st.foreground = foreground;
+  st.keep = foreground && run->keep;
+  create_state_dir(store, st);
   // Once the hooks have begun, a failure stops the container, destroys it and
   // runs the poststop hooks (runtime.md "Lifecycle", steps 12 and 13): this
   // guard runs last, after the others undid the rest.
@@ -346,16 +372,6 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     for (const auto& w : run_hooks_collect_failures(spec.hooks->poststop, poststop_state, "poststop")) log_warn(w);
   });
   Guard remove_dir([&] { store.remove_container(req.id); });
-  // Who is creating it, before anything else: `list`, `state` and `delete`
-  // see `creating` while we live and `stopped` if we are killed. The state
-  // as hooks and `state` see it; filled in as the steps go.
-  State st = creating_state(req.id);
-  st.oci_version = spec.oci_version;
-  st.bundle = bundle;
-  st.annotations = spec.annotations;
-  st.rootless = ctx.rootless;
-  st.systemd_cgroup = ctx.systemd_cgroup;
-  store.save(st);
   if (generated) {
     os::mkdir_p(bundle, 0700);
     os::write_file_atomic(bundle + "/config.json", req.generated_config, 0600);
@@ -432,6 +448,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   plan.keyring_name = "_ses." + req.id;
   copy_process_basics(plan, proc);
   plan.preserve_fds = req.preserve_fds;
+  plan.die_with_parent = foreground;
   // rrun's init, itself a sealed memfd, stands in for the trampoline too.
   os::UniqueFd rrun_init, trampoline;
   if (wants_rrun_init(req.init, spec.annotations)) {
@@ -653,7 +670,7 @@ void create_container(const Context& ctx, const CreateRequest& req) {
   StateStore store(ctx.state_root);
   auto lock = store.lock(req.id);
   LockFileJanitor janitor(store, req.id);
-  create_container_locked(ctx, req, store, false);
+  create_container_locked(ctx, req, store, nullptr);
 }
 
 int run_container(const Context& ctx, const RunRequest& req) {
@@ -667,7 +684,7 @@ int run_container(const Context& ctx, const RunRequest& req) {
   {
     auto lock = store.lock(req.create.id);
     LockFileJanitor janitor(store, req.create.id);
-    c = create_container_locked(ctx, req.create, store, !req.detach);
+    c = create_container_locked(ctx, req.create, store, &req);
   }
   // From here on signals are for the container: wait_and_forward reads
   // them from a signalfd (those that arrive during start wait there).
@@ -693,6 +710,7 @@ int run_container(const Context& ctx, const RunRequest& req) {
     LockFileJanitor janitor(store, req.create.id);
     if (auto s = store.load(req.create.id)) {
       s->status = Status::stopped;
+      s->foreground = false;  // ended as it should: an ordinary stopped container
       if (req.keep)
         store.save(*s);
       else

@@ -70,6 +70,9 @@ struct InitPlan {
   int trampoline_fd = -1;     // exec through the sealed trampoline (exe_guard.hpp), -1: exec directly
   int rrun_init_fd = -1;      // exec rrun's init (pid1.hpp), which runs the process; -1: none
   int proc_fd = -1;           // rrun's /proc for process.apparmorProfile (lsm.hpp), -1: no profile
+  // A foreground `run`: the init gets SIGKILL when rrun dies (bubblewrap's
+  // --die-with-parent), so that a killed `rrun run` takes its job with it.
+  bool die_with_parent = false;
 };
 
 // The child's entry point after clone.

@@ -157,6 +157,8 @@ std::vector<pid_t> processes_in_pid_namespace_of(pid_t pid) {
   std::vector<pid_t> out;
   ino_t ns = pid_namespace_of(pid);
   if (!ns || ns == pid_namespace_of(::getpid())) return out;
+  // A pid namespace the container joined holds others' processes too.
+  if (os::innermost_pid(pid) != 1) return out;
   DIR* d = ::opendir("/proc");
   if (!d) os::throw_errno("read /proc");
   while (struct dirent* e = ::readdir(d)) {
@@ -265,8 +267,9 @@ void start_container(const Context& ctx, const std::string& id) {
 std::string container_state_json(const Context& ctx, const std::string& id) {
   validate_container_id(id);
   StateStore store(ctx.state_root);
-  State s = store.load_or_throw(id);
-  return oci_state_json(s, store.status_of(s));
+  std::optional<State> s = load_settled(store, id);
+  if (!s) throw os::Error("container \"" + id + "\" does not exist");
+  return oci_state_json(*s, store.status_of(*s));
 }
 
 void kill_container(const Context& ctx, const std::string& id, int sig, bool all) {
@@ -280,13 +283,21 @@ void kill_container(const Context& ctx, const std::string& id, int sig, bool all
   signal_container(s, sig, all);
 }
 
-void destroy_container(StateStore& store, State& s) {
-  // Stop whatever still runs, then wait until the init is gone.
+namespace {
+
+// Kills whatever of the container still runs and waits until its init is gone.
+void stop_container(const State& s) {
   if (os::UniqueFd pidfd = open_init_pidfd(s)) {
     signal_container(s, SIGKILL, true);
     if (!wait_pidfd_exit(pidfd, 10000))
       throw os::Error("container " + os::quote(s.id) + " did not exit within 10 s of SIGKILL");
   }
+}
+
+}  // namespace
+
+void destroy_container(StateStore& store, State& s) {
+  stop_container(s);
   // A create that died before it wrote the final state.json (no init
   // recorded) never ran hooks and left its cgroup in ID/cgroup.
   const bool was_created = s.pid > 0;
@@ -307,6 +318,34 @@ void destroy_container(StateStore& store, State& s) {
          run_hooks_collect_failures(spec->hooks->poststop, hook_state_json(s, Status::stopped), "poststop"))
       log_warn(w);
   }
+}
+
+bool settle_abandoned(StateStore& store, State& s) {
+  if (!abandoned_by_runner(s)) return true;
+  log_debug("container " + os::quote(s.id) + ": its `run` (pid " + std::to_string(s.creator_pid) +
+            ") is gone; ending it as that run would have");
+  if (!s.keep) {
+    destroy_container(store, s);
+    return false;
+  }
+  // The init normally died with the runner; it lives on if an exec with
+  // more privileges (a set-id program, capabilities gained) made the kernel
+  // forget that.
+  stop_container(s);
+  s.status = Status::stopped;
+  s.foreground = false;
+  store.save(s);
+  return true;
+}
+
+std::optional<State> load_settled(StateStore& store, const std::string& id) {
+  std::optional<State> s = store.load(id);
+  if (!s || !abandoned_by_runner(*s)) return s;
+  auto lock = store.lock(id);
+  LockFileJanitor janitor(store, id);
+  s = store.load(id);  // as it is now that we hold the lock
+  if (s && !settle_abandoned(store, *s)) s.reset();
+  return s;
 }
 
 namespace {
@@ -340,6 +379,7 @@ void delete_container(const Context& ctx, const std::string& id, bool force) {
   }
   LockFileJanitor janitor(store, id);
   std::optional<State> s = store.load(id);
+  if (s && !settle_abandoned(store, *s)) return;  // what delete does, done as its `run` would have
   if (!s) {
     if (force) return;  // as runc
     throw os::Error("container " + os::quote(id) + " does not exist");

@@ -40,6 +40,13 @@ void signal_container(const State& s, int sig, bool all);
 // hooks. Call with the container's lock held.
 void destroy_container(StateStore& store, State& s);
 
+// A container whose foreground `run` is gone (abandoned_by_runner) is
+// ended as that run would have ended it: destroyed (returns false), or with
+// run --keep stopped and recorded as an ordinary stopped container. Any
+// other is left as it is (true). Call with the lock held, on a state loaded
+// under it.
+bool settle_abandoned(StateStore& store, State& s);
+
 // clone3 with CLONE_PIDFD and `flags`; into the cgroup `cgroup_fd` with
 // CLONE_INTO_CGROUP when it is >= 0 and the kernel can (*into_cgroup says
 // whether it did: if not, the caller moves the child before it runs).
@@ -64,7 +71,8 @@ void send_console(const std::string& socket_path, int master);
 void send_seccomp_agent(int sync_fd, const SeccompPlan& seccomp, const State& st);
 
 // Every process in the pid namespace of `pid` (`pid` too), unsorted, when
-// that namespace is not ours; empty when it is ours or `pid` is gone.
+// that namespace is not ours and `pid` is its init; empty when it is ours,
+// joined (`pid` is not its pid 1), or `pid` is gone.
 // Throws os::SystemError when /proc cannot be read.
 std::vector<pid_t> processes_in_pid_namespace_of(pid_t pid);
 

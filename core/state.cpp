@@ -65,6 +65,8 @@ std::string state_to_json(const State& s) {
   j["cgroupDriver"] = s.cgroup_driver;
   j["cgroupPath"] = s.cgroup_path;
   j["systemdCgroup"] = s.systemd_cgroup;
+  if (s.foreground) j["foreground"] = true;
+  if (s.keep) j["keep"] = true;
   return j.dump(2) + "\n";
 }
 
@@ -110,6 +112,8 @@ State state_from_json(const std::string& text) {
   get_field(j, "cgroupDriver", s.cgroup_driver);
   get_field(j, "cgroupPath", s.cgroup_path);
   get_field(j, "systemdCgroup", s.systemd_cgroup);
+  get_field(j, "foreground", s.foreground);
+  get_field(j, "keep", s.keep);
   return s;
 }
 
@@ -174,6 +178,10 @@ Status live_status(const State& s, const std::string& proc_root) {
   return process_alive(s.pid, s.pid_start_time, proc_root) ? s.status : Status::stopped;
 }
 
+bool abandoned_by_runner(const State& s, const std::string& proc_root) {
+  return s.foreground && !process_alive(s.creator_pid, s.creator_start_time, proc_root);
+}
+
 State creating_state(const std::string& id) {
   State s;
   s.id = id;
@@ -232,6 +240,9 @@ std::string StateStore::exec_fifo_path(const std::string& id) const {
 }
 std::string StateStore::lock_path(const std::string& id) const {
   return root_ + "/.lock@" + id;
+}
+std::string StateStore::staging_path(const std::string& id) const {
+  return root_ + "/.new@" + id;
 }
 
 os::FileLock StateStore::lock(const std::string& id) {
@@ -329,12 +340,48 @@ std::optional<std::string> StateStore::read_trusted(const std::string& id, const
   return read_checked(dir, name, container_dir(id) + "/" + name, caller_);
 }
 
-void StateStore::create_container_dir(const std::string& id) {
-  validate_container_id(id);
-  std::string dir = container_dir(id);
-  if (::mkdir(dir.c_str(), 0700) == 0) return;
-  if (errno == EEXIST) throw ContainerExists("container \"" + id + "\" already exists");
-  os::throw_errno("create container directory " + os::quote(dir));
+namespace {
+
+// rename(2) that fails with EEXIST when `to` exists; where the file system
+// has no RENAME_NOREPLACE, the lock the caller holds keeps others out
+// between the check and the rename.
+int rename_noreplace(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+  if (os::path_exists(to)) {
+    errno = EEXIST;
+    return -1;
+  }
+  return ::rename(from.c_str(), to.c_str());
+}
+
+}  // namespace
+
+bool StateStore::create_container_dir(const State& first) {
+  validate_container_id(first.id);
+  const std::string dir = container_dir(first.id);
+  const std::string staging = staging_path(first.id);
+  if (::mkdir(staging.c_str(), 0700) < 0) {
+    if (errno != EEXIST) os::throw_errno("create container directory " + os::quote(staging));
+    os::remove_tree(staging);  // of a create that was killed
+    if (::mkdir(staging.c_str(), 0700) < 0) os::throw_errno("create container directory " + os::quote(staging));
+  }
+  try {
+    // Nobody reads it before the rename: no temp file needed.
+    os::UniqueFd fd = os::open_file(staging + "/state.json", O_WRONLY | O_CREAT | O_EXCL, 0600);
+    os::write_all(fd, state_to_json(first));
+    if (rename_noreplace(staging, dir) == 0) return true;
+    if (errno != EEXIST && errno != ENOTEMPTY)
+      os::throw_errno("rename " + os::quote(staging) + " to " + os::quote(dir));
+  } catch (...) {
+    try {
+      os::remove_tree(staging);
+    } catch (...) {
+    }
+    os::rethrow_with_context("create container directory " + os::quote(dir));
+  }
+  os::remove_tree(staging);
+  return false;
 }
 
 void StateStore::save(const State& s) {
@@ -384,7 +431,14 @@ void StateStore::remove_container(const std::string& id) {
 
 void StateStore::forget_lock_if_absent(const std::string& id) noexcept {
   struct stat st;
-  if (::lstat(container_dir(id).c_str(), &st) < 0 && errno == ENOENT) ::unlink(lock_path(id).c_str());
+  if (::lstat(container_dir(id).c_str(), &st) < 0 && errno == ENOENT) {
+    const std::string staging = staging_path(id);
+    if (::lstat(staging.c_str(), &st) == 0) try {
+        os::remove_tree(staging);
+      } catch (...) {
+      }
+    ::unlink(lock_path(id).c_str());
+  }
 }
 
 std::vector<std::string> StateStore::list_ids() const {

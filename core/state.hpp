@@ -8,6 +8,9 @@
 //   R/ID/state.json     State, see state_to_json()
 //   R/ID/config.json    the spec create used (written by the create flow)
 //   R/ID/exec.fifo      the exec FIFO, present while the container is `created`
+//   R/.new@ID           ID/ while `create` fills it (create_container_dir);
+//                       one left by a killed create goes with the next
+//                       command on ID that finds no ID/ (under the lock)
 //   R/.lock@ID          the lock; outside ID/ so that `create` can take it
 //                       before the directory exists. `@` is not allowed in
 //                       IDs, so it never collides with a container. It is
@@ -62,6 +65,12 @@ struct State {
   std::string cgroup_driver;  // cgroups::driver_name(): "v1", "v2", "systemd", "none" ("" before cgroups)
   std::string cgroup_path;    // cgroups::Manager::path(), for cgroups::open_manager()
   bool systemd_cgroup = false;
+  // Made by a foreground `run` (not -d), whose process is creator_pid: the
+  // container dies with it and, should it be killed, is ended by the next
+  // command that looks at it (abandoned_by_runner). `keep`: run --keep.
+  // Absent in state files of older versions: false.
+  bool foreground = false;
+  bool keep = false;
 
   bool operator==(const State&) const = default;
 };
@@ -92,6 +101,11 @@ std::string user_name(uid_t uid);
 // a zombie, is stopped; otherwise the recorded status. See also
 // StateStore::status_of().
 Status live_status(const State& s, const std::string& proc_root = "/proc");
+
+// Whether `s` was made by a foreground `run` that is gone without having
+// ended it (killed: a living one removes it, or with --keep records it as an
+// ordinary stopped container).
+bool abandoned_by_runner(const State& s, const std::string& proc_root = "/proc");
 
 // Whether `pid` is the live process (not a zombie) that started at
 // `start_time` (os::process_start_time()).
@@ -129,6 +143,7 @@ class StateStore {
   std::string config_path(const std::string& id) const;     // root/ID/config.json
   std::string exec_fifo_path(const std::string& id) const;  // root/ID/exec.fifo
   std::string lock_path(const std::string& id) const;       // root/.lock@ID
+  std::string staging_path(const std::string& id) const;    // root/.new@ID
 
   // Validates the ID, makes sure the root exists and is trusted
   // (open_root()), then takes the container's lock (blocking). Hold it
@@ -148,15 +163,18 @@ class StateStore {
   // nullopt when it does not exist.
   std::optional<std::string> read_trusted(const std::string& id, const char* name) const;
 
-  // mkdir root/ID with mode 0700, exclusively; an existing one throws
-  // ContainerExists `container "ID" already exists`.
-  void create_container_dir(const std::string& id);
+  // Makes root/ID (mode 0700) with `first` as its state.json in one step:
+  // filled in as root/.new@ID, then renamed, so that a container directory
+  // always has a state that says who made it and how, wherever its create
+  // was killed. false (nothing made) when root/ID exists. Call with the
+  // lock of first.id held.
+  [[nodiscard]] bool create_container_dir(const State& first);
 
   // Atomically (re)writes root/ID/state.json.
   void save(const State& s);
 
   // nullopt when there is no container ID (no directory). A directory
-  // without state.json (a create killed before it wrote one) loads as
+  // without state.json (made by an older rrun killed in create) loads as
   // status creating with no creator: stopped. Reads through open_trusted().
   std::optional<State> load(const std::string& id) const;
   // Throws os::Error `container "ID" does not exist`.
@@ -165,9 +183,9 @@ class StateStore {
   // Removes root/ID and the lock file. Call with the lock held.
   void remove_container(const std::string& id);
 
-  // Removes the lock file when there is no root/ID: a command on an absent
-  // container (or a create that failed) leaves nothing behind. Call with the
-  // lock held; never throws.
+  // Removes the lock file (and root/.new@ID) when there is no root/ID: a
+  // command on an absent container (or a create that failed or was killed)
+  // leaves nothing behind. Call with the lock held; never throws.
   void forget_lock_if_absent(const std::string& id) noexcept;
 
   // live_status(), and a live `created` container whose exec FIFO is gone

@@ -47,4 +47,23 @@ std::optional<uint64_t> process_start_time(pid_t pid, const std::string& proc_ro
   return static_cast<uint64_t>(v);
 }
 
+std::optional<pid_t> innermost_pid(pid_t pid, const std::string& proc_root) {
+  std::optional<std::string> text;
+  try {
+    text = read_file_if_exists(proc_root + "/" + std::to_string(pid) + "/status");
+  } catch (...) {
+    return std::nullopt;
+  }
+  if (!text) return std::nullopt;
+  auto at = text->find("\nNSpid:");
+  if (at == std::string::npos) return std::nullopt;  // before Linux 4.1
+  auto end = text->find('\n', at + 1);
+  std::string line = text->substr(at + 7, end == std::string::npos ? std::string::npos : end - at - 7);
+  auto last = line.find_last_of(" \t");
+  char* stop = nullptr;
+  long v = std::strtol(line.c_str() + (last == std::string::npos ? 0 : last + 1), &stop, 10);
+  if (stop == line.c_str() + (last == std::string::npos ? 0 : last + 1)) return std::nullopt;
+  return static_cast<pid_t>(v);
+}
+
 }  // namespace rrun::os

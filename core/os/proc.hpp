@@ -17,4 +17,9 @@ std::optional<uint64_t> process_start_time(pid_t pid, const std::string& proc_ro
 // The state letter of /proc/PID/stat (R, S, D, Z, T, ...), or nullopt.
 std::optional<char> process_state(pid_t pid, const std::string& proc_root = "/proc");
 
+// The pid of `pid` in the innermost pid namespace it is in (the last field
+// of NSpid in /proc/PID/status; 1 for the init of a pid namespace), or
+// nullopt if there is no such process.
+std::optional<pid_t> innermost_pid(pid_t pid, const std::string& proc_root = "/proc");
+
 }  // namespace rrun::os

@@ -23,6 +23,8 @@
 #                                    starting with "rrun: " and containing MSG
 #   assert_no_leftovers              no container in $STATE_ROOT, no mount and
 #                                    no process mentioning $WORK
+#   cgroup_dirs ID                   directories named ID under /sys/fs/cgroup
+#   blocking_hook, release_hook      $WORK/hook.sh blocks until released
 #   skip REASON                      prints it, exits 77 (CTest: skipped)
 #   fail MSG                         prints it, exits 1
 #   subid_range /etc/subuid|/etc/subgid   "START COUNT" of the caller, or ""
@@ -260,10 +262,34 @@ if [[ "$RRUN_TEST_MODE" == root ]] ||
   MANY_IDS=1
 fi
 
-# IDs of the containers in $STATE_ROOT (directories, not the lock files).
+# IDs of the containers in $STATE_ROOT (directories, not the lock files nor
+# the .new@ID of a create killed while it made ID).
 state_ids() {
   [[ -d "$STATE_ROOT" ]] || return 0
-  find "$STATE_ROOT" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort
+  find "$STATE_ROOT" -mindepth 1 -maxdepth 1 -type d ! -name '*@*' -printf '%f\n' | sort
+}
+
+# cgroup_dirs ID: directories named ID under /sys/fs/cgroup (read only).
+cgroup_dirs() { find /sys/fs/cgroup -maxdepth 6 -type d -name "$1" 2>/dev/null | sort || true; }
+
+# blocking_hook: (re)writes $WORK/hook.sh, a hook (run in rrun's namespaces)
+# that writes its pid to $WORK/hook.pid and blocks until release_hook.
+blocking_hook() {
+  rm -f "$WORK/hook.pid" "$WORK/release"
+  cat >"$WORK/hook.sh" <<HOOK
+#!/bin/sh
+echo \$\$ >"$WORK/hook.pid"
+while [ ! -e "$WORK/release" ]; do sleep 0.05; done
+HOOK
+  chmod 755 "$WORK/hook.sh"
+}
+
+# release_hook: lets the hook of blocking_hook finish and waits until it has.
+release_hook() {
+  local hook
+  hook=$(cat "$WORK/hook.pid")
+  touch "$WORK/release"
+  wait_until 10 test ! -e "/proc/$hook" || fail "the hook $hook did not finish"
 }
 
 # PIDs of processes whose root, cwd, exe or command line mention $WORK

@@ -7,9 +7,6 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-# cgroup_dirs ID: directories named ID under /sys/fs/cgroup (read only).
-cgroup_dirs() { find /sys/fs/cgroup -maxdepth 6 -type d -name "$1" 2>/dev/null | sort || true; }
-
 # expect_status ID STATUS: `state`, `list`, `list --format json` and
 # `list -q` agree that ID is STATUS, with pid 0 (no init yet, or stopped).
 expect_status() {
@@ -27,31 +24,16 @@ expect_status() {
 
 B=$WORK/b
 make_bundle "$B" sleep 1000
-release=$WORK/release
-cat >"$WORK/hook.sh" <<HOOK
-#!/bin/sh
 # A createRuntime hook that blocks until the test releases it.
-echo \$\$ >"$WORK/hook.pid"
-while [ ! -e "$release" ]; do sleep 0.05; done
-HOOK
-chmod 755 "$WORK/hook.sh"
 config_set "$B" '.hooks = {createRuntime: [{path: $p}]}' --arg p "$WORK/hook.sh"
 
 # start_blocked_create ID: `create` in the background, blocked in its hook;
 # sets $creator.
 start_blocked_create() {
-  rm -f "$WORK/hook.pid" "$release"
+  blocking_hook
   "$RRUN_BIN" --root "$STATE_ROOT" create -b "$B" "$1" </dev/null >"$WORK/create.out" 2>&1 &
   creator=$!
   wait_until 30 test -s "$WORK/hook.pid" || fail "the createRuntime hook did not start: $(cat "$WORK/create.out")"
-}
-
-# release_hook: lets the orphaned hook finish.
-release_hook() {
-  local hook
-  hook=$(cat "$WORK/hook.pid")
-  touch "$release"
-  wait_until 10 sh -c "! kill -0 $hook" || fail "the hook $hook did not finish"
 }
 
 step "a create in progress is listed as creating; delete without -f refuses it"

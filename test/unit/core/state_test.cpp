@@ -90,6 +90,36 @@ BOOST_AUTO_TEST_CASE(json_round_trip) {
   BOOST_CHECK_THROW(core::state_from_json("{\"id\": 3}"), os::Error);
   BOOST_CHECK_THROW(core::state_from_json("[1]"), os::Error);
   BOOST_CHECK_THROW(core::state_from_json("{\"id\": \"x\""), os::Error);
+
+  // A foreground run's marks: written only when set, so a state file of an
+  // older rrun (without them) loads as an ordinary container.
+  BOOST_TEST(core::state_to_json(s).find("foreground") == std::string::npos);
+  BOOST_TEST(core::state_to_json(s).find("keep") == std::string::npos);
+  s.foreground = true;
+  s.keep = true;
+  back = core::state_from_json(core::state_to_json(s));
+  BOOST_CHECK(back.foreground && back.keep);
+  BOOST_CHECK(back == s);
+  back = core::state_from_json(R"({"id": "old", "status": "running", "pid": 7, "creatorPid": 1})");
+  BOOST_CHECK(!back.foreground && !back.keep);
+}
+
+// Only a foreground run's container whose runner is gone is abandoned.
+BOOST_AUTO_TEST_CASE(abandoned_by_its_runner) {
+  core::State s = core::creating_state("c");
+  BOOST_CHECK(!core::abandoned_by_runner(s));
+  s.foreground = true;
+  BOOST_CHECK(!core::abandoned_by_runner(s));  // we, the runner, live
+  pid_t zombie = make_zombie();                // killed, not reaped yet: gone
+  s.creator_pid = zombie;
+  s.creator_start_time = os::process_start_time(zombie).value_or(0);
+  BOOST_CHECK(core::abandoned_by_runner(s));
+  ::waitpid(zombie, nullptr, 0);
+  BOOST_CHECK(core::abandoned_by_runner(s));
+  s.creator_pid = ::getpid();  // our pid, another start time: reused
+  BOOST_CHECK(core::abandoned_by_runner(s));
+  s.foreground = false;  // create, run -d: nobody to die with
+  BOOST_CHECK(!core::abandoned_by_runner(s));
 }
 
 BOOST_AUTO_TEST_CASE(oci_state_shape_like_runc) {
@@ -135,12 +165,10 @@ BOOST_AUTO_TEST_CASE(save_load_round_trip) {
   BOOST_TEST(store.root() == tmp.path);
   BOOST_TEST(store.container_dir("c1") == tmp.path + "/c1");
   BOOST_CHECK(!store.load("c1"));
-  store.create_container_dir("c1");
-  struct stat st;
-  BOOST_REQUIRE(::stat(store.container_dir("c1").c_str(), &st) == 0);
-  BOOST_TEST((st.st_mode & 0777) == 0700u);
-  // No state.json yet (a create killed right after mkdir): a container that
-  // is creating with no creator, so stopped.
+  BOOST_REQUIRE(::mkdir(store.root().c_str(), 0700) == 0 || errno == EEXIST);
+  BOOST_REQUIRE(::mkdir(store.container_dir("c1").c_str(), 0700) == 0);
+  // No state.json (an older rrun killed in create right after mkdir): a
+  // container that is creating with no creator, so stopped.
   auto bare = store.load("c1");
   BOOST_REQUIRE(bare);
   BOOST_CHECK(bare->id == "c1" && bare->status == core::Status::creating && bare->creator_pid == 0);
@@ -152,17 +180,32 @@ BOOST_AUTO_TEST_CASE(save_load_round_trip) {
   BOOST_REQUIRE(back);
   BOOST_CHECK(*back == s);
   BOOST_CHECK(store.load_or_throw("c1") == s);
+  struct stat st;
   BOOST_REQUIRE(::stat(store.state_path("c1").c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 0777) == 0600u);
+
+  // create_container_dir: the directory (0700) appears with its state.
+  core::State first = sample_state("c2");
+  BOOST_REQUIRE(store.create_container_dir(first));
+  BOOST_REQUIRE(::stat(store.container_dir("c2").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0700u);
+  BOOST_CHECK(store.load_or_throw("c2") == first);
+  BOOST_REQUIRE(::stat(store.state_path("c2").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0600u);
+  BOOST_CHECK(!os::path_exists(store.staging_path("c2")));
 }
 
 BOOST_AUTO_TEST_CASE(errors) {
   TempDir tmp;
   core::StateStore store(tmp.path);
   BOOST_TEST(expect_error([&] { store.load_or_throw("nope"); }) == "container \"nope\" does not exist");
-  store.create_container_dir("c1");
-  BOOST_TEST(expect_error([&] { store.create_container_dir("c1"); }) == "container \"c1\" already exists");
-  BOOST_CHECK_THROW(store.create_container_dir("../x"), os::Error);
+  BOOST_REQUIRE(store.create_container_dir(sample_state("c1")));
+  core::State other = sample_state("c1");
+  other.bundle = "/elsewhere";
+  BOOST_TEST(!store.create_container_dir(other));  // exists: nothing changed, nothing left
+  BOOST_CHECK(store.load_or_throw("c1") == sample_state("c1"));
+  BOOST_CHECK(!os::path_exists(store.staging_path("c1")));
+  BOOST_CHECK_THROW((void)store.create_container_dir(sample_state("../x")), os::Error);
   BOOST_CHECK_THROW(store.load("a/b"), os::Error);
   BOOST_CHECK_THROW(store.lock(".."), os::Error);
   os::write_file_atomic(store.state_path("c1"), "{not json");
@@ -180,8 +223,7 @@ BOOST_AUTO_TEST_CASE(list_and_remove) {
   core::StateStore store(tmp.path);
   for (std::string id : {"zeta", "alpha", "m.1", "b+c"}) {
     auto lock = store.lock(id);
-    store.create_container_dir(id);
-    store.save(sample_state(id));
+    BOOST_REQUIRE(store.create_container_dir(sample_state(id)));
   }
   // Not containers: a plain file, a lock file, a directory with an invalid name.
   os::write_file_atomic(tmp.path + "/file", "x");
@@ -205,7 +247,7 @@ BOOST_AUTO_TEST_CASE(list_and_remove) {
 BOOST_AUTO_TEST_CASE(atomic_save_under_concurrent_readers) {
   TempDir tmp;
   core::StateStore store(tmp.path);
-  store.create_container_dir("c");
+  BOOST_REQUIRE(store.create_container_dir(sample_state("c")));
   core::State small = sample_state("c");
   core::State large = small;
   for (int k = 0; k < 2000; ++k) large.annotations["key." + std::to_string(k)] = std::string(64, 'v');
@@ -252,10 +294,9 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_serialize_on_the_lock) {
   core::StateStore store(tmp.path);
   {
     auto lock = store.lock("c");
-    store.create_container_dir("c");
     core::State s = sample_state("c");
     s.annotations = {{"n", "0"}};
-    store.save(s);
+    BOOST_REQUIRE(store.create_container_dir(s));
   }
   const int threads = 4, rounds = 50;
   std::vector<std::thread> workers;
@@ -280,7 +321,7 @@ BOOST_AUTO_TEST_CASE(lock_survives_removal_of_the_container) {
   TempDir tmp;
   core::StateStore store(tmp.path);
   auto holder = std::make_unique<os::FileLock>(store.lock("c"));
-  store.create_container_dir("c");
+  BOOST_REQUIRE(store.create_container_dir(sample_state("c")));
   std::atomic<bool> acquired{false}, release{false};
   std::thread waiter([&] {
     auto lock = store.lock("c");
@@ -363,7 +404,7 @@ BOOST_AUTO_TEST_CASE(live_status_on_a_fake_proc) {
 BOOST_AUTO_TEST_CASE(created_until_the_exec_fifo_is_gone) {
   TempDir tmp;
   core::StateStore store(tmp.path);
-  store.create_container_dir("c");
+  BOOST_REQUIRE(store.create_container_dir(sample_state("c")));
   core::State s = sample_state("c");
   s.pid = ::getpid();
   s.pid_start_time = *os::process_start_time(s.pid);
@@ -380,12 +421,11 @@ BOOST_AUTO_TEST_CASE(created_until_the_exec_fifo_is_gone) {
 BOOST_AUTO_TEST_CASE(creating_while_the_creator_lives) {
   TempDir tmp;
   core::StateStore store(tmp.path);
-  store.create_container_dir("c");
   core::State s = core::creating_state("c");
   BOOST_TEST(s.creator_pid == ::getpid());
   BOOST_TEST(s.creator_start_time == *os::process_start_time(::getpid()));
   BOOST_TEST(s.pid == 0);
-  store.save(s);
+  BOOST_REQUIRE(store.create_container_dir(s));
   auto back = store.load("c");
   BOOST_REQUIRE(back);
   BOOST_CHECK(*back == s);
@@ -426,10 +466,24 @@ BOOST_AUTO_TEST_CASE(try_lock_and_stale_locks) {
   BOOST_CHECK(store.try_lock("busy"));
   // Left by a create killed before mkdir: removed; one with a directory stays.
   { auto l = store.lock("kept"); }
-  store.create_container_dir("kept");
+  BOOST_REQUIRE(store.create_container_dir(sample_state("kept")));
+  // Left by a create killed while it filled its directory: removed with its lock.
+  { auto l = store.lock("half"); }
+  BOOST_REQUIRE(::mkdir(store.staging_path("half").c_str(), 0700) == 0);
+  os::write_file_atomic(store.staging_path("half") + "/state.json", "{}");
   store.forget_stale_locks();
   BOOST_CHECK(!os::path_exists(store.lock_path("busy")));
   BOOST_CHECK(os::path_exists(store.lock_path("kept")));
+  BOOST_CHECK(!os::path_exists(store.lock_path("half")));
+  BOOST_CHECK(!os::path_exists(store.staging_path("half")));
+  std::vector<std::string> want{"kept"};
+  BOOST_TEST(store.list_ids() == want, boost::test_tools::per_element());
+  // The next create of that ID does not mind one either.
+  { auto l = store.lock("half"); }
+  BOOST_REQUIRE(::mkdir(store.staging_path("half").c_str(), 0700) == 0);
+  os::write_file_atomic(store.staging_path("half") + "/state.json", "{}");
+  BOOST_REQUIRE(store.create_container_dir(sample_state("half")));
+  BOOST_CHECK(store.load_or_throw("half") == sample_state("half"));
 }
 
 namespace {
@@ -454,8 +508,7 @@ BOOST_AUTO_TEST_CASE(untrusted_state_is_refused) {
   core::StateStore mine(root);
   for (std::string id : {"a", "b"}) {
     auto l = mine.lock(id);
-    mine.create_container_dir(id);
-    mine.save(sample_state(id));
+    BOOST_REQUIRE(mine.create_container_dir(sample_state(id)));
     os::write_file_atomic(mine.config_path(id), "{}", 0600);
   }
   BOOST_REQUIRE(::mkfifo(mine.exec_fifo_path("a").c_str(), 0622) == 0);

@@ -150,4 +150,19 @@ BOOST_AUTO_TEST_CASE(start_time_parses_names_with_spaces_and_parens) {
   BOOST_TEST(os::process_state(42, d.path).value() == 'S');
 }
 
+BOOST_AUTO_TEST_CASE(innermost_pid_is_the_last_of_nspid) {
+  TempDir d;
+  os::mkdir_p(d.path + "/42");
+  os::mkdir_p(d.path + "/43");
+  os::mkdir_p(d.path + "/44");
+  os::write_file_atomic(d.path + "/42/status", "Name:\tsleep\nTgid:\t42\nNSpid:\t42\t7\t1\nNSpgid:\t42\t7\t1\n");
+  os::write_file_atomic(d.path + "/43/status", "Name:\tsh\nNSpid:\t43\n");
+  os::write_file_atomic(d.path + "/44/status", "Name:\told\nPid:\t44\n");  // before Linux 4.1
+  BOOST_TEST(os::innermost_pid(42, d.path).value() == 1);
+  BOOST_TEST(os::innermost_pid(43, d.path).value() == 43);
+  BOOST_TEST(!os::innermost_pid(44, d.path).has_value());
+  BOOST_TEST(!os::innermost_pid(45, d.path).has_value());
+  BOOST_TEST(os::innermost_pid(::getpid()).has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

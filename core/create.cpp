@@ -486,7 +486,8 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   }
   for (const auto& w : cgroup->create(resources)) log_warn(w);
   if (cgroup->driver() == cgroups::Driver::none && resources) {
-    std::string missing = cgroups::describe_missing_limits(*resources);
+    const auto& none = static_cast<const cgroups::NoneManager&>(*cgroup);
+    std::string missing = cgroups::describe_missing_limits(*resources, ctx.rootless ? none.remedy() : "");
     if (!missing.empty() && ctx.rootless) log_warn(missing);
     if (!missing.empty() && !ctx.rootless)
       throw os::Error("linux.resources: no cgroup file system at /sys/fs/cgroup, so the limits cannot be applied");

@@ -196,9 +196,11 @@ Check check_state_dir(const StateDirFacts& f) {
 Check check_cgroups(const CgroupFacts& f, bool rootless) {
   const std::string mode = cgroups::mode_name(f.mode);
   const std::string own = f.own_cgroup.empty() ? "?" : f.own_cgroup;
+  // The remedy the runs' warnings give too (cgroups::delegation_remedy).
+  const std::string remedy = cgroups::delegation_remedy({f.mode, f.delegated, f.user_bus, f.systemd_init});
   if (f.mode == cgroups::Mode::none)
     return make("cgroups", Status::warn, "no cgroup file system at /sys/fs/cgroup: containers run without limits",
-                "as root: mount cgroup2 on /sys/fs/cgroup");
+                remedy);
   if (!rootless) {
     if (f.mode == cgroups::Mode::v2)
       return make("cgroups", Status::ok,
@@ -206,16 +208,11 @@ Check check_cgroups(const CgroupFacts& f, bool rootless) {
     return make("cgroups", Status::ok, "cgroup " + mode + ": rrun uses the v1 controllers as root");
   }
   if (f.mode != cgroups::Mode::v2)
-    return make(
-        "cgroups", Status::warn,
-        "cgroup " + mode + ": v1 controllers are never delegated to users, so rootless containers run without limits",
-        "boot with cgroup v2 (`systemd.unified_cgroup_hierarchy=1` on the kernel command line) for rootless "
-        "limits");
+    return make("cgroups", Status::warn, "cgroup " + mode + ": rootless containers run without limits", remedy);
   if (f.delegated) {
     if (f.controllers.empty())
       return make("cgroups", Status::warn, "cgroup v2; " + own + " is delegated to you but offers no controllers",
-                  "ask for controllers in the parent's cgroup.subtree_control (systemd: "
-                  "`Delegate=cpu cpuset io memory pids` for user@.service)");
+                  remedy);
     return make("cgroups", Status::ok,
                 "cgroup v2; " + own + " is delegated to you; controllers: " + join(f.controllers));
   }
@@ -225,8 +222,7 @@ Check check_cgroups(const CgroupFacts& f, bool rootless) {
   return make("cgroups", Status::warn,
               "cgroup v2, but " + own +
                   " is not delegated to you and there is no user D-Bus: containers run without resource limits",
-              "run rrun under `systemd-run --user --scope -p Delegate=yes`, or have an administrator chown a cgroup "
-              "subtree (its cgroup.procs and cgroup.subtree_control) to you");
+              remedy);
 }
 
 Check check_kernel_overlay(const OverlayFacts& f) {
@@ -515,6 +511,7 @@ Facts gather_facts(const Request& req) {
   }
   const char* bus = std::getenv("DBUS_SESSION_BUS_ADDRESS");
   f.cgroup.user_bus = (bus && *bus) || (f.xdg.set && os::path_exists(f.xdg.value + "/bus"));
+  f.cgroup.systemd_init = cgroups::systemd_is_init();
 
   const std::string tmp = probe_tmp_base();
   f.overlay.where = tmp;

@@ -88,6 +88,7 @@ struct CgroupFacts {
   bool delegated = false;                // cgroups::v2_subtree_writable() of it
   std::vector<std::string> controllers;  // cgroups::available_controllers() of it
   bool user_bus = false;                 // a session D-Bus socket for systemd --user
+  bool systemd_init = false;             // cgroups::systemd_is_init()
 };
 Check check_cgroups(const CgroupFacts& f, bool rootless);
 

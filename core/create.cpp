@@ -222,9 +222,13 @@ userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
   in.gid = ::getegid();
   in.user_name = user_name(in.uid);
   in.rootless = rootless;
-  // Root in a user namespace writes maps itself: no subordinate ids to read.
-  if (rootless && in.uid != 0 &&
-      (in.uid_mappings.empty() || in.uid_mappings.size() > 1 || in.uid_mappings[0].size > 1)) {
+  // Root in a user namespace writes maps itself, and a single mapping of
+  // the caller's own ids needs none: no subordinate ids to read. Any other
+  // mapping is checked against them (and a refusal names them).
+  auto only_own = [](const std::vector<spec::IdMapping>& m, uint32_t own) {
+    return m.size() == 1 && m[0].size == 1 && m[0].host_id == own;
+  };
+  if (rootless && in.uid != 0 && !(only_own(in.uid_mappings, in.uid) && only_own(in.gid_mappings, in.gid))) {
     in.sub_uids = userns::subordinate_uids(in.user_name, in.uid);
     in.sub_gids = userns::subordinate_gids(in.user_name, in.uid);
   }

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -17,6 +16,8 @@
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
+
+#include <rrun/userns/advice.hpp>
 
 #include "state.hpp"
 #include "version.hpp"
@@ -113,35 +114,14 @@ Check check_idmap_tool(const IdmapToolFacts& f, bool rootless) {
               "as root: `chmod u+s " + f.path + "`, or `setcap " + cap + "=ep " + f.path + "`");
 }
 
-uint32_t next_free_subid_start(const std::string& text) {
-  uint64_t next = 100000;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    auto c1 = line.find(':');
-    auto c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
-    if (c2 == std::string::npos) continue;
-    uint64_t start = 0, count = 0;
-    const char* s = line.data() + c1 + 1;
-    auto r1 = std::from_chars(s, line.data() + c2, start);
-    auto r2 = std::from_chars(line.data() + c2 + 1, line.data() + line.size(), count);
-    if (r1.ec != std::errc() || r2.ec != std::errc()) continue;
-    next = std::max(next, start + count);
-  }
-  return next > UINT32_MAX - kWantedSubids ? 100000 : static_cast<uint32_t>(next);
-}
-
 Check check_subids(const SubidFacts& f, bool rootless) {
   const bool uid = f.kind != "subgid";
   const char* name = uid ? "subuid" : "subgid";
   const std::string file = uid ? "/etc/subuid" : "/etc/subgid";
   if (!rootless) return make(name, Status::ok, "not needed as root (root maps any id)");
   const std::string user = f.user.empty() ? "YOUR_USER" : f.user;
-  const uint64_t end = uint64_t(f.suggested_start) + kWantedSubids - 1;
-  const std::string line = user + ":" + std::to_string(f.suggested_start) + ":" + std::to_string(kWantedSubids);
-  const std::string usermod = std::string("usermod ") + (uid ? "--add-subuids " : "--add-subgids ") +
-                              std::to_string(f.suggested_start) + "-" + std::to_string(end) + " " + user;
+  const userns::CallerIds caller{uid ? userns::IdKind::uid : userns::IdKind::gid, 0, user, f.ranges, file};
+  const std::string add = userns::add_range_remedy(caller, f.suggested_start, userns::kDefaultSubids);
   if (!f.error.empty())
     return make(name, Status::warn, "could not read the subordinate ids: " + f.error,
                 "make " + file + " readable (mode 0644), or fix the libsubid source in /etc/nsswitch.conf");
@@ -149,21 +129,15 @@ Check check_subids(const SubidFacts& f, bool rootless) {
     return make(name, Status::warn,
                 "no subordinate " + std::string(uid ? "uids" : "gids") + " for " + user + " in " + file +
                     " (nor from libsubid): containers get a single mapping (your own id as root)",
-                "as root: add the line `" + line + "` to " + file + " (`" + usermod + "`)");
+                "as root: " + add);
   uint64_t total = 0;
-  std::string ranges;
-  for (const auto& r : f.ranges) {
-    total += r.count;
-    ranges +=
-        (ranges.empty() ? "" : ", ") + std::to_string(r.start) + "-" + std::to_string(uint64_t(r.start) + r.count - 1);
-  }
-  std::string detail = user + ": " + ranges + " (" + std::to_string(total) + " ids)";
-  if (total < kWantedSubids)
+  for (const auto& r : f.ranges) total += r.count;
+  std::string detail = user + ": " + userns::describe_ranges(f.ranges);
+  if (total < userns::kDefaultSubids)
     return make(name, Status::warn,
-                detail + "; fewer than " + std::to_string(kWantedSubids) +
+                detail + "; fewer than " + std::to_string(userns::kDefaultSubids) +
                     ": images with ids up to 65534 (nobody) will not fit",
-                "as root: give " + user + " a range of " + std::to_string(kWantedSubids) + " in " + file + " (`" +
-                    usermod + "`)");
+                "as root: give " + user + " a range of " + std::to_string(userns::kDefaultSubids) + ": " + add);
   return make(name, Status::ok, detail);
 }
 
@@ -440,7 +414,7 @@ SubidFacts subid_facts(const char* kind, const std::string& user, uid_t uid) {
     text = os::read_file_if_exists(is_uid ? "/etc/subuid" : "/etc/subgid").value_or("");
   } catch (const std::exception&) {
   }
-  f.suggested_start = next_free_subid_start(text);
+  f.suggested_start = userns::free_subid_start(text, userns::kDefaultSubids, f.ranges);
   return f;
 }
 

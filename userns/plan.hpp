@@ -26,7 +26,8 @@ struct PlanInput {
   bool rootless = false;
   std::vector<SubRange> sub_uids;  // the caller's subordinate ranges
   std::vector<SubRange> sub_gids;
-  // Only for messages: the files a missing range should be added to.
+  // Only for messages: the files a missing range should be added to, read
+  // (on the error path only) for a free range to propose.
   std::string subuid_path = "/etc/subuid";
   std::string subgid_path = "/etc/subgid";
 };
@@ -74,6 +75,9 @@ std::vector<spec::IdMapping> own_ids(const std::string& text);
 // - Rootless without mappings: container 0 is the caller, 1..N the first
 //   subordinate range (through the helpers); without a range a single
 //   mapping, setgroups denied.
+// A range outside the caller's ids is an os::Error that says which ids the
+// caller has, the largest mapping that fits them, and a range free in
+// /etc/subuid (/etc/subgid) for root to add (advice.hpp).
 // Malformed mappings (size 0, past the id space, more than 340 lines, only one
 // of the two maps given) are an os::Error naming the spec field.
 MappingPlan plan_mappings(const PlanInput& in);

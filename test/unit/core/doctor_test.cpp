@@ -109,13 +109,6 @@ BOOST_AUTO_TEST_CASE(subid_verdicts) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(next_free_subid_start_skips_every_range) {
-  BOOST_TEST(next_free_subid_start("") == 100000u);
-  BOOST_TEST(next_free_subid_start("a:100000:65536\nb:165536:65536\n") == 231072u);
-  BOOST_TEST(next_free_subid_start("# comment\nbad line\nc:10:20\n") == 100000u);
-  BOOST_TEST(next_free_subid_start("a:500000:10\nb:100000:65536\n") == 500010u);
-}
-
 BOOST_AUTO_TEST_CASE(runtime_and_state_dir_verdicts) {
   BOOST_TEST(check_xdg_runtime_dir({true, "/run/user/1000", true, true}, true, 1000).status == Status::ok);
   Check unset = check_xdg_runtime_dir({}, true, 1000);

@@ -24,6 +24,7 @@
 #include <rrun/os/file.hpp>
 #include <rrun/spec/parse.hpp>
 #include <rrun/userns/advice.hpp>
+#include <rrun/userns/plan.hpp>
 
 #include "sandbox_doc.hpp"
 #include "sandbox_etc.hpp"
@@ -121,6 +122,9 @@ spec::Spec base_spec(const SandboxDoc& d, const SandboxHost& host) {
       if (!mapped(s.linux->gid_mappings, gid))
         d.user_at.fail("gid " + std::to_string(gid) + userns::unmapped_user_hint(gid, s.linux->gid_mappings, cg));
     }
+    // rrun chose these mappings: without newuidmap they may become a single
+    // mapping of the caller's id (the core checks process.user still fits).
+    if (ranges) s.annotations[userns::kFallbackAnnotation] = "single";
   } else {
     s = spec::default_spec();
   }

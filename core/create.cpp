@@ -212,6 +212,17 @@ NamespacePlan plan_namespaces(const spec::Spec& spec, bool add_user_ns) {
   return ns;
 }
 
+// Whether annotation `key` is set; `value` is its only value, another one
+// is an error naming the annotation.
+bool annotation_is(const spec::Spec& spec, const char* key, const char* value) {
+  auto it = spec.annotations.find(key);
+  if (it == spec.annotations.end()) return false;
+  if (it->second != value)
+    throw os::Error(std::string("annotations.\"") + key + "\": unknown value \"" + it->second +
+                    "\"; the only value is \"" + value + "\"");
+  return true;
+}
+
 userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
   userns::PlanInput in;
   if (spec.linux) {
@@ -234,7 +245,18 @@ userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
   }
   if (!rootless && in.uid_mappings.empty())
     throw os::Error("linux.uidMappings: a new user namespace needs uidMappings and gidMappings when rrun runs as root");
-  return userns::plan_mappings(in);
+  in.replaceable = annotation_is(spec, userns::kFallbackAnnotation, "single");
+  if (spec.process) {
+    in.process_uid = spec.process->user.uid;
+    in.process_gid = spec.process->user.gid;
+    in.additional_gids = !spec.process->user.additional_gids.empty();
+  }
+  userns::MappingPlan plan = userns::plan_mappings(in);
+  // Settled before the clone, so that the rootfs is planned for the maps
+  // that will be written.
+  std::string fallback = userns::check_helpers(plan);
+  if (!fallback.empty()) log_warn(fallback + "; the container gets a single mapping of your own id");
+  return plan;
 }
 
 bool may_use_fuse(const rootfs::RootfsPlan& plan) {
@@ -413,13 +435,9 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   }
   plan.sysctl = plan_sysctl(spec);
   plan.unshare_flags = ns.unshare_flags;
-  if (auto it = spec.annotations.find(kLoopbackAnnotation); it != spec.annotations.end()) {
-    if (it->second != "up")
-      throw os::Error(std::string("annotations.\"") + kLoopbackAnnotation + "\": unknown value \"" + it->second +
-                      "\"; the only value is \"up\"");
-    // Only a network namespace of our own: a joined or the host's one is not ours to change.
+  // Only a network namespace of our own: a joined or the host's one is not ours to change.
+  if (annotation_is(spec, kLoopbackAnnotation, "up"))
     plan.loopback_up = ((ns.clone_flags | ns.unshare_flags) & CLONE_NEWNET) != 0;
-  }
   plan.joins = ns.joins;
   plan.new_user_ns = ns.new_user_ns;
   // Joined user namespace: become its root when it has one, as runc does.
@@ -527,6 +545,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   // 5. Drive it: cgroup, maps, hooks, ready.
   if (!in_cgroup) cgroup->apply(pid);
   if (maps) {
+    // Missing helpers were settled in the plan; these are helpers that fail.
     std::string fallback = userns::write_id_maps(pid, *maps);
     if (!fallback.empty()) log_warn(fallback + "; the container gets a single mapping of your own id");
   }

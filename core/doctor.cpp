@@ -18,6 +18,7 @@
 #include <rrun/os/file.hpp>
 
 #include <rrun/userns/advice.hpp>
+#include <rrun/userns/plan.hpp>
 
 #include "state.hpp"
 #include "version.hpp"
@@ -101,16 +102,15 @@ Check check_idmap_tool(const IdmapToolFacts& f, bool rootless) {
   const char* cap = f.tool == "newgidmap" ? "cap_setgid" : "cap_setuid";
   if (f.path.empty()) {
     if (!rootless) return make(name, Status::ok, "not installed; not needed as root (root writes any mapping)");
-    return make(name, Status::warn,
-                "not installed: containers get a single mapping (your own id as root), without subordinate ids",
+    return make(name, Status::warn, std::string("not installed: ") + userns::kWithoutHelpers,
                 "install it: `apt-get install uidmap` (Debian, Ubuntu) or `dnf install shadow-utils`");
   }
   if (f.setuid_root) return make(name, Status::ok, f.path + " (setuid root)");
   if (f.file_cap) return make(name, Status::ok, f.path + " (file capability " + std::string(cap) + ")");
   if (!rootless) return make(name, Status::ok, f.path + " (neither setuid nor capable; not needed as root)");
   return make(name, Status::warn,
-              f.path + " is neither setuid root nor has " + cap +
-                  ": it cannot map subordinate ids, so containers get a single mapping",
+              f.path + " is neither setuid root nor has " + cap + ": it cannot map subordinate ids, so " +
+                  userns::kWithoutHelpers,
               "as root: `chmod u+s " + f.path + "`, or `setcap " + cap + "=ep " + f.path + "`");
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <optional>
 
 #include <rrun/os/error.hpp>
 
@@ -155,6 +156,26 @@ std::string complaint(const Problem& p, const Problem* also) {
   throw os::Error(complaint(u, nullptr) + "; " + complaint(g, nullptr));
 }
 
+// The container id at which `map` puts host id `own`, if it does.
+std::optional<uint32_t> container_id_of(const std::vector<IdMapping>& map, uint32_t own) {
+  for (const IdMapping& m : map)
+    if (m.host_id <= own && own - m.host_id < m.size) return m.container_id + (own - m.host_id);
+  return std::nullopt;
+}
+
+// Whether a single mapping of the caller's own ids, where the plan puts
+// them, may replace the plan: rrun chose it, and process.user still maps.
+void allow_fallback(MappingPlan& plan, const PlanInput& in, bool rrun_chose) {
+  plan.rrun_chose = rrun_chose;
+  auto cu = container_id_of(plan.uid_map, plan.own_uid);
+  auto cg = container_id_of(plan.gid_map, plan.own_gid);
+  if (!cu || !cg) return;
+  plan.own_container_uid = *cu;
+  plan.own_container_gid = *cg;
+  plan.fallback_to_single = rrun_chose && plan.use_helpers && in.process_uid == *cu && in.process_gid == *cg &&
+                            !in.additional_gids;
+}
+
 // Container 0 is the caller; 1..N the first subordinate range, if any.
 std::vector<IdMapping> default_map(uint32_t own, const std::vector<SubRange>& subs) {
   std::vector<IdMapping> map{{0, own, 1}};
@@ -218,7 +239,7 @@ MappingPlan plan_mappings(const PlanInput& in) {
     if (privileged) return plan;
     plan.use_helpers = plan.uid_map.size() > 1 || plan.gid_map.size() > 1;
     plan.deny_setgroups = !plan.use_helpers;
-    plan.fallback_to_single = plan.use_helpers;
+    allow_fallback(plan, in, true);
     return plan;
   }
   if (in.uid_mappings.empty())
@@ -240,7 +261,15 @@ MappingPlan plan_mappings(const PlanInput& in) {
   Problem g = check_rootless(plan.gid_map, {IdKind::gid, in.gid, owner, in.sub_gids, in.subgid_path}, gk);
   if (u || g) throw_problems(u, g);
   plan.use_helpers = true;
+  allow_fallback(plan, in, in.replaceable);
   return plan;
+}
+
+void use_single_mapping(MappingPlan& plan, bool uid, bool gid) {
+  if (uid) plan.uid_map = {{plan.own_container_uid, plan.own_uid, 1}};
+  if (gid) plan.gid_map = {{plan.own_container_gid, plan.own_gid, 1}};
+  if (gid) plan.deny_setgroups = true;
+  if (uid && gid) plan.use_helpers = false;
 }
 
 }  // namespace rrun::userns

@@ -264,6 +264,35 @@ BOOST_AUTO_TEST_CASE(rootless_request_larger_than_the_range) {
              " (`usermod --add-subuids 165536-235535 alice`) and map 0 -> 1000, 1-70000 -> 165536-235535");
 }
 
+// The YAML front-end's mappings (kFallbackAnnotation): replaceable by the
+// single mapping of the caller's id, where the plan put it, while
+// process.user still maps; a user's own mappings never are.
+BOOST_AUTO_TEST_CASE(fallback_only_for_mappings_rrun_chose) {
+  const Map keep{{0, 100000, 1000}, {1000, 1000, 1}, {1001, 101000, 64536}};
+  PlanInput in = alice(keep, keep);
+  BOOST_TEST(!plan_mappings(in).fallback_to_single);
+  BOOST_TEST(!plan_mappings(in).rrun_chose);
+  in.replaceable = true;
+  MappingPlan p = plan_mappings(in);
+  BOOST_TEST(p.rrun_chose);
+  BOOST_TEST(!p.fallback_to_single);  // process.user is 0, which the single mapping (1000 -> 1000) leaves out
+  in.process_uid = in.process_gid = 1000;
+  p = plan_mappings(in);
+  BOOST_TEST(p.fallback_to_single);
+  BOOST_TEST(p.own_container_uid == 1000u);
+  rrun::userns::use_single_mapping(p, true, true);
+  BOOST_TEST(p.uid_map == (Map{{1000, 1000, 1}}), boost::test_tools::per_element());
+  BOOST_TEST(!p.use_helpers);
+  BOOST_TEST(p.deny_setgroups);
+  in.additional_gids = true;  // setgroups is denied with a single gid mapping
+  BOOST_TEST(!plan_mappings(in).fallback_to_single);
+  // rrun's own default (no mappings in the spec) asks the same of process.user.
+  PlanInput def = alice();
+  def.process_uid = 5;
+  BOOST_TEST(!plan_mappings(def).fallback_to_single);
+  BOOST_TEST(plan_mappings(def).rrun_chose);
+}
+
 BOOST_AUTO_TEST_CASE(rootless_user_without_name_is_named_by_uid) {
   PlanInput in = alice({{0, 1000, 1}, {1, 200000, 65536}}, {{0, 1000, 1}});
   in.user_name.clear();

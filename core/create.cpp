@@ -32,6 +32,7 @@
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
 #include <rrun/os/syscall.hpp>
+#include <rrun/rootfs/persistent_dir.hpp>
 #include <rrun/rootfs/plan.hpp>
 #include <rrun/spec/parse.hpp>
 #include <rrun/userns/idmap.hpp>
@@ -417,6 +418,13 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     ropts.gid_mappings = userns::own_ids(os::read_file("/proc/self/gid_map"));
   }
   plan.rootfs = rootfs::plan_rootfs(spec, bundle, ropts);
+  // overlay persistent:DIR: one container at a time (persistent_dir.hpp).
+  std::optional<std::string> persistent = rootfs::persistent_overlay_dir(spec.annotations);
+  std::optional<rootfs::PersistentDirClaim> claim;
+  if (persistent) claim.emplace(*persistent, req.id, store.root());
+  Guard release_persistent([&] {
+    if (persistent) rootfs::release_persistent_dir(*persistent, req.id, store.root());
+  });
   plan.process = plan_process(proc, spec.linux ? spec.linux->personality : std::nullopt);
   std::vector<std::string> warnings;
   plan.caps = plan_capabilities(proc.capabilities, read_last_cap(), &warnings);
@@ -562,6 +570,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   auto start_time = os::process_start_time(c.pid);
   if (!start_time) throw os::Error("container init exited during create");
   st.pid_start_time = *start_time;
+  if (claim) claim->record(c.pid, *start_time);
   FuseOverlays fuse(plan.rootfs, store.container_dir(req.id), ns.new_user_ns || ns.joined_user_ns);
   fuse.expect(parent_end.get(), Msg::rootfs_ready);
   if (spec.hooks) poststop_state = hook_state_json(st, Status::stopped);
@@ -589,6 +598,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   fuse.commit();
   send_or_throw(parent_end.get(), Msg::committed);
   kill_init.dismiss();
+  release_persistent.dismiss();
   destroy_cgroup.dismiss();
   remove_dir.dismiss();
   poststop.dismiss();

@@ -159,19 +159,11 @@ std::string user_name(uid_t uid) {
 
 // ---------------------------------------------------------------- liveness
 
-bool process_alive(pid_t pid, uint64_t start_time, const std::string& proc_root) {
-  if (pid <= 0) return false;
-  auto start = os::process_start_time(pid, proc_root);
-  if (!start || *start != start_time) return false;
-  auto letter = os::process_state(pid, proc_root);
-  return letter && *letter != 'Z' && *letter != 'X' && *letter != 'x';
-}
-
 Status live_status(const State& s, const std::string& proc_root) {
   if (s.status == Status::stopped) return Status::stopped;
   if (s.status == Status::creating)
-    return process_alive(s.creator_pid, s.creator_start_time, proc_root) ? Status::creating : Status::stopped;
-  return process_alive(s.pid, s.pid_start_time, proc_root) ? s.status : Status::stopped;
+    return os::process_alive(s.creator_pid, s.creator_start_time, proc_root) ? Status::creating : Status::stopped;
+  return os::process_alive(s.pid, s.pid_start_time, proc_root) ? s.status : Status::stopped;
 }
 
 State creating_state(const std::string& id) {

@@ -47,4 +47,12 @@ std::optional<uint64_t> process_start_time(pid_t pid, const std::string& proc_ro
   return static_cast<uint64_t>(v);
 }
 
+bool process_alive(pid_t pid, uint64_t start_time, const std::string& proc_root) {
+  if (pid <= 0) return false;
+  auto start = process_start_time(pid, proc_root);
+  if (!start || *start != start_time) return false;
+  auto letter = process_state(pid, proc_root);
+  return letter && *letter != 'Z' && *letter != 'X' && *letter != 'x';
+}
+
 }  // namespace rrun::os

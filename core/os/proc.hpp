@@ -17,4 +17,8 @@ std::optional<uint64_t> process_start_time(pid_t pid, const std::string& proc_ro
 // The state letter of /proc/PID/stat (R, S, D, Z, T, ...), or nullopt.
 std::optional<char> process_state(pid_t pid, const std::string& proc_root = "/proc");
 
+// Whether `pid` is the process that started at `start_time` and has not
+// exited (a zombie has: its namespaces and mounts are gone).
+bool process_alive(pid_t pid, uint64_t start_time, const std::string& proc_root = "/proc");
+
 }  // namespace rrun::os

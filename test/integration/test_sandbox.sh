@@ -176,3 +176,16 @@ expect_eq "$out" "2" "second run"
 [[ -d "$S/changes" ]] || fail "no $S/changes directory"
 expect_eq "$(snapshot)" "$before" "the rootfs after the persistent sandbox"
 assert_no_leftovers
+
+step "overlay: persistent:DIR is one sandbox's at a time; its owner can remove it after"
+printf 'rootfs: rootfs\noverlay: persistent:changes\ncommand: [sleep, "600"]\n' >"$S/persistent-long.yaml"
+expect_ok rr run -d -f "$S/persistent-long.yaml" long </dev/null
+expect_fail_with "overlay persistent:$S/changes: \`$S/changes\` is in use by container \`long\`" -- \
+  rr run -f "$S/persistent.yaml"
+expect_ok rr delete -f long
+expect_ok rr run -f "$S/persistent.yaml"
+expect_eq "$out" "3" "the run after the other sandbox"
+assert_no_leftovers
+# No chmod, no unshare: the kernel's mode-000 work/work is gone.
+[[ ! -e "$S/changes/work/work" ]] || fail "the kernel's work/work left in $S/changes"
+rm -rf "$S/changes" || fail "rm -rf of the persistent directory by its owner: $(find "$S/changes" -printf '%p %m %u\n')"

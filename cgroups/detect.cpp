@@ -1,6 +1,7 @@
 #include "detect.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -143,6 +144,44 @@ std::vector<std::string> available_controllers(const std::string& cgroup_dir) {
   auto text = os::read_file_if_exists(cgroup_dir + "/cgroup.controllers");
   if (!text) return out;
   return os::words(*text);
+}
+
+namespace {
+
+const char* const kChownSubtree =
+    "have an administrator delegate a cgroup v2 subtree to you (chown the directory, its cgroup.procs, "
+    "cgroup.subtree_control and cgroup.threads)";
+
+}  // namespace
+
+std::string delegation_remedy(const DelegationFacts& f) {
+  if (f.mode == Mode::none) return "as root: mount cgroup2 on /sys/fs/cgroup";
+  if (f.mode != Mode::v2) {
+    const std::string why = "cgroup v1 controllers are never delegated to users; ";
+    if (f.systemd_init)
+      return why + "as root: boot with cgroup v2 (`systemd.unified_cgroup_hierarchy=1` on the kernel command line)";
+    return why +
+           "as root: have the host mount cgroup v2 alone at boot (cgroup2 on /sys/fs/cgroup, `cgroup_no_v1=all` on "
+           "the kernel command line), then delegate a subtree to the user (chown the directory, its cgroup.procs, "
+           "cgroup.subtree_control and cgroup.threads)";
+  }
+  if (f.delegated) {
+    if (f.systemd_init)
+      return "as root: delegate the controllers to user sessions (`Delegate=cpu cpuset io memory pids` in a drop-in "
+             "for user@.service)";
+    return "have an administrator enable the controllers in the parent's cgroup.subtree_control";
+  }
+  if (f.user_manager) return std::string("run rrun under `systemd-run --user --scope -p Delegate=yes rrun ...`, or ") + kChownSubtree;
+  if (f.systemd_init)
+    return std::string("start your systemd user manager (log in through a PAM session, or as root `loginctl "
+                       "enable-linger USER`): rrun then asks it for a delegated scope; or ") +
+           kChownSubtree;
+  return kChownSubtree;
+}
+
+bool systemd_is_init(const std::string& run_root) {
+  struct stat st {};
+  return ::lstat((run_root + "/systemd/system").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 }  // namespace rrun::cgroups

@@ -81,4 +81,30 @@ bool v2_subtree_writable(const std::string& cgroup_dir);
 // empty when the file is missing.
 std::vector<std::string> available_controllers(const std::string& cgroup_dir);
 
+// What lets an unprivileged user's containers have cgroup limits on this
+// host: one remedy, used by `rrun doctor` and by every warning and error
+// about limits that a rootless container could not get.
+struct DelegationFacts {
+  Mode mode = Mode::none;
+  bool delegated = false;     // our v2 cgroup is delegated (then only controllers can be missing)
+  bool user_manager = false;  // a systemd user manager answers on the user bus
+  bool systemd_init = false;  // systemd runs the host (systemd_is_init)
+};
+
+// - no cgroup file system: mount cgroup2 on /sys/fs/cgroup;
+// - v1 or hybrid: v1 controllers are never delegated: boot with cgroup v2
+//   (the systemd kernel option where systemd runs the host, else mount
+//   cgroup2 alone at boot and delegate a subtree);
+// - v2, nothing delegated: `systemd-run --user --scope -p Delegate=yes` when
+//   a user manager answers; where systemd runs the host but no user manager
+//   does, start one (a PAM login, `loginctl enable-linger`); always: an
+//   administrator chowns a subtree to the user;
+// - v2, delegated without the controllers: enable them for the user's
+//   subtree (systemd's `Delegate=` for user@.service, or the parent's
+//   cgroup.subtree_control).
+std::string delegation_remedy(const DelegationFacts& f);
+
+// Whether systemd is the init: RUN_ROOT/systemd/system is a directory (sd_booted()).
+bool systemd_is_init(const std::string& run_root = "/run");
+
 }  // namespace rrun::cgroups

@@ -15,38 +15,57 @@ namespace rrun::cgroups {
 
 namespace {
 
-const char* const kDelegationHint =
-    "to get a delegated cgroup, run rrun under `systemd-run --user --scope -p Delegate=yes rrun ...`, "
-    "or ask an administrator to delegate a cgroup v2 subtree to you (chown the directory, its cgroup.procs, "
-    "cgroup.subtree_control and cgroup.threads)";
-
 std::string basename(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// Our own cgroup and whether it is delegated to us.
+struct OwnCgroup {
+  Mode mode = Mode::none;
+  std::string self_text;  // /proc/self/cgroup
+  std::string own;        // the v2 path, "" on other modes
+  std::string own_dir;
+  bool own_is_leaf = false;  // rootless in the leaf an earlier rrun made: the delegation is its parent
+  bool delegated = false;
+};
+
+OwnCgroup find_own_cgroup(const Roots& roots, std::optional<Mode> mode, bool rootless) {
+  OwnCgroup o;
+  o.mode = mode ? *mode : detect_mode(roots.cgroup_root);
+  try {
+    o.self_text = os::read_file_if_exists(roots.proc_self_cgroup).value_or("");
+  } catch (const std::exception&) {
+  }
+  o.own = o.mode == Mode::v2 ? own_cgroup_v2(o.self_text) : "";
+  o.own_dir = o.own.empty() ? "" : cgfs::clean(roots.cgroup_root + "/" + o.own);
+  if (o.mode == Mode::v2 && !o.own.empty()) {
+    if (rootless && basename(o.own) == kLeafName && o.own != "/" + std::string(kLeafName) &&
+        v2_subtree_writable(cgfs::dirname(o.own_dir)))
+      o.own_is_leaf = true;
+    o.delegated = v2_subtree_writable(o.own_is_leaf ? cgfs::dirname(o.own_dir) : o.own_dir);
+  }
+  return o;
+}
+
 }  // namespace
+
+std::string delegation_remedy_here(const Roots& roots) {
+  OwnCgroup o = find_own_cgroup(roots, std::nullopt, true);
+  DelegationFacts f{o.mode, o.delegated, false, systemd_is_init()};
+  if (o.mode == Mode::v2 && !o.delegated) f.user_manager = systemd_bus_reachable(true);
+  return delegation_remedy(f);
+}
 
 std::unique_ptr<Manager> make_manager(const ManagerRequest& req) {
   const Roots& roots = req.roots;
-  Mode mode = req.mode ? *req.mode : detect_mode(roots.cgroup_root);
-  std::string self_text;
-  try {
-    self_text = os::read_file_if_exists(roots.proc_self_cgroup).value_or("");
-  } catch (const std::exception&) {
-  }
-  std::string own = mode == Mode::v2 ? own_cgroup_v2(self_text) : "";
-  std::string own_dir = own.empty() ? "" : cgfs::clean(roots.cgroup_root + "/" + own);
-
-  // Rootless in the leaf an earlier rrun made: the delegation is its parent.
-  bool own_is_leaf = false;
-  bool delegated = false;
-  if (mode == Mode::v2 && !own.empty()) {
-    if (req.rootless && basename(own) == kLeafName && own != "/" + std::string(kLeafName) &&
-        v2_subtree_writable(cgfs::dirname(own_dir)))
-      own_is_leaf = true;
-    delegated = v2_subtree_writable(own_is_leaf ? cgfs::dirname(own_dir) : own_dir);
-  }
+  const OwnCgroup o = find_own_cgroup(roots, req.mode, req.rootless);
+  const Mode mode = o.mode;
+  const std::string& self_text = o.self_text;
+  const std::string& own = o.own;
+  const std::string& own_dir = o.own_dir;
+  const bool own_is_leaf = o.own_is_leaf;
+  const bool delegated = o.delegated;
 
   bool want_systemd = req.systemd_flag || is_systemd_cgroups_path(req.cgroups_path);
   DetectInput in;
@@ -71,7 +90,9 @@ std::unique_ptr<Manager> make_manager(const ManagerRequest& req) {
 
   switch (driver) {
     case Driver::none:
-      return std::make_unique<NoneManager>();
+      if (!req.rootless) return std::make_unique<NoneManager>();
+      return std::make_unique<NoneManager>(
+          delegation_remedy({mode, delegated, in.has_dbus_session, systemd_is_init()}));
     case Driver::systemd: {
       if (!in.has_dbus_session) {
         if (bus_why.empty()) bus_why = "not reachable";
@@ -119,7 +140,7 @@ std::unique_ptr<Manager> open_manager(const std::string& driver, const std::stri
   throw os::Error("unknown cgroup driver " + os::quote(driver) + " (known: v2, systemd, v1, none)");
 }
 
-std::string describe_missing_limits(const spec::Resources& r) {
+std::string describe_missing_limits(const spec::Resources& r, const std::string& remedy) {
   std::vector<std::string> limits = requested_limits(r);
   if (limits.empty()) return "";
   std::string msg = "no cgroup is delegated to this user, so these limits were not applied: ";
@@ -127,15 +148,21 @@ std::string describe_missing_limits(const spec::Resources& r) {
     if (i) msg += ", ";
     msg += limits[i];
   }
-  return msg + "; " + kDelegationHint;
+  return msg + "; to get a delegated cgroup: " + remedy;
+}
+
+std::string NoneManager::remedy() const {
+  return remedy_.empty() ? delegation_remedy_here() : remedy_;
 }
 
 void NoneManager::freeze() {
-  throw os::Error(std::string("cannot pause the container: it has no cgroup (none driver); ") + kDelegationHint);
+  throw os::Error("cannot pause the container: it has no cgroup (none driver); to get a delegated cgroup: " +
+                  remedy());
 }
 
 void NoneManager::thaw() {
-  throw os::Error(std::string("cannot resume the container: it has no cgroup (none driver); ") + kDelegationHint);
+  throw os::Error("cannot resume the container: it has no cgroup (none driver); to get a delegated cgroup: " +
+                  remedy());
 }
 
 }  // namespace rrun::cgroups

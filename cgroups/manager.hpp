@@ -222,14 +222,23 @@ std::unique_ptr<Manager> make_manager(const ManagerRequest& req);
 std::unique_ptr<Manager> open_manager(const std::string& driver, const std::string& path, const Roots& roots = {});
 
 // The human message for the none driver: which limits `r` asks for that were
-// not applied, and how to get a delegated cgroup. "" when `r` asks for none.
-std::string describe_missing_limits(const spec::Resources& r);
+// not applied, and `remedy` (NoneManager::remedy()). "" when `r` asks for none.
+std::string describe_missing_limits(const spec::Resources& r, const std::string& remedy);
+
+// delegation_remedy() for this host and a rootless caller, measured now
+// (the bus is asked only when nothing is delegated on v2).
+std::string delegation_remedy_here(const Roots& roots = {});
 
 // Running without cgroups: apply/set/destroy do nothing, pids() and stats()
 // are empty, kill_all does nothing (the caller signals the init instead).
 // freeze/thaw throw os::Error: pausing needs a cgroup.
 class NoneManager final : public Manager {
  public:
+  // `remedy`: how to get a delegated cgroup here, as make_manager found it;
+  // "" to measure it when needed.
+  explicit NoneManager(std::string remedy = "") : remedy_(std::move(remedy)) {}
+  std::string remedy() const;
+
   Driver driver() const override { return Driver::none; }
   std::string path() const override { return ""; }
   std::vector<std::string> create(const spec::Resources*) override { return {}; }
@@ -243,6 +252,9 @@ class NoneManager final : public Manager {
   std::vector<pid_t> pids() const override { return {}; }
   Stats stats() const override { return {}; }
   void destroy() override {}
+
+ private:
+  std::string remedy_;
 };
 
 }  // namespace rrun::cgroups

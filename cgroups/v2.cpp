@@ -46,9 +46,6 @@ std::vector<std::string> read_words(const std::string& dir, const std::string& f
   return os::words(*text);
 }
 
-const char* const kHint =
-    "ask for a cgroup with that controller delegated (`systemd-run --user --scope -p Delegate=yes`, or an "
-    "administrator enabling it in the parent's cgroup.subtree_control)";
 
 }  // namespace
 
@@ -181,7 +178,9 @@ std::vector<std::string> V2Manager::create(const spec::Resources* r) {
                            " (cgroup.controllers: " + words(offered) + ")";
         if (!rootless_) throw os::Error("linux.resources: " + what);
         missing_.push_back(c);
-        warnings.push_back(what + ", so the " + c + " limits were not applied; " + kHint);
+        // Rootless in a delegated subtree: the controller is what is missing.
+        warnings.push_back(what + ", so the " + c + " limits were not applied; " +
+                           delegation_remedy({Mode::v2, true, false, systemd_is_init()}));
       }
       for (const auto& c : ctrls.wanted)
         if (contains(offered, c)) want.push_back(c);

@@ -23,6 +23,8 @@
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
 #include <rrun/spec/parse.hpp>
+#include <rrun/userns/advice.hpp>
+#include <rrun/userns/plan.hpp>
 
 #include "sandbox_doc.hpp"
 #include "sandbox_etc.hpp"
@@ -112,16 +114,17 @@ spec::Spec base_spec(const SandboxDoc& d, const SandboxHost& host) {
       s.linux->gid_mappings = subid_root_map(host.gid, host.sub_gids.front());
     }
     if (d.user == UserMode::ids) {
-      auto hint = [&](const char* file, uint32_t id) {
-        return " is not mapped in the sandbox's user namespace: only 0 (you)" +
-               std::string(s.linux->uid_mappings.size() > 1 ? " and your subordinate range" : "") +
-               " are; add a range for " + (host.user_name.empty() ? "you" : host.user_name) + " to " + file +
-               " (e.g. `" + (host.user_name.empty() ? std::to_string(host.uid) : host.user_name) +
-               ":100000:65536`) or use `user: root`" + (id == host.uid ? " or `user: keep`" : "");
-      };
-      if (!mapped(s.linux->uid_mappings, uid)) d.user_at.fail("uid " + std::to_string(uid) + hint("/etc/subuid", uid));
-      if (!mapped(s.linux->gid_mappings, gid)) d.user_at.fail("gid " + std::to_string(gid) + hint("/etc/subgid", gid));
+      const std::string owner = host.user_name.empty() ? std::to_string(host.uid) : host.user_name;
+      const userns::CallerIds cu{userns::IdKind::uid, host.uid, owner, host.sub_uids, "/etc/subuid"};
+      const userns::CallerIds cg{userns::IdKind::gid, host.gid, owner, host.sub_gids, "/etc/subgid"};
+      if (!mapped(s.linux->uid_mappings, uid))
+        d.user_at.fail("uid " + std::to_string(uid) + userns::unmapped_user_hint(uid, s.linux->uid_mappings, cu));
+      if (!mapped(s.linux->gid_mappings, gid))
+        d.user_at.fail("gid " + std::to_string(gid) + userns::unmapped_user_hint(gid, s.linux->gid_mappings, cg));
     }
+    // rrun chose these mappings: without newuidmap they may become a single
+    // mapping of the caller's id (the core checks process.user still fits).
+    if (ranges) s.annotations[userns::kFallbackAnnotation] = "single";
   } else {
     s = spec::default_spec();
   }

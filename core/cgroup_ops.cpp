@@ -156,8 +156,8 @@ void update_container(const Context& ctx, const UpdateRequest& req) {
   require(l, "update", {Status::created, Status::running, Status::paused});
   if (l.cgroup->driver() == cgroups::Driver::none)
     throw os::Error("cannot update container " + os::quote(req.id) +
-                    ": it has no cgroup (rootless without a delegated cgroup); " +
-                    "run rrun under `systemd-run --user --scope -p Delegate=yes` or in a delegated cgroup v2 subtree");
+                    ": it has no cgroup (rootless without a delegated cgroup); to get a delegated cgroup: " +
+                    cgroups::delegation_remedy_here());
   spec::Spec spec = load_container_spec(store, req.id);
   if (!spec.linux) spec.linux.emplace();
   spec::Resources merged = spec.linux->resources.value_or(spec::Resources{});

@@ -32,6 +32,7 @@
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
 #include <rrun/os/syscall.hpp>
+#include <rrun/rootfs/persistent_dir.hpp>
 #include <rrun/rootfs/plan.hpp>
 #include <rrun/spec/parse.hpp>
 #include <rrun/userns/idmap.hpp>
@@ -212,6 +213,17 @@ NamespacePlan plan_namespaces(const spec::Spec& spec, bool add_user_ns) {
   return ns;
 }
 
+// Whether annotation `key` is set; `value` is its only value, another one
+// is an error naming the annotation.
+bool annotation_is(const spec::Spec& spec, const char* key, const char* value) {
+  auto it = spec.annotations.find(key);
+  if (it == spec.annotations.end()) return false;
+  if (it->second != value)
+    throw os::Error(std::string("annotations.\"") + key + "\": unknown value \"" + it->second +
+                    "\"; the only value is \"" + value + "\"");
+  return true;
+}
+
 userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
   userns::PlanInput in;
   if (spec.linux) {
@@ -222,15 +234,30 @@ userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
   in.gid = ::getegid();
   in.user_name = user_name(in.uid);
   in.rootless = rootless;
-  // Root in a user namespace writes maps itself: no subordinate ids to read.
-  if (rootless && in.uid != 0 &&
-      (in.uid_mappings.empty() || in.uid_mappings.size() > 1 || in.uid_mappings[0].size > 1)) {
+  // Root in a user namespace writes maps itself, and a single mapping of
+  // the caller's own ids needs none: no subordinate ids to read. Any other
+  // mapping is checked against them (and a refusal names them).
+  auto only_own = [](const std::vector<spec::IdMapping>& m, uint32_t own) {
+    return m.size() == 1 && m[0].size == 1 && m[0].host_id == own;
+  };
+  if (rootless && in.uid != 0 && !(only_own(in.uid_mappings, in.uid) && only_own(in.gid_mappings, in.gid))) {
     in.sub_uids = userns::subordinate_uids(in.user_name, in.uid);
     in.sub_gids = userns::subordinate_gids(in.user_name, in.uid);
   }
   if (!rootless && in.uid_mappings.empty())
     throw os::Error("linux.uidMappings: a new user namespace needs uidMappings and gidMappings when rrun runs as root");
-  return userns::plan_mappings(in);
+  in.replaceable = annotation_is(spec, userns::kFallbackAnnotation, "single");
+  if (spec.process) {
+    in.process_uid = spec.process->user.uid;
+    in.process_gid = spec.process->user.gid;
+    in.additional_gids = !spec.process->user.additional_gids.empty();
+  }
+  userns::MappingPlan plan = userns::plan_mappings(in);
+  // Settled before the clone, so that the rootfs is planned for the maps
+  // that will be written.
+  std::string fallback = userns::check_helpers(plan);
+  if (!fallback.empty()) log_warn(fallback + "; the container gets a single mapping of your own id");
+  return plan;
 }
 
 bool may_use_fuse(const rootfs::RootfsPlan& plan) {
@@ -407,6 +434,13 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     ropts.gid_mappings = userns::own_ids(os::read_file("/proc/self/gid_map"));
   }
   plan.rootfs = rootfs::plan_rootfs(spec, bundle, ropts);
+  // overlay persistent:DIR: one container at a time (persistent_dir.hpp).
+  std::optional<std::string> persistent = rootfs::persistent_overlay_dir(spec.annotations);
+  std::optional<rootfs::PersistentDirClaim> claim;
+  if (persistent) claim.emplace(*persistent, req.id, store.root());
+  Guard release_persistent([&] {
+    if (persistent) rootfs::release_persistent_dir(*persistent, req.id, store.root());
+  });
   plan.process = plan_process(proc, spec.linux ? spec.linux->personality : std::nullopt);
   std::vector<std::string> warnings;
   plan.caps = plan_capabilities(proc.capabilities, read_last_cap(), &warnings);
@@ -425,13 +459,9 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   }
   plan.sysctl = plan_sysctl(spec);
   plan.unshare_flags = ns.unshare_flags;
-  if (auto it = spec.annotations.find(kLoopbackAnnotation); it != spec.annotations.end()) {
-    if (it->second != "up")
-      throw os::Error(std::string("annotations.\"") + kLoopbackAnnotation + "\": unknown value \"" + it->second +
-                      "\"; the only value is \"up\"");
-    // Only a network namespace of our own: a joined or the host's one is not ours to change.
+  // Only a network namespace of our own: a joined or the host's one is not ours to change.
+  if (annotation_is(spec, kLoopbackAnnotation, "up"))
     plan.loopback_up = ((ns.clone_flags | ns.unshare_flags) & CLONE_NEWNET) != 0;
-  }
   plan.joins = ns.joins;
   plan.new_user_ns = ns.new_user_ns;
   // Joined user namespace: become its root when it has one, as runc does.
@@ -503,7 +533,8 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   }
   for (const auto& w : cgroup->create(resources)) log_warn(w);
   if (cgroup->driver() == cgroups::Driver::none && resources) {
-    std::string missing = cgroups::describe_missing_limits(*resources);
+    const auto& none = static_cast<const cgroups::NoneManager&>(*cgroup);
+    std::string missing = cgroups::describe_missing_limits(*resources, ctx.rootless ? none.remedy() : "");
     if (!missing.empty() && ctx.rootless) log_warn(missing);
     if (!missing.empty() && !ctx.rootless)
       throw os::Error("linux.resources: no cgroup file system at /sys/fs/cgroup, so the limits cannot be applied");
@@ -539,6 +570,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   // 5. Drive it: cgroup, maps, hooks, ready.
   if (!in_cgroup) cgroup->apply(pid);
   if (maps) {
+    // Missing helpers were settled in the plan; these are helpers that fail.
     std::string fallback = userns::write_id_maps(pid, *maps);
     if (!fallback.empty()) log_warn(fallback + "; the container gets a single mapping of your own id");
   }
@@ -555,6 +587,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   auto start_time = os::process_start_time(c.pid);
   if (!start_time) throw os::Error("container init exited during create");
   st.pid_start_time = *start_time;
+  if (claim) claim->record(c.pid, *start_time);
   FuseOverlays fuse(plan.rootfs, store.container_dir(req.id), ns.new_user_ns || ns.joined_user_ns);
   fuse.expect(parent_end.get(), Msg::rootfs_ready);
   if (spec.hooks) poststop_state = hook_state_json(st, Status::stopped);
@@ -582,6 +615,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   fuse.commit();
   send_or_throw(parent_end.get(), Msg::committed);
   kill_init.dismiss();
+  release_persistent.dismiss();
   destroy_cgroup.dismiss();
   remove_dir.dismiss();
   poststop.dismiss();

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -17,6 +16,9 @@
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
+
+#include <rrun/userns/advice.hpp>
+#include <rrun/userns/plan.hpp>
 
 #include "state.hpp"
 #include "version.hpp"
@@ -100,36 +102,16 @@ Check check_idmap_tool(const IdmapToolFacts& f, bool rootless) {
   const char* cap = f.tool == "newgidmap" ? "cap_setgid" : "cap_setuid";
   if (f.path.empty()) {
     if (!rootless) return make(name, Status::ok, "not installed; not needed as root (root writes any mapping)");
-    return make(name, Status::warn,
-                "not installed: containers get a single mapping (your own id as root), without subordinate ids",
+    return make(name, Status::warn, std::string("not installed: ") + userns::kWithoutHelpers,
                 "install it: `apt-get install uidmap` (Debian, Ubuntu) or `dnf install shadow-utils`");
   }
   if (f.setuid_root) return make(name, Status::ok, f.path + " (setuid root)");
   if (f.file_cap) return make(name, Status::ok, f.path + " (file capability " + std::string(cap) + ")");
   if (!rootless) return make(name, Status::ok, f.path + " (neither setuid nor capable; not needed as root)");
   return make(name, Status::warn,
-              f.path + " is neither setuid root nor has " + cap +
-                  ": it cannot map subordinate ids, so containers get a single mapping",
+              f.path + " is neither setuid root nor has " + cap + ": it cannot map subordinate ids, so " +
+                  userns::kWithoutHelpers,
               "as root: `chmod u+s " + f.path + "`, or `setcap " + cap + "=ep " + f.path + "`");
-}
-
-uint32_t next_free_subid_start(const std::string& text) {
-  uint64_t next = 100000;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    auto c1 = line.find(':');
-    auto c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
-    if (c2 == std::string::npos) continue;
-    uint64_t start = 0, count = 0;
-    const char* s = line.data() + c1 + 1;
-    auto r1 = std::from_chars(s, line.data() + c2, start);
-    auto r2 = std::from_chars(line.data() + c2 + 1, line.data() + line.size(), count);
-    if (r1.ec != std::errc() || r2.ec != std::errc()) continue;
-    next = std::max(next, start + count);
-  }
-  return next > UINT32_MAX - kWantedSubids ? 100000 : static_cast<uint32_t>(next);
 }
 
 Check check_subids(const SubidFacts& f, bool rootless) {
@@ -138,10 +120,8 @@ Check check_subids(const SubidFacts& f, bool rootless) {
   const std::string file = uid ? "/etc/subuid" : "/etc/subgid";
   if (!rootless) return make(name, Status::ok, "not needed as root (root maps any id)");
   const std::string user = f.user.empty() ? "YOUR_USER" : f.user;
-  const uint64_t end = uint64_t(f.suggested_start) + kWantedSubids - 1;
-  const std::string line = user + ":" + std::to_string(f.suggested_start) + ":" + std::to_string(kWantedSubids);
-  const std::string usermod = std::string("usermod ") + (uid ? "--add-subuids " : "--add-subgids ") +
-                              std::to_string(f.suggested_start) + "-" + std::to_string(end) + " " + user;
+  const userns::CallerIds caller{uid ? userns::IdKind::uid : userns::IdKind::gid, 0, user, f.ranges, file};
+  const std::string add = userns::add_range_remedy(caller, f.suggested_start, userns::kDefaultSubids);
   if (!f.error.empty())
     return make(name, Status::warn, "could not read the subordinate ids: " + f.error,
                 "make " + file + " readable (mode 0644), or fix the libsubid source in /etc/nsswitch.conf");
@@ -149,21 +129,15 @@ Check check_subids(const SubidFacts& f, bool rootless) {
     return make(name, Status::warn,
                 "no subordinate " + std::string(uid ? "uids" : "gids") + " for " + user + " in " + file +
                     " (nor from libsubid): containers get a single mapping (your own id as root)",
-                "as root: add the line `" + line + "` to " + file + " (`" + usermod + "`)");
+                "as root: " + add);
   uint64_t total = 0;
-  std::string ranges;
-  for (const auto& r : f.ranges) {
-    total += r.count;
-    ranges +=
-        (ranges.empty() ? "" : ", ") + std::to_string(r.start) + "-" + std::to_string(uint64_t(r.start) + r.count - 1);
-  }
-  std::string detail = user + ": " + ranges + " (" + std::to_string(total) + " ids)";
-  if (total < kWantedSubids)
+  for (const auto& r : f.ranges) total += r.count;
+  std::string detail = user + ": " + userns::describe_ranges(f.ranges);
+  if (total < userns::kDefaultSubids)
     return make(name, Status::warn,
-                detail + "; fewer than " + std::to_string(kWantedSubids) +
+                detail + "; fewer than " + std::to_string(userns::kDefaultSubids) +
                     ": images with ids up to 65534 (nobody) will not fit",
-                "as root: give " + user + " a range of " + std::to_string(kWantedSubids) + " in " + file + " (`" +
-                    usermod + "`)");
+                "as root: give " + user + " a range of " + std::to_string(userns::kDefaultSubids) + ": " + add);
   return make(name, Status::ok, detail);
 }
 
@@ -196,9 +170,11 @@ Check check_state_dir(const StateDirFacts& f) {
 Check check_cgroups(const CgroupFacts& f, bool rootless) {
   const std::string mode = cgroups::mode_name(f.mode);
   const std::string own = f.own_cgroup.empty() ? "?" : f.own_cgroup;
+  // The remedy the runs' warnings give too (cgroups::delegation_remedy).
+  const std::string remedy = cgroups::delegation_remedy({f.mode, f.delegated, f.user_bus, f.systemd_init});
   if (f.mode == cgroups::Mode::none)
     return make("cgroups", Status::warn, "no cgroup file system at /sys/fs/cgroup: containers run without limits",
-                "as root: mount cgroup2 on /sys/fs/cgroup");
+                remedy);
   if (!rootless) {
     if (f.mode == cgroups::Mode::v2)
       return make("cgroups", Status::ok,
@@ -206,16 +182,11 @@ Check check_cgroups(const CgroupFacts& f, bool rootless) {
     return make("cgroups", Status::ok, "cgroup " + mode + ": rrun uses the v1 controllers as root");
   }
   if (f.mode != cgroups::Mode::v2)
-    return make(
-        "cgroups", Status::warn,
-        "cgroup " + mode + ": v1 controllers are never delegated to users, so rootless containers run without limits",
-        "boot with cgroup v2 (`systemd.unified_cgroup_hierarchy=1` on the kernel command line) for rootless "
-        "limits");
+    return make("cgroups", Status::warn, "cgroup " + mode + ": rootless containers run without limits", remedy);
   if (f.delegated) {
     if (f.controllers.empty())
       return make("cgroups", Status::warn, "cgroup v2; " + own + " is delegated to you but offers no controllers",
-                  "ask for controllers in the parent's cgroup.subtree_control (systemd: "
-                  "`Delegate=cpu cpuset io memory pids` for user@.service)");
+                  remedy);
     return make("cgroups", Status::ok,
                 "cgroup v2; " + own + " is delegated to you; controllers: " + join(f.controllers));
   }
@@ -225,8 +196,7 @@ Check check_cgroups(const CgroupFacts& f, bool rootless) {
   return make("cgroups", Status::warn,
               "cgroup v2, but " + own +
                   " is not delegated to you and there is no user D-Bus: containers run without resource limits",
-              "run rrun under `systemd-run --user --scope -p Delegate=yes`, or have an administrator chown a cgroup "
-              "subtree (its cgroup.procs and cgroup.subtree_control) to you");
+              remedy);
 }
 
 Check check_kernel_overlay(const OverlayFacts& f) {
@@ -444,7 +414,7 @@ SubidFacts subid_facts(const char* kind, const std::string& user, uid_t uid) {
     text = os::read_file_if_exists(is_uid ? "/etc/subuid" : "/etc/subgid").value_or("");
   } catch (const std::exception&) {
   }
-  f.suggested_start = next_free_subid_start(text);
+  f.suggested_start = userns::free_subid_start(text, userns::kDefaultSubids, f.ranges);
   return f;
 }
 
@@ -515,6 +485,7 @@ Facts gather_facts(const Request& req) {
   }
   const char* bus = std::getenv("DBUS_SESSION_BUS_ADDRESS");
   f.cgroup.user_bus = (bus && *bus) || (f.xdg.set && os::path_exists(f.xdg.value + "/bus"));
+  f.cgroup.systemd_init = cgroups::systemd_is_init();
 
   const std::string tmp = probe_tmp_base();
   f.overlay.where = tmp;

@@ -56,15 +56,9 @@ struct SubidFacts {
   std::string user;  // the caller's name
   std::vector<userns::SubRange> ranges;
   std::string error;         // reading them failed
-  uint32_t suggested_start;  // next_free_subid_start() of the file, for the remedy
+  uint32_t suggested_start;  // userns::free_subid_start() of the file, for the remedy
 };
-// The smallest total range that most images are happy with (nobody = 65534).
-inline constexpr uint64_t kWantedSubids = 65536;
 Check check_subids(const SubidFacts& f, bool rootless);
-
-// The first id after every range in a subuid/subgid file's text, and at
-// least 100000 (what useradd starts from).
-uint32_t next_free_subid_start(const std::string& file_text);
 
 struct RuntimeDirFacts {
   bool set = false;  // XDG_RUNTIME_DIR is set and non-empty
@@ -88,6 +82,7 @@ struct CgroupFacts {
   bool delegated = false;                // cgroups::v2_subtree_writable() of it
   std::vector<std::string> controllers;  // cgroups::available_controllers() of it
   bool user_bus = false;                 // a session D-Bus socket for systemd --user
+  bool systemd_init = false;             // cgroups::systemd_is_init()
 };
 Check check_cgroups(const CgroupFacts& f, bool rootless);
 

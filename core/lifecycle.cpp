@@ -17,6 +17,7 @@
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
 #include <rrun/os/syscall.hpp>
+#include <rrun/rootfs/persistent_dir.hpp>
 #include <rrun/spec/parse.hpp>
 
 #include "container.hpp"
@@ -305,6 +306,7 @@ void destroy_container(StateStore& store, State& s) {
   container_cgroup(s)->destroy();
   if (s.cgroup_driver.empty()) destroy_recorded_cgroup(store, s.id);
   stop_fuse_overlays(store.read_trusted(s.id, kFuseDaemonsFile));
+  if (auto dir = rootfs::persistent_overlay_dir(s.annotations)) rootfs::release_persistent_dir(*dir, s.id, store.root());
   // poststop hooks run after the container is destroyed; failures only warn.
   std::optional<spec::Spec> spec;
   try {

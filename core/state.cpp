@@ -163,23 +163,15 @@ std::string user_name(uid_t uid) {
 
 // ---------------------------------------------------------------- liveness
 
-bool process_alive(pid_t pid, uint64_t start_time, const std::string& proc_root) {
-  if (pid <= 0) return false;
-  auto start = os::process_start_time(pid, proc_root);
-  if (!start || *start != start_time) return false;
-  auto letter = os::process_state(pid, proc_root);
-  return letter && *letter != 'Z' && *letter != 'X' && *letter != 'x';
-}
-
 Status live_status(const State& s, const std::string& proc_root) {
   if (s.status == Status::stopped) return Status::stopped;
   if (s.status == Status::creating)
-    return process_alive(s.creator_pid, s.creator_start_time, proc_root) ? Status::creating : Status::stopped;
-  return process_alive(s.pid, s.pid_start_time, proc_root) ? s.status : Status::stopped;
+    return os::process_alive(s.creator_pid, s.creator_start_time, proc_root) ? Status::creating : Status::stopped;
+  return os::process_alive(s.pid, s.pid_start_time, proc_root) ? s.status : Status::stopped;
 }
 
 bool abandoned_by_runner(const State& s, const std::string& proc_root) {
-  return s.foreground && !process_alive(s.creator_pid, s.creator_start_time, proc_root);
+  return s.foreground && !os::process_alive(s.creator_pid, s.creator_start_time, proc_root);
 }
 
 State creating_state(const std::string& id) {
@@ -212,8 +204,8 @@ void check_not_foreign(const struct stat& st, const std::string& name, uid_t uid
                     (own_only ? ")" : ") or root") + "; " + remedy);
   if (S_ISFIFO(st.st_mode)) return;
   if (own_only && (st.st_mode & 077))
-    throw os::Error(name + " has mode " + octal_mode(st.st_mode) +
-                    ", open to other users; make it 0700 (chmod 700), " + remedy);
+    throw os::Error(name + " has mode " + octal_mode(st.st_mode) + ", open to other users; make it 0700 (chmod 700), " +
+                    remedy);
   if (st.st_mode & 022)
     throw os::Error(name + " has mode " + octal_mode(st.st_mode) + ", writable by other users; " + remedy);
 }

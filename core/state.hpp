@@ -107,10 +107,6 @@ Status live_status(const State& s, const std::string& proc_root = "/proc");
 // ordinary stopped container).
 bool abandoned_by_runner(const State& s, const std::string& proc_root = "/proc");
 
-// Whether `pid` is the live process (not a zombie) that started at
-// `start_time` (os::process_start_time()).
-bool process_alive(pid_t pid, uint64_t start_time, const std::string& proc_root = "/proc");
-
 // The state of a container that `create` is about to make: status creating,
 // created now, owner, and the calling process as its creator.
 State creating_state(const std::string& id);

@@ -14,6 +14,8 @@
 #include <rrun/os/fd.hpp>
 #include <rrun/os/file.hpp>
 
+#include "advice.hpp"
+
 extern char** environ;
 
 namespace rrun::userns {
@@ -43,10 +45,17 @@ struct HelperRun {
   std::string error;
 };
 
+const char* const kInstallHelpers =
+    "install the \"uidmap\" package (`apt-get install uidmap`; `dnf install shadow-utils` on Fedora)";
+
+std::string not_found(const std::string& name) {
+  return name + " not found: " + kInstallHelpers;
+}
+
 HelperRun run_helper(const std::string& name, pid_t child, const std::vector<IdMapping>& map,
                      const std::string& subid_file, const IdMapOptions& opts) {
   std::optional<std::string> path = find_helper(name, opts);
-  if (!path) return {name + " not found: install the \"uidmap\" package (apt-get install uidmap)"};
+  if (!path) return {not_found(name)};
 
   std::vector<std::string> args{name, std::to_string(child)};
   for (const IdMapping& m : map) {
@@ -146,6 +155,27 @@ std::optional<std::string> find_helper(const std::string& name, const IdMapOptio
   return std::nullopt;
 }
 
+std::string check_helpers(MappingPlan& plan, const IdMapOptions& opts) {
+  if (!plan.use_helpers) return {};
+  std::string missing;
+  for (const char* name : {"newuidmap", "newgidmap"})
+    if (missing.empty() && !find_helper(name, opts)) missing = name;
+  if (missing.empty()) return {};
+  if (plan.fallback_to_single) {
+    use_single_mapping(plan, true, true);
+    return not_found(missing);
+  }
+  const std::string own = describe_map({{plan.own_container_uid, plan.own_uid, 1}});
+  const std::string own_gid = describe_map({{plan.own_container_gid, plan.own_gid, 1}});
+  if (!plan.rrun_chose)
+    throw os::Error(missing + " not found: linux.uidMappings and linux.gidMappings map more than your own id, " +
+                    "which only newuidmap and newgidmap can do; " + kInstallHelpers +
+                    ", or map only your own ids (uid " + own + ", gid " + own_gid + ")");
+  throw os::Error(missing + " not found: process.user needs more than a single mapping of your own id (uid " + own +
+                  ", gid " + own_gid + "), which only newuidmap and newgidmap can give; " + kInstallHelpers +
+                  ", or run as your own id (uid " + std::to_string(plan.own_container_uid) + ")");
+}
+
 std::string write_id_maps(pid_t child, MappingPlan& plan, const IdMapOptions& opts) {
   const std::string proc_dir = opts.proc_root + "/" + std::to_string(child);
   if (!plan.use_helpers) {
@@ -163,16 +193,15 @@ std::string write_id_maps(pid_t child, MappingPlan& plan, const IdMapOptions& op
   HelperRun u = run_helper("newuidmap", child, plan.uid_map, "/etc/subuid", opts);
   if (!u.error.empty()) {
     if (!plan.fallback_to_single) throw os::Error(u.error);
-    plan.uid_map = {{0, plan.own_uid, 1}};
+    use_single_mapping(plan, true, false);
     write_map_file(proc_dir + "/uid_map", "uid", plan.uid_map_text());
     note(u.error + "; mapped only uid " + std::to_string(plan.own_uid));
   }
   HelperRun g = run_helper("newgidmap", child, plan.gid_map, "/etc/subgid", opts);
   if (!g.error.empty()) {
     if (!plan.fallback_to_single) throw os::Error(g.error);
-    plan.gid_map = {{0, plan.own_gid, 1}};
+    use_single_mapping(plan, false, true);
     write_setgroups_deny(proc_dir);
-    plan.deny_setgroups = true;
     write_map_file(proc_dir + "/gid_map", "gid", plan.gid_map_text());
     note(g.error + "; mapped only gid " + std::to_string(plan.own_gid));
   }

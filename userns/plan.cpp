@@ -1,10 +1,14 @@
 #include "plan.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <optional>
 
 #include <rrun/os/error.hpp>
+
+#include "advice.hpp"
 
 namespace rrun::userns {
 namespace {
@@ -14,8 +18,6 @@ using spec::IdMapping;
 struct MapKind {
   const char* id;     // "uid"
   const char* field;  // "linux.uidMappings"
-  const std::string& file;
-  const std::string& other_file;
 };
 
 std::string at(const MapKind& k, size_t i) {
@@ -72,10 +74,6 @@ bool is_single_own_id(const std::vector<IdMapping>& map, uint32_t own) {
   return map.size() == 1 && is_own_id(map[0], own);
 }
 
-std::string quoted(const std::string& s) {
-  return "\"" + s + "\"";
-}
-
 std::string join_and(const std::vector<std::string>& items) {
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -90,48 +88,92 @@ std::string describe(const IdMapping& m) {
          (m.size == 1 ? " id)" : " ids)");
 }
 
-// The complaint about one map, empty when every host range is allowed.
+// A map that uses host ids the caller does not have: what it asked for,
+// what the caller has, and the free range root could add (advice.hpp).
 struct Problem {
-  std::string message;
-  bool no_range = false;
-  std::vector<std::string> lines;  // the subid lines to add
+  const MapKind* kind = nullptr;
+  std::vector<IdMapping> outside;  // the mappings past the caller's ids
+  CallerIds caller;
+  uint64_t wanted = 0;  // ids past the caller's own that the map asks for
+  uint32_t free_start = 0;
+
+  explicit operator bool() const { return !outside.empty(); }
+  // The same complaint for the other kind: one sentence can say both.
+  bool parallels(const Problem& o) const {
+    return outside == o.outside && caller.own == o.caller.own && caller.ranges == o.caller.ranges &&
+           wanted == o.wanted && free_start == o.free_start;
+  }
 };
 
-Problem check_rootless(const std::vector<IdMapping>& map, uint32_t own, const std::vector<SubRange>& subs,
-                       const std::string& owner, const MapKind& k) {
-  std::vector<const IdMapping*> outside;
-  for (const IdMapping& m : map)
-    if (!is_own_id(m, own) && !covered(m.host_id, m.size, subs)) outside.push_back(&m);
+Problem check_rootless(const std::vector<IdMapping>& map, CallerIds caller, const MapKind& k) {
   Problem p;
-  if (outside.empty()) return p;
-  std::vector<std::string> quoted_lines;
-  for (const IdMapping* m : outside) {
-    p.lines.push_back(owner + ":" + std::to_string(m->host_id) + ":" + std::to_string(m->size));
-    quoted_lines.push_back(quoted(p.lines.back()));
+  p.kind = &k;
+  uint64_t total = 0;
+  for (const IdMapping& m : map) {
+    total += m.size;
+    if (!is_own_id(m, caller.own) && !covered(m.host_id, m.size, caller.ranges)) p.outside.push_back(m);
   }
-  if (subs.empty()) {
-    p.no_range = true;
-    p.message = "user " + quoted(owner) + " has no subordinate " + k.id + "s in " + k.file + ": add " +
-                join_and(quoted_lines) + " to " + k.file;
-  } else {
-    std::vector<std::string> described;
-    for (const IdMapping* m : outside) described.push_back(describe(*m));
-    std::string what = std::string(k.id) + (outside.size() == 1 ? " mapping " : " mappings ");
-    for (size_t i = 0; i < described.size(); ++i) what += (i ? ", " : "") + described[i];
-    p.message = what + (outside.size() == 1 ? " is" : " are") + " outside the subordinate ids of " + quoted(owner) +
-                ": add " + join_and(quoted_lines) + " to " + k.file;
-  }
+  if (p.outside.empty()) return p;
+  p.wanted = std::max<uint64_t>(kDefaultSubids, total - 1);
+  p.free_start = free_subid_start_of(caller.file, p.wanted, caller.ranges);
+  p.caller = std::move(caller);
   return p;
 }
 
-const char* kOwnIdHint = ", or use a single mapping of your own id";
+// "linux.uidMappings: 1 -> 100000 (70000 ids) maps host uids that are not
+// yours: you (alice) have ...; map at most 65537 ids: 0 -> 1000, 1-65536 ->
+// 100000-165535, or, as root, add ... and map 0 -> 1000, 1-70000 -> ...".
+// `also`: the parallel problem of the other kind, said in the same words.
+std::string complaint(const Problem& p, const Problem* also) {
+  const CallerIds& c = p.caller;
+  const CallerIds* other = also ? &also->caller : nullptr;
+  const std::vector<IdMapping> fits = largest_map(c);
+  std::vector<std::string> described;
+  bool partly = false;  // some of those host ids are the caller's
+  for (const IdMapping& m : p.outside) {
+    described.push_back(describe(m));
+    for (const IdMapping& f : fits)
+      partly = partly || (m.host_id < uint64_t{f.host_id} + f.size && f.host_id < uint64_t{m.host_id} + m.size);
+  }
+  std::string out = std::string(p.kind->field) + (also ? std::string(" and ") + also->kind->field : "") + ": " +
+                    join_and(described) + (p.outside.size() == 1 ? " maps" : " map") + " host " +
+                    (also ? "ids" : std::string(p.kind->id) + "s") + " that are not " + (partly ? "all " : "") +
+                    "yours: " + describe_caller(c, other) + "; ";
+  if (fits.size() == 1)
+    out += "map only your own " + std::string(also ? "ids" : p.kind->id) + " (" + describe_map(fits) + ")";
+  else
+    out += "map at most " + std::to_string(uint64_t{fits.back().container_id} + fits.back().size) +
+           " ids: " + describe_map(fits);
+  const std::vector<IdMapping> added{{0, c.own, 1}, {1, p.free_start, static_cast<uint32_t>(p.wanted)}};
+  return out + ", or, as root, " + add_range_remedy(c, p.free_start, p.wanted, other) + " and map " +
+         describe_map(added);
+}
 
-[[noreturn]] void throw_problems(const Problem& u, const Problem& g, const MapKind& uk) {
-  if (u.message.empty()) throw os::Error(g.message + (g.no_range ? kOwnIdHint : ""));
-  if (g.message.empty()) throw os::Error(u.message + (u.no_range ? kOwnIdHint : ""));
-  if (u.no_range && g.no_range && u.lines == g.lines)
-    throw os::Error(u.message + " (and to " + uk.other_file + ")" + kOwnIdHint);
-  throw os::Error(u.message + (u.no_range ? kOwnIdHint : "") + "; " + g.message + (g.no_range ? kOwnIdHint : ""));
+[[noreturn]] void throw_problems(const Problem& u, const Problem& g) {
+  if (!u) throw os::Error(complaint(g, nullptr));
+  if (!g) throw os::Error(complaint(u, nullptr));
+  if (u.parallels(g)) throw os::Error(complaint(u, &g));
+  throw os::Error(complaint(u, nullptr) + "; " + complaint(g, nullptr));
+}
+
+// The container id at which `map` puts host id `own`, if it does.
+std::optional<uint32_t> container_id_of(const std::vector<IdMapping>& map, uint32_t own) {
+  for (const IdMapping& m : map)
+    if (m.host_id <= own && own - m.host_id < m.size) return m.container_id + (own - m.host_id);
+  return std::nullopt;
+}
+
+// Whether a single mapping of the caller's own ids, where the plan puts
+// them, may replace the plan: rrun chose it, and process.user still maps.
+void allow_fallback(MappingPlan& plan, const PlanInput& in, bool rrun_chose) {
+  plan.rrun_chose = rrun_chose;
+  auto cu = container_id_of(plan.uid_map, plan.own_uid);
+  auto cg = container_id_of(plan.gid_map, plan.own_gid);
+  if (!cu || !cg) return;
+  plan.own_container_uid = *cu;
+  plan.own_container_gid = *cg;
+  plan.fallback_to_single = rrun_chose && plan.use_helpers && in.process_uid == *cu && in.process_gid == *cg &&
+                            !in.additional_gids;
 }
 
 // Container 0 is the caller; 1..N the first subordinate range, if any.
@@ -180,8 +222,8 @@ std::string MappingPlan::gid_map_text() const {
 }
 
 MappingPlan plan_mappings(const PlanInput& in) {
-  const MapKind uk{"uid", "linux.uidMappings", in.subuid_path, in.subgid_path};
-  const MapKind gk{"gid", "linux.gidMappings", in.subgid_path, in.subuid_path};
+  const MapKind uk{"uid", "linux.uidMappings"};
+  const MapKind gk{"gid", "linux.gidMappings"};
   const bool privileged = !in.rootless || in.uid == 0;
 
   MappingPlan plan;
@@ -197,7 +239,7 @@ MappingPlan plan_mappings(const PlanInput& in) {
     if (privileged) return plan;
     plan.use_helpers = plan.uid_map.size() > 1 || plan.gid_map.size() > 1;
     plan.deny_setgroups = !plan.use_helpers;
-    plan.fallback_to_single = plan.use_helpers;
+    allow_fallback(plan, in, true);
     return plan;
   }
   if (in.uid_mappings.empty())
@@ -215,11 +257,19 @@ MappingPlan plan_mappings(const PlanInput& in) {
     return plan;
   }
   const std::string owner = in.user_name.empty() ? std::to_string(in.uid) : in.user_name;
-  Problem u = check_rootless(plan.uid_map, in.uid, in.sub_uids, owner, uk);
-  Problem g = check_rootless(plan.gid_map, in.gid, in.sub_gids, owner, gk);
-  if (!u.message.empty() || !g.message.empty()) throw_problems(u, g, uk);
+  Problem u = check_rootless(plan.uid_map, {IdKind::uid, in.uid, owner, in.sub_uids, in.subuid_path}, uk);
+  Problem g = check_rootless(plan.gid_map, {IdKind::gid, in.gid, owner, in.sub_gids, in.subgid_path}, gk);
+  if (u || g) throw_problems(u, g);
   plan.use_helpers = true;
+  allow_fallback(plan, in, in.replaceable);
   return plan;
+}
+
+void use_single_mapping(MappingPlan& plan, bool uid, bool gid) {
+  if (uid) plan.uid_map = {{plan.own_container_uid, plan.own_uid, 1}};
+  if (gid) plan.gid_map = {{plan.own_container_gid, plan.own_gid, 1}};
+  if (gid) plan.deny_setgroups = true;
+  if (uid && gid) plan.use_helpers = false;
 }
 
 }  // namespace rrun::userns

@@ -115,9 +115,12 @@ std::vector<SubRange> subordinate_ids(Kind kind, const std::string& user, uid_t 
 
 }  // namespace
 
-std::vector<SubRange> parse_subid_file(std::string_view text, const std::string& user_name, uid_t uid) {
-  std::vector<SubRange> out;
-  const std::string uid_text = std::to_string(uid);
+namespace {
+
+// Calls `take(owner, range)` for every well-formed line of a subuid/subgid
+// file's text.
+template <typename Take>
+void for_each_subid_line(std::string_view text, Take take) {
   while (!text.empty()) {
     auto nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
@@ -132,12 +135,28 @@ std::vector<SubRange> parse_subid_file(std::string_view text, const std::string&
     if (line.find(':', c2 + 1) != std::string_view::npos) continue;  // too many fields
 
     std::string_view owner = trim(line.substr(0, c1));
-    if (owner.empty() || !(owner == user_name || owner == uid_text)) continue;
+    if (owner.empty()) continue;
     auto start = parse_number(line.substr(c1 + 1, c2 - c1 - 1));
     auto count = parse_number(line.substr(c2 + 1));
     if (!start || !count || !fits_id_space(*start, *count)) continue;
-    out.push_back({static_cast<uint32_t>(*start), static_cast<uint32_t>(*count)});
+    take(owner, SubRange{static_cast<uint32_t>(*start), static_cast<uint32_t>(*count)});
   }
+}
+
+}  // namespace
+
+std::vector<SubRange> parse_subid_file(std::string_view text, const std::string& user_name, uid_t uid) {
+  std::vector<SubRange> out;
+  const std::string uid_text = std::to_string(uid);
+  for_each_subid_line(text, [&](std::string_view owner, SubRange r) {
+    if (owner == user_name || owner == uid_text) out.push_back(r);
+  });
+  return out;
+}
+
+std::vector<SubRange> parse_all_subid_ranges(std::string_view text) {
+  std::vector<SubRange> out;
+  for_each_subid_line(text, [&](std::string_view, SubRange r) { out.push_back(r); });
   return out;
 }
 

@@ -34,6 +34,9 @@ struct SubidSources {
 // blank lines and malformed lines are skipped; ranges come in file order.
 std::vector<SubRange> parse_subid_file(std::string_view text, const std::string& user_name, uid_t uid);
 
+// Every range of the file's text, whoever owns it (the ids taken).
+std::vector<SubRange> parse_all_subid_ranges(std::string_view text);
+
 // The ranges of `user` (uid `uid`): libsubid first (when enabled, named in
 // nsswitch.conf, loadable, and the user has a name); when it fails or finds
 // nothing, the file. An absent file is no

@@ -66,4 +66,12 @@ std::optional<pid_t> innermost_pid(pid_t pid, const std::string& proc_root) {
   return static_cast<pid_t>(v);
 }
 
+bool process_alive(pid_t pid, uint64_t start_time, const std::string& proc_root) {
+  if (pid <= 0) return false;
+  auto start = process_start_time(pid, proc_root);
+  if (!start || *start != start_time) return false;
+  auto letter = process_state(pid, proc_root);
+  return letter && *letter != 'Z' && *letter != 'X' && *letter != 'x';
+}
+
 }  // namespace rrun::os

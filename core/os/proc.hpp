@@ -22,4 +22,8 @@ std::optional<char> process_state(pid_t pid, const std::string& proc_root = "/pr
 // nullopt if there is no such process.
 std::optional<pid_t> innermost_pid(pid_t pid, const std::string& proc_root = "/proc");
 
+// Whether `pid` is the process that started at `start_time` and has not
+// exited (a zombie has: its namespaces and mounts are gone).
+bool process_alive(pid_t pid, uint64_t start_time, const std::string& proc_root = "/proc");
+
 }  // namespace rrun::os

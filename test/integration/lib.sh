@@ -28,6 +28,7 @@
 #   skip REASON                      prints it, exits 77 (CTest: skipped)
 #   fail MSG                         prints it, exits 1
 #   subid_range /etc/subuid|/etc/subgid   "START COUNT" of the caller, or ""
+#   range_is_free START COUNT FILE        no line of a subid FILE touches those ids
 #   step TEXT                        prints a progress line
 set -euo pipefail
 
@@ -133,6 +134,12 @@ subid_range() {
   name=$(id -un)
   [[ -r "$file" ]] || return 0
   awk -F: -v n="$name" -v u="$(id -u)" '($1 == n || $1 == u) && NF >= 3 { print $2, $3; exit }' "$file"
+}
+
+# range_is_free START COUNT FILE: no line of the subuid/subgid FILE, whoever's,
+# touches the ids [START, START+COUNT).
+range_is_free() {
+  awk -F: -v s="$1" -v c="$2" 'NF >= 3 && $2 + 0 < s + c && s < $2 + $3 { bad = 1 } END { exit bad }' "$3"
 }
 
 is_static() {

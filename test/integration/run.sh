@@ -15,6 +15,11 @@
 #             back afterwards) and as rrun-nosub with the host's mode.
 #             For a script with "# rrun-test: debian-rootfs" the cached
 #             Debian rootfs is built first, as root (debian-rootfs.sh).
+#             A script with "# rrun-test: nohelpers" runs a third time as
+#             rrun-test (kind "nohelpers") in a private mount namespace
+#             where newuidmap and newgidmap are covered by an empty,
+#             non-executable file: the host without the uidmap package,
+#             its files untouched.
 #             As a non-root user: runs SCRIPT as that user, as it is.
 #
 # Environment: RRUN_BIN, RRUN_PROBE (the built binaries); RRUN_TEST_CACHE,
@@ -64,8 +69,12 @@ run_as() {
   install -d -m 755 -o "$uid" -g "$gid" "$dir"
   install -d -m 700 -o "$uid" -g "$gid" "$xdg"
   echo "=== rootless as $user (uid $uid, $kind)"
-  local status=0
-  (cd "$dir" && setpriv --reuid="$user" --regid="$gid" --init-groups -- \
+  local status=0 hide=()
+  if [[ "$kind" == nohelpers ]]; then
+    install -m 644 /dev/null "$top/no-helper"
+    hide=(without_idmap_helpers "$top/no-helper")
+  fi
+  (cd "$dir" && "${hide[@]}" setpriv --reuid="$user" --regid="$gid" --init-groups -- \
     env -i HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash LANG=C.UTF-8 \
     PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin \
     XDG_RUNTIME_DIR="$xdg" TMPDIR=/tmp \
@@ -120,6 +129,9 @@ case "$mode" in
     variants=("$TEST_USER:subid")
     if grep -q '^# rrun-test: nosub' "$script"; then
       variants+=("$NOSUB_USER:nosub")
+    fi
+    if grep -q '^# rrun-test: nohelpers' "$script"; then
+      variants+=("$TEST_USER:nohelpers")
     fi
     final=77
     devfuse=0

@@ -245,7 +245,20 @@ else
   expect_ok rr run -d -b "$B" c </dev/null
   expect_eq "$(grep -c 'these limits were not applied' <<<"$err")" 1 "warnings about limits"
   expect_contains "$err" "linux.resources.memory.limit" "the warning names the limits"
-  expect_contains "$err" "systemd-run --user --scope -p Delegate=yes" "the warning says how to get delegation"
+  # One remedy, right for this host, in the run's warning and in `rrun doctor`
+  # (systemd-run only where a systemd user manager answers).
+  run_err=$err
+  expect_ok rr doctor --format json
+  remedy=$(jq -r '.checks[] | select(.name == "cgroups") | .remedy' <<<"$out")
+  [[ -n "$remedy" ]] || fail "doctor gives no cgroups remedy here: $out"
+  expect_contains "$run_err" "to get a delegated cgroup: $remedy" "the run's warning has doctor's remedy"
+  if [[ ! -d /run/systemd/system ]]; then
+    expect_not_contains "$remedy" "systemd" "the remedy on a host without systemd"
+  fi
+  if [[ "$mode" == tmpfs ]]; then
+    expect_contains "$remedy" "cgroup v1 controllers are never delegated to users" "the remedy on a v1/hybrid host"
+  fi
+  err=$run_err
   pid=$(rr state c | jq -r .pid)
   own=$(cgroup_of $$ memory)
   expect_eq "$(cgroup_of "$pid" memory)" "$own" "the container stays in our cgroup (Slurm's limits keep applying)"
@@ -254,8 +267,8 @@ else
   step "ps works from the pid namespace; pause, update and events --stats say why not"
   expect_ok rr ps --format json c
   expect_contains "$out" "$pid" "ps --format json"
-  expect_fail_with "it has no cgroup" -- rr pause c
-  expect_fail_with "it has no cgroup" -- rr update --memory 100M c
+  expect_fail_with "it has no cgroup (none driver); to get a delegated cgroup: $remedy" -- rr pause c
+  expect_fail_with "to get a delegated cgroup: $remedy" -- rr update --memory 100M c
   expect_fail_with "it has no cgroup" -- rr events --stats c
   expect_ok rr kill --all c KILL
   wait_until 10 sh -c "[ \"\$($RRUN_BIN --root $STATE_ROOT state c | jq -r .status)\" = stopped ]" || fail "init survived"

@@ -50,8 +50,10 @@ elif [[ -n "$(subid_range /etc/subuid)" ]]; then
 else
   # A single mapping still runs containers: a warning with the line to add, exit 0 (checked above).
   expect_contains "$(line subuid)" "warn  subuid: no subordinate uids for $me in /etc/subuid"
-  expect_contains "$(line subuid)" "remedy: as root: add the line \`$me:"
-  expect_contains "$(line subuid)" ":65536\` to /etc/subuid"
+  # The range to add is free in the file: nobody else's (as the mapping errors propose).
+  re="remedy: as root: add \`$me:([0-9]+):65536\` to /etc/subuid \(\`usermod --add-subuids [0-9]+-[0-9]+ $me\`\)"
+  [[ "$(line subuid)" =~ $re ]] || fail "subuid remedy: $(line subuid)"
+  range_is_free "${BASH_REMATCH[1]}" 65536 /etc/subuid || fail "doctor proposes a taken range: $(line subuid)"
   expect_contains "$(line subgid)" "to /etc/subgid (\`usermod --add-subgids "
 fi
 

@@ -126,6 +126,38 @@ for drv in kernel fuse; do
   expect_eq "$(val passwd)" "gone" "$drv: the second run sees the first run's whiteout"
   expect_eq "$(rootfs_listing)" "$before" "$drv: root.path after two persistent runs"
   assert_no_leftovers
+  # The kernel leaves DIR/work/work mode 000 with a whiteout in it; rrun
+  # removes it after the container, so its owner's rm -rf works.
+  expect_eq "$(find "$P" -type d -perm 000 -printf '%P ')" "" "$drv: mode-000 directories left in DIR"
+  [[ ! -e "$P/work/work" ]] || fail "$drv: $P/work/work left after the run"
+  expect_eq "$(ls "$P")" "$(printf 'upper\nwork')" "$drv: what DIR holds between runs"
+
+  step "$drv: persistent DIR in use: a second container is refused while the first runs, allowed after"
+  fresh
+  set_cmd sleep 600
+  config_set "$B" --arg m "persistent:$P" --arg d "$drv" \
+    '.annotations["rrun.overlay.driver"] = $d | .annotations["rrun.rootfs.overlay"] = $m'
+  expect_ok rr run -d -b "$B" "busy1-$drv" </dev/null
+  pid=$(rr state "busy1-$drv" | jq -r .pid)
+  expect_fail_with "overlay persistent:$P: \`$P\` is in use by container \`busy1-$drv\` (pid $pid); two overlays on one upper directory corrupt it" -- \
+    rr run -b "$B" "busy2-$drv"
+  # Another state root (another user of rrun's --root) is refused the same.
+  expect_fail_with "is in use by container \`busy1-$drv\` (pid $pid, state root \`$(cd "$STATE_ROOT" && pwd)\`)" -- \
+    "$RRUN_BIN" --root "$WORK/other-root" run -b "$B" "busy3-$drv"
+  expect_eq "$(state_ids)" "busy1-$drv" "containers after the refusals"
+  # The first stops (not yet deleted): its claim ends with its init.
+  expect_ok rr kill "busy1-$drv" KILL
+  wait_until 10 bash -c "[[ \$('$RRUN_BIN' --root '$STATE_ROOT' state busy1-$drv | jq -r .status) == stopped ]]" ||
+    fail "$drv: busy1 did not stop"
+  set_cmd sh -c 'cat /written'
+  expect_ok rr run -b "$B" "busy2-$drv"
+  expect_eq "$out" "first" "$drv: the second container sees DIR's upper layer"
+  expect_ok rr delete "busy1-$drv"
+  assert_no_leftovers
+  if [[ "$RRUN_TEST_MODE" == rootless ]]; then
+    # Its owner can remove DIR with a plain rm -rf (no chmod, no unshare).
+    rm -rf "$P" || fail "$drv: rm -rf of the persistent directory by its owner: $(find "$P" -printf '%p %m %u\n')"
+  fi
 
   step "$drv: create, then delete without start stops everything"
   fresh
@@ -293,7 +325,8 @@ expect_eq "$out" "$shown"$'\n'"$shown"$'\n'"$(id -un)" "owners of / and /bin/bus
 assert_no_leftovers
 
 # overlayfs leaves WORKDIR/work with mode 000: give it back to its owner so
-# that the cleanup (an ordinary rm -rf) can remove it.
-chmod -R u+rwx "$WORK"/wk-* "$WORK"/persist-*/work 2>/dev/null || true
+# that the cleanup (an ordinary rm -rf) can remove it (rrun does that for
+# the persistent directories itself).
+chmod -R u+rwx "$WORK"/wk-* 2>/dev/null || true
 
 echo "ok: $TEST_NAME ($RRUN_TEST_MODE${RRUN_TEST_USER_KIND:+, $RRUN_TEST_USER_KIND}, fuse access $FUSE_ACCESS)"

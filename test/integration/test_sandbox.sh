@@ -104,13 +104,26 @@ expect_contains "$out" "refused" "mkdir under the profile"
 step "a uid the user namespace can't map is an error naming the fix"
 printf 'rootfs: rootfs\nuser: "1000:1000"\ncommand: [/bin/sh, -c, "id -u"]\n' >"$S/uid.yaml"
 if [[ "$RRUN_TEST_MODE" == rootless && "$MANY_IDS" == 0 ]]; then
-  expect_fail_with "$S/uid.yaml:2:7: user: uid 1000 is not mapped in the sandbox's user namespace" -- \
+  expect_fail_with "$S/uid.yaml:2:7: user: uid 1000 is not mapped in the sandbox's user namespace, which maps only 0 (you): you ($(id -un)) have uid $(id -u) and no subordinate uids in /etc/subuid; use \`user: root\`" -- \
     rr run -f "$S/uid.yaml"
-  expect_contains "$err" "/etc/subuid" "the remedy"
+  # The range to add is free in /etc/subuid: nobody else's.
+  re="add \`$(id -un):([0-9]+):([0-9]+)\` to /etc/subuid \(\`usermod --add-subuids [0-9]+-[0-9]+ $(id -un)\`\)"
+  [[ "$err" =~ $re ]] || fail "no range proposed: [$err]"
+  range_is_free "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" /etc/subuid ||
+    fail "the proposed range ${BASH_REMATCH[1]}:${BASH_REMATCH[2]} is taken in /etc/subuid: $(cat /etc/subuid)"
   assert_no_leftovers
 else
   expect_ok rr run -f "$S/uid.yaml"
   expect_eq "$out" "1000" "id -u with user: 1000:1000"
+fi
+if [[ "$RRUN_TEST_MODE" == rootless && "$MANY_IDS" == 1 ]]; then
+  # Past the range: the ids the sandbox has, and the largest uid that fits.
+  read -r _ count <<<"$(subid_range /etc/subuid)"
+  printf 'rootfs: rootfs\nuser: "%s:0"\ncommand: [id]\n' $((count + 1)) >"$S/uid.yaml"
+  expect_fail_with "user: uid $((count + 1)) is not mapped in the sandbox's user namespace, which maps 0 (you) and 1-$count: you ($(id -un)) have uid $(id -u) and the subordinate uids" -- \
+    rr run -f "$S/uid.yaml"
+  expect_contains "$err" "use a uid up to $count, \`user: root\`" "the largest uid that fits"
+  assert_no_leftovers
 fi
 
 step "an ID argument overrides the name; create -f keeps the bundle in the state dir until delete"
@@ -163,3 +176,16 @@ expect_eq "$out" "2" "second run"
 [[ -d "$S/changes" ]] || fail "no $S/changes directory"
 expect_eq "$(snapshot)" "$before" "the rootfs after the persistent sandbox"
 assert_no_leftovers
+
+step "overlay: persistent:DIR is one sandbox's at a time; its owner can remove it after"
+printf 'rootfs: rootfs\noverlay: persistent:changes\ncommand: [sleep, "600"]\n' >"$S/persistent-long.yaml"
+expect_ok rr run -d -f "$S/persistent-long.yaml" long </dev/null
+expect_fail_with "overlay persistent:$S/changes: \`$S/changes\` is in use by container \`long\`" -- \
+  rr run -f "$S/persistent.yaml"
+expect_ok rr delete -f long
+expect_ok rr run -f "$S/persistent.yaml"
+expect_eq "$out" "3" "the run after the other sandbox"
+assert_no_leftovers
+# No chmod, no unshare: the kernel's mode-000 work/work is gone.
+[[ ! -e "$S/changes/work/work" ]] || fail "the kernel's work/work left in $S/changes"
+rm -rf "$S/changes" || fail "rm -rf of the persistent directory by its owner: $(find "$S/changes" -printf '%p %m %u\n')"

@@ -40,6 +40,19 @@ ensure_user() {
   fi
 }
 
+# without_idmap_helpers EMPTY CMD...: runs CMD (as root) in a private mount
+# namespace where newuidmap and newgidmap are covered by EMPTY, an empty file
+# that is not executable: a host without the uidmap package, its own files
+# untouched.
+without_idmap_helpers() {
+  local empty=$1
+  shift
+  # shellcheck disable=SC2016
+  unshare --mount --propagation private -- sh -c 'for h in newuidmap newgidmap; do
+      p=$(command -v "$h") && mount --bind "$0" "$(readlink -f "$p")" || exit 1
+    done; exec "$@"' "$empty" "$@"
+}
+
 # Idempotent, serialized with other run.sh instances (ctest -j).
 setup_users() {
   local lockdir=/run/lock

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include <rrun/cgroups/detect.hpp>
 #include <rrun/cgroups/manager.hpp>
 #include <rrun/cgroups/resources.hpp>
 #include <rrun/os/error.hpp>
@@ -12,12 +13,12 @@ namespace spec = rrun::spec;
 BOOST_AUTO_TEST_SUITE(cgroups_manager)
 
 BOOST_AUTO_TEST_CASE(no_limits_no_message) {
-  BOOST_TEST(cg::describe_missing_limits(spec::Resources{}) == "");
+  BOOST_TEST(cg::describe_missing_limits(spec::Resources{}, "R") == "");
   spec::Resources r;
   r.devices = {{false, "", std::nullopt, std::nullopt, "rwm"}};  // device rules are not limits here
   r.memory = spec::MemoryResources{};                            // empty objects ask for nothing
   r.cpu = spec::CpuResources{};
-  BOOST_TEST(cg::describe_missing_limits(r) == "");
+  BOOST_TEST(cg::describe_missing_limits(r, "R") == "");
 }
 
 BOOST_AUTO_TEST_CASE(message_lists_limits_and_remedy) {
@@ -28,12 +29,10 @@ BOOST_AUTO_TEST_CASE(message_lists_limits_and_remedy) {
   r.cpu = spec::CpuResources{};
   r.cpu->quota = 50000;
   r.unified["memory.high"] = "1";
-  BOOST_TEST(cg::describe_missing_limits(r) ==
+  BOOST_TEST(cg::describe_missing_limits(r, "THE REMEDY") ==
              "no cgroup is delegated to this user, so these limits were not applied: linux.resources.memory.limit, "
              "linux.resources.cpu.quota, linux.resources.pids.limit, linux.resources.unified; to get a delegated "
-             "cgroup, run rrun under `systemd-run --user --scope -p Delegate=yes rrun ...`, or ask an administrator "
-             "to delegate a cgroup v2 subtree to you (chown the directory, its cgroup.procs, cgroup.subtree_control "
-             "and cgroup.threads)");
+             "cgroup: THE REMEDY");
 }
 
 BOOST_AUTO_TEST_CASE(requested_limits_cover_every_field) {
@@ -50,8 +49,36 @@ BOOST_AUTO_TEST_CASE(requested_limits_cover_every_field) {
   BOOST_TEST(cg::requested_limits(r).size() == 28u);
 }
 
+// One remedy per host, the same for `rrun doctor` and the run's warnings:
+// systemd-run only where a user manager answers.
+BOOST_AUTO_TEST_CASE(delegation_remedy_fits_the_host) {
+  using cg::Mode;
+  auto has = [](const std::string& s, const char* needle) { return s.find(needle) != std::string::npos; };
+  // v1 or hybrid: only cgroup v2 helps, in the words of the host's init.
+  std::string r = cg::delegation_remedy({Mode::hybrid, false, true, true});
+  BOOST_TEST(has(r, "systemd.unified_cgroup_hierarchy=1"));
+  BOOST_TEST(!has(r, "systemd-run"));
+  r = cg::delegation_remedy({Mode::v1, false, false, false});
+  BOOST_TEST(has(r, "cgroup_no_v1=all"));
+  BOOST_TEST(!has(r, "systemd"));
+  // v2, nothing delegated.
+  r = cg::delegation_remedy({Mode::v2, false, true, true});
+  BOOST_TEST(has(r, "systemd-run --user --scope -p Delegate=yes"));
+  r = cg::delegation_remedy({Mode::v2, false, false, true});
+  BOOST_TEST(!has(r, "systemd-run"));
+  BOOST_TEST(has(r, "loginctl enable-linger"));
+  BOOST_TEST(has(r, "chown the directory"));
+  r = cg::delegation_remedy({Mode::v2, false, false, false});
+  BOOST_TEST(!has(r, "systemd"));
+  BOOST_TEST(has(r, "delegate a cgroup v2 subtree to you"));
+  // v2 delegated: the controllers.
+  BOOST_TEST(has(cg::delegation_remedy({Mode::v2, true, false, true}), "Delegate=cpu cpuset io memory pids"));
+  BOOST_TEST(has(cg::delegation_remedy({Mode::v2, true, false, false}), "cgroup.subtree_control"));
+  BOOST_TEST(has(cg::delegation_remedy({Mode::none, false, false, false}), "mount cgroup2"));
+}
+
 BOOST_AUTO_TEST_CASE(none_manager_does_nothing) {
-  cg::NoneManager m;
+  cg::NoneManager m("THE REMEDY");
   cg::Manager& base = m;
   BOOST_TEST(cg::driver_name(base.driver()) == std::string("none"));
   BOOST_TEST(base.path() == "");
@@ -66,7 +93,7 @@ BOOST_AUTO_TEST_CASE(none_manager_does_nothing) {
     base.thaw();
   } catch (const rrun::os::Error& e) {
     BOOST_TEST(std::string(e.what()).find("cannot resume the container: it has no cgroup (none driver); ") == 0u);
-    BOOST_TEST(std::string(e.what()).find("Delegate=yes") != std::string::npos);
+    BOOST_TEST(std::string(e.what()).find("to get a delegated cgroup: THE REMEDY") != std::string::npos);
   }
 }
 

@@ -109,13 +109,6 @@ BOOST_AUTO_TEST_CASE(subid_verdicts) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(next_free_subid_start_skips_every_range) {
-  BOOST_TEST(next_free_subid_start("") == 100000u);
-  BOOST_TEST(next_free_subid_start("a:100000:65536\nb:165536:65536\n") == 231072u);
-  BOOST_TEST(next_free_subid_start("# comment\nbad line\nc:10:20\n") == 100000u);
-  BOOST_TEST(next_free_subid_start("a:500000:10\nb:100000:65536\n") == 500010u);
-}
-
 BOOST_AUTO_TEST_CASE(runtime_and_state_dir_verdicts) {
   BOOST_TEST(check_xdg_runtime_dir({true, "/run/user/1000", true, true}, true, 1000).status == Status::ok);
   Check unset = check_xdg_runtime_dir({}, true, 1000);
@@ -141,14 +134,17 @@ BOOST_AUTO_TEST_CASE(cgroup_verdicts) {
     const char* in_text;
   };
   const Row rows[] = {
-      {{Mode::v2, "/user.slice/u", true, {"cpu", "memory", "pids"}, false}, true, Status::ok, "cpu memory pids"},
-      {{Mode::v2, "/user.slice/u", true, {}, false}, true, Status::warn, "subtree_control"},
-      {{Mode::v2, "/user.slice/u", false, {}, true}, true, Status::ok, "user bus"},
-      {{Mode::v2, "/slurm/job1", false, {}, false}, true, Status::warn, "Delegate=yes"},
-      {{Mode::hybrid, "/", false, {}, true}, true, Status::warn, "systemd.unified_cgroup_hierarchy=1"},
-      {{Mode::v1, "", false, {}, false}, true, Status::warn, "never delegated"},
-      {{Mode::hybrid, "/", false, {}, false}, false, Status::ok, "v1 controllers as root"},
-      {{Mode::v2, "/", true, {"memory"}, false}, false, Status::ok, "controllers: memory"},
+      {{Mode::v2, "/user.slice/u", true, {"cpu", "memory", "pids"}, false, true}, true, Status::ok, "cpu memory pids"},
+      {{Mode::v2, "/user.slice/u", true, {}, false, true}, true, Status::warn, "Delegate=cpu cpuset io memory pids"},
+      {{Mode::v2, "/user.slice/u", true, {}, false, false}, true, Status::warn, "subtree_control"},
+      {{Mode::v2, "/user.slice/u", false, {}, true, true}, true, Status::ok, "user bus"},
+      {{Mode::v2, "/slurm/job1", false, {}, false, true}, true, Status::warn, "loginctl enable-linger"},
+      {{Mode::v2, "/slurm/job1", false, {}, false, false}, true, Status::warn, "chown the directory"},
+      {{Mode::hybrid, "/", false, {}, true, true}, true, Status::warn, "systemd.unified_cgroup_hierarchy=1"},
+      {{Mode::hybrid, "/", false, {}, false, false}, true, Status::warn, "cgroup_no_v1=all"},
+      {{Mode::v1, "", false, {}, false, false}, true, Status::warn, "never delegated"},
+      {{Mode::hybrid, "/", false, {}, false, false}, false, Status::ok, "v1 controllers as root"},
+      {{Mode::v2, "/", true, {"memory"}, false, false}, false, Status::ok, "controllers: memory"},
       {{Mode::none, "", false, {}, false}, true, Status::warn, "mount cgroup2"},
   };
   for (const auto& r : rows) {
@@ -156,6 +152,10 @@ BOOST_AUTO_TEST_CASE(cgroup_verdicts) {
     BOOST_TEST_INFO(cgroups::mode_name(r.f.mode) << " " << r.f.own_cgroup << " rootless=" << r.rootless);
     BOOST_TEST(c.status == r.status);
     BOOST_TEST(has(c.detail + " | " + c.remedy, r.in_text));
+    // systemd-run only where a user manager answers (and no remedy is needed).
+    if (!r.f.user_bus) BOOST_TEST(!has(c.remedy, "systemd-run"));
+    if (c.status == Status::warn)
+      BOOST_TEST(c.remedy == cgroups::delegation_remedy({r.f.mode, r.f.delegated, r.f.user_bus, r.f.systemd_init}));
   }
 }
 

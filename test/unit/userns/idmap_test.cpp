@@ -90,6 +90,14 @@ class UsernsChild {
   bool unshared_ = false;
 };
 
+// Options under which neither helper is found.
+IdMapOptions no_helpers() {
+  IdMapOptions o;
+  o.search_path.emplace();
+  o.fallback_dir.clear();
+  return o;
+}
+
 MappingPlan helper_plan(Map uids, Map gids) {
   MappingPlan p;
   p.uid_map = std::move(uids);
@@ -135,16 +143,16 @@ BOOST_AUTO_TEST_CASE(find_helper_searches_path_then_fallback) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_helper_names_the_package) {
-  IdMapOptions opts;
-  opts.search_path = "";
-  opts.fallback_dir = "";
+  IdMapOptions opts = no_helpers();
   BOOST_TEST(error_of(::getpid(), helper_plan({{0, 1000, 1}}, {{0, 1000, 1}}), opts) ==
-             "newuidmap not found: install the \"uidmap\" package (apt-get install uidmap)");
+             "newuidmap not found: install the \"uidmap\" package (`apt-get install uidmap`; `dnf install "
+             "shadow-utils` on Fedora)");
   TempDir dir;
   dir.script("newuidmap", "exit 0\n");
   opts.search_path = dir.path;
   BOOST_TEST(error_of(::getpid(), helper_plan({{0, 1000, 1}}, {{0, 1000, 1}}), opts) ==
-             "newgidmap not found: install the \"uidmap\" package (apt-get install uidmap)");
+             "newgidmap not found: install the \"uidmap\" package (`apt-get install uidmap`; `dnf install "
+             "shadow-utils` on Fedora)");
 }
 
 BOOST_AUTO_TEST_CASE(helpers_get_pid_and_triples_without_a_shell) {
@@ -291,16 +299,14 @@ BOOST_AUTO_TEST_CASE(fallback_to_single_mapping) {
     BOOST_TEST_MESSAGE("skipped: cannot create a user namespace here");
     return;
   }
-  IdMapOptions opts;
-  opts.search_path = "";
-  opts.fallback_dir = "";
+  IdMapOptions opts = no_helpers();
   MappingPlan plan = helper_plan({{0, ::geteuid(), 1}, {1, 100000, 65536}}, {{0, ::getegid(), 1}, {1, 100000, 65536}});
   plan.fallback_to_single = true;
   std::string reason = write_id_maps(child.pid(), plan, opts);
   BOOST_TEST(reason ==
-             "newuidmap not found: install the \"uidmap\" package (apt-get install uidmap); mapped only uid " +
+             "newuidmap not found: install the \"uidmap\" package (`apt-get install uidmap`; `dnf install shadow-utils` on Fedora); mapped only uid " +
                  std::to_string(::geteuid()) +
-                 "; newgidmap not found: install the \"uidmap\" package (apt-get install uidmap); "
+                 "; newgidmap not found: install the \"uidmap\" package (`apt-get install uidmap`; `dnf install shadow-utils` on Fedora); "
                  "mapped only gid " +
                  std::to_string(::getegid()));
   BOOST_TEST(plan.uid_map == (Map{{0, ::geteuid(), 1}}), boost::test_tools::per_element());
@@ -309,6 +315,53 @@ BOOST_AUTO_TEST_CASE(fallback_to_single_mapping) {
   BOOST_TEST(child.map("uid_map") == plan.uid_map, boost::test_tools::per_element());
   BOOST_TEST(child.map("gid_map") == plan.gid_map, boost::test_tools::per_element());
   BOOST_TEST(child.proc("setgroups") == "deny\n");
+}
+
+// Missing helpers are settled before the clone: the single mapping where
+// rrun chose the maps and process.user still fits, else one error naming the
+// helper, its package and the single mapping.
+BOOST_AUTO_TEST_CASE(check_helpers_before_the_clone) {
+  const IdMapOptions none = no_helpers();
+  MappingPlan plan = helper_plan({{0, 1000, 1}, {1, 100000, 65536}}, {{0, 1000, 1}, {1, 100000, 65536}});
+  plan.own_uid = plan.own_gid = 1000;
+  MappingPlan chosen = plan;
+  chosen.fallback_to_single = chosen.rrun_chose = true;
+  BOOST_TEST(rrun::userns::check_helpers(chosen, none).rfind("newuidmap not found: install the \"uidmap\"", 0) == 0);
+  BOOST_TEST(chosen.uid_map == (Map{{0, 1000, 1}}), boost::test_tools::per_element());
+  BOOST_TEST(chosen.gid_map == (Map{{0, 1000, 1}}), boost::test_tools::per_element());
+  BOOST_TEST(!chosen.use_helpers);
+  BOOST_TEST(chosen.deny_setgroups);
+  // A user's explicit mappings: an error, the plan unchanged.
+  MappingPlan given = plan;
+  try {
+    rrun::userns::check_helpers(given, none);
+    BOOST_FAIL("no error");
+  } catch (const rrun::os::Error& e) {
+    BOOST_TEST(std::string(e.what()) ==
+               "newuidmap not found: linux.uidMappings and linux.gidMappings map more than your own id, which only "
+               "newuidmap and newgidmap can do; install the \"uidmap\" package (`apt-get install uidmap`; `dnf "
+               "install shadow-utils` on Fedora), or map only your own ids (uid 0 -> 1000, gid 0 -> 1000)");
+  }
+  BOOST_TEST(given.uid_map.size() == 2u);
+  // rrun's choice, but process.user needs the range.
+  MappingPlan user = plan;
+  user.rrun_chose = true;
+  try {
+    rrun::userns::check_helpers(user, none);
+    BOOST_FAIL("no error");
+  } catch (const rrun::os::Error& e) {
+    BOOST_TEST(std::string(e.what()).find("process.user needs more than a single mapping") != std::string::npos);
+  }
+  // Both helpers present: nothing to say.
+  TempDir dir;
+  dir.script("newuidmap", "exit 0\n");
+  dir.script("newgidmap", "exit 0\n");
+  IdMapOptions both;
+  both.search_path = dir.path;
+  both.fallback_dir = "";
+  MappingPlan fine = plan;
+  BOOST_TEST(rrun::userns::check_helpers(fine, both) == "");
+  BOOST_TEST(fine.use_helpers);
 }
 
 // End to end as an unprivileged user with subordinate ranges (run the test

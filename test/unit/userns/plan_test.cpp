@@ -1,8 +1,11 @@
 #include <boost/test/unit_test.hpp>
 
+#include "../temp_dir.hpp"
+
 #include <string>
 
 #include <rrun/os/error.hpp>
+#include <rrun/os/file.hpp>
 #include <rrun/userns/plan.hpp>
 
 using rrun::spec::IdMapping;
@@ -29,8 +32,29 @@ PlanInput alice(Map uids = {}, Map gids = {}) {
   in.rootless = true;
   in.sub_uids = {{100000, 65536}};
   in.sub_gids = {{100000, 65536}};
+  in.subuid_path = "/no/subuid";
+  in.subgid_path = "/no/subgid";
   return in;
 }
+
+bool has(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+// A subuid and a subgid file with the same text, for the free range the
+// messages propose.
+struct TempSubid {
+  rrun::test::TempDir dir;
+  std::string uid = dir.path + "/subuid", gid = dir.path + "/subgid";
+  explicit TempSubid(const std::string& text) {
+    rrun::os::write_file_atomic(uid, text, 0644);
+    rrun::os::write_file_atomic(gid, text, 0644);
+  }
+  void use(PlanInput& in) const {
+    in.subuid_path = uid;
+    in.subgid_path = gid;
+  }
+};
 
 std::string error_of(const PlanInput& in) {
   try {
@@ -174,66 +198,106 @@ BOOST_AUTO_TEST_CASE(rootless_range_across_adjacent_subordinate_ranges) {
   in.sub_uids = {{100010, 10}, {100000, 10}};
   BOOST_TEST(plan_mappings(in).use_helpers);
   in.sub_uids = {{100000, 10}, {100011, 10}};  // a hole at 100010
+  const std::string e = error_of(in);
+  BOOST_TEST(has(e, "linux.uidMappings: 0 -> 100000 (20 ids) maps host uids that are not all yours: you (alice) have "
+                    "uid 1000 and the subordinate uids 100000-100009 and 100011-100020 (20 ids) in /no/subuid; "
+                    "map at most 21 ids: 0 -> 1000, 1-10 -> 100000-100009, 11-20 -> 100011-100020"));
+}
+
+// A config.json copied from another user (uid 1001, range 100000-165535)
+// by alice, uid 1000, whose range is elsewhere: what she has, what fits,
+// and a range free in the file (not bob's, not hers).
+BOOST_AUTO_TEST_CASE(rootless_outside_range_states_own_ids_and_a_free_range) {
+  TempSubid files("alice:300000:65536\nbob:100000:65536\nbob:165536:65536\n");
+  PlanInput in = alice({{0, 1001, 1}, {1, 100000, 65536}}, {{0, 1001, 1}, {1, 100000, 65536}});
+  files.use(in);
+  in.sub_uids = in.sub_gids = {{300000, 65536}};
   BOOST_TEST(error_of(in) ==
-             "uid mapping 0 -> 100000 (20 ids) is outside the subordinate ids of \"alice\": "
-             "add \"alice:100000:20\" to /etc/subuid");
-}
-
-BOOST_AUTO_TEST_CASE(rootless_outside_range_names_the_line_to_add) {
-  BOOST_TEST(error_of(alice({{0, 1000, 1}, {1, 200000, 65536}}, {{0, 1000, 1}})) ==
-             "uid mapping 1 -> 200000 (65536 ids) is outside the subordinate ids of \"alice\": "
-             "add \"alice:200000:65536\" to /etc/subuid");
-  BOOST_TEST(error_of(alice({{0, 1000, 1}}, {{0, 1000, 1}, {1, 99999, 2}})) ==
-             "gid mapping 1 -> 99999 (2 ids) is outside the subordinate ids of \"alice\": "
-             "add \"alice:99999:2\" to /etc/subgid");
-  // A size-1 mapping of an id that is not the caller's own.
-  BOOST_TEST(error_of(alice({{0, 1001, 1}}, {{0, 1000, 1}})) ==
-             "uid mapping 0 -> 1001 (1 id) is outside the subordinate ids of \"alice\": "
-             "add \"alice:1001:1\" to /etc/subuid");
-}
-
-BOOST_AUTO_TEST_CASE(rootless_several_outside_ranges) {
-  BOOST_TEST(error_of(alice({{0, 200000, 10}, {10, 100000, 5}, {20, 300000, 1}}, {{0, 1000, 1}})) ==
-             "uid mappings 0 -> 200000 (10 ids), 20 -> 300000 (1 id) are outside the subordinate ids of \"alice\": "
-             "add \"alice:200000:10\" and \"alice:300000:1\" to /etc/subuid");
+             "linux.uidMappings and linux.gidMappings: 0 -> 1001 (1 id) and 1 -> 100000 (65536 ids) map host ids "
+             "that are not yours: you (alice) have uid and gid 1000 and the subordinate ids 300000-365535 (65536 "
+             "ids) in " + files.uid + " and " + files.gid + "; map at most 65537 ids: 0 -> 1000, 1-65536 -> "
+             "300000-365535, or, as root, add `alice:231072:65536` to " + files.uid + " and " + files.gid +
+             " (`usermod --add-subuids 231072-296607 --add-subgids 231072-296607 alice`) and map 0 -> 1000, "
+             "1-65536 -> 231072-296607");
 }
 
 BOOST_AUTO_TEST_CASE(rootless_without_any_range) {
-  PlanInput in = alice({{0, 1000, 1}, {1, 100000, 65536}}, {{0, 1000, 1}, {1, 100000, 65536}});
+  TempSubid files("bob:100000:65536\n");
+  PlanInput in = alice({{0, 1001, 1}, {1, 100000, 65536}}, {{0, 1001, 1}, {1, 100000, 65536}});
+  files.use(in);
   in.sub_uids.clear();
   in.sub_gids.clear();
   BOOST_TEST(error_of(in) ==
-             "user \"alice\" has no subordinate uids in /etc/subuid: add \"alice:100000:65536\" to /etc/subuid "
-             "(and to /etc/subgid), or use a single mapping of your own id");
-  // Only the uid side lacks a range.
+             "linux.uidMappings and linux.gidMappings: 0 -> 1001 (1 id) and 1 -> 100000 (65536 ids) map host ids "
+             "that are not yours: you (alice) have uid and gid 1000 and no subordinate ids in " + files.uid +
+             " and " + files.gid + "; map only your own ids (0 -> 1000), or, as root, add `alice:165536:65536` to " +
+             files.uid + " and " + files.gid +
+             " (`usermod --add-subuids 165536-231071 --add-subgids 165536-231071 alice`) and map 0 -> 1000, "
+             "1-65536 -> 165536-231071");
+  // Only the uid side lacks a range: one complaint.
   in.sub_gids = {{100000, 65536}};
-  BOOST_TEST(error_of(in) ==
-             "user \"alice\" has no subordinate uids in /etc/subuid: add \"alice:100000:65536\" to /etc/subuid, "
-             "or use a single mapping of your own id");
-  // Both lack one, for different ranges.
+  in.gid_mappings = {{0, 1000, 1}, {1, 100000, 65536}};
+  std::string e = error_of(in);
+  BOOST_TEST(e.rfind("linux.uidMappings: 0 -> 1001 (1 id) and 1 -> 100000 (65536 ids) map host uids that are not "
+                     "yours: you (alice) have uid 1000 and no subordinate uids in " + files.uid + "; map only your own "
+                     "uid (0 -> 1000), or, as root, add `alice:165536:65536` to " + files.uid +
+                     " (`usermod --add-subuids 165536-231071 alice`)",
+                     0) == 0);
+  BOOST_TEST(!has(e, "gid"));
+  // Different complaints for the two kinds: both, one after the other.
   in.sub_gids.clear();
   in.gid_mappings = {{0, 1000, 1}, {1, 200000, 10}};
+  e = error_of(in);
+  BOOST_TEST(has(e, "; linux.gidMappings: 1 -> 200000 (10 ids) maps host gids that are not yours: you (alice) have "
+                    "gid 1000 and no subordinate gids in " + files.gid));
+}
+
+// More ids than the range holds: the message names the ids there are.
+BOOST_AUTO_TEST_CASE(rootless_request_larger_than_the_range) {
+  TempSubid files("alice:100000:65536\n");
+  PlanInput in = alice({{0, 1000, 1}, {1, 100000, 70000}}, {{0, 1000, 1}, {1, 100000, 65536}});
+  files.use(in);
   BOOST_TEST(error_of(in) ==
-             "user \"alice\" has no subordinate uids in /etc/subuid: add \"alice:100000:65536\" to /etc/subuid, "
-             "or use a single mapping of your own id; "
-             "user \"alice\" has no subordinate gids in /etc/subgid: add \"alice:200000:10\" to /etc/subgid, "
-             "or use a single mapping of your own id");
+             "linux.uidMappings: 1 -> 100000 (70000 ids) maps host uids that are not all yours: you (alice) have uid "
+             "1000 and the subordinate uids 100000-165535 (65536 ids) in " + files.uid + "; map at most 65537 ids: "
+             "0 -> 1000, 1-65536 -> 100000-165535, or, as root, add `alice:165536:70000` to " + files.uid +
+             " (`usermod --add-subuids 165536-235535 alice`) and map 0 -> 1000, 1-70000 -> 165536-235535");
+}
+
+// The YAML front-end's mappings (kFallbackAnnotation): replaceable by the
+// single mapping of the caller's id, where the plan put it, while
+// process.user still maps; a user's own mappings never are.
+BOOST_AUTO_TEST_CASE(fallback_only_for_mappings_rrun_chose) {
+  const Map keep{{0, 100000, 1000}, {1000, 1000, 1}, {1001, 101000, 64536}};
+  PlanInput in = alice(keep, keep);
+  BOOST_TEST(!plan_mappings(in).fallback_to_single);
+  BOOST_TEST(!plan_mappings(in).rrun_chose);
+  in.replaceable = true;
+  MappingPlan p = plan_mappings(in);
+  BOOST_TEST(p.rrun_chose);
+  BOOST_TEST(!p.fallback_to_single);  // process.user is 0, which the single mapping (1000 -> 1000) leaves out
+  in.process_uid = in.process_gid = 1000;
+  p = plan_mappings(in);
+  BOOST_TEST(p.fallback_to_single);
+  BOOST_TEST(p.own_container_uid == 1000u);
+  rrun::userns::use_single_mapping(p, true, true);
+  BOOST_TEST(p.uid_map == (Map{{1000, 1000, 1}}), boost::test_tools::per_element());
+  BOOST_TEST(!p.use_helpers);
+  BOOST_TEST(p.deny_setgroups);
+  in.additional_gids = true;  // setgroups is denied with a single gid mapping
+  BOOST_TEST(!plan_mappings(in).fallback_to_single);
+  // rrun's own default (no mappings in the spec) asks the same of process.user.
+  PlanInput def = alice();
+  def.process_uid = 5;
+  BOOST_TEST(!plan_mappings(def).fallback_to_single);
+  BOOST_TEST(plan_mappings(def).rrun_chose);
 }
 
 BOOST_AUTO_TEST_CASE(rootless_user_without_name_is_named_by_uid) {
   PlanInput in = alice({{0, 1000, 1}, {1, 200000, 65536}}, {{0, 1000, 1}});
   in.user_name.clear();
-  BOOST_TEST(error_of(in) ==
-             "uid mapping 1 -> 200000 (65536 ids) is outside the subordinate ids of \"1000\": "
-             "add \"1000:200000:65536\" to /etc/subuid");
-}
-
-BOOST_AUTO_TEST_CASE(messages_name_the_injected_files) {
-  PlanInput in = alice({{0, 1000, 1}, {1, 200000, 65536}}, {{0, 1000, 1}});
-  in.subuid_path = "/tmp/x/subuid";
-  BOOST_TEST(error_of(in) ==
-             "uid mapping 1 -> 200000 (65536 ids) is outside the subordinate ids of \"alice\": "
-             "add \"alice:200000:65536\" to /tmp/x/subuid");
+  BOOST_TEST(has(error_of(in), "you (1000) have uid 1000"));
+  BOOST_TEST(has(error_of(in), "add `1000:165536:65536`"));
 }
 
 BOOST_AUTO_TEST_CASE(malformed_mappings) {

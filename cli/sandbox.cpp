@@ -224,10 +224,19 @@ void translate_mounts(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
   }
 }
 
-// limits: cgroup resources and RLIMIT_NOFILE.
-void translate_limits(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
+// limits.nofile not given: rrun's own hard limit, soft and hard (Podman
+// raises it too), instead of the base spec's 1024 that `ulimit -n` and
+// every server trip over. A kernel limit above 2^20 (unlimited) is cut to
+// it: more fails setrlimit where fs.nr_open has its default.
+uint64_t default_nofile(const SandboxHost& host) {
+  return std::min<uint64_t>(host.nofile, 1 << 20);
+}
+
+// limits: cgroup resources and RLIMIT_NOFILE (default_nofile when not given).
+void translate_limits(const SandboxDoc& d, const SandboxHost& host, spec::Spec& s) {
   const SandboxLimits& in = d.limits;
-  if (in.nofile) s.process->rlimits = {spec::Rlimit{"RLIMIT_NOFILE", *in.nofile, *in.nofile}};
+  uint64_t nofile = in.nofile ? *in.nofile : default_nofile(host);
+  if (nofile) s.process->rlimits = {spec::Rlimit{"RLIMIT_NOFILE", nofile, nofile}};
   if (!in.memory && !in.pids && !in.cpu_quota) return;
   spec::Resources& res = s.linux->resources ? *s.linux->resources : s.linux->resources.emplace();
   if (in.memory) res.memory.emplace().limit = *in.memory;
@@ -311,16 +320,6 @@ void translate_devices(const SandboxDoc& d, const SandboxHost& host, spec::Spec&
   }
 }
 
-// limits.nofile not given: rrun's own hard limit, soft and hard (Podman
-// raises it too), instead of the base spec's 1024 that `ulimit -n` and
-// every server trip over. A kernel limit above 2^20 (unlimited) is cut to
-// it: more fails setrlimit where fs.nr_open has its default.
-void default_nofile(const SandboxDoc& d, const SandboxHost& host, spec::Spec& s) {
-  if (d.limits.nofile || host.nofile == 0) return;
-  uint64_t n = std::min<uint64_t>(host.nofile, 1 << 20);
-  s.process->rlimits = {spec::Rlimit{"RLIMIT_NOFILE", n, n}};
-}
-
 // init: rrun's init runs the command as its child, forwards signals to it
 // and reaps orphans (a job then ends on the scheduler's SIGTERM).
 void translate_init(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
@@ -336,12 +335,22 @@ void translate_keep_overlay(const SandboxDoc& d, const SandboxHost& host, Sandbo
   show_keep_rootfs_as_root(d, host, *base_spec(as_root, host).linux, out);
 }
 
-using Translation = void (*)(const SandboxDoc&, const SandboxHost&, spec::Spec&);
+using Translation = void (*)(const SandboxDoc&, const SandboxHost&, Sandbox&);
 
-// In this order: seccomp's default follows the capabilities.
+// A translation that changes only the spec.
+template <void (*F)(const SandboxDoc&, const SandboxHost&, spec::Spec&)>
+void on_spec(const SandboxDoc& d, const SandboxHost& host, Sandbox& out) {
+  F(d, host, out.spec);
+}
+
+// In this order: seccomp's default follows the capabilities; the generated
+// /etc files (sandbox_etc.hpp) follow the mounts and the hostname.
 constexpr Translation kTranslations[] = {
-    translate_root,   translate_process,      translate_host,    translate_share,   translate_mounts,
-    translate_limits, translate_capabilities, translate_seccomp, translate_devices, translate_init};
+    on_spec<translate_root>,         on_spec<translate_process>, on_spec<translate_host>,
+    on_spec<translate_share>,        on_spec<translate_mounts>,  on_spec<translate_limits>,
+    on_spec<translate_capabilities>, on_spec<translate_seccomp>, on_spec<translate_devices>,
+    on_spec<translate_init>,         add_network_files,          add_keep_user_files,
+    translate_keep_overlay};
 
 }  // namespace
 
@@ -352,13 +361,7 @@ Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, c
   Sandbox out;
   out.name = d.name.value;
   out.spec = base_spec(d, host);
-  for (Translation t : kTranslations) t(d, host, out.spec);
-  // Defaults from host facts; after the mounts and the hostname, the
-  // generated files that go into the bundle.
-  default_nofile(d, host, out.spec);
-  add_network_files(d, host, out);
-  add_keep_user_files(d, host, out);
-  translate_keep_overlay(d, host, out);
+  for (Translation t : kTranslations) t(d, host, out);
   return out;
 }
 

@@ -166,8 +166,13 @@ int cmd_spec(const Invocation& inv) {
         load_sandbox(inv.get("from"), current_sandbox_host(inv.get_bool("rootless") || is_rootless(inv)), overrides);
     s = std::move(sb.spec);
     files = std::move(sb.files);
+  } else if (inv.get_bool("rootless")) {
+    spec::RootlessIds ids = rootless_ids();
+    s = spec::default_rootless_spec(ids);
+    // A rootfs there made by `mmdebstrap --mode=unshare`: root's inside.
+    map_rootfs_of_first_subids(dir + "/rootfs", ids, *s.linux);
   } else {
-    s = inv.get_bool("rootless") ? spec::default_rootless_spec(rootless_ids()) : spec::default_spec();
+    s = spec::default_spec();
   }
   for (const auto& f : files)
     if (os::path_exists(dir + "/" + f.first)) throw os::Error(exists(f.first));

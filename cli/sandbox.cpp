@@ -67,23 +67,6 @@ std::vector<spec::IdMapping> keep_id_map(uint32_t id, const std::vector<userns::
   return map;
 }
 
-// A rootfs made in a user namespace whose root is the caller's first
-// subordinate id (`mmdebstrap --mode=unshare`, `podman unshare`, `unshare
-// --map-auto`): its root directory is owned by the first ids of both ranges.
-bool owned_by_first_subids(const std::string& rootfs, const SandboxHost& host) {
-  struct stat st;
-  return !host.sub_uids.empty() && !host.sub_gids.empty() && ::stat(rootfs.c_str(), &st) == 0 &&
-         st.st_uid == host.sub_uids.front().start && st.st_gid == host.sub_gids.front().start;
-}
-
-// The mapping such a rootfs was made with: container 0.. onto the first
-// range, so that it is root's inside; the caller (who owns the state, the
-// bind sources, the terminal) right after it, not unmapped.
-std::vector<spec::IdMapping> subid_root_map(uint32_t caller, const userns::SubRange& range) {
-  uint32_t n = std::min<uint32_t>(range.count, UINT32_MAX - 1);
-  return {spec::IdMapping{0, range.start, n}, spec::IdMapping{n, caller, 1}};
-}
-
 bool mapped(const std::vector<spec::IdMapping>& map, uint32_t id) {
   for (const auto& m : map)
     if (id >= m.container_id && id - m.container_id < m.size) return true;
@@ -109,9 +92,8 @@ spec::Spec base_spec(const SandboxDoc& d, const SandboxHost& host) {
     if (d.user == UserMode::keep && host.uid != 0) {
       s.linux->uid_mappings = keep_id_map(host.uid, ranges ? host.sub_uids : std::vector<userns::SubRange>{});
       s.linux->gid_mappings = keep_id_map(host.gid, ranges ? host.sub_gids : std::vector<userns::SubRange>{});
-    } else if (owned_by_first_subids(d.rootfs.value, host)) {
-      s.linux->uid_mappings = subid_root_map(host.uid, host.sub_uids.front());
-      s.linux->gid_mappings = subid_root_map(host.gid, host.sub_gids.front());
+    } else {
+      map_rootfs_of_first_subids(d.rootfs.value, ids, *s.linux);
     }
     if (d.user == UserMode::ids) {
       const std::string owner = host.user_name.empty() ? std::to_string(host.uid) : host.user_name;
@@ -353,6 +335,28 @@ constexpr Translation kTranslations[] = {
     translate_keep_overlay};
 
 }  // namespace
+
+namespace {
+
+// The mapping such a rootfs was made with: container 0.. onto the first
+// range, so that it is root's inside; the caller (who owns the state, the
+// bind sources, the terminal) right after it, not unmapped.
+std::vector<spec::IdMapping> subid_root_map(uint32_t caller, const spec::IdMapping& range) {
+  uint32_t n = std::min<uint32_t>(range.size, UINT32_MAX - 1);
+  return {spec::IdMapping{0, range.host_id, n}, spec::IdMapping{n, caller, 1}};
+}
+
+}  // namespace
+
+bool map_rootfs_of_first_subids(const std::string& rootfs, const spec::RootlessIds& ids, spec::Linux& l) {
+  struct stat st;
+  if (!ids.sub_uid || !ids.sub_gid || ::stat(rootfs.c_str(), &st) != 0 || st.st_uid != ids.sub_uid->host_id ||
+      st.st_gid != ids.sub_gid->host_id)
+    return false;
+  l.uid_mappings = subid_root_map(ids.uid, *ids.sub_uid);
+  l.gid_mappings = subid_root_map(ids.gid, *ids.sub_gid);
+  return true;
+}
 
 Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, const SandboxHost& host,
                           const SandboxOverrides& overrides) {

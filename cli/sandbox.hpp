@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <rrun/rootfs/overlay.hpp>
+#include <rrun/spec/parse.hpp>
 #include <rrun/spec/spec.hpp>
 #include <rrun/userns/subid.hpp>
 
@@ -82,6 +83,16 @@ Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, c
 
 // Reads `file` and translates it. An unreadable file is an os::Error naming it.
 Sandbox load_sandbox(const std::string& file, const SandboxHost& host, const SandboxOverrides& overrides = {});
+
+// A rootfs made in a user namespace whose root is the caller's first
+// subordinate id (`mmdebstrap --mode=unshare`, `podman unshare`, `unshare
+// --map-auto`) has its root directory owned by the first ids of both ranges
+// (`ids`, as spec::default_rootless_spec takes them). For such a rootfs,
+// sets `l`'s mappings to those it was made with (container 0.. onto the
+// first ranges, so that it is root's inside; the caller right after them)
+// and returns true; otherwise leaves `l` alone. YAML sandboxes and `rrun
+// spec --rootless` (for DIR/rootfs) use it.
+bool map_rootfs_of_first_subids(const std::string& rootfs, const spec::RootlessIds& ids, spec::Linux& l);
 
 // The calling process as a SandboxHost (subordinate ranges read when rootless).
 SandboxHost current_sandbox_host(bool rootless);

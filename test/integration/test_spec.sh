@@ -120,5 +120,25 @@ check_json "$c" "${checks[@]}"
 step "both variants parse back (jq) and nothing else was created"
 expect_eq "$(cd "$WORK" && ls | sort | tr '\n' ' ')" "b1 b2 b3 cwd rootless " "entries in the work dir"
 expect_eq "$(ls "$r")" "config.json" "files written by spec --rootless"
+
+if [[ "$RRUN_TEST_MODE" == rootless && -n "${sub_start:-}" && -n "${subg_start:-}" ]]; then
+  step "spec --rootless: a rootfs owned by the first subordinate ids (mmdebstrap --mode=unshare) is root's inside"
+  m=$WORK/unshare-made
+  make_bundle "$m" sh -c 'stat -c "%u:%g" / /bin'
+  rm "$m/config.json"
+  # Made as root of a user namespace whose root is the first subordinate id.
+  unshare --map-root-user --map-auto chown -R 1:1 "$m/rootfs" || fail "chown the rootfs to the first subordinate ids"
+  expect_eq "$(stat -c %u:%g "$m/rootfs")" "$sub_start:$subg_start" "the rootfs's owner on the host"
+  expect_ok "$RRUN_BIN" spec --rootless -b "$m"
+  check_json "$m/config.json" \
+    ".linux.uidMappings == [{\"containerID\":0,\"hostID\":$sub_start,\"size\":$sub_count},{\"containerID\":$sub_count,\"hostID\":$uid,\"size\":1}]" \
+    "uid 0.. on the first range, the caller after it" \
+    ".linux.gidMappings == [{\"containerID\":0,\"hostID\":$subg_start,\"size\":$subg_count},{\"containerID\":$subg_count,\"hostID\":$gid,\"size\":1}]" \
+    "gid 0.. on the first range, the caller after it"
+  config_set "$m" '.process.args = ["sh", "-c", "stat -c %u:%g / /bin"] | .process.terminal = false'
+  expect_ok rr run -b "$m" unshare-made
+  expect_eq "$out" "0:0"$'\n'"0:0" "the rootfs is root's inside"
+  unshare --map-root-user --map-auto rm -rf --one-file-system "$m/rootfs"
+fi
 assert_no_leftovers
 echo "PASS"

@@ -24,6 +24,7 @@ build_deps=(
   cmake g++ make pkg-config lld
   libseccomp-dev libcap-dev libyaml-cpp-dev nlohmann-json3-dev
   libboost-test-dev libsubid-dev libsystemd-dev
+  libcurl4-openssl-dev libarchive-dev libssl-dev
 )
 # uidmap: newuidmap/newgidmap; busybox-static: the test and demo rootfs;
 # util-linux: unshare, setpriv, runuser, flock; procps: ps/pgrep in tests;
@@ -36,6 +37,12 @@ build_deps=(
 runtime_deps=(
   uidmap fuse-overlayfs fuse3 busybox-static util-linux procps libc6-dev jq passwd mmdebstrap
 )
+# The images (rootfs/image/, label `image`): rrun loads libcurl, libarchive
+# and libcrypto with dlopen (their -dev packages above); the tests build OCI
+# layouts offline with umoci, serve them from Debian's docker-registry on
+# 127.0.0.1 (pushed with skopeo), with TLS from openssl and htpasswd (bcrypt)
+# from apache2-utils.
+image_deps=(libcurl4 libarchive13 libssl3 docker-registry skopeo umoci openssl apache2-utils)
 # crun, runc: the runtimes the benchmark measures rrun against.
 bench_deps=(crun runc)
 # The cgroup v2 test VM (test/vm/): QEMU under TCG (never KVM here), cpio and
@@ -50,7 +57,7 @@ client_deps=(
   podman conmon containerd docker.io rootlesskit slurmctld slurmd slurm-client munge
   skopeo umoci runc
 )
-packages=("${build_deps[@]}" "${runtime_deps[@]}" "${vm_deps[@]}")
+packages=("${build_deps[@]}" "${runtime_deps[@]}" "${image_deps[@]}" "${vm_deps[@]}")
 if ((bench)); then packages+=("${bench_deps[@]}"); fi
 if ((clients)); then packages+=("${client_deps[@]}"); fi
 

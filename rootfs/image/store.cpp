@@ -42,8 +42,8 @@ std::string strip_slashes(std::string s) {
 }
 
 // A lock or tmp/ name: one path component of our own making.
-void check_name(const std::string& name, const char* what) {
-  if (name.empty() || name == "." || name == ".." || name.size() > 200 ||
+void check_name(const std::string& name, const char* what, size_t max = 200) {
+  if (name.empty() || name == "." || name == ".." || name.size() > max ||
       name.find_first_of("/@\n") != std::string::npos)
     throw os::Error(std::string("image store: invalid ") + what + " name \"" + name + "\"");
 }
@@ -177,6 +177,7 @@ Store::BlobWriter Store::new_blob() const {
 
 void Store::put_blob(std::string_view expected_digest, std::string_view data) const {
   check_digest(expected_digest, "blob");
+  hold_against_prune();  // also when the blob is there: this pull now counts on it
   std::string got = sha256_of(data);
   if (got != expected_digest) throw os::Error("blob " + std::string(expected_digest) + ": digest mismatch: got " + got);
   if (has_blob(expected_digest)) return;
@@ -188,8 +189,9 @@ void Store::put_blob(std::string_view expected_digest, std::string_view data) co
 // ---------------------------------------------------------------- locks, tmp/
 
 os::UniqueFd Store::lock(const std::string& name) const {
-  check_name(name, "lock");
-  return store_files::lock_path(root_ + "/locks/" + name, false, "waiting for another rrun using " + name);
+  check_name(name, "lock", 4096);
+  return store_files::lock_path(root_ + "/locks/" + store_files::lock_file_name(name), false,
+                                "waiting for another rrun using " + name);
 }
 
 void Store::hold_against_prune() const {

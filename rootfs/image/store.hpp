@@ -4,6 +4,7 @@
 // under tmp/ and renamed into place).
 //
 //   ROOT/                        $XDG_DATA_HOME/rrun, ~/.local/share/rrun; root: /var/lib/rrun
+//                                (default_root below)
 //     blobs/sha256/HEX           verified blobs: manifests, configs, compressed layers
 //     layers/VARIANT/HEX         a layer blob HEX unpacked (layer.hpp: VARIANT = whiteout
 //                                format + the id mapping it was written with)
@@ -47,8 +48,9 @@ struct ImageRecord {
 
 class Store {
  public:
-  // $XDG_DATA_HOME/rrun, else $HOME/.local/share/rrun; /var/lib/rrun for root
-  // (euid 0 outside a user namespace).
+  // $XDG_DATA_HOME/rrun when XDG_DATA_HOME is set (absolute; for root too:
+  // the tests and a user choose their store so); else /var/lib/rrun for root
+  // (euid 0 outside a user namespace); else $HOME/.local/share/rrun.
   static std::string default_root();
 
   // Creates ROOT and its subdirectories (0700) when missing.

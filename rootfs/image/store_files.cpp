@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -24,6 +25,7 @@ namespace rrun::image::store_files {
 namespace {
 
 constexpr time_t kForeignGrace = 24 * 60 * 60;
+constexpr size_t kMaxLockName = 200;
 // A lock held longer than kQuietTries * kQuietStepUs (0.2 s) is announced.
 constexpr int kQuietTries = 40;
 constexpr useconds_t kQuietStepUs = 5000;
@@ -150,7 +152,7 @@ std::string read_bounded(const std::string& path, size_t limit, const std::strin
   for (;;) {
     if (got == out.size()) {
       if (got > limit) throw too_big(got);
-      out.resize(std::min(limit + 1, out.size() * 2 + 4096));
+      out.resize(std::min(limit, out.size() * 2 + 4096) + 1);
     }
     ssize_t n = ::read(fd, out.data() + got, out.size() - got);
     if (n < 0) {
@@ -191,6 +193,16 @@ void write_atomic(const std::string& tmp_dir, const std::string& path, std::stri
     ::unlink(tmp.c_str());
     os::rethrow_with_context("write " + os::quote(path));
   }
+}
+
+std::string lock_file_name(const std::string& name) {
+  if (name.size() <= kMaxLockName) return name;
+  // FNV-1a: the same long name maps to the same file in every rrun.
+  uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ULL;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return name.substr(0, kMaxLockName - 17) + "-" + hex;
 }
 
 os::UniqueFd lock_path(const std::string& path, bool shared, const std::string& waiting) {

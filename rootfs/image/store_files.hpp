@@ -35,6 +35,10 @@ bool tmp_creator_gone(const std::string& name, time_t mtime);
 // not leave an empty one behind the new name.
 void write_atomic(const std::string& tmp_dir, const std::string& path, std::string_view data);
 
+// The file in locks/ for a lock NAME: NAME itself, or a long NAME (a
+// layer variant of many mappings) cut short with a hash of it.
+std::string lock_file_name(const std::string& name);
+
 // flock on `path` (created 0600 if missing). `shared` for LOCK_SH. When it
 // has to wait more than 0.2 s, writes "rrun: WAITING\n" to stderr once. Safe against the
 // file being removed by a holder (prune removes idle lock files): after

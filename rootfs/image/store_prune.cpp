@@ -102,7 +102,7 @@ void prune_layers(const std::string& root, const References& refs, RemoveDir rem
     if (::lstat(vdir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) continue;
     for (const std::string& name : entries(vdir)) {
       if (!is_hex64(name) || refs.layers.count(name.substr(0, 64))) continue;
-      std::string lock = root + "/locks/layer-" + variant + "-" + name.substr(0, 64);
+      std::string lock = root + "/locks/" + store_files::lock_file_name("layer-" + variant + "-" + name.substr(0, 64));
       os::UniqueFd held = store_files::try_lock_path(lock);
       if (!held) continue;
       std::string moved = root + "/tmp/" + store_files::tmp_name("prune");

@@ -465,6 +465,21 @@ BOOST_AUTO_TEST_CASE(lock_names_are_one_component) {
   for (const char* bad : {"", ".", "..", "a/b", "../x"}) BOOST_CHECK_THROW(t.store.lock(bad), os::Error);
 }
 
+BOOST_AUTO_TEST_CASE(long_lock_names_get_a_short_file) {
+  // A layer variant of many mappings makes a name longer than a file name may be.
+  TempStore t;
+  std::string name = "layer-user";
+  for (int i = 0; i < 40; ++i) name += "," + std::to_string(i) + ":" + std::to_string(100000 + i * 1000) + ":1000";
+  BOOST_REQUIRE(name.size() > 255);
+  os::UniqueFd held = t.store.lock(name);
+  std::vector<std::string> files = list_dir(t.path("locks"));
+  BOOST_REQUIRE(files.size() == 1u);
+  BOOST_TEST(files[0].size() <= 200u);
+  BOOST_TEST(files[0].rfind(name.substr(0, 100), 0) == 0u);
+  os::UniqueFd probe = os::open_file(t.path("locks/" + files[0]), O_RDWR);
+  BOOST_TEST(::flock(probe.get(), LOCK_EX | LOCK_NB) == -1);  // the same file for the same name
+}
+
 BOOST_AUTO_TEST_CASE(tmp_dirs_are_fresh_and_private) {
   TempStore t;
   std::string a = t.store.make_tmp_dir("layer");

@@ -108,19 +108,22 @@ std::vector<ImageRecord> parse_records(const std::string& text) {
   return out;
 }
 
-std::vector<ImageRecord> read_records(const Store& s) {
-  std::string path = records_path(s);
-  std::string text;
+// nullopt: no images.json yet.
+std::optional<std::string> read_records_text(const Store& s) {
   try {
-    text = store_files::read_bounded(path, kRecordsLimit, "image records");
+    return store_files::read_bounded(records_path(s), kRecordsLimit, "image records");
   } catch (const os::SystemError& e) {
-    if (e.err() == ENOENT) return {};
+    if (e.err() == ENOENT) return std::nullopt;
     throw;
   }
+}
+
+std::vector<ImageRecord> parse_records_file(const Store& s, const std::optional<std::string>& text) {
+  if (!text) return {};
   try {
-    return parse_records(text);
+    return parse_records(*text);
   } catch (const std::exception& e) {
-    throw os::Error("image records " + os::quote(path) + ": " + e.what() +
+    throw os::Error("image records " + os::quote(records_path(s)) + ": " + e.what() +
                     "; remove the file to start again (the blobs stay until `rrun prune`)");
   }
 }
@@ -174,12 +177,29 @@ int64_t now() {
 
 }  // namespace
 
+struct Store::Records {
+  std::optional<std::string> text;
+  std::vector<ImageRecord> records;
+};
+
+std::vector<ImageRecord> Store::read_records() const {
+  std::optional<std::string> text = read_records_text(*this);
+  // The same bytes as last time: the same records (comparing costs
+  // microseconds where parsing costs a millisecond).
+  if (records_ && records_->text == text) return records_->records;
+  auto r = std::make_shared<Records>();
+  r->records = parse_records_file(*this, text);
+  r->text = std::move(text);
+  records_ = r;
+  return r->records;
+}
+
 std::vector<ImageRecord> Store::images() const {
-  return read_records(*this);
+  return read_records();
 }
 
 std::optional<ImageRecord> Store::find_image(const std::string& name_or_id) const {
-  std::vector<ImageRecord> records = read_records(*this);
+  std::vector<ImageRecord> records = read_records();
   std::vector<size_t> found = match(records, name_or_id);
   if (found.empty()) return std::nullopt;
   return records[found[0]];
@@ -198,7 +218,7 @@ void Store::record_image(const ImageRecord& r) const {
   if (rec.last_used == 0) rec.last_used = rec.pulled;
   {
     os::UniqueFd held = lock("images");
-    std::vector<ImageRecord> records = read_records(*this);
+    std::vector<ImageRecord> records = read_records();
     bool replaced = false;
     for (ImageRecord& old : records)
       if (old.name == rec.name) {
@@ -219,9 +239,9 @@ void Store::touch_image(const std::string& name) const {
     return false;
   };
   // Read without the lock first: a start right after another one writes nothing.
-  if (!needs_touch(read_records(*this))) return;
+  if (!needs_touch(read_records())) return;
   os::UniqueFd held = lock("images");
-  std::vector<ImageRecord> records = read_records(*this);
+  std::vector<ImageRecord> records = read_records();
   if (!needs_touch(records)) return;
   for (ImageRecord& r : records)
     if (r.name == name) r.last_used = t;
@@ -230,7 +250,7 @@ void Store::touch_image(const std::string& name) const {
 
 bool Store::remove_image(const std::string& name_or_id) const {
   os::UniqueFd held = lock("images");
-  std::vector<ImageRecord> records = read_records(*this);
+  std::vector<ImageRecord> records = read_records();
   std::vector<size_t> found = match(records, name_or_id);
   if (found.empty()) return false;
   // By ID, every name of that image goes: the ID names the image, not a tag.

@@ -617,9 +617,23 @@ BOOST_AUTO_TEST_CASE(touch_sets_last_used_at_most_once_a_minute) {
   BOOST_TEST(before.st_ino == after.st_ino);
 }
 
+BOOST_AUTO_TEST_CASE(records_written_by_another_store_are_seen) {
+  TempStore t;
+  Store other(t.store.root());
+  t.store.record_image(put_image(t.store, "docker://r/a:1", "a"));
+  BOOST_TEST(t.store.images().size() == 1u);
+  other.record_image(put_image(other, "docker://r/b:1", "b"));
+  BOOST_TEST(t.store.images().size() == 2u);  // not the records read before
+  BOOST_TEST(t.store.find_image("docker://r/b:1").has_value());
+  other.remove_image("docker://r/a:1");
+  BOOST_TEST(!t.store.find_image("docker://r/a:1").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(bad_records_file_is_named) {
   TempStore t;
   std::string path = t.path("images.json");
+  write_file(path, "");
+  BOOST_TEST(contains(error_of([&] { t.store.images(); }), "image records `" + path + "`"));
   write_file(path, "{\"images\": [");
   std::string e = error_of([&] { t.store.images(); });
   BOOST_TEST(contains(e, "image records `" + path + "`"), e);

@@ -141,9 +141,21 @@ void Store::BlobWriter::write(const void* data, size_t n) {
 
 std::string Store::BlobWriter::commit(std::string_view expected_digest, int64_t size) {
   if (!fd_ || committed_) throw os::Error("blob " + os::quote(tmp_path_) + ": committed twice");
+  try {
+    std::string got = verify_and_rename(expected_digest, size);
+    committed_ = true;
+    return got;
+  } catch (...) {
+    // Nothing of a bad blob stays, not even until the writer's end.
+    fd_.reset();
+    ::unlink(tmp_path_.c_str());
+    throw;
+  }
+}
+
+std::string Store::BlobWriter::verify_and_rename(std::string_view expected_digest, int64_t size) {
   std::string what = "blob " + std::string(expected_digest);
   check_digest(expected_digest, "blob");
-  // Any throw below leaves the tmp file to the destructor, which removes it.
   if (size >= 0 && written_ != static_cast<uint64_t>(size))
     throw os::Error(what + ": size mismatch: expected " + std::to_string(size) + " bytes, got " +
                     std::to_string(written_));
@@ -159,7 +171,6 @@ std::string Store::BlobWriter::commit(std::string_view expected_digest, int64_t 
   std::string dest = store_->blob_path(expected_digest);
   if (::rename(tmp_path_.c_str(), dest.c_str()) < 0)
     os::throw_errno("rename " + os::quote(tmp_path_) + " to " + os::quote(dest));
-  committed_ = true;
   return got;
 }
 

@@ -79,6 +79,7 @@ class Store {
    private:
     friend class Store;
     BlobWriter(const Store& store, std::string tmp_path, os::UniqueFd fd);
+    std::string verify_and_rename(std::string_view expected_digest, int64_t size);
     struct Hash;
     const Store* store_;
     std::string tmp_path_;

@@ -289,6 +289,9 @@ BOOST_AUTO_TEST_CASE(digest_mismatch_leaves_nothing) {
     w.write("evil", 4);
     std::string e = error_of([&] { w.commit(want, 4); });
     BOOST_TEST(e == "blob " + want + ": digest mismatch: got " + sha256_of("evil"));
+    BOOST_TEST(list_dir(t.path("tmp")).empty());  // at once, not at the writer's end
+    BOOST_CHECK_THROW(w.write("x", 1), os::Error);
+    BOOST_CHECK_THROW(w.commit(want, 4), os::Error);
   }
   BOOST_TEST(!t.store.has_blob(want));
   BOOST_TEST(list_dir(t.path("tmp")).empty());

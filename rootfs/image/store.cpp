@@ -163,7 +163,10 @@ std::string Store::BlobWriter::verify_and_rename(std::string_view expected_diges
   if (got != expected_digest) throw os::Error(what + ": digest mismatch: got " + got);
   // Blobs are trusted once in blobs/ (read without hashing again), so the
   // data reaches the disk before the name does: a crash must not leave a
-  // short file there.
+  // short file there. The price, measured on a 106 MB pull from a local
+  // registry: ~370 ms against ~290 ms without (skopeo copy, which syncs its
+  // blobs too: ~580 ms); starting the writeback early (sync_file_range per
+  // 8 MiB) gained nothing clear.
   if (::fsync(fd_.get()) < 0) os::throw_errno("fsync " + os::quote(tmp_path_));
   fd_.reset();
   // Two processes may commit the same blob: the second rename replaces an

@@ -166,12 +166,17 @@ CredentialSearch find_credentials_in(const std::vector<std::string>& files, cons
   return out;
 }
 
+std::string user_config_dir() {
+  const char* config = std::getenv("XDG_CONFIG_HOME");
+  return config && *config ? std::string(config) : home_dir() + "/.config";
+}
+
 std::vector<std::string> default_auth_files() {
   std::vector<std::string> files;
   if (const char* f = std::getenv("REGISTRY_AUTH_FILE"); f && *f) files.emplace_back(f);
-  if (const char* d = std::getenv("XDG_RUNTIME_DIR"); d && *d) files.push_back(std::string(d) + "/containers/auth.json");
-  const char* config = std::getenv("XDG_CONFIG_HOME");
-  files.push_back((config && *config ? std::string(config) : home_dir() + "/.config") + "/containers/auth.json");
+  if (const char* d = std::getenv("XDG_RUNTIME_DIR"); d && *d)
+    files.push_back(std::string(d) + "/containers/auth.json");
+  files.push_back(user_config_dir() + "/containers/auth.json");
   const char* docker = std::getenv("DOCKER_CONFIG");
   files.push_back((docker && *docker ? std::string(docker) : home_dir() + "/.docker") + "/config.json");
   return files;
@@ -188,7 +193,8 @@ CredentialSearch find_credentials(const PullOptions& opts, const std::string& ho
   if (!opts.creds.empty()) return CredentialSearch{parse_creds_flag(opts.creds), ""};
   if (!opts.auth_file.empty()) {
     if (!os::path_exists(opts.auth_file))
-      throw os::Error("--authfile " + os::quote(opts.auth_file) + ": no such file; give the file `podman login --authfile` wrote");
+      throw os::Error("--authfile " + os::quote(opts.auth_file) +
+                      ": no such file; give the file `podman login --authfile` wrote");
     return find_credentials_in({opts.auth_file}, host, repository);
   }
   return find_credentials_in(default_auth_files(), host, repository);

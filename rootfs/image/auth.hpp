@@ -52,6 +52,10 @@ CredentialSearch find_credentials(const PullOptions& opts, const std::string& ho
 // environment.
 std::vector<std::string> default_auth_files();
 
+// $XDG_CONFIG_HOME, else ~/.config: where the containers tools keep
+// auth.json and certs.d.
+std::string user_config_dir();
+
 // "USER:PASSWORD" of --creds; os::Error without a `:` or a user.
 Credentials parse_creds_flag(const std::string& creds);
 

@@ -101,15 +101,17 @@ ExtractedArchive::ExtractedArchive(const Store& store, const std::string& archiv
     } r{api, api.read_new()};
     api.support_filter_all(r.a);
     api.support_format_tar(r.a);
-    if (api.open_filename(r.a, archive_path.c_str(), 1 << 16) != ARCHIVE_OK)
-      throw os::Error(os::quote(archive_path) + ": " + api.error_string(r.a));
+    auto bad_tar = [&] {
+      const char* detail = api.error_string(r.a);
+      return os::Error(os::quote(archive_path) + ": not a tar archive, or a damaged one (" + (detail ? detail : "?") +
+                       ")");
+    };
+    if (api.open_filename(r.a, archive_path.c_str(), 1 << 16) != ARCHIVE_OK) throw bad_tar();
     archive_entry* e = nullptr;
     for (;;) {
       int rc = api.next_header(r.a, &e);
       if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN)
-        throw os::Error(os::quote(archive_path) + ": not a tar archive, or a damaged one (" +
-                        (api.error_string(r.a) ? api.error_string(r.a) : "?") + ")");
+      if (rc < ARCHIVE_WARN) throw bad_tar();
       const char* raw = api.entry_pathname(e);
       std::string name = archive_name(raw ? raw : "");
       const std::string what = os::quote(archive_path) + ": " + (raw ? raw : "?");

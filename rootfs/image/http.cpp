@@ -95,7 +95,8 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   bool ok = t->current_status >= 200 && t->current_status < 300;
   if (!ok) {
     // An error's body (the registry's JSON), kept for the message.
-    if (t->resp.body.size() < kMaxErrorBody) t->resp.body.append(data, std::min(len, kMaxErrorBody - t->resp.body.size()));
+    if (t->resp.body.size() < kMaxErrorBody)
+      t->resp.body.append(data, std::min(len, kMaxErrorBody - t->resp.body.size()));
     return len;
   }
   if (!t->req->sink) {
@@ -216,8 +217,7 @@ std::variant<HttpResponse, TransportError> Http::get(const HttpRequest& req) {
 
   rc = api.easy_perform(c);
   if (t.error) std::rethrow_exception(t.error);
-  if (t.too_large)
-    throw os::Error(req.url + ": larger than " + std::to_string(req.max_body >> 10) + " KiB");
+  if (t.too_large) throw os::Error(req.url + ": larger than " + std::to_string(req.max_body >> 10) + " KiB");
   if (rc != CURLE_OK) {
     TransportError e;
     e.curl_code = rc;

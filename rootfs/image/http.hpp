@@ -23,7 +23,7 @@ struct HttpRequest {
   std::vector<std::string> headers;  // "Accept: ..."
   // Authentication, sent to the request's host only.
   std::optional<std::pair<std::string, std::string>> basic;  // user, password
-  std::string bearer;                                       // a token
+  std::string bearer;                                        // a token
   // Where a 2xx body goes; the body of any other status is kept in
   // HttpResponse::body (at most 64 KiB) for its error message.
   // Throwing aborts the transfer, and perform() rethrows.
@@ -33,7 +33,7 @@ struct HttpRequest {
 
 struct HttpResponse {
   long status = 0;
-  std::string body;  // without a sink, or a non-2xx status
+  std::string body;                                          // without a sink, or a non-2xx status
   std::vector<std::pair<std::string, std::string>> headers;  // of the final response; names lower-case
   std::string header(std::string_view name) const;           // the first value, "" when absent
 };

@@ -19,8 +19,8 @@ std::string short_digest(const std::string& d) {
 // Puts blob `digest` in the store unless it is there. Under the lock
 // blob-HEX: a second pull of the same blob waits for the first, then finds
 // the blob and fetches nothing.
-void put_blob_once(const Store& store, const std::string& digest, uint64_t size, BlobSource& src,
-                   Progress& progress, const std::string& what) {
+void put_blob_once(const Store& store, const std::string& digest, uint64_t size, BlobSource& src, Progress& progress,
+                   const std::string& what) {
   if (store.has_blob(digest)) return;
   os::UniqueFd lock = store.lock("blob-" + digest_hex(digest));
   if (store.has_blob(digest)) return;
@@ -44,7 +44,8 @@ TopManifest platform_manifest(const Store& store, const TopManifest& top, BlobSo
   m.body = src.fetch_document(m.digest);
   verify_document("manifest " + m.digest, m.body, m.digest);
   if (manifest_kind(m.body, "manifest " + m.digest) != ManifestKind::image)
-    throw os::Error("index " + top.digest + ": its entry " + m.digest + " is an index too (nested indexes are not supported)");
+    throw os::Error("index " + top.digest + ": its entry " + m.digest +
+                    " is an index too (nested indexes are not supported)");
   return m;
 }
 

@@ -40,6 +40,19 @@ std::string read_document(const std::string& path, const std::string& what) {
   return os::read_fd(fd);
 }
 
+// Calls f(data, n) for each piece of the file, in order.
+template <typename F>
+void read_chunks(const os::UniqueFd& fd, const std::string& path, F&& f) {
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) os::throw_errno("read " + os::quote(path));
+    if (n == 0) return;
+    f(buf.data(), static_cast<size_t>(n));
+  }
+}
+
 // Streams the file into the writer.
 void copy_file(const std::string& path, uint64_t size, const std::string& what, Store::BlobWriter& w,
                Progress& progress) {
@@ -48,15 +61,10 @@ void copy_file(const std::string& path, uint64_t size, const std::string& what, 
   if (have != size)
     throw os::Error(what + ": " + std::to_string(have) + " bytes in " + os::quote(path) + ", the manifest says " +
                     std::to_string(size));
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) os::throw_errno("read " + os::quote(path));
-    if (n == 0) break;
-    w.write(buf.data(), static_cast<size_t>(n));
-    progress.advance(static_cast<uint64_t>(n));
-  }
+  read_chunks(fd, path, [&](const char* data, size_t n) {
+    w.write(data, n);
+    progress.advance(n);
+  });
 }
 
 // Blobs that are files: `path_of(digest)` names the file ("" when there is
@@ -94,11 +102,11 @@ std::string select_manifest(const std::string& index_json, const std::string& na
   try {
     j = Json::parse(index_json);
   } catch (const Json::parse_error& e) {
-    throw os::Error(where + ": index.json is not valid JSON at byte " + std::to_string(e.byte));
+    throw os::Error("index.json is not valid JSON at byte " + std::to_string(e.byte));
   }
   auto entries = j.find("manifests");
   if (!j.is_object() || entries == j.end() || !entries->is_array())
-    throw os::Error(where + ": index.json has no \"manifests\" array");
+    throw os::Error("index.json has no \"manifests\" array");
   std::vector<std::string> names;
   std::string found;
   int matches = 0;
@@ -113,13 +121,14 @@ std::string select_manifest(const std::string& index_json, const std::string& na
   std::string listed;
   for (const std::string& n : names) listed += (listed.empty() ? "" : ", ") + n;
   if (name.empty() && matches > 1)
-    throw os::Error(where + " holds " + std::to_string(matches) + " images (" + (listed.empty() ? "unnamed" : listed) +
-                    "): name one as " + where + ":NAME");
+    throw os::Error("the layout holds " + std::to_string(matches) + " images (" +
+                    (listed.empty() ? "unnamed" : listed) + "): name one as " + where + ":NAME");
   if (matches == 0)
-    throw os::Error(where + (name.empty() ? " holds no image" : " has no image named \"" + name + "\"") +
+    throw os::Error(std::string("the layout ") +
+                    (name.empty() ? "holds no image" : "has no image named \"" + name + "\"") +
                     (listed.empty() ? "" : " (it has " + listed + ")"));
-  if (matches > 1) throw os::Error(where + ": index.json names " + std::to_string(matches) + " images \"" + name + "\"");
-  check_digest(found, where + ": index.json digest");
+  if (matches > 1) throw os::Error("index.json names " + std::to_string(matches) + " images \"" + name + "\"");
+  check_digest(found, "index.json: the digest");
   return found;
 }
 
@@ -129,11 +138,11 @@ ImageRecord pull_layout(const Store& store, const ImageRef& ref, const std::stri
   std::string layout = path_of("oci-layout");
   std::string index = path_of("index.json");
   if (layout.empty() || index.empty())
-    throw os::Error(where + " is not an OCI image layout (no " + (layout.empty() ? "oci-layout" : "index.json") +
+    throw os::Error(std::string("not an OCI image layout (no ") + (layout.empty() ? "oci-layout" : "index.json") +
                     "); make one with `skopeo copy ... oci:DIR:TAG`");
-  FileSource src(where, [&](const std::string& digest) { return path_of(blob_name(digest)); });
+  FileSource src("the layout", [&](const std::string& digest) { return path_of(blob_name(digest)); });
   TopManifest top;
-  top.digest = select_manifest(read_document(index, where + ": index.json"), ref.tag, where);
+  top.digest = select_manifest(read_document(index, "index.json"), ref.tag, where);
   top.body = src.fetch_document(top.digest);
   return import_image(store, ref.canonical(), top, src, progress);
 }
@@ -157,13 +166,13 @@ DockerEntry select_docker_entry(const std::string& manifest_json, const std::str
   try {
     j = Json::parse(manifest_json);
   } catch (const Json::parse_error& e) {
-    throw os::Error(where + ": manifest.json is not valid JSON at byte " + std::to_string(e.byte));
+    throw os::Error("manifest.json is not valid JSON at byte " + std::to_string(e.byte));
   }
-  if (!j.is_array() || j.empty()) throw os::Error(where + ": manifest.json is not a non-empty array");
+  if (!j.is_array() || j.empty()) throw os::Error("manifest.json is not a non-empty array");
   std::vector<const Json*> matches;
   std::string listed;
   for (const Json& e : j) {
-    if (!e.is_object()) throw os::Error(where + ": manifest.json: an entry is not an object");
+    if (!e.is_object()) throw os::Error("manifest.json: an entry is not an object");
     bool match = name.empty();
     if (auto tags = e.find("RepoTags"); tags != e.end() && tags->is_array())
       for (const Json& t : *tags)
@@ -174,16 +183,18 @@ DockerEntry select_docker_entry(const std::string& manifest_json, const std::str
     if (match) matches.push_back(&e);
   }
   if (matches.size() != 1)
-    throw os::Error(where + (matches.empty() ? " has no image named \"" + name + "\""
-                                             : " holds " + std::to_string(matches.size()) + " images") +
-                    (listed.empty() ? "" : " (" + listed + ")") + (matches.empty() ? "" : ": name one as " + where + ":REPO:TAG"));
+    throw os::Error(std::string("the archive ") +
+                    (matches.empty() ? "has no image named \"" + name + "\""
+                                     : "holds " + std::to_string(matches.size()) + " images") +
+                    (listed.empty() ? "" : " (" + listed + ")") +
+                    (matches.empty() ? "" : ": name one as " + where + ":REPO:TAG"));
   const Json& e = *matches[0];
   DockerEntry d;
-  if (!e.contains("Config") || !e["Config"].is_string()) throw os::Error(where + ": manifest.json: no Config");
+  if (!e.contains("Config") || !e["Config"].is_string()) throw os::Error("manifest.json: no Config");
   d.config = e["Config"].get<std::string>();
-  if (!e.contains("Layers") || !e["Layers"].is_array()) throw os::Error(where + ": manifest.json: no Layers");
+  if (!e.contains("Layers") || !e["Layers"].is_array()) throw os::Error("manifest.json: no Layers");
   for (const Json& l : e["Layers"]) {
-    if (!l.is_string()) throw os::Error(where + ": manifest.json: Layers: expected strings");
+    if (!l.is_string()) throw os::Error("manifest.json: Layers: expected strings");
     d.layers.push_back(l.get<std::string>());
   }
   return d;
@@ -200,16 +211,8 @@ const char* layer_media_type(const std::string& path) {
 }
 
 std::string sha256_of_file(const std::string& path) {
-  os::UniqueFd fd = os::open_file(path, O_RDONLY);
   Sha256 h;
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) os::throw_errno("read " + os::quote(path));
-    if (n == 0) break;
-    h.update(buf.data(), static_cast<size_t>(n));
-  }
+  read_chunks(os::open_file(path, O_RDONLY), path, [&](const char* data, size_t n) { h.update(data, n); });
   return h.finish();
 }
 
@@ -223,16 +226,19 @@ uint64_t size_of(const std::string& path) {
 
 ImageRecord pull_oci_layout(const Store& store, const ImageRef& ref, Progress& progress) {
   const std::string dir = ref.path;
-  return pull_layout(store, ref, "oci:" + dir, [&](const std::string& name) {
-    std::string p = dir + "/" + name;
-    return os::path_exists(p) ? p : std::string();
-  }, progress);
+  return pull_layout(
+      store, ref, "oci:" + dir,
+      [&](const std::string& name) {
+        std::string p = dir + "/" + name;
+        return os::path_exists(p) ? p : std::string();
+      },
+      progress);
 }
 
 ImageRecord pull_oci_archive(const Store& store, const ImageRef& ref, Progress& progress) {
   ExtractedArchive archive(store, ref.path);
-  return pull_layout(store, ref, "oci-archive:" + ref.path,
-                     [&](const std::string& name) { return archive.resolve(name); }, progress);
+  return pull_layout(
+      store, ref, "oci-archive:" + ref.path, [&](const std::string& name) { return archive.resolve(name); }, progress);
 }
 
 // A docker-archive becomes an OCI image: its config as it is, its layer
@@ -242,18 +248,18 @@ ImageRecord pull_docker_archive(const Store& store, const ImageRef& ref, Progres
   const std::string where = "docker-archive:" + ref.path;
   ExtractedArchive archive(store, ref.path);
   std::string manifest_path = archive.resolve("manifest.json");
-  if (manifest_path.empty()) throw os::Error(where + " has no manifest.json: not a `docker save` archive");
-  DockerEntry entry = select_docker_entry(read_document(manifest_path, where + ": manifest.json"), ref.tag, where);
+  if (manifest_path.empty()) throw os::Error("no manifest.json in the archive: not a `docker save` archive");
+  DockerEntry entry = select_docker_entry(read_document(manifest_path, "manifest.json"), ref.tag, where);
 
   std::map<std::string, std::string> files;  // digest -> file
   std::string config_path = archive.resolve(entry.config);
-  if (config_path.empty()) throw os::Error(where + ": the config " + entry.config + " is missing");
-  std::string config_json = read_document(config_path, where + ": " + entry.config);
+  if (config_path.empty()) throw os::Error("the config " + entry.config + " is not in the archive");
+  std::string config_json = read_document(config_path, entry.config);
   std::string config_digest = sha256_of(config_json);
-  ImageConfig config = parse_image_config(config_json, where + ": " + entry.config);
+  ImageConfig config = parse_image_config(config_json, entry.config);
   if (config.diff_ids.size() != entry.layers.size())
-    throw os::Error(where + ": " + entry.config + " has " + std::to_string(config.diff_ids.size()) +
-                    " rootfs.diff_ids for " + std::to_string(entry.layers.size()) + " layers");
+    throw os::Error(entry.config + " has " + std::to_string(config.diff_ids.size()) + " rootfs.diff_ids for " +
+                    std::to_string(entry.layers.size()) + " layers");
   files[config_digest] = config_path;
 
   nlohmann::ordered_json m;
@@ -263,7 +269,7 @@ ImageRecord pull_docker_archive(const Store& store, const ImageRef& ref, Progres
   m["layers"] = nlohmann::ordered_json::array();
   for (size_t i = 0; i < entry.layers.size(); ++i) {
     std::string path = archive.resolve(entry.layers[i]);
-    if (path.empty()) throw os::Error(where + ": the layer " + entry.layers[i] + " is missing");
+    if (path.empty()) throw os::Error("the layer " + entry.layers[i] + " is not in the archive");
     const char* type = layer_media_type(path);
     std::string digest = type == std::string(media::kOciLayerTar) ? config.diff_ids[i] : sha256_of_file(path);
     files[digest] = path;
@@ -272,7 +278,7 @@ ImageRecord pull_docker_archive(const Store& store, const ImageRef& ref, Progres
   TopManifest top;
   top.body = m.dump();
   top.digest = sha256_of(top.body);
-  FileSource src(where, [&](const std::string& digest) {
+  FileSource src("the archive", [&](const std::string& digest) {
     auto it = files.find(digest);
     return it == files.end() ? std::string() : it->second;
   });

@@ -29,11 +29,6 @@ std::string user_host(const ImageRef& ref) {
   return ref.registry == "registry-1.docker.io" ? "docker.io" : ref.registry;
 }
 
-std::string home_dir() {
-  const char* h = std::getenv("HOME");
-  return h && *h ? h : "/";
-}
-
 // The *.crt files of the registry's certs.d directory: --cert-dir, else the
 // first of ~/.config/containers/certs.d/HOST, /etc/containers/certs.d/HOST,
 // /etc/docker/certs.d/HOST that exists (as the containers tools look).
@@ -42,8 +37,7 @@ std::vector<std::string> ca_files(const PullOptions& opts, const std::string& ho
   if (!opts.cert_dir.empty()) {
     dirs.push_back(opts.cert_dir);
   } else {
-    const char* config = std::getenv("XDG_CONFIG_HOME");
-    dirs.push_back((config && *config ? std::string(config) : home_dir() + "/.config") + "/containers/certs.d/" + host);
+    dirs.push_back(user_config_dir() + "/containers/certs.d/" + host);
     dirs.push_back("/etc/containers/certs.d/" + host);
     dirs.push_back("/etc/docker/certs.d/" + host);
   }
@@ -220,8 +214,8 @@ class Registry : public BlobSource {
 
   [[noreturn]] void fail_auth_required(const HttpResponse& r) {
     std::string helper = search_.helper.empty() ? "" : " (" + search_.helper + ")";
-    throw os::Error(host_ + " requires authentication (" + status_text(r) + ")" + helper + ": log in with `podman login " +
-                    host_ + "`, or give --creds USER:PASSWORD or --authfile FILE");
+    throw os::Error(host_ + " requires authentication (" + status_text(r) + ")" + helper +
+                    ": log in with `podman login " + host_ + "`, or give --creds USER:PASSWORD or --authfile FILE");
   }
 
   [[noreturn]] void fail_auth_refused(const HttpResponse& r) {
@@ -244,10 +238,11 @@ class Registry : public BlobSource {
     if (e.connect)
       throw os::Error(what + ": cannot connect to " + host_ + " (" + e.message + "): is the registry running there?");
     if (e.tls && opts_.tls_verify)
-      throw os::Error(what + ": TLS with " + host_ + " failed (" + e.message + "): give its CA with --cert-dir DIR (a " +
-                      "*.crt file) or in ~/.config/containers/certs.d/" + host_ + "/, or --tls-verify=false for a " +
-                      "registry of your own");
-    throw os::Error(what + ": the registry went away during the transfer (" + e.message + "); nothing was kept, pull "
+      throw os::Error(what + ": TLS with " + host_ + " failed (" + e.message +
+                      "): give its CA with --cert-dir DIR (a " + "*.crt file) or in ~/.config/containers/certs.d/" +
+                      host_ + "/, or --tls-verify=false for a " + "registry of your own");
+    throw os::Error(what + ": the registry went away during the transfer (" + e.message +
+                    "); nothing was kept, pull "
                     "again");
   }
 

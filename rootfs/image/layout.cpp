@@ -12,9 +12,9 @@
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
 
+#include "archive_dir.hpp"
 #include "config.hpp"
 #include "digest.hpp"
-#include "extract.hpp"
 #include "media_types.hpp"
 #include "source.hpp"
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <exception>
 
 #include <rrun/os/error.hpp>
@@ -126,6 +127,16 @@ bool is_tls_error(CURLcode c) {
          c == CURLE_SSL_CIPHER || c == CURLE_SSL_CACERT_BADFILE || c == CURLE_SSL_ISSUER_ERROR;
 }
 
+// $no_proxy and the loopback addresses: a registry on this machine is never
+// reached through $http_proxy (Go's rule, which skopeo and podman follow).
+std::string no_proxy_list() {
+  const char* env = std::getenv("no_proxy");
+  if (!env || !*env) env = std::getenv("NO_PROXY");
+  std::string list = env ? env : "";
+  if (list == "*") return list;
+  return list + (list.empty() ? "" : ",") + "localhost,127.0.0.1,::1";
+}
+
 }  // namespace
 
 std::string HttpResponse::header(std::string_view name) const {
@@ -134,7 +145,7 @@ std::string HttpResponse::header(std::string_view name) const {
   return "";
 }
 
-Http::Http(TlsOptions tls) : tls_(std::move(tls)) {
+Http::Http(TlsOptions tls) : tls_(std::move(tls)), no_proxy_(no_proxy_list()) {
   const CurlApi& api = curl_api();
   curl_ = api.easy_init();
   if (!curl_) throw os::Error("libcurl: curl_easy_init failed");
@@ -191,6 +202,7 @@ std::variant<HttpResponse, TransportError> Http::get(const HttpRequest& req) {
   // transfer after a minute instead of hanging the pull.
   set(CURLOPT_LOW_SPEED_LIMIT, 1L);
   set(CURLOPT_LOW_SPEED_TIME, 60L);
+  set(CURLOPT_NOPROXY, no_proxy_.c_str());
   set(CURLOPT_HTTPHEADER, headers);
   set(CURLOPT_HEADERFUNCTION, &on_header);
   set(CURLOPT_HEADERDATA, static_cast<void*>(&t));

@@ -69,6 +69,7 @@ class Http {
   void* curl_ = nullptr;
   TlsOptions tls_;
   std::string ca_blob_;  // the system CAs and tls_.ca_files, when there are ca_files
+  std::string no_proxy_;
 };
 
 }  // namespace rrun::image

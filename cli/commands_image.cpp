@@ -1,5 +1,6 @@
 // The image commands: pull.
 
+#include <rrun/image/digest.hpp>
 #include <rrun/image/pull.hpp>
 #include <rrun/image/ref.hpp>
 #include <rrun/image/store.hpp>
@@ -18,7 +19,7 @@ int cmd_pull(const Invocation& inv) {
   image::Store store(image::Store::default_root());
   image::Progress progress = image::Progress::for_stdout(inv.get_bool("quiet"));
   image::ImageRecord r = image::pull_image(store, ref, opts, progress);
-  print(r.name + " " + r.manifest_digest + "\n");
+  print(image::digest_hex(r.manifest_digest) + "\n");  // the image's id, as podman prints it
   return 0;
 }
 

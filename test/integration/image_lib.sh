@@ -20,6 +20,9 @@
 #   blob_gets LOG          the number of blob GETs in an access log
 #   has_blob DIGEST        the store has that blob
 #   record_names           the names the store records, sorted
+#   expect_pulled NAME DIGEST [OUT]
+#                          the pull printed DIGEST's id (OUT, default $out) and
+#                          the store records NAME with manifest DIGEST
 #   store_leftovers        files in the store's tmp/ (a failed pull leaves none)
 
 # shellcheck source=image-fixtures.sh
@@ -86,6 +89,12 @@ blob_gets() { grep -c '"GET /v2/[^ ]*/blobs/sha256:' "$1" || true; }
 has_blob() { [[ -f "$STORE/blobs/sha256/${1#sha256:}" ]]; }
 
 record_names() { jq -r '.images[].name' "$STORE/images.json" 2>/dev/null | sort; }
+
+expect_pulled() {
+  expect_eq "${3-$out}" "${2#sha256:}" "pull's output"
+  expect_eq "$(jq -r --arg n "$1" '.images[] | select(.name == $n) | .manifest_digest' "$STORE/images.json")" "$2" \
+    "the manifest recorded for $1"
+}
 
 store_leftovers() {
   [[ -d "$STORE/tmp" ]] || return 0

@@ -38,7 +38,7 @@ registry_push "oci:$BB:configured" tests/busybox:configured
 registry_push "oci:$IMAGES/multiarch:latest" tests/multiarch:latest
 registry_push "oci:$IMAGES/mixed:latest" tests/mixed:latest
 expect_ok rr pull --tls-verify=false "docker://$PLAIN/tests/busybox:plain"
-expect_eq "$out" "docker://$PLAIN/tests/busybox:plain $PLAIN_M" "pull's output (not a terminal: no progress)"
+expect_pulled "docker://$PLAIN/tests/busybox:plain" "$PLAIN_M" # (not a terminal: no progress)
 has_blob "$PLAIN_M" || fail "the manifest is not in the store"
 has_blob "$BB_LAYER" || fail "the layer is not in the store"
 expect_eq "$(record_names)" "docker://$PLAIN/tests/busybox:plain" "the image records"
@@ -48,7 +48,7 @@ expect_eq "$(jq -r '.images[0].layers[0].diff_id' "$STORE/images.json")" \
 expect_eq "$(store_leftovers)" "" "tmp/ after a pull"
 # The reference as a user types it: no transport.
 expect_ok rr pull --tls-verify=false "$PLAIN/tests/busybox:configured"
-expect_eq "$out" "docker://$PLAIN/tests/busybox:configured $CONFIGURED_M" "pull without docker://"
+expect_pulled "docker://$PLAIN/tests/busybox:configured" "$CONFIGURED_M"
 # gzip, zstd and uncompressed layers, recorded as the manifest says.
 expect_ok rr pull --tls-verify=false "$PLAIN/tests/mixed:latest"
 expect_eq "$(jq -r --arg n "docker://$PLAIN/tests/mixed:latest" \
@@ -67,7 +67,7 @@ expect_eq "$(grep -c '"GET /v2/tests/busybox/manifests/plain' "$PLAIN_LOG")" "$(
 step "an index: the host's platform"
 if [[ "$(uname -m)" == x86_64 ]]; then
   expect_ok rr pull --tls-verify=false "docker://$PLAIN/tests/multiarch"
-  expect_eq "$out" "docker://$PLAIN/tests/multiarch:latest $AMD_M" "the amd64 manifest of the index"
+  expect_pulled "docker://$PLAIN/tests/multiarch:latest" "$AMD_M"
   has_blob "$AMD_LAYER" || fail "the amd64 layer is not in the store"
   ! has_blob "$ARM_LAYER" || fail "the arm64 layer was pulled too"
 fi
@@ -82,8 +82,8 @@ p2=$!
 wait "$p1" || fail "the first concurrent pull failed: $(cat "$WORK/c1.err")"
 wait "$p2" || fail "the second concurrent pull failed: $(cat "$WORK/c2.err")"
 expect_eq "$(blob_gets "$PLAIN_LOG")" "$((gets + 2))" "blob GETs of two concurrent pulls of a config and a layer"
-expect_eq "$(cat "$WORK/c1.out")" "docker://$PLAIN/tests/busybox:plain $PLAIN_M" "the first pull's output"
-expect_eq "$(cat "$WORK/c2.out")" "docker://$PLAIN/tests/busybox:plain $PLAIN_M" "the second pull's output"
+expect_pulled "docker://$PLAIN/tests/busybox:plain" "$PLAIN_M" "$(cat "$WORK/c1.out")"
+expect_pulled "docker://$PLAIN/tests/busybox:plain" "$PLAIN_M" "$(cat "$WORK/c2.out")"
 use_store data
 
 step "errors: a missing image, plain HTTP without --tls-verify=false, bad references"
@@ -135,7 +135,7 @@ printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$SECURE" "$(printf alice:s3cret | bas
 mkdir -p "$XDG_CONFIG_HOME/containers/certs.d/$SECURE"
 cp "$REGISTRY_CA" "$XDG_CONFIG_HOME/containers/certs.d/$SECURE/ca.crt"
 expect_ok rr pull "$REF"
-expect_eq "$out" "$REF $PLAIN_M" "pull with auth.json and certs.d"
+expect_pulled "$REF" "$PLAIN_M"
 # Wrong credentials in a file: the message names it.
 printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$SECURE" "$(printf alice:nope | base64)" >"$WORK/wrong.json"
 expect_fail_with "refused the credentials from $WORK/wrong.json" -- rr pull --authfile "$WORK/wrong.json" "$REF"
@@ -157,7 +157,7 @@ expect_fail_with "$STUB requires authentication" -- rr pull --tls-verify=false "
 expect_fail_with "$STUB refused the credentials from --creds for user \"bob\"" -- \
   rr pull --tls-verify=false --creds bob:wrong "docker://$STUB/tests/busybox:plain"
 expect_ok rr pull --tls-verify=false --creds bob:pw "docker://$STUB/tests/busybox:plain"
-expect_eq "$out" "docker://$STUB/tests/busybox:plain $PLAIN_M" "pull with a Bearer token"
+expect_pulled "docker://$STUB/tests/busybox:plain" "$PLAIN_M"
 grep -q '"GET /token?service=stub&scope=repository%3Atests%2Fbusybox%3Apull' "$STUB_LOG" ||
   fail "no token request with the service and scope: $(cat "$STUB_LOG")"
 grep -q '"GET /storage/sha256:.*" 200' "$STUB_LOG" || fail "the blobs were not redirected: $(cat "$STUB_LOG")"
@@ -179,10 +179,10 @@ use_store data
 
 step "oci: layouts"
 expect_ok rr pull "oci:$BB:plain"
-expect_eq "$out" "oci:$BB:plain $PLAIN_M" "pull oci:"
+expect_pulled "oci:$BB:plain" "$PLAIN_M"
 if [[ "$(uname -m)" == x86_64 ]]; then
   expect_ok rr pull "oci:$IMAGES/multiarch"
-  expect_eq "$out" "oci:$IMAGES/multiarch $AMD_M" "pull oci: of an index"
+  expect_pulled "oci:$IMAGES/multiarch" "$AMD_M"
 fi
 expect_fail_with "pull oci:$BB: the layout holds 3 images (plain, configured, named): name one as oci:$BB:NAME" -- \
   rr pull "oci:$BB"
@@ -200,14 +200,14 @@ expect_clean_failure "$BB_LAYER"
 step "oci-archive: and docker-archive:"
 use_store archives
 expect_ok rr pull "oci-archive:$IMAGES/busybox.oci-archive.tar:latest"
-expect_eq "$out" "oci-archive:$IMAGES/busybox.oci-archive.tar:latest $CONFIGURED_M" "pull oci-archive:"
+expect_pulled "oci-archive:$IMAGES/busybox.oci-archive.tar:latest" "$CONFIGURED_M"
 expect_eq "$(store_leftovers)" "" "tmp/ after an oci-archive pull"
 expect_fail_with "not a tar archive" -- rr pull "oci-archive:$BB/index.json"
 expect_fail_with "\`$WORK/none.tar\`: no such file" -- rr pull "oci-archive:$WORK/none.tar"
 DA=$IMAGES/busybox.docker-archive.tar
 expect_ok rr pull "docker-archive:$DA"
-expect_contains "$out" "docker-archive:$DA sha256:"
-digest=${out##* }
+digest=sha256:$out
+expect_pulled "docker-archive:$DA" "$digest"
 # Recorded as an OCI image whose layer is the archive's plain tar: its
 # digest is its diff_id, and its config is busybox:configured's.
 manifest=$STORE/blobs/sha256/${digest#sha256:}
@@ -232,6 +232,6 @@ expect_contains "$tty_out" $'\r'"layer 1/1 ${BB_LAYER:0:19}" "progress"
 expect_contains "$tty_out" " done, " "progress"
 use_store progress-quiet
 script -qec "$RRUN_BIN --root $STATE_ROOT pull --quiet oci:$BB:plain" /dev/null >"$WORK/tty.out" </dev/null
-expect_eq "$(tr -d '\r' <"$WORK/tty.out")" "oci:$BB:plain $PLAIN_M" "pull --quiet on a terminal"
+expect_pulled "oci:$BB:plain" "$PLAIN_M" "$(tr -d '\r' <"$WORK/tty.out")"
 
 assert_no_leftovers

@@ -136,6 +136,14 @@ mkdir -p "$XDG_CONFIG_HOME/containers/certs.d/$SECURE"
 cp "$REGISTRY_CA" "$XDG_CONFIG_HOME/containers/certs.d/$SECURE/ca.crt"
 expect_ok rr pull "$REF"
 expect_pulled "$REF" "$PLAIN_M"
+# The other places podman and docker write: $REGISTRY_AUTH_FILE, ~/.docker/config.json.
+mv "$XDG_RUNTIME_DIR/containers/auth.json" "$WORK/good.json"
+expect_fail_with "$SECURE requires authentication" -- rr pull "$REF"
+REGISTRY_AUTH_FILE=$WORK/good.json expect_ok rr pull "$REF"
+mkdir -p "$HOME/.docker"
+cp "$WORK/good.json" "$HOME/.docker/config.json"
+expect_ok rr pull "$REF"
+rm "$HOME/.docker/config.json"
 # Wrong credentials in a file: the message names it.
 printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$SECURE" "$(printf alice:nope | base64)" >"$WORK/wrong.json"
 expect_fail_with "refused the credentials from $WORK/wrong.json" -- rr pull --authfile "$WORK/wrong.json" "$REF"
@@ -146,7 +154,7 @@ expect_fail_with "$WORK/helper.json names the credential helper docker-credentia
   rr pull --authfile "$WORK/helper.json" "$REF"
 # --tls-verify=false on a TLS registry: TLS without verification.
 rm -rf --one-file-system "$XDG_CONFIG_HOME/containers/certs.d"
-expect_ok rr pull --tls-verify=false "$REF"
+expect_ok rr pull --tls-verify=false --authfile "$WORK/good.json" "$REF"
 registry_stop
 use_store data
 

@@ -17,7 +17,8 @@ source "$(dirname "$0")/image-fixtures.sh"
 images_require
 TOOL=$(dirname "$RRUN_PROBE")/rrun-layer-tool
 [[ -x "$TOOL" ]] || skip "rrun-layer-tool is not built next to $RRUN_PROBE"
-STORE=$WORK/store
+export XDG_DATA_HOME=$WORK/data  # the kernel probe's cache goes there too
+STORE=$XDG_DATA_HOME/rrun
 KIND=${RRUN_TEST_USER_KIND:-root}
 [[ "$RRUN_TEST_MODE" == root ]] && KIND=root
 lt() { "$TOOL" "$STORE" "$@"; }

@@ -324,14 +324,41 @@ BOOST_AUTO_TEST_CASE(ids_for_root_are_the_images_own) {
   BOOST_TEST(!ids.squash);
 }
 
-BOOST_AUTO_TEST_CASE(fuse_driver_means_fuse_and_the_kernel_probe_is_cached) {
+BOOST_AUTO_TEST_CASE(fuse_driver_means_fuse) {
   BOOST_TEST(choose_whiteout_format(true, "fuse") == WhiteoutFormat::fuse);
+  BOOST_TEST(choose_whiteout_format(false, "fuse") == WhiteoutFormat::fuse);
+}
+
+// The probe runs in children (its answer is kept per process), with the
+// store (and so the cache file) in a temp dir.
+BOOST_AUTO_TEST_CASE(the_kernel_probe_and_its_cache_for_the_boot) {
   if (!root()) return;
+  test::TempDir tmp;
+  ::setenv("XDG_DATA_HOME", tmp.path.c_str(), 1);
+  struct Unset {
+    ~Unset() { ::unsetenv("XDG_DATA_HOME"); }
+  } unset;
+  Store store(Store::default_root());
+  const std::string cache = store.root() + "/whiteout-probe-trusted";
+  std::string boot = os::read_file("/proc/sys/kernel/random/boot_id");
+  boot.pop_back();
   // This host runs Linux 6.7+ (xattr whiteouts in lower layers).
-  WhiteoutFormat a = choose_whiteout_format(false, "");
-  BOOST_TEST(a == WhiteoutFormat::overlay_trusted);
-  BOOST_TEST(choose_whiteout_format(true, "") == WhiteoutFormat::overlay_user);
-  BOOST_TEST(choose_whiteout_format(false, "kernel") == a);
+  auto format_in_child = [](bool rootless, const char* driver) {
+    return test::exit_code(
+        test::run_in_child([&] { return static_cast<int>(choose_whiteout_format(rootless, driver)); }));
+  };
+  BOOST_TEST(format_in_child(false, "") == static_cast<int>(WhiteoutFormat::overlay_trusted));
+  BOOST_TEST(os::read_file(cache) == boot + " 1\n");
+  BOOST_TEST(format_in_child(true, "") == static_cast<int>(WhiteoutFormat::overlay_user));
+  BOOST_TEST(os::read_file(store.root() + "/whiteout-probe-user") == boot + " 1\n");
+  BOOST_TEST(format_in_child(false, "kernel") == static_cast<int>(WhiteoutFormat::overlay_trusted));
+  // The cached answer is taken as it is, for this boot only.
+  os::write_file_atomic(cache, boot + " 0\n");
+  BOOST_TEST(format_in_child(false, "") == static_cast<int>(WhiteoutFormat::fuse));
+  os::write_file_atomic(cache, "another-boot 0\n");
+  BOOST_TEST(format_in_child(false, "") == static_cast<int>(WhiteoutFormat::overlay_trusted));
+  BOOST_TEST(os::read_file(cache) == boot + " 1\n");
+  BOOST_TEST(fs::is_empty(store.root() + "/tmp"));
 }
 
 BOOST_AUTO_TEST_CASE(owners_modes_links_xattrs_and_times_in_every_format_and_compression) {

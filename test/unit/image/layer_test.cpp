@@ -590,6 +590,41 @@ BOOST_AUTO_TEST_CASE(layers_are_unpacked_once_and_found_without_unpacking) {
   BOOST_TEST(unpacked_layers(f.store, img, WhiteoutFormat::fuse, {}).empty());
 }
 
+BOOST_AUTO_TEST_CASE(concurrent_prepares_unpack_each_layer_once) {
+  if (!root()) return;
+  Fixture f;
+  std::vector<E> big = full_layer();
+  for (int i = 0; i < 20; ++i) big.push_back(reg("big/" + std::to_string(i), std::string(200000, 'a' + i)));
+  ImageRecord img = f.image({f.add(big), f.add(whiteout_layer())});
+  const std::string expect = f.store.root() + "/layers/fuse/" + digest_hex(img.layers[1].digest);
+  std::vector<pid_t> kids;
+  for (int i = 0; i < 3; ++i) {
+    pid_t pid = ::fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+      int rc = 1;
+      try {
+        Progress p = Progress::none();
+        rc = prepare_layers(f.store, img, WhiteoutFormat::fuse, {}, p).at(0) == expect ? 0 : 2;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "child: %s\n", e.what());
+      }
+      ::_exit(rc);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t k : kids) {
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(k, &status, 0) == k);
+    BOOST_TEST(test::exit_code(status) == 0);
+  }
+  BOOST_TEST(os::read_file(expect + "/keep/upper") == "upper\n");
+  BOOST_TEST(os::read_file(expect.substr(0, expect.rfind('/')) + "/" + digest_hex(img.layers[0].digest) + "/big/19") ==
+             std::string(200000, 'a' + 19));
+  BOOST_TEST(fs::is_empty(f.store.root() + "/tmp"));
+  BOOST_TEST(std::distance(fs::directory_iterator(f.store.root() + "/layers/fuse"), fs::directory_iterator()) == 2);
+}
+
 BOOST_AUTO_TEST_CASE(flatten_applies_whiteouts_and_opaque_directories) {
   if (!root()) return;
   Fixture f;

@@ -254,6 +254,7 @@ class Extractor {
   void whiteout(const std::string& parent, const std::string& base, const std::string& entry);
   void mark_opaque(int pfd, const char* value, const std::string& entry);
   void remove_lower(const std::string& dir, int pfd, const std::string& entry);
+  void record_made(const std::string& path);
 
   void set_owner(int fd, const char* name, int flags, archive_entry* e, const std::string& entry);
   void set_xattrs(int fd, archive_entry* e, const std::string& entry);
@@ -268,8 +269,9 @@ class Extractor {
   // The last parent directory resolved: entries come grouped by directory.
   std::string cached_path_;
   os::UniqueFd cached_fd_;
-  std::vector<DirTimes> dir_times_;       // set last: making entries changes them
-  std::unordered_set<std::string> made_;  // Whiteouts::apply: what this layer made
+  std::vector<DirTimes> dir_times_;             // set last: making entries changes them
+  std::unordered_set<std::string> made_;        // Whiteouts::apply: what this layer made
+  std::unordered_set<std::string> made_above_;  // and the directories above it
   uint64_t devices_ = 0;
   std::string first_device_;
   uint64_t unmapped_ = 0;
@@ -373,7 +375,7 @@ void Extractor::entry(archive* a, archive_entry* e) {
     if (path->empty()) fail(entry, "a hard link in place of the layer's root");
     auto [parent, base] = split_path(*path);
     make_hardlink(dir_fd(parent, entry), *path, base, entry, e);
-    if (o_.whiteouts == Whiteouts::apply) made_.insert(*path);
+    record_made(*path);
     return;
   }
   const mode_t type = ar.filetype(e);
@@ -416,7 +418,7 @@ void Extractor::entry(archive* a, archive_entry* e) {
     default:
       return;  // sockets: nothing a tar can carry
   }
-  if (o_.whiteouts == Whiteouts::apply) made_.insert(*path);
+  record_made(*path);
 }
 
 void Extractor::make_file(int pfd, const std::string& name, const std::string& entry, archive* a, archive_entry* e) {
@@ -528,7 +530,8 @@ void Extractor::whiteout(const std::string& parent, const std::string& base, con
   const std::string name = base.substr(kWh.size());
   if (name.empty() || name == "." || name == "..") fail(entry, "not a whiteout of a name");
   if (o_.whiteouts == Whiteouts::apply) {
-    if (made_.count(join_path(parent, name))) return;  // whiteouts hide lower layers only
+    const std::string path = join_path(parent, name);
+    if (made_.count(path) || made_above_.count(path)) return;  // whiteouts hide lower layers only
     remove_slot(pfd, name, entry);
     return;
   }
@@ -557,7 +560,10 @@ void Extractor::mark_opaque(int pfd, const char* value, const std::string& entry
   if (::fsetxattr(dir.get(), attr.c_str(), value, 1, 0) != 0) fail_errno(entry, "set " + attr, errno);
 }
 
-// An opaque whiteout, flattened: the directory keeps only what this layer made.
+// An opaque whiteout, flattened: the directory keeps only what this layer
+// made. Its entries usually come after the marker (the OCI order); made
+// before it, they are kept, and so are the directories above them, whose
+// lower contents go all the same.
 void Extractor::remove_lower(const std::string& dir_path, int pfd, const std::string& entry) {
   os::UniqueFd fd(::openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) fail_errno(entry, "open its directory", errno);
@@ -567,11 +573,28 @@ void Extractor::remove_lower(const std::string& dir_path, int pfd, const std::st
     if (!d) fail_errno(entry, "list its directory", errno);
     while (struct dirent* de = ::readdir(d)) {
       std::string n = de->d_name;
-      if (n != "." && n != ".." && !made_.count(join_path(dir_path, n))) names.push_back(n);
+      if (n != "." && n != "..") names.push_back(n);
     }
     ::closedir(d);
   }
-  for (const std::string& n : names) remove_slot(fd.get(), n, entry);
+  for (const std::string& n : names) {
+    const std::string path = join_path(dir_path, n);
+    if (made_above_.count(path)) {
+      os::UniqueFd sub(::openat(fd.get(), n.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub) {
+        remove_lower(path, sub.get(), entry);
+        continue;
+      }
+    }
+    if (!made_.count(path)) remove_slot(fd.get(), n, entry);
+  }
+}
+
+void Extractor::record_made(const std::string& path) {
+  if (o_.whiteouts != Whiteouts::apply) return;
+  made_.insert(path);
+  for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1))
+    if (!made_above_.insert(path.substr(0, slash)).second) break;
 }
 
 void Extractor::set_owner(int fd, const char* name, int flags, archive_entry* e, const std::string& entry) {

@@ -664,6 +664,25 @@ BOOST_AUTO_TEST_CASE(flatten_applies_whiteouts_and_opaque_directories) {
   BOOST_TEST(!exists(out2));
 }
 
+BOOST_AUTO_TEST_CASE(flatten_an_opaque_marker_after_the_entries_it_keeps) {
+  if (!root()) return;
+  Fixture f;
+  ImageRecord img =
+      f.image({f.add({reg("o/lower", "l"), reg("o/sub/lower", "l"), reg("o/sub2/lower", "l"), reg("w/lower", "l")}),
+               f.add({reg("o/new", "n"), reg("o/sub/new", "n"), reg("o/.wh..wh..opq", ""), reg("w/new", "n"),
+                      reg("w/.wh.new", "")})});
+  const std::string out = f.tmp.path + "/rootfs";
+  Progress p = Progress::none();
+  flatten_image(f.store, img, out, {}, p);
+  BOOST_TEST(exists(out + "/o/new"));
+  BOOST_TEST(exists(out + "/o/sub/new"));
+  BOOST_TEST(!exists(out + "/o/lower"));
+  BOOST_TEST(!exists(out + "/o/sub/lower"));
+  BOOST_TEST(!exists(out + "/o/sub2"));
+  BOOST_TEST(exists(out + "/w/lower"));
+  BOOST_TEST(exists(out + "/w/new"));  // a whiteout hides lower layers, not its own
+}
+
 // The rootless path as far as root can take it: the unpack in a child that
 // is root of a new user namespace whose maps the parent writes; image id N
 // lands on host id BASE + N - 1, as newuidmap maps a subordinate range.

@@ -166,7 +166,7 @@ class Uncompressed {
 // that would leave the layer.
 std::optional<std::string> clean_path(std::string_view raw, const char** why) {
   if (!raw.empty() && raw[0] == '/') {
-    *why = "refusing an absolute name";
+    *why = "refusing an absolute name (a layer writes inside the image only: a broken or malicious image)";
     return std::nullopt;
   }
   std::string out;
@@ -178,7 +178,7 @@ std::optional<std::string> clean_path(std::string_view raw, const char** why) {
     at = end + 1;
     if (c.empty() || c == ".") continue;
     if (c == "..") {
-      *why = "refusing a name with `..`";
+      *why = "refusing a name with `..` (a layer writes inside the image only: a broken or malicious image)";
       return std::nullopt;
     }
     if (!out.empty()) out += '/';
@@ -316,7 +316,8 @@ os::UniqueFd Extractor::walk_dirs(const std::string& path, const std::string& en
       int err = errno;
       struct stat st {};
       if (::fstatat(cur.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-        fail(entry, "refusing a path through the symlink " + os::quote(done));
+        fail(entry, "refusing a path through the symlink " + os::quote(done) +
+                        " (a layer writes inside the image only: a broken or malicious image)");
       if (err == ENOTDIR) fail(entry, os::quote(done) + " is not a directory");
       fail_errno(entry, "open " + os::quote(done), err);
     }
@@ -705,15 +706,20 @@ void extract_layer(int src, int root, const ExtractOptions& o) {
   if (!tar) throw os::Error("libarchive: out of memory");
   ar.format_tar(tar.get());
   ar.format_empty(tar.get());
-  if (ar.open(tar.get(), &in, nullptr, &Uncompressed::read_tar, nullptr) != ARCHIVE_OK)
-    throw os::Error(o.what + ": " + (in.error().empty() ? archive_error(tar.get(), "not a tar") : in.error()));
+  // A decompression error is a damaged layer; a tar error at the first
+  // header, not a layer at all.
+  auto read_error = [&](bool first) {
+    if (!in.error().empty()) return os::Error(o.what + ": a damaged layer: " + in.error());
+    return os::Error(o.what + (first ? ": not a tar archive (tar, tar+gzip or tar+zstd): " : ": a damaged layer: ") +
+                     archive_error(tar.get(), "cannot read"));
+  };
+  if (ar.open(tar.get(), &in, nullptr, &Uncompressed::read_tar, nullptr) != ARCHIVE_OK) throw read_error(true);
   Extractor x(root, o);
-  for (;;) {
+  for (bool first = true;; first = false) {
     archive_entry* e = nullptr;
     int r = ar.next_header(tar.get(), &e);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN)
-      throw os::Error(o.what + ": " + (in.error().empty() ? archive_error(tar.get(), "not a tar") : in.error()));
+    if (r < ARCHIVE_WARN) throw read_error(first);
     x.entry(tar.get(), e);
   }
   x.finish();
@@ -721,7 +727,7 @@ void extract_layer(int src, int root, const ExtractOptions& o) {
   try {
     got = in.finish();
   } catch (const std::exception& e) {
-    throw os::Error(o.what + ": " + e.what());
+    throw os::Error(o.what + ": a damaged layer: " + e.what());
   }
   if (!o.diff_id.empty() && got != o.diff_id)
     throw os::Error(o.what + ": the uncompressed layer is " + got + ", the image config says " + o.diff_id +

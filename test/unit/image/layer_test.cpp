@@ -560,7 +560,8 @@ BOOST_AUTO_TEST_CASE(a_wrong_diff_id_or_a_corrupt_blob_leaves_nothing) {
   bad.digest = sha256_of(data);
   fs::copy_file(cut, f.store.blob_path(bad.digest));
   err = prepare_error(f, f.image({bad}), WhiteoutFormat::fuse);
-  BOOST_TEST(!err.empty());
+  BOOST_TEST_INFO(err);
+  BOOST_TEST(err.find(": a damaged layer: ") != std::string::npos);
   BOOST_TEST(f.store_clean());
   // Not a tar at all.
   const std::string junk = f.tmp.path + "/junk";
@@ -568,6 +569,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_diff_id_or_a_corrupt_blob_leaves_nothing) {
   err = prepare_error(f, f.image({f.add_tar(junk, Z::none)}), WhiteoutFormat::fuse);
   BOOST_TEST_INFO(err);
   BOOST_TEST(err.find("layer sha256:") == 0);
+  BOOST_TEST(err.find(": not a tar archive (tar, tar+gzip or tar+zstd): ") != std::string::npos);
   BOOST_TEST(f.store_clean());
 }
 

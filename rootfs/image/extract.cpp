@@ -97,13 +97,15 @@ class Uncompressed {
     ar.filter_zstd(raw_.get());
     ar.format_raw(raw_.get());
     if (ar.open(raw_.get(), this, nullptr, &Uncompressed::read_src, nullptr) != ARCHIVE_OK)
-      throw os::Error(o.what + ": " + (error_.empty() ? archive_error(raw_.get(), "cannot read") : error_));
+      throw os::Error(o.what +
+                      ": a damaged layer: " + (error_.empty() ? archive_error(raw_.get(), "cannot read") : error_));
     archive_entry* e = nullptr;
     int r = ar.next_header(raw_.get(), &e);
     if (r == ARCHIVE_EOF)
       at_end_ = true;  // an empty blob
     else if (r < ARCHIVE_WARN)
-      throw os::Error(o.what + ": " + (error_.empty() ? archive_error(raw_.get(), "cannot decompress") : error_));
+      throw os::Error(
+          o.what + ": a damaged layer: " + (error_.empty() ? archive_error(raw_.get(), "cannot decompress") : error_));
   }
 
   // libarchive's read callback of the tar reader.
@@ -225,7 +227,7 @@ struct DirTimes {
 // One layer's entries made under `root_`.
 class Extractor {
  public:
-  Extractor(int root, const ExtractOptions& o) : root_(root), o_(o) {}
+  Extractor(int root, const ExtractOptions& o, const Uncompressed& in) : root_(root), o_(o), in_(in) {}
 
   void entry(archive* a, archive_entry* e);
   void finish();
@@ -266,6 +268,7 @@ class Extractor {
 
   int root_;
   const ExtractOptions& o_;
+  const Uncompressed& in_;  // its error explains a failed read
   // The last parent directory resolved: entries come grouped by directory.
   std::string cached_path_;
   os::UniqueFd cached_fd_;
@@ -436,7 +439,8 @@ void Extractor::make_file(int pfd, const std::string& name, const std::string& e
     la_int64_t offset = 0;
     int r = ar.data_block(a, &buf, &size, &offset);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) fail(entry, archive_error(a, "cannot read the data"));
+    if (r < ARCHIVE_WARN)
+      fail(entry, "a damaged layer: " + (in_.error().empty() ? archive_error(a, "cannot read the data") : in_.error()));
     const char* p = static_cast<const char*>(buf);
     while (size > 0) {
       ssize_t n = ::pwrite(fd.get(), p, size, offset);
@@ -714,7 +718,7 @@ void extract_layer(int src, int root, const ExtractOptions& o) {
                      archive_error(tar.get(), "cannot read"));
   };
   if (ar.open(tar.get(), &in, nullptr, &Uncompressed::read_tar, nullptr) != ARCHIVE_OK) throw read_error(true);
-  Extractor x(root, o);
+  Extractor x(root, o, in);
   for (bool first = true;; first = false) {
     archive_entry* e = nullptr;
     int r = ar.next_header(tar.get(), &e);

@@ -386,8 +386,13 @@ void Extractor::entry(archive* a, archive_entry* e) {
   if (path->empty()) {
     // "./": the layer's root itself; only its metadata.
     if (type != AE_IFDIR) fail(entry, "the layer's root is not a directory");
-    set_owner(root_, nullptr, 0, e, entry);
-    if (::fchmod(root_, ar.perm(e) & 07777) != 0) fail_errno(entry, "chmod", errno);
+    mode_t mode = ar.perm(e) & 07777;
+    if (o_.own_root) {
+      mode |= 0700;
+    } else {
+      set_owner(root_, nullptr, 0, e, entry);
+    }
+    if (::fchmod(root_, mode) != 0) fail_errno(entry, "chmod", errno);
     set_xattrs(root_, e, entry);
     DirTimes t{"", {}};
     entry_times(e, t.times);

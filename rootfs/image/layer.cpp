@@ -107,9 +107,8 @@ void run_job(int src, const Job& job) {
   os::UniqueFd root = os::open_file(job.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   extract_layer(src, root.get(), job.opts);
   root.reset();
-  // In the job, not after it: a directory moves to another parent only
-  // with write permission on itself, and the layer's "./" entry may have
-  // given it to a subordinate id.
+  // In the job, as whoever made the files (own_root keeps the layer's
+  // root writable for a later move by prune).
   if (!job.final.empty() && ::rename(job.dir.c_str(), job.final.c_str()) != 0)
     os::throw_errno("rename " + os::quote(job.dir) + " to " + os::quote(job.final));
 }
@@ -182,6 +181,7 @@ void unpack_into_store(const Store& store, const ImageRecord& img, size_t i, Whi
   const LayerRef& l = img.layers[i];
   os::mkdir_p(final.substr(0, final.rfind('/')), 0700);
   Job job{store.make_tmp_dir("layer-"), final, options_for(l, whiteouts_for(f), ids)};
+  job.opts.own_root = true;
   try {
     // The layer's "./" entry, when there is one, says otherwise.
     if (::chmod(job.dir.c_str(), 0755) != 0) os::throw_errno("chmod " + os::quote(job.dir));

@@ -190,6 +190,13 @@ layer(work + "/dotdot.tar", [("ok", "file", b"x"), ("../escape", "file", b"x")])
 layer(work + "/through-symlink.tar", [("link", tarfile.SYMTYPE, work), ("link/escape", "file", b"x")])
 layer(work + "/hardlink.tar", [("passwd", tarfile.LNKTYPE, "/etc/passwd")])
 layer(work + "/good.tar", [("fine", "file", b"x")])
+with tarfile.open(work + "/root-entry.tar", "w", format=tarfile.PAX_FORMAT) as t:
+    i = tarfile.TarInfo("./")
+    i.type, i.mode, i.uid, i.gid = tarfile.DIRTYPE, 0o555, 1000, 1000
+    t.addfile(i)
+    i = tarfile.TarInfo("sub/f")
+    i.uid = i.gid = 1000
+    t.addfile(i, io.BytesIO(b""))
 EOF
 for bad in dotdot:../escape:"refusing a name with \`..\`" through-symlink:link/escape:"refusing a path through the symlink \`link\`" \
   hardlink:passwd:"refusing an absolute name"; do
@@ -206,6 +213,15 @@ expect_refused "the image config says sha256:$(printf '0%.0s' {1..64}) (diff_id)
 expect_eq "$(find "$STORE/tmp" -mindepth 1 | wc -l)" 0 "diff_id: nothing left in tmp/"
 expect_refused "layer sha256:" -- lt flatten "$WORK/rootfs2" "${LAYERS[0]}" "$WORK/dotdot.tar"
 [[ ! -e "$WORK/rootfs2" ]] || fail "a failed flatten left $WORK/rootfs2"
+
+step "a layer whose root entry belongs to another id stays movable (prune moves layers into tmp/)"
+run lt prepare auto "$WORK/root-entry.tar"
+expect_eq "$rc" 0 "prepare: $err"
+expect_eq "$(stat -c '%u:%g' "$out/sub/f")" "$(host_owner 1000:1000)" "its file's owner"
+expect_eq "$(stat -c '%u %a' "$out")" "$uid 755" "the layer's root: the caller's, writable"
+mv -- "$out" "$STORE/tmp/moved" || fail "the layer cannot be moved"
+run lt remove "$STORE/tmp/moved"
+expect_eq "$rc" 0 "remove the moved layer: $err"
 
 step "remove: trees of subordinate ids and read-only directories go"
 chmod 0555 "$WORK/rootfs/data" 2>/dev/null || true

@@ -400,6 +400,22 @@ BOOST_AUTO_TEST_CASE(owners_modes_links_xattrs_and_times_in_every_format_and_com
   }
 }
 
+// A store layer's root stays the caller's and writable (prune moves it);
+// a flattened image's root is what "./" says.
+BOOST_AUTO_TEST_CASE(the_layer_root_in_the_store_and_flattened) {
+  if (!root()) return;
+  Fixture f;
+  ImageRecord img = f.image({f.add({mkd("./", 0555, 1000, 1000), reg("f", "x")})});
+  Progress p = Progress::none();
+  std::string d = prepare_layers(f.store, img, WhiteoutFormat::fuse, {}, p)[0];
+  struct stat st = lst(d);
+  BOOST_TEST((st.st_uid == 0 && (st.st_mode & 07777) == 0755));
+  const std::string out = f.tmp.path + "/rootfs";
+  flatten_image(f.store, img, out, {}, p);
+  st = lst(out);
+  BOOST_TEST((st.st_uid == 1000 && (st.st_mode & 07777) == 0555));
+}
+
 BOOST_AUTO_TEST_CASE(whiteouts_in_each_format) {
   if (!root()) return;
   for (WhiteoutFormat w : kFormats) {

@@ -149,6 +149,18 @@ std::vector<CommandSpec> build_table() {
                1,
                -1,
                true});
+  t.push_back({"pull",
+               "<image>",
+               "copy an image into rrun's image store (docker://, oci:, oci-archive:, docker-archive:)",
+               {{"tls-verify", nullptr, B,
+                 "verify the registry's TLS certificate (--tls-verify=false: plain HTTP or unverified TLS, for a "
+                 "registry of your own)"},
+                {"cert-dir", nullptr, V, "the registry's CA certificates (*.crt) are in this directory"},
+                {"authfile", nullptr, V, "the credentials file (as `podman login` writes it)"},
+                {"creds", nullptr, V, "USER:PASSWORD for the registry"},
+                {"quiet", "q", B, "no progress"}},
+               1,
+               1});
   t.push_back({"restore",
                "<container-id>",
                "restore a container from a previous checkpoint",

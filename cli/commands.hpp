@@ -40,6 +40,8 @@ int cmd_events(const Invocation& inv);
 // commands_doctor.cpp
 int cmd_doctor(const Invocation& inv);
 int cmd_features(const Invocation& inv);
+// commands_image.cpp
+int cmd_pull(const Invocation& inv);
 // Throws os::Error("<command>: not implemented yet").
 int cmd_not_implemented(const Invocation& inv);
 

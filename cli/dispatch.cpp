@@ -18,6 +18,7 @@ const std::pair<const char*, CommandFn> kHandlers[] = {
     {"list", cmd_list},
     {"pause", cmd_pause},
     {"ps", cmd_ps},
+    {"pull", cmd_pull},
     {"restore", cmd_not_implemented},
     {"resume", cmd_resume},
     {"run", cmd_run},

@@ -146,8 +146,10 @@ mount_view() {
   # shellcheck disable=SC2016
   "${ns[@]}" bash -c "$(declare -f check_tree seen_owner); IMAGES=$IMAGES KIND=$KIND
     $mount_cmd || exit 1
+    # Listed first: fuse-overlayfs 1.10 answered lookups in a listed
+    # directory with a .wh..wh..opq file differently.
+    ls -a $mnt/data $mnt/data/opaque | grep '^\.wh\.' && echo 'a .wh. file shows'
     check_tree $mnt seen_owner
-    ls -a $mnt/data/opaque | grep -q '^\.wh\.' && echo 'a .wh. file shows'
     umount $mnt"
 }
 

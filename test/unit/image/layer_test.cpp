@@ -6,6 +6,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -279,6 +280,7 @@ std::vector<E> full_layer() {
       reg("gone", "lower\n"),
       mkd("opq"),
       reg("opq/lower", "lower\n"),
+      reg("opq/sub/x", "lower\n"),
       mkd("keep"),
       reg("keep/lower", "lower\n"),
   };
@@ -763,8 +765,20 @@ namespace {
 // user namespace mapping every id to itself, as `unshare -Urm` would for
 // root): mount the layers (top first) and report what the merged view shows.
 struct Merged {
-  bool gone = true, opq_lower = true, opq_new = false, keep_lower = true, keep_upper = false, passwd = false;
+  bool gone = true, opq_lower = true, opq_sub = true, opq_new = false, keep_lower = true, keep_upper = false,
+       passwd = false, wh_listed = true;
 };
+
+// The names of a directory (readdir): fuse-overlayfs 1.10 answered
+// lookups in an opaque directory differently once it had been listed.
+std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
+    ::closedir(d);
+  }
+  return names;
+}
 
 Merged mount_and_look(const std::vector<std::string>& lowers, WhiteoutFormat w, const std::string& mnt) {
   int fds[2];
@@ -798,8 +812,13 @@ Merged mount_and_look(const std::vector<std::string>& lowers, WhiteoutFormat w, 
       if (::mount("overlay", mnt.c_str(), "overlay", MS_RDONLY, data.c_str()) != 0) ::_exit(5);
     }
     Merged m;
+    m.wh_listed = false;
+    for (const char* d : {"", "/opq", "/keep"})
+      for (const std::string& n : list_dir(mnt + d))
+        if (n.rfind(".wh.", 0) == 0) m.wh_listed = true;
     m.gone = exists(mnt + "/gone");
     m.opq_lower = exists(mnt + "/opq/lower");
+    m.opq_sub = exists(mnt + "/opq/sub");
     m.opq_new = exists(mnt + "/opq/new");
     m.keep_lower = exists(mnt + "/keep/lower");
     m.keep_upper = exists(mnt + "/keep/upper");
@@ -838,6 +857,8 @@ BOOST_AUTO_TEST_CASE(overlays_hide_what_the_whiteouts_hide) {
       BOOST_TEST(m.passwd);
       BOOST_TEST(!m.gone);
       BOOST_TEST(!m.opq_lower);
+      BOOST_TEST(!m.opq_sub);
+      BOOST_TEST(!m.wh_listed);
       BOOST_TEST(m.opq_new);
       BOOST_TEST(!m.keep_lower);
       BOOST_TEST(m.keep_upper);

@@ -586,11 +586,11 @@ void Extractor::mark_fuse_opaque(int pfd, const std::string& entry) {
     fail_errno(entry, "set user.fuseoverlayfs.opaque", errno);
 }
 
-// An opaque whiteout, flattened: the directory keeps only what this layer
-// made. Its entries usually come after the marker (the OCI order); made
-// before it, they are kept, and so are the directories above them, whose
-// lower contents go all the same.
+// An opaque whiteout, flattened: the directory keeps only what this layer made.
 void Extractor::remove_lower(const std::string& dir_path, int pfd, const std::string& entry) {
+  // Its entries usually come after the marker (the OCI order); made before
+  // it, they are kept, and so are the directories above them, whose lower
+  // contents go all the same.
   os::UniqueFd fd(::openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) fail_errno(entry, "open its directory", errno);
   std::vector<std::string> names;

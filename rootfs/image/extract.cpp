@@ -97,13 +97,15 @@ class Uncompressed {
     ar.filter_zstd(raw_.get());
     ar.format_raw(raw_.get());
     if (ar.open(raw_.get(), this, nullptr, &Uncompressed::read_src, nullptr) != ARCHIVE_OK)
-      throw os::Error(o.what + ": " + (error_.empty() ? archive_error(raw_.get(), "cannot read") : error_));
+      throw os::Error(o.what +
+                      ": a damaged layer: " + (error_.empty() ? archive_error(raw_.get(), "cannot read") : error_));
     archive_entry* e = nullptr;
     int r = ar.next_header(raw_.get(), &e);
     if (r == ARCHIVE_EOF)
       at_end_ = true;  // an empty blob
     else if (r < ARCHIVE_WARN)
-      throw os::Error(o.what + ": " + (error_.empty() ? archive_error(raw_.get(), "cannot decompress") : error_));
+      throw os::Error(
+          o.what + ": a damaged layer: " + (error_.empty() ? archive_error(raw_.get(), "cannot decompress") : error_));
   }
 
   // libarchive's read callback of the tar reader.
@@ -166,7 +168,7 @@ class Uncompressed {
 // that would leave the layer.
 std::optional<std::string> clean_path(std::string_view raw, const char** why) {
   if (!raw.empty() && raw[0] == '/') {
-    *why = "refusing an absolute name";
+    *why = "refusing an absolute name (a layer writes inside the image only: a broken or malicious image)";
     return std::nullopt;
   }
   std::string out;
@@ -178,7 +180,7 @@ std::optional<std::string> clean_path(std::string_view raw, const char** why) {
     at = end + 1;
     if (c.empty() || c == ".") continue;
     if (c == "..") {
-      *why = "refusing a name with `..`";
+      *why = "refusing a name with `..` (a layer writes inside the image only: a broken or malicious image)";
       return std::nullopt;
     }
     if (!out.empty()) out += '/';
@@ -204,7 +206,8 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 // xattrs a layer may not set: overlay's own (a forged whiteout, opaque
 // marker or redirect would change what the lower layers show).
 bool overlay_xattr(std::string_view name) {
-  return starts_with(name, "trusted.overlay.") || starts_with(name, "user.overlay.");
+  return starts_with(name, "trusted.overlay.") || starts_with(name, "user.overlay.") ||
+         starts_with(name, "user.fuseoverlayfs.");
 }
 
 // What the layer asked for and rrun must be able to give; other xattrs
@@ -225,7 +228,7 @@ struct DirTimes {
 // One layer's entries made under `root_`.
 class Extractor {
  public:
-  Extractor(int root, const ExtractOptions& o) : root_(root), o_(o) {}
+  Extractor(int root, const ExtractOptions& o, const Uncompressed& in) : root_(root), o_(o), in_(in) {}
 
   void entry(archive* a, archive_entry* e);
   void finish();
@@ -253,7 +256,9 @@ class Extractor {
                      archive_entry* e);
   void whiteout(const std::string& parent, const std::string& base, const std::string& entry);
   void mark_opaque(int pfd, const char* value, const std::string& entry);
+  void mark_fuse_opaque(int pfd, const std::string& entry);
   void remove_lower(const std::string& dir, int pfd, const std::string& entry);
+  void record_made(const std::string& path);
 
   void set_owner(int fd, const char* name, int flags, archive_entry* e, const std::string& entry);
   void set_xattrs(int fd, archive_entry* e, const std::string& entry);
@@ -265,11 +270,13 @@ class Extractor {
 
   int root_;
   const ExtractOptions& o_;
+  const Uncompressed& in_;  // its error explains a failed read
   // The last parent directory resolved: entries come grouped by directory.
   std::string cached_path_;
   os::UniqueFd cached_fd_;
-  std::vector<DirTimes> dir_times_;       // set last: making entries changes them
-  std::unordered_set<std::string> made_;  // Whiteouts::apply: what this layer made
+  std::vector<DirTimes> dir_times_;             // set last: making entries changes them
+  std::unordered_set<std::string> made_;        // Whiteouts::apply: what this layer made
+  std::unordered_set<std::string> made_above_;  // and the directories above it
   uint64_t devices_ = 0;
   std::string first_device_;
   uint64_t unmapped_ = 0;
@@ -314,7 +321,8 @@ os::UniqueFd Extractor::walk_dirs(const std::string& path, const std::string& en
       int err = errno;
       struct stat st {};
       if (::fstatat(cur.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-        fail(entry, "refusing a path through the symlink " + os::quote(done));
+        fail(entry, "refusing a path through the symlink " + os::quote(done) +
+                        " (a layer writes inside the image only: a broken or malicious image)");
       if (err == ENOTDIR) fail(entry, os::quote(done) + " is not a directory");
       fail_errno(entry, "open " + os::quote(done), err);
     }
@@ -373,15 +381,20 @@ void Extractor::entry(archive* a, archive_entry* e) {
     if (path->empty()) fail(entry, "a hard link in place of the layer's root");
     auto [parent, base] = split_path(*path);
     make_hardlink(dir_fd(parent, entry), *path, base, entry, e);
-    if (o_.whiteouts == Whiteouts::apply) made_.insert(*path);
+    record_made(*path);
     return;
   }
   const mode_t type = ar.filetype(e);
   if (path->empty()) {
     // "./": the layer's root itself; only its metadata.
     if (type != AE_IFDIR) fail(entry, "the layer's root is not a directory");
-    set_owner(root_, nullptr, 0, e, entry);
-    if (::fchmod(root_, ar.perm(e) & 07777) != 0) fail_errno(entry, "chmod", errno);
+    mode_t mode = ar.perm(e) & 07777;
+    if (o_.own_root) {
+      mode |= 0700;
+    } else {
+      set_owner(root_, nullptr, 0, e, entry);
+    }
+    if (::fchmod(root_, mode) != 0) fail_errno(entry, "chmod", errno);
     set_xattrs(root_, e, entry);
     DirTimes t{"", {}};
     entry_times(e, t.times);
@@ -391,6 +404,13 @@ void Extractor::entry(archive* a, archive_entry* e) {
   auto [parent, base] = split_path(*path);
   if (o_.whiteouts != Whiteouts::keep && starts_with(base, kWh)) {
     whiteout(parent, base, entry);
+    return;
+  }
+  // fuse-overlayfs (1.10) shows the lower layers' entries of a directory
+  // whose `.wh..wh..opq` file is there once the directory was listed from
+  // its parent; its own opaque xattr alone it always honours.
+  if (base == kOpaque) {
+    mark_fuse_opaque(dir_fd(parent, entry), entry);
     return;
   }
   int pfd = dir_fd(parent, entry);
@@ -416,7 +436,7 @@ void Extractor::entry(archive* a, archive_entry* e) {
     default:
       return;  // sockets: nothing a tar can carry
   }
-  if (o_.whiteouts == Whiteouts::apply) made_.insert(*path);
+  record_made(*path);
 }
 
 void Extractor::make_file(int pfd, const std::string& name, const std::string& entry, archive* a, archive_entry* e) {
@@ -433,7 +453,8 @@ void Extractor::make_file(int pfd, const std::string& name, const std::string& e
     la_int64_t offset = 0;
     int r = ar.data_block(a, &buf, &size, &offset);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) fail(entry, archive_error(a, "cannot read the data"));
+    if (r < ARCHIVE_WARN)
+      fail(entry, "a damaged layer: " + (in_.error().empty() ? archive_error(a, "cannot read the data") : in_.error()));
     const char* p = static_cast<const char*>(buf);
     while (size > 0) {
       ssize_t n = ::pwrite(fd.get(), p, size, offset);
@@ -528,7 +549,8 @@ void Extractor::whiteout(const std::string& parent, const std::string& base, con
   const std::string name = base.substr(kWh.size());
   if (name.empty() || name == "." || name == "..") fail(entry, "not a whiteout of a name");
   if (o_.whiteouts == Whiteouts::apply) {
-    if (made_.count(join_path(parent, name))) return;  // whiteouts hide lower layers only
+    const std::string path = join_path(parent, name);
+    if (made_.count(path) || made_above_.count(path)) return;  // whiteouts hide lower layers only
     remove_slot(pfd, name, entry);
     return;
   }
@@ -557,8 +579,18 @@ void Extractor::mark_opaque(int pfd, const char* value, const std::string& entry
   if (::fsetxattr(dir.get(), attr.c_str(), value, 1, 0) != 0) fail_errno(entry, "set " + attr, errno);
 }
 
+void Extractor::mark_fuse_opaque(int pfd, const std::string& entry) {
+  os::UniqueFd dir(::openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) fail_errno(entry, "open its directory", errno);
+  if (::fsetxattr(dir.get(), "user.fuseoverlayfs.opaque", "y", 1, 0) != 0)
+    fail_errno(entry, "set user.fuseoverlayfs.opaque", errno);
+}
+
 // An opaque whiteout, flattened: the directory keeps only what this layer made.
 void Extractor::remove_lower(const std::string& dir_path, int pfd, const std::string& entry) {
+  // Its entries usually come after the marker (the OCI order); made before
+  // it, they are kept, and so are the directories above them, whose lower
+  // contents go all the same.
   os::UniqueFd fd(::openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) fail_errno(entry, "open its directory", errno);
   std::vector<std::string> names;
@@ -567,11 +599,28 @@ void Extractor::remove_lower(const std::string& dir_path, int pfd, const std::st
     if (!d) fail_errno(entry, "list its directory", errno);
     while (struct dirent* de = ::readdir(d)) {
       std::string n = de->d_name;
-      if (n != "." && n != ".." && !made_.count(join_path(dir_path, n))) names.push_back(n);
+      if (n != "." && n != "..") names.push_back(n);
     }
     ::closedir(d);
   }
-  for (const std::string& n : names) remove_slot(fd.get(), n, entry);
+  for (const std::string& n : names) {
+    const std::string path = join_path(dir_path, n);
+    if (made_above_.count(path)) {
+      os::UniqueFd sub(::openat(fd.get(), n.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub) {
+        remove_lower(path, sub.get(), entry);
+        continue;
+      }
+    }
+    if (!made_.count(path)) remove_slot(fd.get(), n, entry);
+  }
+}
+
+void Extractor::record_made(const std::string& path) {
+  if (o_.whiteouts != Whiteouts::apply) return;
+  made_.insert(path);
+  for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1))
+    if (!made_above_.insert(path.substr(0, slash)).second) break;
 }
 
 void Extractor::set_owner(int fd, const char* name, int flags, archive_entry* e, const std::string& entry) {
@@ -682,15 +731,20 @@ void extract_layer(int src, int root, const ExtractOptions& o) {
   if (!tar) throw os::Error("libarchive: out of memory");
   ar.format_tar(tar.get());
   ar.format_empty(tar.get());
-  if (ar.open(tar.get(), &in, nullptr, &Uncompressed::read_tar, nullptr) != ARCHIVE_OK)
-    throw os::Error(o.what + ": " + (in.error().empty() ? archive_error(tar.get(), "not a tar") : in.error()));
-  Extractor x(root, o);
-  for (;;) {
+  // A decompression error is a damaged layer; a tar error at the first
+  // header, not a layer at all.
+  auto read_error = [&](bool first) {
+    if (!in.error().empty()) return os::Error(o.what + ": a damaged layer: " + in.error());
+    return os::Error(o.what + (first ? ": not a tar archive (tar, tar+gzip or tar+zstd): " : ": a damaged layer: ") +
+                     archive_error(tar.get(), "cannot read"));
+  };
+  if (ar.open(tar.get(), &in, nullptr, &Uncompressed::read_tar, nullptr) != ARCHIVE_OK) throw read_error(true);
+  Extractor x(root, o, in);
+  for (bool first = true;; first = false) {
     archive_entry* e = nullptr;
     int r = ar.next_header(tar.get(), &e);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN)
-      throw os::Error(o.what + ": " + (in.error().empty() ? archive_error(tar.get(), "not a tar") : in.error()));
+    if (r < ARCHIVE_WARN) throw read_error(first);
     x.entry(tar.get(), e);
   }
   x.finish();
@@ -698,7 +752,7 @@ void extract_layer(int src, int root, const ExtractOptions& o) {
   try {
     got = in.finish();
   } catch (const std::exception& e) {
-    throw os::Error(o.what + ": " + e.what());
+    throw os::Error(o.what + ": a damaged layer: " + e.what());
   }
   if (!o.diff_id.empty() && got != o.diff_id)
     throw os::Error(o.what + ": the uncompressed layer is " + got + ", the image config says " + o.diff_id +

@@ -13,7 +13,7 @@ namespace rrun::image {
 
 // What becomes of an OCI whiteout (`.wh.NAME`, `.wh..wh..opq`).
 enum class Whiteouts {
-  keep,           // stays a `.wh.` file (fuse-overlayfs reads them so)
+  keep,           // stays a `.wh.` file (fuse-overlayfs reads them so); opaque: user.fuseoverlayfs.opaque=y
   xattr_user,     // an empty NAME with user.overlay.whiteout; opaque: user.overlay.opaque=y
   xattr_trusted,  // the same with trusted.overlay.*
   apply,          // one flattened tree: NAME removed; opaque: the lower contents removed
@@ -25,6 +25,11 @@ struct ExtractOptions {
   bool squash = false;                    // every id written as 0 (a single mapping)
   std::string diff_id;                    // the uncompressed stream's digest; checked when not empty
   std::function<void(uint64_t)> on_read;  // bytes of the source consumed (progress)
+  // The layer's root ("./") stays the unpacker's, with rwx for it: a layer
+  // directory in the store, which prune moves into tmp/ (a directory moves
+  // to another parent only with write permission on itself). An overlay
+  // shows its upper directory's root, so the lower roots' owners do not show.
+  bool own_root = false;
 };
 
 // Loads libarchive once (dlopen); os::Error naming the package when missing.

@@ -3,19 +3,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <sched.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
-#include <cstdio>
 #include <cstring>
 
 #include <rrun/os/error.hpp>
@@ -28,6 +21,7 @@
 #include "digest.hpp"
 #include "extract.hpp"
 #include "mapped_root.hpp"
+#include "whiteout_probe.hpp"
 
 namespace rrun::image {
 
@@ -113,9 +107,8 @@ void run_job(int src, const Job& job) {
   os::UniqueFd root = os::open_file(job.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   extract_layer(src, root.get(), job.opts);
   root.reset();
-  // In the job, not after it: a directory moves to another parent only
-  // with write permission on itself, and the layer's "./" entry may have
-  // given it to a subordinate id.
+  // In the job, as whoever made the files (own_root keeps the layer's
+  // root writable for a later move by prune).
   if (!job.final.empty() && ::rename(job.dir.c_str(), job.final.c_str()) != 0)
     os::throw_errno("rename " + os::quote(job.dir) + " to " + os::quote(job.final));
 }
@@ -188,6 +181,7 @@ void unpack_into_store(const Store& store, const ImageRecord& img, size_t i, Whi
   const LayerRef& l = img.layers[i];
   os::mkdir_p(final.substr(0, final.rfind('/')), 0700);
   Job job{store.make_tmp_dir("layer-"), final, options_for(l, whiteouts_for(f), ids)};
+  job.opts.own_root = true;
   try {
     // The layer's "./" entry, when there is one, says otherwise.
     if (::chmod(job.dir.c_str(), 0755) != 0) os::throw_errno("chmod " + os::quote(job.dir));
@@ -200,79 +194,6 @@ void unpack_into_store(const Store& store, const ImageRecord& img, size_t i, Whi
     }
     throw;
   }
-}
-
-// Whether the kernel overlay hides a lower file that is an xattr whiteout
-// (Linux 6.7+): a throw-away read-only overlay of two lower directories
-// under `base`, mounted in a child with its own mount namespace (and user
-// namespace, rootless); the mount dies with the child.
-bool kernel_hides_xattr_whiteouts(const std::string& base, bool userxattr) {
-  std::string d = base + "/rrun-whiteout-probe.XXXXXX";
-  if (!::mkdtemp(d.data())) return false;
-  struct Cleanup {
-    const std::string& d;
-    ~Cleanup() {
-      try {
-        os::remove_tree(d);
-      } catch (...) {
-        // A probe directory under tmp/: prune removes what stays.
-      }
-    }
-  } cleanup{d};
-  const std::string prefix = userxattr ? "user.overlay." : "trusted.overlay.";
-  try {
-    for (const char* sub : {"/lower1", "/lower2", "/merged"}) os::mkdir_p(d + sub, 0755);
-    os::open_file(d + "/lower1/f", O_WRONLY | O_CREAT | O_EXCL, 0644);
-    os::open_file(d + "/lower2/f", O_WRONLY | O_CREAT | O_EXCL, 0644);
-  } catch (const std::exception&) {
-    return false;
-  }
-  if (::setxattr((d + "/lower2/f").c_str(), (prefix + "whiteout").c_str(), "", 0, 0) != 0 ||
-      ::setxattr((d + "/lower2").c_str(), (prefix + "opaque").c_str(), "x", 1, 0) != 0)
-    return false;
-  const std::string merged = d + "/merged";
-  const std::string data = "lowerdir=" + d + "/lower2:" + d + "/lower1" + (userxattr ? ",userxattr" : "");
-  const std::string hidden = merged + "/f";
-  const uid_t uid = ::geteuid();
-  const gid_t gid = ::getegid();
-  pid_t pid = ::fork();
-  if (pid < 0) return false;
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::unshare(uid == 0 ? CLONE_NEWNS : CLONE_NEWUSER | CLONE_NEWNS) != 0) ::_exit(2);
-    if (uid != 0) {
-      char map[64];
-      int fd = ::open("/proc/self/setgroups", O_WRONLY | O_CLOEXEC);
-      if (fd >= 0 && (::write(fd, "deny", 4) < 0 || ::close(fd) < 0)) ::_exit(2);
-      std::snprintf(map, sizeof map, "0 %u 1\n", static_cast<unsigned>(uid));
-      fd = ::open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || ::write(fd, map, std::strlen(map)) < 0) ::_exit(2);
-      ::close(fd);
-      std::snprintf(map, sizeof map, "0 %u 1\n", static_cast<unsigned>(gid));
-      fd = ::open("/proc/self/gid_map", O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || ::write(fd, map, std::strlen(map)) < 0) ::_exit(2);
-      ::close(fd);
-    }
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(2);
-    if (::mount("overlay", merged.c_str(), "overlay", MS_RDONLY, data.c_str()) != 0) ::_exit(2);
-    struct stat st {};
-    ::_exit(::lstat(hidden.c_str(), &st) != 0 && errno == ENOENT ? 0 : 1);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-// Where the probe makes its directories: the store's tmp/ (the file system
-// the layers will be on), else $TMPDIR, else /tmp.
-std::string probe_base() {
-  struct stat st {};
-  std::string tmp = Store::default_root() + "/tmp";
-  if (::stat(tmp.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return tmp;
-  const char* t = std::getenv("TMPDIR");
-  if (t && *t == '/' && ::stat(t, &st) == 0 && S_ISDIR(st.st_mode)) return t;
-  return "/tmp";
 }
 
 // The mapping a removal runs with: every id the caller has, so that a
@@ -343,10 +264,7 @@ UnpackIds unpack_ids_for_caller() {
 
 WhiteoutFormat choose_whiteout_format(bool rootless, const std::string& driver) {
   if (driver == "fuse") return WhiteoutFormat::fuse;
-  static int works[2] = {-1, -1};  // per process: [rootless]
-  int& w = works[rootless ? 1 : 0];
-  if (w < 0) w = kernel_hides_xattr_whiteouts(probe_base(), rootless) ? 1 : 0;
-  if (!w) return WhiteoutFormat::fuse;
+  if (!kernel_hides_xattr_whiteouts(rootless)) return WhiteoutFormat::fuse;
   return rootless ? WhiteoutFormat::overlay_user : WhiteoutFormat::overlay_trusted;
 }
 

@@ -9,6 +9,8 @@
 //     layers/VARIANT/HEX         a layer blob HEX unpacked (layer.hpp: VARIANT = whiteout
 //                                format + the id mapping it was written with)
 //     images.json                the image records (below), replaced atomically
+//     whiteout-probe-KIND        whether the kernel overlay reads xattr whiteouts
+//                                (KIND user, trusted): "BOOT_ID 0|1" (whiteout_probe.hpp)
 //     tmp/                       work in progress (removed on failure; `prune` removes leftovers),
 //                                named PREFIX@PID-START-PIDNS-N after the process making it
 //     locks/                     flock files: "images", "blob-HEX", "layer-VARIANT-HEX", "prune";

@@ -126,6 +126,10 @@ case "$mode" in
     if [[ -n "${RRUN_SECCOMP_AGENT:-}" ]]; then install -m 755 "$RRUN_SECCOMP_AGENT" "$top/bin/rrun-seccomp-agent"; fi
     if [[ -n "${RRUN_RECVTTY:-}" ]]; then install -m 755 "$RRUN_RECVTTY" "$top/bin/rrun-recvtty"; fi
     if [[ -n "${RRUN_EXE_GRABBER:-}" ]]; then install -m 755 "$RRUN_EXE_GRABBER" "$top/bin/rrun-exe-grabber"; fi
+    # test_image_unpack.sh's driver of the layer API, built next to the probe.
+    if [[ -x "$(dirname "$RRUN_PROBE")/rrun-layer-tool" ]]; then
+      install -m 755 "$(dirname "$RRUN_PROBE")/rrun-layer-tool" "$top/bin/rrun-layer-tool"
+    fi
     cp -r "$here/." "$top/tests/"
     # The YAML sandbox examples (test_sandbox.sh runs them): $top/examples.
     if [[ -d "$here/../../examples" ]]; then cp -r "$here/../../examples" "$top/examples"; fi

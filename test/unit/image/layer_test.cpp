@@ -6,6 +6,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -279,6 +280,7 @@ std::vector<E> full_layer() {
       reg("gone", "lower\n"),
       mkd("opq"),
       reg("opq/lower", "lower\n"),
+      reg("opq/sub/x", "lower\n"),
       mkd("keep"),
       reg("keep/lower", "lower\n"),
   };
@@ -324,14 +326,41 @@ BOOST_AUTO_TEST_CASE(ids_for_root_are_the_images_own) {
   BOOST_TEST(!ids.squash);
 }
 
-BOOST_AUTO_TEST_CASE(fuse_driver_means_fuse_and_the_kernel_probe_is_cached) {
+BOOST_AUTO_TEST_CASE(fuse_driver_means_fuse) {
   BOOST_TEST(choose_whiteout_format(true, "fuse") == WhiteoutFormat::fuse);
+  BOOST_TEST(choose_whiteout_format(false, "fuse") == WhiteoutFormat::fuse);
+}
+
+// The probe runs in children (its answer is kept per process), with the
+// store (and so the cache file) in a temp dir.
+BOOST_AUTO_TEST_CASE(the_kernel_probe_and_its_cache_for_the_boot) {
   if (!root()) return;
+  test::TempDir tmp;
+  ::setenv("XDG_DATA_HOME", tmp.path.c_str(), 1);
+  struct Unset {
+    ~Unset() { ::unsetenv("XDG_DATA_HOME"); }
+  } unset;
+  Store store(Store::default_root());
+  const std::string cache = store.root() + "/whiteout-probe-trusted";
+  std::string boot = os::read_file("/proc/sys/kernel/random/boot_id");
+  boot.pop_back();
   // This host runs Linux 6.7+ (xattr whiteouts in lower layers).
-  WhiteoutFormat a = choose_whiteout_format(false, "");
-  BOOST_TEST(a == WhiteoutFormat::overlay_trusted);
-  BOOST_TEST(choose_whiteout_format(true, "") == WhiteoutFormat::overlay_user);
-  BOOST_TEST(choose_whiteout_format(false, "kernel") == a);
+  auto format_in_child = [](bool rootless, const char* driver) {
+    return test::exit_code(
+        test::run_in_child([&] { return static_cast<int>(choose_whiteout_format(rootless, driver)); }));
+  };
+  BOOST_TEST(format_in_child(false, "") == static_cast<int>(WhiteoutFormat::overlay_trusted));
+  BOOST_TEST(os::read_file(cache) == boot + " 1\n");
+  BOOST_TEST(format_in_child(true, "") == static_cast<int>(WhiteoutFormat::overlay_user));
+  BOOST_TEST(os::read_file(store.root() + "/whiteout-probe-user") == boot + " 1\n");
+  BOOST_TEST(format_in_child(false, "kernel") == static_cast<int>(WhiteoutFormat::overlay_trusted));
+  // The cached answer is taken as it is, for this boot only.
+  os::write_file_atomic(cache, boot + " 0\n");
+  BOOST_TEST(format_in_child(false, "") == static_cast<int>(WhiteoutFormat::fuse));
+  os::write_file_atomic(cache, "another-boot 0\n");
+  BOOST_TEST(format_in_child(false, "") == static_cast<int>(WhiteoutFormat::overlay_trusted));
+  BOOST_TEST(os::read_file(cache) == boot + " 1\n");
+  BOOST_TEST(fs::is_empty(store.root() + "/tmp"));
 }
 
 BOOST_AUTO_TEST_CASE(owners_modes_links_xattrs_and_times_in_every_format_and_compression) {
@@ -373,6 +402,22 @@ BOOST_AUTO_TEST_CASE(owners_modes_links_xattrs_and_times_in_every_format_and_com
   }
 }
 
+// A store layer's root stays the caller's and writable (prune moves it);
+// a flattened image's root is what "./" says.
+BOOST_AUTO_TEST_CASE(the_layer_root_in_the_store_and_flattened) {
+  if (!root()) return;
+  Fixture f;
+  ImageRecord img = f.image({f.add({mkd("./", 0555, 1000, 1000), reg("f", "x")})});
+  Progress p = Progress::none();
+  std::string d = prepare_layers(f.store, img, WhiteoutFormat::fuse, {}, p)[0];
+  struct stat st = lst(d);
+  BOOST_TEST((st.st_uid == 0 && (st.st_mode & 07777) == 0755));
+  const std::string out = f.tmp.path + "/rootfs";
+  flatten_image(f.store, img, out, {}, p);
+  st = lst(out);
+  BOOST_TEST((st.st_uid == 1000 && (st.st_mode & 07777) == 0555));
+}
+
 BOOST_AUTO_TEST_CASE(whiteouts_in_each_format) {
   if (!root()) return;
   for (WhiteoutFormat w : kFormats) {
@@ -385,7 +430,8 @@ BOOST_AUTO_TEST_CASE(whiteouts_in_each_format) {
     BOOST_TEST(exists(dirs[1] + "/etc/passwd"));
     if (w == WhiteoutFormat::fuse) {
       BOOST_TEST(exists(top + "/.wh.gone"));
-      BOOST_TEST(exists(top + "/opq/.wh..wh..opq"));
+      BOOST_TEST(!exists(top + "/opq/.wh..wh..opq"));
+      BOOST_TEST(xattr(top + "/opq", "user.fuseoverlayfs.opaque") == "y");  // what fuse-overlayfs always reads
       BOOST_TEST(exists(top + "/keep/.wh.lower"));
       BOOST_TEST(!exists(top + "/gone"));
       continue;
@@ -421,7 +467,7 @@ BOOST_AUTO_TEST_CASE(a_layer_may_not_forge_overlay_xattrs) {
   E e = reg("f", "x");
   e.xattrs = {{"user.overlay.whiteout", ""}, {"trusted.overlay.redirect", "/etc"}, {"user.ok", "1"}};
   E d = mkd("d");
-  d.xattrs = {{"user.overlay.opaque", "y"}};
+  d.xattrs = {{"user.overlay.opaque", "y"}, {"user.fuseoverlayfs.opaque", "y"}};
   ImageRecord img = f.image({f.add({e, d})});
   Progress p = Progress::none();
   std::string top = prepare_layers(f.store, img, WhiteoutFormat::overlay_user, {}, p)[0];
@@ -429,6 +475,7 @@ BOOST_AUTO_TEST_CASE(a_layer_may_not_forge_overlay_xattrs) {
   BOOST_TEST(xattr(top + "/f", "trusted.overlay.redirect") == "<none>");
   BOOST_TEST(xattr(top + "/f", "user.ok") == "1");
   BOOST_TEST(xattr(top + "/d", "user.overlay.opaque") == "<none>");
+  BOOST_TEST(xattr(top + "/d", "user.fuseoverlayfs.opaque") == "<none>");
 }
 
 BOOST_AUTO_TEST_CASE(schily_xattrs_from_gnu_tar) {
@@ -533,7 +580,8 @@ BOOST_AUTO_TEST_CASE(a_wrong_diff_id_or_a_corrupt_blob_leaves_nothing) {
   bad.digest = sha256_of(data);
   fs::copy_file(cut, f.store.blob_path(bad.digest));
   err = prepare_error(f, f.image({bad}), WhiteoutFormat::fuse);
-  BOOST_TEST(!err.empty());
+  BOOST_TEST_INFO(err);
+  BOOST_TEST(err.find(": a damaged layer: ") != std::string::npos);
   BOOST_TEST(f.store_clean());
   // Not a tar at all.
   const std::string junk = f.tmp.path + "/junk";
@@ -541,6 +589,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_diff_id_or_a_corrupt_blob_leaves_nothing) {
   err = prepare_error(f, f.image({f.add_tar(junk, Z::none)}), WhiteoutFormat::fuse);
   BOOST_TEST_INFO(err);
   BOOST_TEST(err.find("layer sha256:") == 0);
+  BOOST_TEST(err.find(": not a tar archive (tar, tar+gzip or tar+zstd): ") != std::string::npos);
   BOOST_TEST(f.store_clean());
 }
 
@@ -561,6 +610,41 @@ BOOST_AUTO_TEST_CASE(layers_are_unpacked_once_and_found_without_unpacking) {
   remove_unpacked(dirs[1]);
   BOOST_TEST(!exists(dirs[1]));
   BOOST_TEST(unpacked_layers(f.store, img, WhiteoutFormat::fuse, {}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_prepares_unpack_each_layer_once) {
+  if (!root()) return;
+  Fixture f;
+  std::vector<E> big = full_layer();
+  for (int i = 0; i < 20; ++i) big.push_back(reg("big/" + std::to_string(i), std::string(200000, 'a' + i)));
+  ImageRecord img = f.image({f.add(big), f.add(whiteout_layer())});
+  const std::string expect = f.store.root() + "/layers/fuse/" + digest_hex(img.layers[1].digest);
+  std::vector<pid_t> kids;
+  for (int i = 0; i < 3; ++i) {
+    pid_t pid = ::fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+      int rc = 1;
+      try {
+        Progress p = Progress::none();
+        rc = prepare_layers(f.store, img, WhiteoutFormat::fuse, {}, p).at(0) == expect ? 0 : 2;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "child: %s\n", e.what());
+      }
+      ::_exit(rc);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t k : kids) {
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(k, &status, 0) == k);
+    BOOST_TEST(test::exit_code(status) == 0);
+  }
+  BOOST_TEST(os::read_file(expect + "/keep/upper") == "upper\n");
+  BOOST_TEST(os::read_file(expect.substr(0, expect.rfind('/')) + "/" + digest_hex(img.layers[0].digest) + "/big/19") ==
+             std::string(200000, 'a' + 19));
+  BOOST_TEST(fs::is_empty(f.store.root() + "/tmp"));
+  BOOST_TEST(std::distance(fs::directory_iterator(f.store.root() + "/layers/fuse"), fs::directory_iterator()) == 2);
 }
 
 BOOST_AUTO_TEST_CASE(flatten_applies_whiteouts_and_opaque_directories) {
@@ -600,6 +684,25 @@ BOOST_AUTO_TEST_CASE(flatten_applies_whiteouts_and_opaque_directories) {
   const std::string out2 = f.tmp.path + "/rootfs2";
   BOOST_CHECK_THROW(flatten_image(f.store, bad, out2, {}, p), std::exception);
   BOOST_TEST(!exists(out2));
+}
+
+BOOST_AUTO_TEST_CASE(flatten_an_opaque_marker_after_the_entries_it_keeps) {
+  if (!root()) return;
+  Fixture f;
+  ImageRecord img =
+      f.image({f.add({reg("o/lower", "l"), reg("o/sub/lower", "l"), reg("o/sub2/lower", "l"), reg("w/lower", "l")}),
+               f.add({reg("o/new", "n"), reg("o/sub/new", "n"), reg("o/.wh..wh..opq", ""), reg("w/new", "n"),
+                      reg("w/.wh.new", "")})});
+  const std::string out = f.tmp.path + "/rootfs";
+  Progress p = Progress::none();
+  flatten_image(f.store, img, out, {}, p);
+  BOOST_TEST(exists(out + "/o/new"));
+  BOOST_TEST(exists(out + "/o/sub/new"));
+  BOOST_TEST(!exists(out + "/o/lower"));
+  BOOST_TEST(!exists(out + "/o/sub/lower"));
+  BOOST_TEST(!exists(out + "/o/sub2"));
+  BOOST_TEST(exists(out + "/w/lower"));
+  BOOST_TEST(exists(out + "/w/new"));  // a whiteout hides lower layers, not its own
 }
 
 // The rootless path as far as root can take it: the unpack in a child that
@@ -662,8 +765,20 @@ namespace {
 // user namespace mapping every id to itself, as `unshare -Urm` would for
 // root): mount the layers (top first) and report what the merged view shows.
 struct Merged {
-  bool gone = true, opq_lower = true, opq_new = false, keep_lower = true, keep_upper = false, passwd = false;
+  bool gone = true, opq_lower = true, opq_sub = true, opq_new = false, keep_lower = true, keep_upper = false,
+       passwd = false, wh_listed = true;
 };
+
+// The names of a directory (readdir): fuse-overlayfs 1.10 answered
+// lookups in an opaque directory differently once it had been listed.
+std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
+    ::closedir(d);
+  }
+  return names;
+}
 
 Merged mount_and_look(const std::vector<std::string>& lowers, WhiteoutFormat w, const std::string& mnt) {
   int fds[2];
@@ -697,8 +812,13 @@ Merged mount_and_look(const std::vector<std::string>& lowers, WhiteoutFormat w, 
       if (::mount("overlay", mnt.c_str(), "overlay", MS_RDONLY, data.c_str()) != 0) ::_exit(5);
     }
     Merged m;
+    m.wh_listed = false;
+    for (const char* d : {"", "/opq", "/keep"})
+      for (const std::string& n : list_dir(mnt + d))
+        if (n.rfind(".wh.", 0) == 0) m.wh_listed = true;
     m.gone = exists(mnt + "/gone");
     m.opq_lower = exists(mnt + "/opq/lower");
+    m.opq_sub = exists(mnt + "/opq/sub");
     m.opq_new = exists(mnt + "/opq/new");
     m.keep_lower = exists(mnt + "/keep/lower");
     m.keep_upper = exists(mnt + "/keep/upper");
@@ -737,6 +857,8 @@ BOOST_AUTO_TEST_CASE(overlays_hide_what_the_whiteouts_hide) {
       BOOST_TEST(m.passwd);
       BOOST_TEST(!m.gone);
       BOOST_TEST(!m.opq_lower);
+      BOOST_TEST(!m.opq_sub);
+      BOOST_TEST(!m.wh_listed);
       BOOST_TEST(m.opq_new);
       BOOST_TEST(!m.keep_lower);
       BOOST_TEST(m.keep_upper);

@@ -105,7 +105,7 @@ measure_pull() {
       else
         XDG_DATA_HOME=$d/store time_one pull.rrun "$i" "$rrun" pull --quiet --tls-verify=false "$ref"
         pull=$ns
-        XDG_DATA_HOME=$d/store time_one unpack.rrun "$i" "$rrun" unpack --quiet "$ref" "$d/bundle-rrun"
+        XDG_DATA_HOME=$d/store time_one unpack.rrun "$i" "$rrun" unpack --quiet --tls-verify=false "$ref" "$d/bundle-rrun"
         echo "total.rrun,$who,$i,$((pull + ns)),0" >>"$samples"
       fi
     done

@@ -105,7 +105,7 @@ measure_pull() {
       else
         XDG_DATA_HOME=$d/store time_one pull.rrun "$i" "$rrun" pull --quiet --tls-verify=false "$ref"
         pull=$ns
-        XDG_DATA_HOME=$d/store time_one unpack.rrun "$i" "$rrun" unpack --quiet "$ref" "$d/bundle-rrun"
+        XDG_DATA_HOME=$d/store time_one unpack.rrun "$i" "$rrun" unpack --quiet --tls-verify=false "$ref" "$d/bundle-rrun"
         echo "total.rrun,$who,$i,$((pull + ns)),0" >>"$samples"
       fi
     done
@@ -170,27 +170,25 @@ summarize() {
       if (!((a, w) in MED) || !((b, w) in MED)) return "-"
       return sprintf("%.2f", MED[a, w] / MED[b, w])
     }
+    function line(what, root, rootless) { printf "%-34s %-24s %-24s\n", what, root, rootless }
+    # rows LIST RATE: a row per scenario of LIST measured, "name (n root/n rootless)".
+    function rows(list, rate,    sc, i, n) {
+      n = split(list, sc, " ")
+      for (i = 1; i <= n; i++)
+        if ((sc[i], "root") in MED || (sc[i], "rootless") in MED)
+          line(sc[i] " (" N[sc[i], "root"] + 0 "/" N[sc[i], "rootless"] + 0 ")", cell(sc[i], "root", rate), \
+            cell(sc[i], "rootless", rate))
+    }
+    function ratios(what, a, b) { line(what, ratio(a, b, "root"), ratio(a, b, "rootless")) }
     END {
       flush()
-      printf "%-34s %-24s %-24s\n", "median (n)", "root", "rootless (rrun-test)"
-      ns = split("copy.skopeo pull.rrun unpack.umoci unpack.rrun total.skopeo-umoci total.rrun", sc, " ")
-      for (i = 1; i <= ns; i++)
-        if ((sc[i], "root") in MED || (sc[i], "rootless") in MED)
-          printf "%-34s %-24s %-24s\n", sc[i] " (" N[sc[i], "root"] + 0 "/" N[sc[i], "rootless"] + 0 ")", \
-            cell(sc[i], "root", 1), cell(sc[i], "rootless", 1)
-      printf "%-34s %-24s %-24s\n", "rrun pull / skopeo copy", ratio("pull.rrun", "copy.skopeo", "root"), \
-        ratio("pull.rrun", "copy.skopeo", "rootless")
-      printf "%-34s %-24s %-24s\n", "rrun pull+unpack / skopeo+umoci", ratio("total.rrun", "total.skopeo-umoci", "root"), \
-        ratio("total.rrun", "total.skopeo-umoci", "rootless")
-      ns = split("start.rootfs start.rootfs-eph start.image start.image-big", sc, " ")
-      for (i = 1; i <= ns; i++)
-        if ((sc[i], "root") in MED || (sc[i], "rootless") in MED)
-          printf "%-34s %-24s %-24s\n", sc[i] " (" N[sc[i], "root"] + 0 "/" N[sc[i], "rootless"] + 0 ")", \
-            cell(sc[i], "root", 0), cell(sc[i], "rootless", 0)
-      printf "%-34s %-24s %-24s\n", "start.image / start.rootfs-eph", ratio("start.image", "start.rootfs-eph", "root"), \
-        ratio("start.image", "start.rootfs-eph", "rootless")
-      printf "%-34s %-24s %-24s\n", "start.image / start.rootfs", ratio("start.image", "start.rootfs", "root"), \
-        ratio("start.image", "start.rootfs", "rootless")
+      line("median (n)", "root", "rootless (rrun-test)")
+      rows("copy.skopeo pull.rrun unpack.umoci unpack.rrun total.skopeo-umoci total.rrun", 1)
+      ratios("rrun pull / skopeo copy", "pull.rrun", "copy.skopeo")
+      ratios("rrun pull+unpack / skopeo+umoci", "total.rrun", "total.skopeo-umoci")
+      rows("start.rootfs start.rootfs-eph start.image start.image-big", 0)
+      ratios("start.image / start.rootfs-eph", "start.image", "start.rootfs-eph")
+      ratios("start.image / start.rootfs", "start.image", "start.rootfs")
     }'
 }
 

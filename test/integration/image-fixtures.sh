@@ -411,97 +411,106 @@ _images_check_big() {
     _images_fail "big: expected 6 layers over 100 MB"
 }
 
-images_check() {
-  local tmp image kind a rest root status=0
-  ((EUID == 0)) || { echo "image-fixtures: --check needs root (umoci unpack keeps the owners)" >&2; return 1; }
-  tmp=$(mktemp -d)
-  # Not `( ... ) || status=$?`: errexit is off in a subshell tested so.
+# _images_strict CMD...: CMD in a subshell that stops at its first failing
+# command; its status in _images_status (this never fails). Call it
+# untested, not in `if`, `||` or `&&`: bash turns errexit off inside a
+# tested command, subshells included.
+_images_strict() {
   set +e
   (
     set -e
-    for image in busybox:plain multi:latest; do
-      umoci unpack --image "$IMAGES/$image" "$tmp/${image%%:*}" >/dev/null
-    done
-    _images_unpack_by_hand "$IMAGES/mixed" "$tmp/mixed/rootfs"
-    while read -r kind image a rest; do
-      [[ -z "$kind" || "$kind" == '#'* ]] && continue
-      root=$tmp/${image%%:*}/rootfs
-      _images_check_line "$root" "$kind" "$image" "$a" "$rest"
-    done <"$IMAGES/EXPECT"
-    _images_check_multiarch "$tmp"
-    skopeo inspect "oci-archive:$IMAGES/busybox.oci-archive.tar:latest" | jq -e '.Layers | length == 1' >/dev/null ||
-      _images_fail "the oci-archive does not hold busybox's one layer"
-    skopeo inspect --config "docker-archive:$IMAGES/busybox.docker-archive.tar" |
-      jq -e '.config.Cmd == ["echo hello from the image"]' >/dev/null ||
-      _images_fail "the docker-archive does not hold busybox:configured"
-    if [[ -e "$IMAGES/big/index.json" ]]; then _images_check_big "$IMAGES/big"; fi
+    "$@"
   )
-  status=$?
+  _images_status=$?
   set -e
+}
+
+# _images_check_all TMP: the checks, unpacking into TMP.
+_images_check_all() {
+  local tmp=$1 image kind a rest
+  for image in busybox:plain multi:latest; do
+    umoci unpack --image "$IMAGES/$image" "$tmp/${image%%:*}" >/dev/null
+  done
+  _images_unpack_by_hand "$IMAGES/mixed" "$tmp/mixed/rootfs"
+  while read -r kind image a rest; do
+    [[ -z "$kind" || "$kind" == '#'* ]] && continue
+    _images_check_line "$tmp/${image%%:*}/rootfs" "$kind" "$image" "$a" "$rest"
+  done <"$IMAGES/EXPECT"
+  _images_check_multiarch "$tmp"
+  skopeo inspect "oci-archive:$IMAGES/busybox.oci-archive.tar:latest" | jq -e '.Layers | length == 1' >/dev/null ||
+    _images_fail "the oci-archive does not hold busybox's one layer"
+  skopeo inspect --config "docker-archive:$IMAGES/busybox.docker-archive.tar" |
+    jq -e '.config.Cmd == ["echo hello from the image"]' >/dev/null ||
+    _images_fail "the docker-archive does not hold busybox:configured"
+  if [[ -e "$IMAGES/big/index.json" ]]; then _images_check_big "$IMAGES/big"; fi
+}
+
+images_check() {
+  local tmp
+  ((EUID == 0)) || { echo "image-fixtures: --check needs root (umoci unpack keeps the owners)" >&2; return 1; }
+  tmp=$(mktemp -d)
+  _images_strict _images_check_all "$tmp"
   rm -rf --one-file-system -- "$tmp"
-  return "$status"
+  return "$_images_status"
 }
 
 # ---------------------------------------------------------------------------
 # The build, as root, under the cache's lock: into a temp dir renamed when
 # complete and checked, so a reader sees all of it or nothing.
-_images_build_small() {
-  local tmp arch status
-  [[ -e "$IMAGES/EXPECT" ]] && return 0
-  echo "image-fixtures: building $IMAGES (a few seconds, once)" >&2
-  tmp=$(mktemp -d "$IMAGES_CACHE/.images-$IMAGES_VERSION.XXXXXX")
-  set +e
-  (
-    set -e
-    mkdir "$tmp/layers"
-    _images_layer base "$tmp/layers/base.tar"
-    _images_layer owners "$tmp/layers/owners.tar"
-    _images_layer whiteouts "$tmp/layers/whiteouts.tar"
-    for arch in amd64 arm64; do _images_layer arch "$tmp/layers/arch-$arch.tar" "$arch"; done
-    _images_layer zstd "$tmp/layers/zstd.tar"
-    _images_layer plain "$tmp/layers/plain.tar"
-    _images_busybox "$tmp"
-    _images_multi "$tmp"
-    _images_multiarch "$tmp"
-    _images_mixed "$tmp"
-    rm -f -- "$tmp"/layers/{owners,whiteouts,arch-*,zstd,plain}.tar # base.tar stays for big
-    _images_expect >"$tmp/EXPECT"
-    chmod -R a+rX,go-w "$tmp"
-    IMAGES=$tmp images_check
-  )
-  status=$?
-  set -e
-  if ((status != 0)); then
+_images_make_small() {
+  local tmp=$1 arch
+  mkdir "$tmp/layers"
+  _images_layer base "$tmp/layers/base.tar"
+  _images_layer owners "$tmp/layers/owners.tar"
+  _images_layer whiteouts "$tmp/layers/whiteouts.tar"
+  for arch in amd64 arm64; do _images_layer arch "$tmp/layers/arch-$arch.tar" "$arch"; done
+  _images_layer zstd "$tmp/layers/zstd.tar"
+  _images_layer plain "$tmp/layers/plain.tar"
+  _images_busybox "$tmp"
+  _images_multi "$tmp"
+  _images_multiarch "$tmp"
+  _images_mixed "$tmp"
+  rm -f -- "$tmp"/layers/{owners,whiteouts,arch-*,zstd,plain}.tar # base.tar stays for big
+  _images_expect >"$tmp/EXPECT"
+  chmod -R a+rX,go-w "$tmp"
+  IMAGES=$tmp images_check
+}
+
+_images_make_big() {
+  local tmp=$1
+  _images_big "$tmp"
+  chmod -R a+rX,go-w "$tmp/big"
+  _images_check_big "$tmp/big"
+}
+
+# _images_make TMP WHAT FUNC: FUNC TMP, strict; TMP removed when it fails.
+_images_make() {
+  local tmp=$1 what=$2
+  echo "image-fixtures: building $what (once)" >&2
+  _images_strict "$3" "$tmp"
+  if ((_images_status != 0)); then
     rm -rf --one-file-system -- "$tmp"
-    echo "image-fixtures: building the test images failed" >&2
+    echo "image-fixtures: building $what failed" >&2
     return 1
   fi
+}
+
+_images_build_small() {
+  local tmp old
+  [[ -e "$IMAGES/EXPECT" ]] && return 0
+  tmp=$(mktemp -d "$IMAGES_CACHE/.images-$IMAGES_VERSION.XXXXXX")
+  _images_make "$tmp" "$IMAGES" _images_make_small
   mv -T -- "$tmp" "$IMAGES"
-  local old
   for old in "$IMAGES_CACHE"/images-*; do
     [[ "$old" == "$IMAGES" ]] || rm -rf --one-file-system -- "$old" # an older recipe's
   done
 }
 
 _images_build_big() {
-  local tmp status
+  local tmp
   [[ -e "$IMAGES/big/index.json" ]] && return 0
-  echo "image-fixtures: building $IMAGES/big (100 MB, once)" >&2
   tmp=$(mktemp -d "$IMAGES/.big.XXXXXX")
-  set +e
-  (
-    set -e
-    _images_big "$tmp"
-    chmod -R a+rX,go-w "$tmp/big"
-    _images_check_big "$tmp/big"
-  )
-  status=$?
-  set -e
-  if ((status != 0)); then
-    rm -rf --one-file-system -- "$tmp"
-    echo "image-fixtures: building the big image failed" >&2
-    return 1
-  fi
+  _images_make "$tmp" "$IMAGES/big (100 MB)" _images_make_big
   mv -T -- "$tmp/big" "$IMAGES/big"
   rmdir -- "$tmp"
 }
@@ -524,8 +533,15 @@ images_build() {
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   case "${1:-}" in
-    "") images_build 0 && echo "$IMAGES" ;;
-    --big) images_build 1 && echo "$IMAGES" ;;
+    # Not `images_build 0 && echo`: errexit would be off in the whole build.
+    "")
+      images_build 0
+      echo "$IMAGES"
+      ;;
+    --big)
+      images_build 1
+      echo "$IMAGES"
+      ;;
     --check) images_check ;;
     *)
       echo "usage: image-fixtures.sh [--big | --check]" >&2

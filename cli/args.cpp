@@ -130,7 +130,8 @@ std::vector<CommandSpec> build_table() {
   t.push_back({"features", "", "show the enabled features", {}, 0, 0});
   t.push_back({"kill",
                "<container-id> [signal]",
-               "kill sends the specified signal (default: SIGTERM) to the container's init process",
+               "kill sends the specified signal (default: the image's StopSignal, else SIGTERM) to the container's "
+               "init process",
                {{"all", "a", B, "send the specified signal to all processes inside the container"}},
                1,
                2});

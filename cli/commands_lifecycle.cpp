@@ -167,7 +167,9 @@ int cmd_run(const Invocation& inv) {
 }
 
 int cmd_kill(const Invocation& inv) {
-  int sig = inv.args.size() > 1 ? core::parse_signal(inv.args[1]) : SIGTERM;
+  // No signal: the container's stop signal (an image's StopSignal), else SIGTERM.
+  std::optional<int> sig;
+  if (inv.args.size() > 1) sig = core::parse_signal(inv.args[1]);
   core::kill_container(context(inv), inv.args.at(0), sig, inv.get_bool("all"));
   return 0;
 }

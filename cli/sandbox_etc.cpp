@@ -25,6 +25,8 @@
 #include <rrun/rootfs/overlay.hpp>
 #include <rrun/rootfs/resolve.hpp>
 
+#include "image_files.hpp"
+
 namespace rrun::cli {
 
 namespace {
@@ -174,18 +176,6 @@ std::string read_rootfs_file(const RootfsView& r, const std::string& path, const
   return text;
 }
 
-// The fields of a passwd or group line, empty ones kept.
-std::vector<std::string> fields_of(std::string_view line) {
-  std::vector<std::string> out(1);
-  for (char c : line) {
-    if (c == ':')
-      out.emplace_back();
-    else
-      out.back() += c;
-  }
-  return out;
-}
-
 // The fields of the passwd or group line whose third field is `id`.
 std::optional<std::vector<std::string>> entry_of(const std::string& text, uint32_t id) {
   std::string want = std::to_string(id);
@@ -193,7 +183,7 @@ std::optional<std::vector<std::string>> entry_of(const std::string& text, uint32
   while (at < text.size()) {
     size_t end = text.find('\n', at);
     if (end == std::string::npos) end = text.size();
-    std::vector<std::string> fields = fields_of(std::string_view(text).substr(at, end - at));
+    std::vector<std::string> fields = passwd_fields(std::string_view(text).substr(at, end - at));
     if (fields.size() >= 3 && fields[2] == want) return fields;
     at = end + 1;
   }

@@ -338,8 +338,9 @@ BOOST_AUTO_TEST_CASE(seccomp_default_follows_capabilities) {
 BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
   const std::string f = "@DATA@/t.yaml";
   BOOST_TEST(error_of("rootfs: rootfs\nbogus: 1\n") ==
-             f + ":2:1: bogus: unknown key; expected one of name, rootfs, overlay, readonly, command, workdir, env, "
-                 "user, hostname, tty, mounts, network, limits, capabilities, seccomp, devices, init, share");
+             f + ":2:1: bogus: unknown key; expected one of name, rootfs, image, overlay, readonly, command, "
+                 "entrypoint, workdir, env, user, hostname, tty, mounts, network, limits, capabilities, seccomp, "
+                 "devices, init, share");
   BOOST_TEST(error_of("rootfs: rootfs\nmounts:\n  - {type: tmpfs, target: /tmp, size: 12Q}\n") ==
              f + ":3:39: mounts[0].size: invalid size \"12Q\"; use a number of bytes with an optional K, M, G or T "
                  "suffix (64M)");
@@ -377,7 +378,7 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
   BOOST_TEST(error_of("env: [A]\n") == f + ":1:6: env: expected a mapping NAME: value, got a list");
   BOOST_TEST(error_of("rootfs: rootfs\nrootfs: rootfs\n") == f + ":2:1: rootfs: given twice");
   BOOST_TEST(error_of("rootfs: [unclosed\n").rfind(f + ":2:1: invalid YAML: ", 0) == 0);
-  BOOST_TEST(error_of("") == f + ":1:1: the file is empty; a sandbox needs at least `rootfs:`");
+  BOOST_TEST(error_of("") == f + ":1:1: the file is empty; a sandbox needs at least `rootfs:` or `image:`");
   BOOST_TEST(error_of("- a\n") == f + ":1:1: (top level): expected a mapping, got a list");
   // The default rootfs (./rootfs next to the file) is missing.
   test::TempDir dir;

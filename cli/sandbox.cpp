@@ -133,9 +133,13 @@ void translate_root(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
   }
   // An image: its other layers under the top one, and the driver that reads
   // their whiteouts (auto could fall back to one that misreads them).
-  if (!d.lower_layers.empty())
-    s.annotations[rootfs::kRootfsOverlayLowerAnnotation] = rootfs::format_rootfs_overlay_lower(d.lower_layers);
-  if (!d.overlay_driver.empty()) s.annotations[rootfs::kOverlayDriverAnnotation] = d.overlay_driver;
+  const std::vector<std::string>& layers = d.image_layers.dirs;
+  if (layers.empty()) return;
+  if (layers.size() > 1)
+    s.annotations[rootfs::kRootfsOverlayLowerAnnotation] =
+        rootfs::format_rootfs_overlay_lower(std::vector<std::string>(layers.begin() + 1, layers.end()));
+  s.annotations[rootfs::kOverlayDriverAnnotation] =
+      d.image_layers.format == image::WhiteoutFormat::fuse ? "fuse" : "kernel";
 }
 
 // command, workdir, tty, env (over the defaults PATH and TERM).

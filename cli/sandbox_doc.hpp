@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "image_files.hpp"
+
 namespace rrun::cli {
 
 // Where a value came from: "FILE:LINE:COLUMN: KEY.PATH" for the file, or a
@@ -90,11 +92,10 @@ struct SandboxDoc {
   bool user_given = false;    // `user:` in the file (else an image's User applies)
   uint32_t uid = 0, gid = 0;  // UserMode::ids
   Origin user_at;
-  // From the image (apply_sandbox_image): the layers under `rootfs` (top
-  // first), the overlay driver that reads their whiteouts ("kernel" or
-  // "fuse"), the StopSignal.
-  std::vector<std::string> lower_layers;
-  std::string overlay_driver;
+  // From the image (apply_sandbox_image): its layers (top first: the first
+  // is `rootfs`) in the whiteout form of the overlay driver that reads them,
+  // and the StopSignal.
+  ImageLayers image_layers;
   std::string stop_signal;
   std::optional<From<std::string>> hostname;
   bool tty = false;

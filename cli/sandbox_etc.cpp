@@ -37,7 +37,8 @@ struct RootfsView {
   os::UniqueFd fd;   // O_PATH
   bool overlay = false;
   bool rootless = false;
-  const spec::Spec* spec = nullptr;  // its id mappings say what the container's root may write
+  const spec::Spec* spec = nullptr;    // its id mappings say what the container's root may write
+  const ImageLayers* image = nullptr;  // an image's layers (path is the top one)
 };
 
 RootfsView view_rootfs(const SandboxDoc& d, const SandboxHost& host, const spec::Spec& s) {
@@ -48,6 +49,7 @@ RootfsView view_rootfs(const SandboxDoc& d, const SandboxHost& host, const spec:
   r.overlay = d.overlay != OverlayMode::none;
   r.rootless = host.rootless;
   r.spec = &s;
+  if (!d.image_layers.dirs.empty()) r.image = &d.image_layers;
   return r;
 }
 
@@ -149,6 +151,13 @@ std::string hosts_file(const SandboxDoc& d, const SandboxHost& host, const std::
 // The file `path` of the rootfs, read inside it: "" when missing; not a
 // regular file, unreadable or over kRootfsFileMax is an error at `at`.
 std::string read_rootfs_file(const RootfsView& r, const std::string& path, const Origin& at) {
+  if (r.image) {  // as the overlay shows it
+    try {
+      return read_image_file(*r.image, path, "the image").value_or("");
+    } catch (const std::exception& e) {
+      at.fail(e.what());
+    }
+  }
   std::string shown = os::quote(r.path + path);
   os::UniqueFd ref(rootfs::open_in_root(r.fd.get(), path.c_str()));
   if (!ref) {

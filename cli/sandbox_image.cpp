@@ -24,8 +24,7 @@ void set_layers(SandboxDoc& d, const SandboxImage& img) {
   if (dirs.empty()) d.image->at.fail(what_of(img) + " has no layers");
   d.rootfs = {dirs.front(), d.image->at};
   d.rootfs_given = true;
-  d.lower_layers.assign(dirs.begin() + 1, dirs.end());
-  d.overlay_driver = img.layers.format == image::WhiteoutFormat::fuse ? "fuse" : "kernel";
+  d.image_layers = img.layers;
 }
 
 // process.args = Entrypoint + Cmd; `entrypoint:` replaces the first,

@@ -286,6 +286,18 @@ BOOST_AUTO_TEST_CASE(keep_shown_through_fuse_asks_for_fuse_layers) {
   BOOST_TEST(images.driver == "");
 }
 
+BOOST_AUTO_TEST_CASE(keep_reads_the_images_accounts_through_its_layers) {
+  FakeImages images;
+  cli::Sandbox sb = translate("image: oci:/l\nuser: keep\n", rootless_host(images));
+  std::map<std::string, std::string> files(sb.files.begin(), sb.files.end());
+  // uid 1000 is app in the base layer: no passwd of rrun's; gid 1001 is
+  // added to the top layer's group file (not the base's).
+  BOOST_TEST(files.count("etc-passwd") == 0u);
+  BOOST_TEST(files["etc-group"] == "root:x:0:\nstaff:x:50:\nstaff:x:1001:\n");
+  BOOST_TEST(env_of(sb, "HOME") == "/home/app");
+  BOOST_TEST(env_of(sb, "USER") == "app");
+}
+
 BOOST_AUTO_TEST_CASE(run_image_is_a_sandbox_with_only_image) {
   FakeImages images;
   cli::SandboxOverrides o;

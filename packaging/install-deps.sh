@@ -41,8 +41,9 @@ runtime_deps=(
 # and libcrypto with dlopen (their -dev packages above); the tests build OCI
 # layouts offline with umoci, serve them from Debian's docker-registry on
 # 127.0.0.1 (pushed with skopeo), with TLS from openssl and htpasswd (bcrypt)
-# from apache2-utils.
-image_deps=(libcurl4 libarchive13 libssl3 docker-registry skopeo umoci openssl apache2-utils)
+# from apache2-utils; python3's tarfile writes their layers
+# (test/integration/image-fixtures.sh).
+image_deps=(libcurl4 libarchive13 libssl3 docker-registry skopeo umoci openssl apache2-utils python3)
 # crun, runc: the runtimes the benchmark measures rrun against.
 bench_deps=(crun runc)
 # The cgroup v2 test VM (test/vm/): QEMU under TCG (never KVM here), cpio and

@@ -15,6 +15,9 @@
 #             back afterwards) and as rrun-nosub with the host's mode.
 #             For a script with "# rrun-test: debian-rootfs" the cached
 #             Debian rootfs is built first, as root (debian-rootfs.sh).
+#             For a script with "# rrun-test: image-fixtures" (root and
+#             rootless) the cached test images are built first, as root
+#             (image-fixtures.sh), and RRUN_TEST_IMAGES names their directory.
 #             A script with "# rrun-test: nohelpers" runs a third time as
 #             rrun-test (kind "nohelpers") in a private mount namespace
 #             where newuidmap and newgidmap are covered by an empty,
@@ -83,10 +86,18 @@ run_as() {
     RRUN_EXE_GRABBER="$top/bin/rrun-exe-grabber" \
     RRUN_TEST_MODE=rootless RRUN_TEST_TMP="$dir" RRUN_TEST_USER_KIND="$kind" \
     ${RRUN_TEST_CACHE:+"RRUN_TEST_CACHE=$RRUN_TEST_CACHE"} ${http_proxy:+"http_proxy=$http_proxy"} \
+    ${RRUN_TEST_IMAGES:+"RRUN_TEST_IMAGES=$RRUN_TEST_IMAGES"} \
     ${RRUN_TEST_DEBIAN_MIRROR:+"RRUN_TEST_DEBIAN_MIRROR=$RRUN_TEST_DEBIAN_MIRROR"} \
     bash "$top/tests/$(basename "$script")") || status=$?
   return "$status"
 }
+
+# The cached test images (image-fixtures.sh), built as root; without them
+# (a tool missing, the build failed: its error is above) the test skips.
+if ((EUID == 0)) && grep -q '^# rrun-test: image-fixtures' "$script"; then
+  RRUN_TEST_IMAGES=$(bash "$here/image-fixtures.sh") || RRUN_TEST_IMAGES=""
+  export RRUN_TEST_IMAGES
+fi
 
 case "$mode" in
   root)

@@ -148,7 +148,7 @@ spec::Spec unpacked_spec(const Invocation& inv, const image::ImageConfig& cfg, c
   p.user.gid = u.gid;
   bool has_home =
       std::any_of(p.env.begin(), p.env.end(), [](const std::string& e) { return e.rfind("HOME=", 0) == 0; });
-  if (!has_home && !u.home.empty()) p.env.push_back("HOME=" + u.home);
+  if (!has_home) p.env.push_back("HOME=" + (u.home.empty() ? std::string("/") : u.home));
   if (!cfg.stop_signal.empty()) s.annotations[core::kStopSignalAnnotation] = cfg.stop_signal;
   return s;
 }
@@ -187,15 +187,27 @@ ImageResolver image_resolver(const Invocation& inv) {
   return [opts, quiet](const std::string& text, bool rootless, const std::string& driver) {
     image::ImageRef ref = image::parse_ref(text);
     image::Store store = open_image_store();
-    image::WhiteoutFormat format = image::choose_whiteout_format(rootless, driver);
     image::UnpackIds ids = image::unpack_ids_for_caller();
-    // Cached: only the store's records and directories (no library loaded).
+    // Cached: only the store's records and directories (no library loaded),
+    // and no probe of the kernel: layers of the kernel's form were unpacked
+    // because it reads them, the fuse form because it did not.
     std::optional<image::ImageRecord> rec = store.find_image(ref.canonical());
+    image::WhiteoutFormat format = image::WhiteoutFormat::fuse;
     std::vector<std::string> layers;
-    if (rec) layers = image::unpacked_layers(store, *rec, format, ids);
-    if (rec && !layers.empty()) {
+    if (rec) {
+      image::WhiteoutFormat kernel =
+          rootless ? image::WhiteoutFormat::overlay_user : image::WhiteoutFormat::overlay_trusted;
+      for (image::WhiteoutFormat f : {kernel, image::WhiteoutFormat::fuse}) {
+        if (driver == "fuse" && f != image::WhiteoutFormat::fuse) continue;
+        layers = image::unpacked_layers(store, *rec, f, ids);
+        format = f;
+        if (!layers.empty()) break;
+      }
+    }
+    if (!layers.empty()) {
       store.touch_image(rec->name);
     } else {
+      format = image::choose_whiteout_format(rootless, driver);
       image::Progress progress = image::Progress::for_stdout(quiet);
       rec = image::ensure_image(store, ref, opts, progress);
       layers = image::prepare_layers(store, *rec, format, ids, progress);

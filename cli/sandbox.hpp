@@ -108,7 +108,7 @@ Sandbox translate_image_sandbox(const std::string& ref, const std::string& name,
 // (README "Images"): rootfs = the top layer over the others, the overlay
 // driver that reads their whiteouts; process.args = Entrypoint (or
 // `entrypoint:`) + Cmd (or `command:`, `-- CMD`); Env under `env:` (the
-// sandbox's wins per name), HOME from the user's passwd entry unless set;
+// sandbox's wins per name), HOME from the user's passwd entry (else /) unless set;
 // WorkingDir unless `workdir:`; User (names resolved in the image's
 // /etc/passwd and /etc/group) unless `user:`; StopSignal. Errors name the
 // image and the config field.

@@ -44,8 +44,8 @@ bool env_has(const std::vector<std::pair<std::string, std::string>>& env, const 
 }
 
 // The image's Env under the sandbox's (later entries win); HOME from the
-// user's passwd entry when neither sets it (as podman), not for `user:
-// keep`, which sets the caller's.
+// user's passwd entry when neither sets it, `/` for a user without one (as
+// podman); not for `user: keep`, which sets the caller's.
 void set_env(SandboxDoc& d, const SandboxImage& img, const std::string& home) {
   std::vector<std::pair<std::string, std::string>> env;
   for (const std::string& e : img.config.env) {
@@ -53,8 +53,8 @@ void set_env(SandboxDoc& d, const SandboxImage& img, const std::string& home) {
     if (eq == 0 || eq == std::string::npos) continue;
     env.emplace_back(e.substr(0, eq), e.substr(eq + 1));
   }
-  if (!home.empty() && d.user != UserMode::keep && !env_has(env, "HOME") && !env_has(d.env, "HOME"))
-    env.insert(env.begin(), {"HOME", home});
+  if (d.user != UserMode::keep && !env_has(env, "HOME") && !env_has(d.env, "HOME"))
+    env.insert(env.begin(), {"HOME", home.empty() ? std::string(1, '/') : home});
   env.insert(env.end(), d.env.begin(), d.env.end());
   d.env = std::move(env);
 }

@@ -160,4 +160,13 @@ void remove_tree(const std::string& path) {
   }
 }
 
+void remove_tree_at(BorrowedFd dir, const std::string& name) {
+  struct stat st;
+  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno == ENOENT) return;
+    throw_errno("stat " + quote(name));
+  }
+  remove_tree_at(dir.get(), name.c_str(), st.st_dev);
+}
+
 }  // namespace rrun::os

@@ -39,5 +39,8 @@ void mkdir_p(const std::string& path, mode_t mode = 0755);
 // Removes a directory tree without crossing into other file systems and
 // without following symlinks.
 void remove_tree(const std::string& path);
+// The same for the entry `name` of the directory `dir` (an fd, O_PATH will
+// do): for trees under a directory already resolved safely.
+void remove_tree_at(BorrowedFd dir, const std::string& name);
 
 }  // namespace rrun::os

@@ -3,6 +3,7 @@
 // also Docker's) that a container takes from its image, and the manifests
 // that lead to it. Pure: parsing only (nlohmann/json), bounded input.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,7 @@ Platform host_platform();
 
 struct Manifest {
   std::string config_digest;
+  uint64_t config_size = 0;  // config.size: what its download may be
   std::vector<LayerRef> layers;  // bottom first
 };
 enum class ManifestKind { image, index };

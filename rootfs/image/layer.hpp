@@ -60,8 +60,10 @@ UnpackIds unpack_ids_for_caller();
 // namespace) when the kernel may be used.
 WhiteoutFormat choose_whiteout_format(bool rootless, const std::string& driver);
 
-// "user-0:1000:1,1:100000:65536" — the directory under layers/ for a
-// format and an id mapping (a change of /etc/subuid makes a new variant).
+// "user-0.1000.1-1.100000.65536" — the directory under layers/ for a
+// format and an id mapping (a change of /etc/subuid makes a new variant);
+// "user-uMAP-gMAP" when the two maps differ, "trusted" or "fuse" alone for
+// root. No ':' or ',': the directories go into overlay's lowerdir=.
 std::string layer_variant(WhiteoutFormat f, const UnpackIds& ids);
 
 // The unpacked directories of `img`'s layers, top first (the order of

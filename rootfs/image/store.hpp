@@ -8,13 +8,17 @@
 //     layers/VARIANT/HEX         a layer blob HEX unpacked (layer.hpp: VARIANT = whiteout
 //                                format + the id mapping it was written with)
 //     images.json                the image records (below), replaced atomically
-//     tmp/                       work in progress (removed on failure; `prune` removes leftovers)
-//     locks/                     flock files: "images", "blob-HEX", "layer-VARIANT-HEX"
+//     tmp/                       work in progress (removed on failure; `prune` removes leftovers),
+//                                named PREFIX@PID-START-PIDNS-N after the process making it
+//     locks/                     flock files: "images", "blob-HEX", "layer-VARIANT-HEX", "prune";
+//                                `prune` removes idle ones (lock() copes) and skips a
+//                                layer whose lock is held
 //
 // Nothing here loads libcurl, libarchive or libcrypto: reading records and
 // finding unpacked layers is what a cached `image:` sandbox does at start.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,7 +90,8 @@ class Store {
   void put_blob(std::string_view expected_digest, std::string_view data) const;
 
   // An exclusive lock on locks/NAME, held while the fd lives. Blocks; when
-  // it has to wait, says so once on stderr ("waiting for another rrun ... NAME").
+  // it has to wait (more than 0.2 s), says so once on stderr ("rrun: waiting
+  // for another rrun using NAME"). A child forked while it is held shares it.
   os::UniqueFd lock(const std::string& name) const;
 
   // A fresh directory under tmp/ (for a layer being unpacked).
@@ -94,17 +99,23 @@ class Store {
 
   std::vector<ImageRecord> images() const;
   // By name (ImageRef::canonical()), or by a prefix of the manifest digest
-  // (hex, at least 4 digits; as `rrun images` shows it).
+  // (hex, at least 4 digits, "sha256:" optional; as `rrun images` shows it).
+  // A prefix of two different images throws os::Error listing them.
   std::optional<ImageRecord> find_image(const std::string& name_or_id) const;
-  // Adds or replaces the record of r.name (under the "images" lock).
+  // Adds or replaces the record of r.name (under the "images" lock);
+  // `pulled` 0 becomes now, `last_used` 0 becomes `pulled`. Its blobs must
+  // be in the store (checked: os::Error when a concurrent prune took one).
   void record_image(const ImageRecord& r) const;
-  void touch_image(const std::string& name) const;  // last_used = now
-  // Removes the record; its blobs and layers stay until prune(). False when
-  // there was none.
+  // last_used = now (written at most once a minute per image: a cached
+  // `image:` start calls it).
+  void touch_image(const std::string& name) const;
+  // Removes the record (by ID: every name of that image); its blobs and
+  // layers stay until prune(). False when there was none.
   bool remove_image(const std::string& name_or_id) const;
 
   struct PruneResult {
     uint64_t blobs = 0, layers = 0, bytes = 0;
+    uint64_t tmp = 0;  // tmp/ leftovers removed (their bytes are in `bytes`)
   };
   // Removes every blob and unpacked layer that no record references, and
   // tmp/ leftovers of processes that are gone. `remove_dir` removes one
@@ -113,7 +124,14 @@ class Store {
   PruneResult prune(void (*remove_dir)(const std::string& dir)) const;
 
  private:
+  // Takes the "prune" lock shared, once, for the blobs this Store writes:
+  // prune() takes it exclusively, so the blobs of a pull that has not yet
+  // recorded its image are never pruned. Held until record_image() (which
+  // references them) or the end of the Store and its copies.
+  void hold_against_prune() const;
+
   std::string root_;
+  mutable std::shared_ptr<os::UniqueFd> prune_guard_;
 };
 
 }  // namespace rrun::image

@@ -26,6 +26,10 @@
 #                     manifests, linux/amd64 and linux/arm64 (busybox's layer
 #                     + /arch saying "amd64" or "arm64"); push it with
 #                     `skopeo copy --all oci:DIR:latest docker://...`
+#   mixed/            OCI layout, tag latest: busybox's layer (gzip), a zstd
+#                     layer (/layers/zstd) and an uncompressed one
+#                     (/layers/plain); registry.sh's registry_push keeps
+#                     them so (skopeo --preserve-digests)
 #   busybox.oci-archive.tar      busybox:configured as an oci-archive (tag latest)
 #   busybox.docker-archive.tar   busybox:configured as a docker-archive
 #                                (busybox:latest)
@@ -45,7 +49,7 @@
 # directory and the older ones are removed.
 set -euo pipefail
 
-IMAGES_VERSION=1
+IMAGES_VERSION=2
 IMAGES_CACHE=${RRUN_TEST_CACHE:-/var/cache/rrun-test}
 IMAGES=${RRUN_TEST_IMAGES:-$IMAGES_CACHE/images-$IMAGES_VERSION}
 IMAGES_BUSYBOX=${RRUN_TEST_BUSYBOX:-/bin/busybox}
@@ -72,7 +76,7 @@ images_require() {
 # whiteouts and PAX xattrs are exactly as listed, whatever the host's files.
 #   _images_layer KIND OUT [ARG...]
 # KIND: base (busybox), owners, whiteouts (multi's two layers), arch NAME,
-# random SEED (20 MiB of incompressible data).
+# zstd, plain (mixed's two layers), random SEED (20 MiB of incompressible data).
 _images_layer() {
   /usr/bin/python3 - "$IMAGES_MTIME" "$IMAGES_BUSYBOX" "$@" <<'EOF'
 import hashlib, io, subprocess, sys, tarfile
@@ -144,6 +148,12 @@ elif kind == "whiteouts":
     f("data/opaque/new", "new\n")
 elif kind == "arch":
     f("arch", args[0] + "\n")
+elif kind == "zstd":
+    d("layers")
+    f("layers/zstd", "zstd\n")
+elif kind == "plain":
+    d("layers")
+    f("layers/plain", "uncompressed\n")
 elif kind == "random":
     # 20 MiB that gzip can't shrink, the same for the same seed.
     chunks, seed = [], args[0].encode()
@@ -167,6 +177,7 @@ EOF
 #   hardlink IMAGE PATH OTHER    same inode
 #   xattr IMAGE PATH NAME VALUE  the extended attribute's value
 #   arch IMAGE PLATFORM TEXT     the platform's manifest's /arch
+#   media IMAGE N MEDIATYPE      the manifest's layer N (from 0) is of MEDIATYPE
 # IMAGE is a directory of images-N and its tag.
 _images_expect() {
   cat <<'EOF'
@@ -211,6 +222,12 @@ absent multi:latest /data/.wh.gone-file
 content multi:latest /data/opaque/new new
 arch multiarch:latest linux/amd64 amd64
 arch multiarch:latest linux/arm64 arm64
+media mixed:latest 0 application/vnd.oci.image.layer.v1.tar+gzip
+media mixed:latest 1 application/vnd.oci.image.layer.v1.tar+zstd
+media mixed:latest 2 application/vnd.oci.image.layer.v1.tar
+content mixed:latest /layers/zstd zstd
+content mixed:latest /layers/plain uncompressed
+stat mixed:latest /bin/busybox 0:0 755
 EOF
 }
 
@@ -245,10 +262,20 @@ _images_multi() {
   umoci gc --layout "$dir/multi"
 }
 
+# _images_put_blob LAYOUT FILE: moves FILE into LAYOUT's blobs; prints its
+# descriptor's "digest" and "size" as JSON members ("digest": ..., "size": ...).
+_images_put_blob() {
+  local layout=$1 file=$2 digest size
+  digest=$(sha256sum "$file" | cut -d' ' -f1)
+  size=$(stat -c %s "$file")
+  mv -- "$file" "$layout/blobs/sha256/$digest"
+  printf '"digest": "sha256:%s", "size": %s' "$digest" "$size"
+}
+
 # Two images in one layout, then index.json holds one image index (tag
 # latest) that lists both manifests with their platforms.
 _images_multiarch() {
-  local dir=$1 l=$1/multiarch arch descs=() index digest
+  local dir=$1 l=$1/multiarch arch descs=() desc
   for arch in amd64 arm64; do
     _images_new "$l" "$arch" "$dir/layers/base.tar" "$dir/layers/arch-$arch.tar"
     umoci config --image "$l:$arch" --architecture "$arch" --os linux
@@ -258,14 +285,33 @@ _images_multiarch() {
     descs+=("$(jq -c --arg a "$arch" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $a)
       | del(.annotations) | .platform = {architecture: $a, os: "linux"}' "$l/index.json")")
   done
-  index=$(printf '%s\n' "${descs[@]}" | jq -c -s '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: .}')
-  printf '%s' "$index" >"$l/index.tmp"
-  digest=$(sha256sum "$l/index.tmp" | cut -d' ' -f1)
-  mv -- "$l/index.tmp" "$l/blobs/sha256/$digest"
-  jq -c --arg d "sha256:$digest" --argjson size "${#index}" \
-    '.manifests = [{mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $size,
-       annotations: {"org.opencontainers.image.ref.name": "latest"}}]' "$l/index.json" >"$l/index.json.new"
+  printf '%s\n' "${descs[@]}" |
+    jq -c -j -s '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: .}' >"$l/index.tmp"
+  desc=$(_images_put_blob "$l" "$l/index.tmp")
+  jq -c --argjson d "{$desc}" '.manifests = [{mediaType: "application/vnd.oci.image.index.v1+json"} + $d
+    + {annotations: {"org.opencontainers.image.ref.name": "latest"}}]' "$l/index.json" >"$l/index.json.new"
   mv -- "$l/index.json.new" "$l/index.json"
+}
+
+# busybox's layer (gzip, as umoci writes it), then a zstd layer and an
+# uncompressed one: umoci writes gzip only, so the manifest is rewritten
+# with the other two blobs of the same tars (the diff_ids stay).
+_images_mixed() {
+  local dir=$1 l=$1/mixed manifest zstd plain
+  _images_new "$l" latest "$dir/layers/base.tar" "$dir/layers/zstd.tar" "$dir/layers/plain.tar"
+  manifest=$(jq -r '.manifests[0].digest | sub("sha256:"; "")' "$l/index.json")
+  zstd -q -c "$dir/layers/zstd.tar" >"$l/zstd.tmp"
+  zstd=$(_images_put_blob "$l" "$l/zstd.tmp")
+  cp -- "$dir/layers/plain.tar" "$l/plain.tmp"
+  plain=$(_images_put_blob "$l" "$l/plain.tmp")
+  jq -c -j --argjson z "{$zstd}" --argjson p "{$plain}" '
+      .layers[1] = {mediaType: "application/vnd.oci.image.layer.v1.tar+zstd"} + $z
+    | .layers[2] = {mediaType: "application/vnd.oci.image.layer.v1.tar"} + $p' \
+    "$l/blobs/sha256/$manifest" >"$l/manifest.tmp"
+  manifest=$(_images_put_blob "$l" "$l/manifest.tmp")
+  jq -c --argjson d "{$manifest}" '.manifests[0] += $d' "$l/index.json" >"$l/index.json.new"
+  mv -- "$l/index.json.new" "$l/index.json"
+  umoci gc --layout "$l"
 }
 
 _images_big() {
@@ -312,8 +358,36 @@ _images_check_line() {
         "$root$a" "${rest%% *}" 2>/dev/null || true)
       [[ "$got" == "${rest#* }" ]] || _images_fail "$image $a: expected xattr $rest, got [$got]" ;;
     arch) ;; # _images_check_multiarch
+    media)
+      got=$(skopeo inspect --raw "oci:$IMAGES/${image%%:*}:${image#*:}" | jq -r ".layers[$a].mediaType")
+      [[ "$got" == "$rest" ]] || _images_fail "$image layer $a: expected $rest, got $got" ;;
     *) _images_fail "unknown EXPECT line kind $kind" ;;
   esac
+}
+
+# _images_unpack_by_hand LAYOUT ROOT: the image tagged latest unpacked into
+# ROOT with tar (umoci knows no zstd), each blob's digest and each layer's
+# diff_id checked; for images without whiteouts.
+_images_unpack_by_hand() {
+  local layout=$1 root=$2 manifest config i media digest diff_ids decompress
+  manifest=$layout/blobs/sha256/$(jq -r '.manifests[0].digest | sub("sha256:"; "")' "$layout/index.json")
+  config=$layout/blobs/sha256/$(jq -r '.config.digest | sub("sha256:"; "")' "$manifest")
+  mapfile -t diff_ids < <(jq -r '.rootfs.diff_ids[]' "$config")
+  mkdir -p "$root"
+  i=0
+  while read -r media digest; do
+    [[ "sha256:$(sha256sum <"$layout/blobs/sha256/${digest#sha256:}" | cut -d' ' -f1)" == "$digest" ]] ||
+      _images_fail "${layout##*/}: blob $digest does not match its digest"
+    case $media in
+      *+gzip) decompress=(gzip -dc) ;;
+      *+zstd) decompress=(zstd -q -dc) ;;
+      *) decompress=(cat) ;;
+    esac
+    [[ "sha256:$("${decompress[@]}" <"$layout/blobs/sha256/${digest#sha256:}" | sha256sum | cut -d' ' -f1)" == "${diff_ids[$i]}" ]] ||
+      _images_fail "${layout##*/}: layer $i does not match its diff_id ${diff_ids[$i]}"
+    "${decompress[@]}" <"$layout/blobs/sha256/${digest#sha256:}" | tar --numeric-owner -xpf - -C "$root"
+    i=$((i + 1))
+  done < <(jq -r '.layers[] | "\(.mediaType) \(.digest)"' "$manifest")
 }
 
 _images_check_multiarch() {
@@ -348,6 +422,7 @@ images_check() {
     for image in busybox:plain multi:latest; do
       umoci unpack --image "$IMAGES/$image" "$tmp/${image%%:*}" >/dev/null
     done
+    _images_unpack_by_hand "$IMAGES/mixed" "$tmp/mixed/rootfs"
     while read -r kind image a rest; do
       [[ -z "$kind" || "$kind" == '#'* ]] && continue
       root=$tmp/${image%%:*}/rootfs
@@ -383,10 +458,13 @@ _images_build_small() {
     _images_layer owners "$tmp/layers/owners.tar"
     _images_layer whiteouts "$tmp/layers/whiteouts.tar"
     for arch in amd64 arm64; do _images_layer arch "$tmp/layers/arch-$arch.tar" "$arch"; done
+    _images_layer zstd "$tmp/layers/zstd.tar"
+    _images_layer plain "$tmp/layers/plain.tar"
     _images_busybox "$tmp"
     _images_multi "$tmp"
     _images_multiarch "$tmp"
-    rm -f -- "$tmp"/layers/{owners,whiteouts,arch-*}.tar # base.tar stays for big
+    _images_mixed "$tmp"
+    rm -f -- "$tmp"/layers/{owners,whiteouts,arch-*,zstd,plain}.tar # base.tar stays for big
     _images_expect >"$tmp/EXPECT"
     chmod -R a+rX,go-w "$tmp"
     IMAGES=$tmp images_check
@@ -432,7 +510,7 @@ images_build() {
   local big=$1
   ((EUID == 0)) || { echo "image-fixtures.sh: run it as root (the layers hold files of several owners)" >&2; return 1; }
   local tool
-  for tool in umoci skopeo jq /usr/bin/python3 "$IMAGES_BUSYBOX"; do
+  for tool in umoci skopeo jq zstd /usr/bin/python3 "$IMAGES_BUSYBOX"; do
     command -v "$tool" >/dev/null || { echo "image-fixtures: $tool is missing: run packaging/install-deps.sh" >&2; return 77; }
   done
   install -d -m 755 "$IMAGES_CACHE"

@@ -13,7 +13,10 @@
 #         REGISTRY_CA   with --tls: the CA certificate (PEM); its directory
 #                       is a --cert-dir for skopeo
 #   registry_push SRC NAME:TAG   skopeo copy --all SRC (oci:DIR:TAG, ...) to
-#                                docker://$REGISTRY/NAME:TAG
+#                                docker://$REGISTRY/NAME:TAG; from an OCI
+#                                layout with --preserve-digests: the same
+#                                manifest digests, an uncompressed layer stays
+#                                uncompressed (skopeo would gzip it)
 #   registry_stop                kills it and waits (also at exit)
 # Needs docker-registry, skopeo, curl; --tls openssl; --auth htpasswd
 # (apache2-utils). Skips the test (exit 77) when one is missing.
@@ -108,6 +111,7 @@ registry_push() {
   local src=$1 dest=$2 flags=(--dest-tls-verify=false)
   if [[ -n "$REGISTRY_CA" ]]; then flags=(--dest-cert-dir "$(dirname "$REGISTRY_CA")"); fi
   if [[ -n "$_registry_creds" ]]; then flags+=(--dest-creds "$_registry_creds"); fi
+  if [[ "$src" == oci:* ]]; then flags+=(--preserve-digests); fi
   skopeo copy -q --all "${flags[@]}" "$src" "docker://$REGISTRY/$dest"
 }
 

@@ -71,6 +71,7 @@ std::string human_size(uint64_t bytes) {
 std::string time_ago(int64_t when, int64_t now) {
   if (when <= 0) return "never";
   int64_t d = now > when ? now - when : 0;
+  if (d == 0) return "less than a second ago";
   struct Unit {
     int64_t seconds;
     const char* name;
@@ -81,7 +82,7 @@ std::string time_ago(int64_t when, int64_t now) {
     int64_t n = d / u.seconds;
     return std::to_string(n) + " " + u.name + (n == 1 ? "" : "s") + " ago";
   }
-  return "just now";
+  return "less than a second ago";
 }
 
 std::string rfc3339(int64_t t) {

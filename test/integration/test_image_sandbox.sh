@@ -98,7 +98,8 @@ expect_ok rr kill stopper
 wait_until 10 grep -q signal= "$WORK/stop.out" || fail "no signal reached the probe"
 expect_contains "$(cat "$WORK/stop.out")" "signal=SIGUSR1" "rrun kill ID"
 expect_ok rr delete -f stopper
-rr run -f "$S/stop.yaml" fg -- wait-signal >"$WORK/fg.out" 2>&1 &
+# rrun itself in the background (not the function rr: its subshell would get the signal).
+"$RRUN_BIN" --root "$STATE_ROOT" run -f "$S/stop.yaml" fg -- wait-signal >"$WORK/fg.out" 2>&1 &
 fg_pid=$!
 wait_until 10 grep -q ready "$WORK/fg.out" || fail "the probe did not start: $(cat "$WORK/fg.out")"
 kill -TERM "$fg_pid"

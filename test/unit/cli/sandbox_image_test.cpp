@@ -24,19 +24,15 @@
 #include <rrun/spec/parse.hpp>
 
 #include "../temp_dir.hpp"
+#include "sandbox_hosts.hpp"
 
 using namespace rrun;
 using image::WhiteoutFormat;
+using rrun::test::replace_all;
 
 namespace {
 
 const std::string kData = std::string(RRUN_TEST_DATA) + "/sandbox";
-
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
-  return s;
-}
 
 image::ImageConfig app_config() {
   image::ImageConfig c;
@@ -74,29 +70,14 @@ struct FakeImages {
 };
 
 cli::SandboxHost root_host(FakeImages& images) {
-  cli::SandboxHost h;
-  h.user_name = "root";
-  h.home = "/root";
-  h.group_name = "root";
-  h.nofile = 524288;
-  h.hosts = "127.0.0.1 localhost\n";
-  h.resolv_conf = "nameserver 192.0.2.53\n";
+  cli::SandboxHost h = test::root_host();
   h.image = images.resolver();
   return h;
 }
 
 cli::SandboxHost rootless_host(FakeImages& images, bool with_range = true) {
-  cli::SandboxHost h = root_host(images);
-  h.rootless = true;
-  h.uid = 1000;
-  h.gid = 1001;
-  h.user_name = "alice";
-  h.home = "/home/alice";
-  h.group_name = "staff";
-  if (with_range) {
-    h.sub_uids = {{100000, 65536}};
-    h.sub_gids = {{200000, 65536}};
-  }
+  cli::SandboxHost h = test::rootless_host(with_range);
+  h.image = images.resolver();
   return h;
 }
 

@@ -18,40 +18,16 @@
 #include <rrun/spec/parse.hpp>
 
 #include "../temp_dir.hpp"
+#include "sandbox_hosts.hpp"
 
 using namespace rrun;
+using rrun::test::replace_all;
+using rrun::test::root_host;
+using rrun::test::rootless_host;
 
 namespace {
 
 const std::string kData = std::string(RRUN_TEST_DATA) + "/sandbox";
-
-// Fixed host facts, so that the golden files don't depend on the machine.
-cli::SandboxHost root_host() {
-  cli::SandboxHost h;
-  h.user_name = "root";
-  h.home = "/root";
-  h.group_name = "root";
-  h.nofile = 524288;
-  h.hosts = "127.0.0.1 localhost\n10.0.0.7 node7\n";
-  h.resolv_conf = "nameserver 192.0.2.53\n";
-  return h;
-}
-
-cli::SandboxHost rootless_host(bool with_range = true) {
-  cli::SandboxHost h = root_host();
-  h.rootless = true;
-  h.uid = 1000;
-  h.gid = 1001;
-  h.user_name = "alice";
-  h.home = "/home/alice";
-  h.group_name = "staff";
-  h.fuse_overlayfs = true;
-  if (with_range) {
-    h.sub_uids = {{100000, 65536}};
-    h.sub_gids = {{200000, 65536}};
-  }
-  return h;
-}
 
 // A caller whose first subordinate ids are this test's own ids, which own
 // its temp dirs: a rootfs there has mmdebstrap --mode=unshare's layout.
@@ -62,12 +38,6 @@ cli::SandboxHost first_subids_host() {
   h.sub_uids = {{::geteuid(), 65536}};
   h.sub_gids = {{::getegid(), 1000}};
   return h;
-}
-
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
-  return s;
 }
 
 // The config.json the sandbox translates to, with the data directory shown

@@ -123,33 +123,21 @@ spec::Spec unpacked_spec(const Invocation& inv, const image::ImageConfig& cfg, c
   }
   spec::Process& p = *s.process;
   p.terminal = false;
-  std::vector<std::string> args = cfg.entrypoint;
-  args.insert(args.end(), cfg.cmd.begin(), cfg.cmd.end());
-  if (!args.empty())
-    p.args = args;
+  if (std::vector<std::string> args = image_args(cfg); !args.empty())
+    p.args = std::move(args);
   else
     core::warn(what + " has no Entrypoint or Cmd: config.json runs " + (p.args.empty() ? "nothing" : p.args[0]));
-  for (const std::string& e : cfg.env) {
-    size_t eq = e.find('=');
-    if (eq == 0 || eq == std::string::npos) continue;
-    auto same = std::find_if(p.env.begin(), p.env.end(),
-                             [&](const std::string& x) { return x.compare(0, eq + 1, e, 0, eq + 1) == 0; });
-    if (same != p.env.end())
-      *same = e;
-    else
-      p.env.push_back(e);
-  }
-  if (!cfg.working_dir.empty()) p.cwd = cfg.working_dir[0] == '/' ? cfg.working_dir : "/" + cfg.working_dir;
+  std::vector<std::pair<std::string, std::string>> env = image_env(cfg);
+  for (const auto& [name, value] : env) set_process_env(p, name, value);
+  if (std::string wd = image_workdir(cfg); !wd.empty()) p.cwd = wd;
   ImageLayers flat{{rootfs}, image::WhiteoutFormat::fuse};
   std::string passwd = read_image_file(flat, "/etc/passwd", what).value_or("");
-  ImageUser u = resolve_image_user(cfg.user, passwd,
-                                   cfg.user.empty() ? "" : read_image_file(flat, "/etc/group", what).value_or(""),
-                                   what + ": config");
+  std::string group = cfg.user.empty() ? "" : read_image_file(flat, "/etc/group", what).value_or("");
+  ImageUser u = resolve_image_user(cfg.user, passwd, group, what + ": config");
   p.user.uid = u.uid;
   p.user.gid = u.gid;
-  bool has_home =
-      std::any_of(p.env.begin(), p.env.end(), [](const std::string& e) { return e.rfind("HOME=", 0) == 0; });
-  if (!has_home) p.env.push_back("HOME=" + (u.home.empty() ? std::string("/") : u.home));
+  if (std::none_of(env.begin(), env.end(), [](const auto& e) { return e.first == "HOME"; }))
+    set_process_env(p, "HOME", image_home(u.home));
   if (!cfg.stop_signal.empty()) s.annotations[core::kStopSignalAnnotation] = cfg.stop_signal;
   return s;
 }

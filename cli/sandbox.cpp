@@ -148,15 +148,7 @@ void translate_process(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
   p.args = d.command ? d.command->value : std::vector<std::string>{"/bin/sh"};
   if (!d.workdir.empty()) p.cwd = d.workdir;
   p.terminal = d.tty;
-  for (const auto& [name, value] : d.env) {
-    std::string entry = name + "=" + value;
-    auto same = std::find_if(p.env.begin(), p.env.end(),
-                             [&](const std::string& e) { return e.compare(0, name.size() + 1, name + "=") == 0; });
-    if (same != p.env.end())
-      *same = entry;
-    else
-      p.env.push_back(entry);
-  }
+  for (const auto& [name, value] : d.env) set_process_env(p, name, value);
 }
 
 // hostname (default: the sandbox's name) and network: host | none.
@@ -393,6 +385,16 @@ std::vector<spec::IdMapping> subid_root_map(uint32_t caller, const spec::IdMappi
 }
 
 }  // namespace
+
+void set_process_env(spec::Process& p, const std::string& name, const std::string& value) {
+  std::string entry = name + "=" + value;
+  auto same = std::find_if(p.env.begin(), p.env.end(),
+                           [&](const std::string& e) { return e.compare(0, name.size() + 1, name + "=") == 0; });
+  if (same != p.env.end())
+    *same = entry;
+  else
+    p.env.push_back(entry);
+}
 
 bool map_rootfs_of_first_subids(const std::string& rootfs, const spec::RootlessIds& ids, spec::Linux& l) {
   struct stat st;

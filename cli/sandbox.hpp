@@ -114,6 +114,20 @@ Sandbox translate_image_sandbox(const std::string& ref, const std::string& name,
 // image and the config field.
 void apply_sandbox_image(SandboxDoc& d, const SandboxImage& img);
 
+// What a process takes from an image config (apply_sandbox_image, `rrun
+// unpack`): Entrypoint + Cmd; Env as NAME, value (entries without a name
+// skipped); WorkingDir made absolute ("" for none).
+std::vector<std::string> image_args(const image::ImageConfig& c);
+std::vector<std::pair<std::string, std::string>> image_env(const image::ImageConfig& c);
+std::string image_workdir(const image::ImageConfig& c);
+// HOME for a user whose passwd entry says `home` ("" without one: `/`, as podman).
+inline std::string image_home(const std::string& home) {
+  return home.empty() ? std::string(1, '/') : home;
+}
+
+// Sets NAME=value in `p`'s environment, replacing an entry of that name.
+void set_process_env(spec::Process& p, const std::string& name, const std::string& value);
+
 // Reads `file` and translates it. An unreadable file is an os::Error naming it.
 Sandbox load_sandbox(const std::string& file, const SandboxHost& host, const SandboxOverrides& overrides = {});
 

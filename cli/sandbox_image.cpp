@@ -30,9 +30,10 @@ void set_layers(SandboxDoc& d, const SandboxImage& img) {
 // process.args = Entrypoint + Cmd; `entrypoint:` replaces the first,
 // `command:` (or `-- CMD`) the second.
 void set_args(SandboxDoc& d, const SandboxImage& img) {
-  std::vector<std::string> args = d.entrypoint ? d.entrypoint->value : img.config.entrypoint;
-  const std::vector<std::string>& cmd = d.command ? d.command->value : img.config.cmd;
-  args.insert(args.end(), cmd.begin(), cmd.end());
+  image::ImageConfig c = img.config;
+  if (d.entrypoint) c.entrypoint = d.entrypoint->value;
+  if (d.command) c.cmd = d.command->value;
+  std::vector<std::string> args = image_args(c);
   Origin at = d.command ? d.command->at : d.entrypoint ? d.entrypoint->at : d.image->at;
   if (args.empty()) at.fail(what_of(img) + " has no Entrypoint or Cmd; give `command:` (or a command after `--`)");
   if (args[0].empty()) at.fail(what_of(img) + ": the program (Entrypoint or Cmd) is empty");
@@ -47,22 +48,15 @@ bool env_has(const std::vector<std::pair<std::string, std::string>>& env, const 
 // user's passwd entry when neither sets it, `/` for a user without one (as
 // podman); not for `user: keep`, which sets the caller's.
 void set_env(SandboxDoc& d, const SandboxImage& img, const std::string& home) {
-  std::vector<std::pair<std::string, std::string>> env;
-  for (const std::string& e : img.config.env) {
-    size_t eq = e.find('=');
-    if (eq == 0 || eq == std::string::npos) continue;
-    env.emplace_back(e.substr(0, eq), e.substr(eq + 1));
-  }
+  std::vector<std::pair<std::string, std::string>> env = image_env(img.config);
   if (d.user != UserMode::keep && !env_has(env, "HOME") && !env_has(d.env, "HOME"))
-    env.insert(env.begin(), {"HOME", home.empty() ? std::string(1, '/') : home});
+    env.insert(env.begin(), {"HOME", image_home(home)});
   env.insert(env.end(), d.env.begin(), d.env.end());
   d.env = std::move(env);
 }
 
 void set_workdir(SandboxDoc& d, const SandboxImage& img) {
-  const std::string& wd = img.config.working_dir;
-  if (!d.workdir.empty() || wd.empty()) return;
-  d.workdir = wd[0] == '/' ? wd : "/" + wd;
+  if (d.workdir.empty()) d.workdir = image_workdir(img.config);
 }
 
 // The image's /etc/passwd and /etc/group, read once.
@@ -109,6 +103,27 @@ void set_stop_signal(SandboxDoc& d, const SandboxImage& img) {
 }
 
 }  // namespace
+
+std::vector<std::string> image_args(const image::ImageConfig& c) {
+  std::vector<std::string> args = c.entrypoint;
+  args.insert(args.end(), c.cmd.begin(), c.cmd.end());
+  return args;
+}
+
+std::vector<std::pair<std::string, std::string>> image_env(const image::ImageConfig& c) {
+  std::vector<std::pair<std::string, std::string>> env;
+  for (const std::string& e : c.env) {
+    size_t eq = e.find('=');
+    if (eq == 0 || eq == std::string::npos) continue;
+    env.emplace_back(e.substr(0, eq), e.substr(eq + 1));
+  }
+  return env;
+}
+
+std::string image_workdir(const image::ImageConfig& c) {
+  const std::string& wd = c.working_dir;
+  return wd.empty() || wd[0] == '/' ? wd : "/" + wd;
+}
 
 void apply_sandbox_image(SandboxDoc& d, const SandboxImage& img) {
   set_layers(d, img);

@@ -204,7 +204,8 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 // xattrs a layer may not set: overlay's own (a forged whiteout, opaque
 // marker or redirect would change what the lower layers show).
 bool overlay_xattr(std::string_view name) {
-  return starts_with(name, "trusted.overlay.") || starts_with(name, "user.overlay.");
+  return starts_with(name, "trusted.overlay.") || starts_with(name, "user.overlay.") ||
+         starts_with(name, "user.fuseoverlayfs.");
 }
 
 // What the layer asked for and rrun must be able to give; other xattrs
@@ -253,6 +254,7 @@ class Extractor {
                      archive_entry* e);
   void whiteout(const std::string& parent, const std::string& base, const std::string& entry);
   void mark_opaque(int pfd, const char* value, const std::string& entry);
+  void mark_fuse_opaque(int pfd, const std::string& entry);
   void remove_lower(const std::string& dir, int pfd, const std::string& entry);
 
   void set_owner(int fd, const char* name, int flags, archive_entry* e, const std::string& entry);
@@ -391,6 +393,13 @@ void Extractor::entry(archive* a, archive_entry* e) {
   auto [parent, base] = split_path(*path);
   if (o_.whiteouts != Whiteouts::keep && starts_with(base, kWh)) {
     whiteout(parent, base, entry);
+    return;
+  }
+  // fuse-overlayfs (1.10) shows the lower layers' entries of a directory
+  // whose `.wh..wh..opq` file is there once the directory was listed from
+  // its parent; its own opaque xattr alone it always honours.
+  if (base == kOpaque) {
+    mark_fuse_opaque(dir_fd(parent, entry), entry);
     return;
   }
   int pfd = dir_fd(parent, entry);
@@ -555,6 +564,13 @@ void Extractor::mark_opaque(int pfd, const char* value, const std::string& entry
     if (::fgetxattr(dir.get(), attr.c_str(), cur, sizeof cur) == 1 && cur[0] == 'y') return;
   }
   if (::fsetxattr(dir.get(), attr.c_str(), value, 1, 0) != 0) fail_errno(entry, "set " + attr, errno);
+}
+
+void Extractor::mark_fuse_opaque(int pfd, const std::string& entry) {
+  os::UniqueFd dir(::openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) fail_errno(entry, "open its directory", errno);
+  if (::fsetxattr(dir.get(), "user.fuseoverlayfs.opaque", "y", 1, 0) != 0)
+    fail_errno(entry, "set user.fuseoverlayfs.opaque", errno);
 }
 
 // An opaque whiteout, flattened: the directory keeps only what this layer made.

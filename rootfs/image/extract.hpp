@@ -13,7 +13,7 @@ namespace rrun::image {
 
 // What becomes of an OCI whiteout (`.wh.NAME`, `.wh..wh..opq`).
 enum class Whiteouts {
-  keep,           // stays a `.wh.` file (fuse-overlayfs reads them so)
+  keep,           // stays a `.wh.` file (fuse-overlayfs reads them so); opaque: user.fuseoverlayfs.opaque=y
   xattr_user,     // an empty NAME with user.overlay.whiteout; opaque: user.overlay.opaque=y
   xattr_trusted,  // the same with trusted.overlay.*
   apply,          // one flattened tree: NAME removed; opaque: the lower contents removed

@@ -16,8 +16,10 @@
 //                    marked user.overlay.opaque=x; an opaque directory
 //                    user.overlay.opaque=y
 //   overlay_trusted  the same with trusted.overlay.* (root, no user namespace)
-//   fuse             fuse-overlayfs: the `.wh.NAME` and `.wh..wh..opq` files
-//                    kept as they are in the tar
+//   fuse             fuse-overlayfs: the `.wh.NAME` files kept as they are in
+//                    the tar; an opaque directory user.fuseoverlayfs.opaque=y
+//                    (fuse-overlayfs 1.10 misreads a `.wh..wh..opq` file of a
+//                    lower layer once the directory was listed)
 // The kernel forms need Linux 6.7+ (xattr whiteouts in lower layers):
 // choose_whiteout_format probes, and falls back to fuse.
 //

@@ -64,7 +64,8 @@ bool is_whiteout(int dir, const std::string& name, WhiteoutFormat f) {
 
 // Whether the directory `dir` hides the same directory of the layers below.
 bool is_opaque(int dir, WhiteoutFormat f) {
-  if (f == WhiteoutFormat::fuse) return exists_at(dir, ".wh..wh..opq");
+  if (f == WhiteoutFormat::fuse)
+    return xattr_is(dir, "user.fuseoverlayfs.opaque", "y") || exists_at(dir, ".wh..wh..opq");
   return xattr_is(dir, std::string(xattr_prefix(f)) + "opaque", "y");
 }
 

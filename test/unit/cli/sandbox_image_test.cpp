@@ -326,6 +326,11 @@ BOOST_AUTO_TEST_CASE(files_through_fuse_whiteouts_and_opaque_dirs) {
   BOOST_TEST(!read(dirs, WhiteoutFormat::fuse, "/etc/group"));
   BOOST_TEST(!read(dirs, WhiteoutFormat::fuse, "/opt/a/x"));
   BOOST_TEST(!read(dirs, WhiteoutFormat::fuse, "/nothing"));
+  // The opaque directory as rrun unpacks it for fuse-overlayfs: an xattr.
+  std::filesystem::remove(l.dir("top/opt/a/.wh..wh..opq"));
+  BOOST_TEST(read(dirs, WhiteoutFormat::fuse, "/opt/a/x").value() == "x");
+  l.xattr(l.dir("top/opt/a"), "user.fuseoverlayfs.opaque", "y");
+  BOOST_TEST(!read(dirs, WhiteoutFormat::fuse, "/opt/a/x"));
   // The fuse form means nothing to the kernel's: the base's files show.
   BOOST_TEST(read(dirs, WhiteoutFormat::overlay_user, "/etc/group").value() == "base group");
   BOOST_TEST(read(dirs, WhiteoutFormat::overlay_user, "/opt/a/x").value() == "x");

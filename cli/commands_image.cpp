@@ -281,8 +281,9 @@ int cmd_rmi(const Invocation& inv) {
 
 int cmd_prune(const Invocation&) {
   image::Store::PruneResult r = open_image_store().prune(image::remove_unpacked);
+  std::string leftovers = r.tmp ? " (and " + std::to_string(r.tmp) + " leftover" + (r.tmp == 1 ? "" : "s") + ")" : "";
   print("freed " + std::to_string(r.blobs) + " blob" + (r.blobs == 1 ? "" : "s") + " and " + std::to_string(r.layers) +
-        " unpacked layer" + (r.layers == 1 ? "" : "s") + ", " + human_size(r.bytes) + "\n");
+        " unpacked layer" + (r.layers == 1 ? "" : "s") + leftovers + ", " + human_size(r.bytes) + "\n");
   return 0;
 }
 

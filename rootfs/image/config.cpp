@@ -25,8 +25,7 @@ constexpr size_t kMaxIndexEntries = 1000;
 }
 
 Json parse_json(std::string_view text, const std::string& what) {
-  if (text.size() > media::kMaxDocument)
-    bad(what, "larger than " + std::to_string(media::kMaxDocument >> 20) + " MiB");
+  if (text.size() > media::kMaxDocument) bad(what, "larger than " + std::to_string(media::kMaxDocument >> 20) + " MiB");
   try {
     Json j = Json::parse(text);
     if (!j.is_object()) bad(what, "not a JSON object");
@@ -165,8 +164,9 @@ ManifestKind manifest_kind(std::string_view json, const std::string& what) {
   Json j = parse_json(json, what);
   std::string mt = string_at(j, "mediaType", what, "");
   if (is_schema1(mt, j))
-    bad(what, "a Docker schema 1 manifest, which rrun does not read (deprecated since 2017): push the image again "
-              "with a current docker, podman or skopeo");
+    bad(what,
+        "a Docker schema 1 manifest, which rrun does not read (deprecated since 2017): push the image again "
+        "with a current docker, podman or skopeo");
   if (mt == media::kOciIndex || mt == media::kDockerList) return ManifestKind::index;
   if (mt == media::kOciManifest || mt == media::kDockerManifest) return ManifestKind::image;
   if (!mt.empty()) bad(what, "media type \"" + mt + "\" is not an image manifest or index");

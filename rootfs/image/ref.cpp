@@ -170,7 +170,8 @@ std::string absolute_path(const std::string& text, std::string_view p) {
   std::filesystem::path path(p);
   if (path.is_relative()) {
     char cwd[4096];
-    if (!::getcwd(cwd, sizeof cwd)) os::throw_errno("image reference \"" + text + "\": cannot get the current directory");
+    if (!::getcwd(cwd, sizeof cwd))
+      os::throw_errno("image reference \"" + text + "\": cannot get the current directory");
     path = std::filesystem::path(cwd) / path;
   }
   std::string out = path.lexically_normal().string();

@@ -12,6 +12,8 @@
 #         REGISTRY_PID  the registry's pid (registry_stop kills it)
 #         REGISTRY_CA   with --tls: the CA certificate (PEM); its directory
 #                       is a --cert-dir for skopeo
+#         REGISTRY_LOG  its access log (one line per request: what a pull
+#                       transferred); its storage is DIR/data
 #   registry_push SRC NAME:TAG   skopeo copy --all SRC (oci:DIR:TAG, ...) to
 #                                docker://$REGISTRY/NAME:TAG; from an OCI
 #                                layout with --preserve-digests: the same
@@ -20,7 +22,7 @@
 #   registry_stop                kills it and waits (also at exit)
 # Needs docker-registry, skopeo, curl; --tls openssl; --auth htpasswd
 # (apache2-utils). Skips the test (exit 77) when one is missing.
-REGISTRY="" REGISTRY_PID="" REGISTRY_CA="" _registry_creds=""
+REGISTRY="" REGISTRY_PID="" REGISTRY_CA="" REGISTRY_LOG="" _registry_creds=""
 
 _registry_skip() {
   if declare -F skip >/dev/null; then skip "$*"; fi
@@ -51,7 +53,7 @@ _registry_tls() {
 
 _registry_config() {
   local dir=$1 port=$2 tls=$3 auth=$4
-  printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n'
+  printf 'version: 0.1\nlog:\n  level: error\n'
   printf 'storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n' "$dir/data"
   printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
   if ((tls)); then
@@ -73,6 +75,7 @@ _registry_answers() {
 registry_start() {
   local dir=$1 tls=0 auth="" scheme=http _
   shift
+  REGISTRY_CA="" _registry_creds=""
   while (($#)); do
     case $1 in
       --tls) tls=1 scheme=https ;;
@@ -93,7 +96,8 @@ registry_start() {
   for _ in 1 2 3; do
     REGISTRY=127.0.0.1:$(_registry_free_port)
     _registry_config "$dir" "${REGISTRY#*:}" "$tls" "$auth" >"$dir/config.yml"
-    docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+    REGISTRY_LOG=$dir/registry.log
+    docker-registry serve "$dir/config.yml" >"$REGISTRY_LOG" 2>&1 &
     REGISTRY_PID=$!
     for _ in $(seq 100); do
       _registry_answers "$scheme" && return 0

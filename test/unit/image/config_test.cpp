@@ -103,8 +103,7 @@ BOOST_AUTO_TEST_CASE(bad_manifests) {
   std::string e = err(data("schema1_manifest.json"));
   BOOST_TEST(e.find("manifest m: a Docker schema 1 manifest") == 0);
   BOOST_TEST(contains(e, "push the image again"));
-  BOOST_TEST(contains(err(R"({"mediaType":"application/vnd.docker.distribution.manifest.v1+prettyjws"})"),
-                      "schema 1"));
+  BOOST_TEST(contains(err(R"({"mediaType":"application/vnd.docker.distribution.manifest.v1+prettyjws"})"), "schema 1"));
   BOOST_TEST(contains(err(data("oci_index.json")), "an index, not an image manifest"));
   BOOST_TEST(contains(err(R"({"mediaType":"text/html"})"), "media type \"text/html\" is not an image manifest"));
   BOOST_TEST(contains(err(R"({"schemaVersion":2})"), "neither an image manifest"));
@@ -116,14 +115,16 @@ BOOST_AUTO_TEST_CASE(bad_manifests) {
   BOOST_TEST(contains(err("{" + cfg + R"(,"layers":{}})"), "layers: expected an array"));
   BOOST_TEST(contains(err("{" + cfg + R"(,"layers":[{"digest":")" + sha('b') + R"(","size":-1}]})"),
                       "layers[0].size: expected a non-negative integer"));
-  BOOST_TEST(contains(err("{" + cfg + R"(,"layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":")" +
-                          sha('b') + R"(","size":1}]})"),
-                      "a foreign layer"));
-  BOOST_TEST(contains(err("{" + cfg + R"(,"layers":[{"mediaType":"application/x-helm","digest":")" + sha('b') +
-                          R"(","size":1}]})"),
-                      "layers[0].mediaType: media type \"application/x-helm\" is not a layer"));
-  BOOST_TEST(contains(err(R"({"config":{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":")" +
-                          sha('a') + R"(","size":1},"layers":[]})"),
+  BOOST_TEST(
+      contains(err("{" + cfg +
+                   R"(,"layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":")" +
+                   sha('b') + R"(","size":1}]})"),
+               "a foreign layer"));
+  BOOST_TEST(contains(
+      err("{" + cfg + R"(,"layers":[{"mediaType":"application/x-helm","digest":")" + sha('b') + R"(","size":1}]})"),
+      "layers[0].mediaType: media type \"application/x-helm\" is not a layer"));
+  BOOST_TEST(contains(err(R"({"config":{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":")" + sha('a') +
+                          R"(","size":1},"layers":[]})"),
                       "not a container image"));
   // Bounded: too many layers.
   std::string many = "{" + cfg + R"(,"layers":[)";
@@ -147,13 +148,17 @@ BOOST_AUTO_TEST_CASE(platforms) {
   BOOST_TEST(pick_platform(list, {"linux", "arm", "v6"}, "x") == sha('c'));
   BOOST_TEST(pick_platform(list, {"linux", "arm64", "v8"}, "x") == sha('d'));
   BOOST_TEST(pick_platform(list, {"linux", "s390x", ""}, "x") == sha('e'));
-  BOOST_TEST(contains(error_of([&] { pick_platform(list, {"linux", "amd64", ""}, "x"); }),
+  BOOST_TEST(contains(error_of([&] {
+                        pick_platform(list, {"linux", "amd64", ""}, "x");
+                      }),
                       "no image for linux/amd64 (the index has linux/arm/v5, linux/arm/v7, linux/arm/v6, "
                       "linux/arm64, linux/s390x, windows/amd64)"));
   // One entry without a platform (an OCI layout's index) is that image.
   const std::string one = R"({"manifests":[{"digest":")" + sha('f') + R"(","size":1}]})";
   BOOST_TEST(pick_platform(one, {"linux", "amd64", ""}, "x") == sha('f'));
-  BOOST_TEST(contains(error_of([] { pick_platform(R"({"manifests":[{"digest":"sha256:1"}]})", {"linux", "amd64", ""}, "x"); }),
+  BOOST_TEST(contains(error_of([] {
+                        pick_platform(R"({"manifests":[{"digest":"sha256:1"}]})", {"linux", "amd64", ""}, "x");
+                      }),
                       "manifests[0].digest"));
 }
 

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include <rrun/os/error.hpp>
+#include <rrun/os/text.hpp>
 
 namespace rrun::cli {
 
@@ -55,6 +56,24 @@ std::vector<CommandSpec> build_table() {
     if (suffix) flags.push_back(name_suffix);
     return flags;
   };
+  // Getting an image (README "Images"): `pull`, `unpack`, and a sandbox's
+  // `image:` or `run --image` pulling on first use.
+  const std::vector<FlagSpec> pull_flags{
+      {"tls-verify", nullptr, B,
+       "verify the registry's TLS certificate and refuse plain HTTP (--tls-verify=false: a local registry)"},
+      {"cert-dir", nullptr, V, "a directory of CA certificates (*.crt) for the registry"},
+      {"authfile", nullptr, V,
+       "the registry credentials file, as `podman login` writes it (default: $REGISTRY_AUTH_FILE, "
+       "$XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)"},
+      {"creds", nullptr, V, "USER:PASSWORD for the registry"},
+      {"quiet", "q", B, "no progress while pulling and unpacking"}};
+  const FlagSpec image{"image", nullptr, V,
+                       "run an image (docker://, oci:, oci-archive:, docker-archive:) as a sandbox with only "
+                       "`image:`; the ID defaults to the image's name"};
+  auto with_pull = [&](std::vector<FlagSpec> flags) {
+    flags.insert(flags.end(), pull_flags.begin(), pull_flags.end());
+    return flags;
+  };
 
   std::vector<CommandSpec> t;
   t.push_back({"checkpoint",
@@ -79,11 +98,14 @@ std::vector<CommandSpec> build_table() {
                 {"auto-dedup", nullptr, B, "enable auto deduplication of memory images"}},
                1,
                1});
-  t.push_back({"create", "<container-id> | -f FILE.yaml [container-id] [-- COMMAND ARGS...]", "create a container",
-               with_overrides({bundle, sandbox_file, console_socket, pidfd_socket, pid_file, no_pivot, no_new_keyring,
-                               preserve_fds, init},
-                              true),
-               1, 1, false, "file", "file"});
+  t.push_back({"create",
+               "<container-id> | -f FILE.yaml [container-id] [-- COMMAND ARGS...] | --image REF [container-id] [-- "
+               "COMMAND ARGS...]",
+               "create a container",
+               with_pull(with_overrides({bundle, sandbox_file, image, console_socket, pidfd_socket, pid_file, no_pivot,
+                                         no_new_keyring, preserve_fds, init},
+                                        true)),
+               1, 1, false, "file|image", "file|image"});
   t.push_back({"delete",
                "<container-id>",
                "delete any resources held by the container, often used with detached containers",
@@ -128,9 +150,17 @@ std::vector<CommandSpec> build_table() {
                -1,
                true});
   t.push_back({"features", "", "show the enabled features", {}, 0, 0});
+  t.push_back({"images",
+               "",
+               "list the images in rrun's store: name, id, size, when pulled and last used",
+               {{"format", "f", V, "select one of: table or json (default: table)"},
+                {"quiet", "q", B, "display only image IDs"}},
+               0,
+               0});
   t.push_back({"kill",
                "<container-id> [signal]",
-               "kill sends the specified signal (default: SIGTERM) to the container's init process",
+               "kill sends the specified signal (default: the image's StopSignal, else SIGTERM) to the container's "
+               "init process",
                {{"all", "a", B, "send the specified signal to all processes inside the container"}},
                1,
                2});
@@ -142,6 +172,8 @@ std::vector<CommandSpec> build_table() {
                0,
                0});
   t.push_back({"pause", "<container-id>", "pause suspends all processes inside the container", {}, 1, 1});
+  t.push_back(
+      {"prune", "", "free the space of rrun's store that no image uses (blobs, unpacked layers, leftovers)", {}, 0, 0});
   t.push_back({"ps",
                "<container-id> [ps options]",
                "ps displays the processes running inside a container",
@@ -149,18 +181,6 @@ std::vector<CommandSpec> build_table() {
                1,
                -1,
                true});
-  t.push_back({"pull",
-               "<image>",
-               "copy an image into rrun's image store (docker://, oci:, oci-archive:, docker-archive:)",
-               {{"tls-verify", nullptr, B,
-                 "verify the registry's TLS certificate (--tls-verify=false: plain HTTP or unverified TLS, for a "
-                 "registry of your own)"},
-                {"cert-dir", nullptr, V, "the registry's CA certificates (*.crt) are in this directory"},
-                {"authfile", nullptr, V, "the credentials file (as `podman login` writes it)"},
-                {"creds", nullptr, V, "USER:PASSWORD for the registry"},
-                {"quiet", "q", B, "no progress"}},
-               1,
-               1});
   t.push_back({"restore",
                "<container-id>",
                "restore a container from a previous checkpoint",
@@ -184,31 +204,45 @@ std::vector<CommandSpec> build_table() {
                 {"lsm-mount-context", nullptr, V, "mount context for the restored container's rootfs"}},
                1,
                1});
+  t.push_back({"pull", "<image>",
+               "pull an image into rrun's store (docker://HOST/NAME:TAG, oci:DIR[:TAG], oci-archive:FILE[:TAG], "
+               "docker-archive:FILE) and print its id",
+               pull_flags, 1, 1});
   t.push_back({"resume", "<container-id>", "resumes all processes that have been previously paused", {}, 1, 1});
-  t.push_back({"run", "<container-id> | -f FILE.yaml [container-id] [-- COMMAND ARGS...]", "create and run a container",
-               with_overrides({bundle,
-                               console_socket,
-                               pidfd_socket,
-                               detach,
-                               {"keep", nullptr, B, "do not delete the container after it exits"},
-                               pid_file,
-                               no_subreaper,
-                               no_pivot,
-                               no_new_keyring,
-                               preserve_fds,
-                               sandbox_file,
-                               init},
-                              true),
-               1, 1, false, "file", "file"});
   t.push_back(
-      {"spec", "[--from FILE.yaml [-- COMMAND ARGS...]]", "create a new specification file (config.json)",
-       with_overrides({bundle,
-                       {"rootless", nullptr, B, "generate a configuration for a rootless container"},
-                       {"from", nullptr, V, "translate a YAML sandbox file (README \"YAML sandboxes\") instead"}},
-                      false),
-       0, 0, false, nullptr, "from"});
+      {"rmi", "<image|id>...", "remove images from rrun's store (`rrun prune` then frees their space)", {}, 1, -1});
+  t.push_back({"run",
+               "<container-id> | -f FILE.yaml [container-id] [-- COMMAND ARGS...] | --image REF [container-id] [-- "
+               "COMMAND ARGS...]",
+               "create and run a container",
+               with_pull(with_overrides({bundle,
+                                         console_socket,
+                                         pidfd_socket,
+                                         detach,
+                                         {"keep", nullptr, B, "do not delete the container after it exits"},
+                                         pid_file,
+                                         no_subreaper,
+                                         no_pivot,
+                                         no_new_keyring,
+                                         preserve_fds,
+                                         sandbox_file,
+                                         image,
+                                         init},
+                                        true)),
+               1, 1, false, "file|image", "file|image"});
+  t.push_back({"spec", "[--from FILE.yaml [-- COMMAND ARGS...]]", "create a new specification file (config.json)",
+               with_pull(with_overrides(
+                   {bundle,
+                    {"rootless", nullptr, B, "generate a configuration for a rootless container"},
+                    {"from", nullptr, V, "translate a YAML sandbox file (README \"YAML sandboxes\") instead"}},
+                   false)),
+               0, 0, false, nullptr, "from"});
   t.push_back({"start", "<container-id>", "executes the user defined process in a created container", {}, 1, 1});
   t.push_back({"state", "<container-id>", "output the state of a container", {}, 1, 1});
+  t.push_back(
+      {"unpack", "<image> <directory>",
+       "write an image as a bundle: DIRECTORY/config.json from its config and DIRECTORY/rootfs, for `rrun run -b`",
+       pull_flags, 2, 2});
   t.push_back({"update",
                "<container-id>",
                "update container resource constraints",
@@ -314,13 +348,22 @@ bool take_bool(const std::string& where, const FlagToken& f) {
   return *b;
 }
 
+// The first of the `|`-separated flag names `names` that `inv` has, or "".
+std::string given_of(const char* names, const Invocation& inv) {
+  if (!names) return "";
+  for (const std::string& n : os::split(names, '|'))
+    if (inv.has(n)) return n;
+  return "";
+}
+
 // `run -f FILE.yaml [ID] [-- CMD ARGS...]`: at most max_args before `--`
 // (none needed: the file names the sandbox); a command without `--` is
 // refused, since its first word would be taken for the ID.
 void check_args_before_command(const CommandSpec& cmd, const Invocation& inv) {
   std::vector<std::string> before = inv.args_before_dashdash();
   if (static_cast<int>(before.size()) <= cmd.max_args) return;
-  std::string flag = std::string(cmd.command_after_dashdash_with) == "from" ? "--from FILE.yaml" : "-f FILE.yaml";
+  std::string given = given_of(cmd.command_after_dashdash_with, inv);
+  std::string flag = given == "from" ? "--from FILE.yaml" : given == "image" ? "--image REF" : "-f FILE.yaml";
   std::string id = cmd.max_args > 0 ? " [ID]" : "";
   throw os::Error(inv.command + ": " + (cmd.max_args > 0 ? "more than one argument" : "an argument") + " (\"" +
                   before[static_cast<size_t>(cmd.max_args)] + "\") with " + flag +
@@ -478,9 +521,9 @@ Invocation parse_args(const std::vector<std::string>& toks) {
   }
 
   if (inv.help) return inv;
-  bool trailing_command = cmd->command_after_dashdash_with && inv.has(cmd->command_after_dashdash_with);
+  bool trailing_command = !given_of(cmd->command_after_dashdash_with, inv).empty();
   if (trailing_command) check_args_before_command(*cmd, inv);
-  if (!trailing_command && !(cmd->args_optional_with && inv.has(cmd->args_optional_with) && inv.args.empty())) {
+  if (!trailing_command && !(!given_of(cmd->args_optional_with, inv).empty() && inv.args.empty())) {
     int n = static_cast<int>(inv.args.size());
     std::string usage = "; usage: rrun " + inv.command + " [flags] " + cmd->args_usage;
     if (cmd->min_args == cmd->max_args && n != cmd->min_args) {

@@ -38,11 +38,12 @@ struct CommandSpec {
   int min_args = 0;
   int max_args = 0;             // -1: unbounded
   bool args_end_flags = false;  // exec, ps: everything after the first argument is an argument
-  // With this flag given, the arguments may be left out (`run -f FILE.yaml`
-  // takes its ID from the file).
+  // With this flag given (or one of "a|b"), the arguments may be left out
+  // (`run -f FILE.yaml` takes its ID from the file).
   const char* args_optional_with = nullptr;
-  // With this flag given, what follows `--` is a command for the container
-  // (`run -f FILE.yaml [ID] -- CMD ARGS...`), not counted as arguments.
+  // With this flag given (or one of "a|b"), what follows `--` is a command
+  // for the container (`run -f FILE.yaml [ID] -- CMD ARGS...`), not counted
+  // as arguments.
   const char* command_after_dashdash_with = nullptr;
 };
 

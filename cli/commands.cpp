@@ -130,24 +130,22 @@ spec::RootlessIds rootless_ids() {
   return ids;
 }
 
-// Creates `path` (which must not exist) with `text`; `exists` is the error
-// when it does.
+}  // namespace
+
 void write_new_file(const std::string& path, const std::string& text, const std::string& exists) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) {
     if (errno == EEXIST) throw os::Error(exists);
-    os::throw_errno("spec: create " + os::quote(path));
+    os::throw_errno("create " + os::quote(path));
   }
   os::UniqueFd owned(fd);
   try {
     os::write_all(owned, text);
   } catch (...) {
     ::unlink(path.c_str());
-    os::rethrow_with_context("spec: write " + os::quote(path));
+    os::rethrow_with_context("write " + os::quote(path));
   }
 }
-
-}  // namespace
 
 int cmd_spec(const Invocation& inv) {
   std::string dir = inv.get("bundle", ".");
@@ -161,9 +159,11 @@ int cmd_spec(const Invocation& inv) {
   // A sandbox's generated files (its /etc/hosts, ...) go next to config.json.
   std::vector<std::pair<std::string, std::string>> files;
   SandboxOverrides overrides = sandbox_overrides(inv, "from");  // refused without --from
+  refuse_pull_flags_without_image(inv);
   if (inv.has("from")) {
-    Sandbox sb =
-        load_sandbox(inv.get("from"), current_sandbox_host(inv.get_bool("rootless") || is_rootless(inv)), overrides);
+    SandboxHost host = current_sandbox_host(inv.get_bool("rootless") || is_rootless(inv));
+    host.image = image_resolver(inv);
+    Sandbox sb = load_sandbox(inv.get("from"), host, overrides);
     s = std::move(sb.spec);
     files = std::move(sb.files);
   } else if (inv.get_bool("rootless")) {
@@ -203,10 +203,6 @@ int cmd_state(const Invocation& inv) {
 
 // ---------------------------------------------------------------- list
 
-namespace {
-
-// Go's text/tabwriter as runc configures it (minwidth 12, padding 3, spaces):
-// every column but the last is as wide as its widest cell plus 3, at least 12.
 std::string tabulate(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (const auto& row : rows)
@@ -224,6 +220,8 @@ std::string tabulate(const std::vector<std::vector<std::string>>& rows) {
   }
   return out;
 }
+
+namespace {
 
 std::string owner_of(const core::StateStore& store, const core::State& s) {
   if (!s.owner.empty()) return s.owner;

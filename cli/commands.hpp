@@ -4,8 +4,10 @@
 // To add a command: write `int cmd_NAME(const Invocation&)` in a
 // commands_*.cpp and point its row of the table in dispatch.cpp at it.
 
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <rrun/core/container.hpp>
 #include <rrun/core/state.hpp>
@@ -15,6 +17,8 @@
 namespace rrun::cli {
 
 struct SandboxOverrides;
+struct SandboxImage;
+using ImageResolver = std::function<SandboxImage(const std::string& ref, bool rootless, const std::string& driver)>;
 
 using CommandFn = int (*)(const Invocation&);
 
@@ -42,6 +46,10 @@ int cmd_doctor(const Invocation& inv);
 int cmd_features(const Invocation& inv);
 // commands_image.cpp
 int cmd_pull(const Invocation& inv);
+int cmd_images(const Invocation& inv);
+int cmd_rmi(const Invocation& inv);
+int cmd_prune(const Invocation& inv);
+int cmd_unpack(const Invocation& inv);
 // Throws os::Error("<command>: not implemented yet").
 int cmd_not_implemented(const Invocation& inv);
 
@@ -63,6 +71,27 @@ void act_as_state_owner(const Invocation& inv);
 // `--tty`, `--no-tty`, the command after `--`) of `run -f`, `create -f` and
 // `spec --from` (`file_flag`); an error when they are given without it.
 SandboxOverrides sandbox_overrides(const Invocation& inv, const char* file_flag);
+
+// The images of the store (Store::default_root) for a sandbox's `image:`
+// and `run --image`, with the pull flags of `inv` (commands_image.cpp).
+// A cached image is looked up without libcurl, libarchive or libcrypto.
+ImageResolver image_resolver(const Invocation& inv);
+
+// The container ID `run --image REF` takes by default: the image's name
+// (debian for docker://debian:bookworm, the directory's for oci:DIR).
+std::string image_sandbox_name(const std::string& ref);
+
+// The pull flags (--tls-verify, --cert-dir, --authfile, --creds, --quiet)
+// are for images: an error when given without -f, --image or --from.
+void refuse_pull_flags_without_image(const Invocation& inv);
+
+// Creates `path` (which must not exist) with `text`; `exists` is the error
+// when it does.
+void write_new_file(const std::string& path, const std::string& text, const std::string& exists);
+
+// Go's text/tabwriter as runc configures it (minwidth 12, padding 3,
+// spaces): every column but the last as wide as its widest cell plus 3.
+std::string tabulate(const std::vector<std::vector<std::string>>& rows);
 
 // The core::Context of the global flags; `create_root` as for open_store.
 core::Context command_context(const Invocation& inv, bool create_root);

@@ -44,7 +44,8 @@ std::string sandbox_id(const Invocation& inv, const std::string& name) {
 // --console-socket, as with a bundle, and without one are refused too.
 void check_sandbox_terminal(const Invocation& inv, const spec::Spec& s) {
   if (!s.process->terminal || inv.has("console-socket")) return;
-  std::string what = inv.get_bool("tty") ? std::string("--tty") : "`tty: true` in " + inv.get("file");
+  std::string what =
+      inv.get_bool("tty") || !inv.has("file") ? std::string("--tty") : "`tty: true` in " + inv.get("file");
   if (inv.command == "create")
     throw os::Error("create: " + what + " needs --console-socket to hand the terminal to; use --no-tty");
   if (inv.get_bool("detach"))
@@ -58,25 +59,33 @@ void check_sandbox_terminal(const Invocation& inv, const spec::Spec& s) {
 // A YAML sandbox: translated now, so that a bad file creates nothing; the
 // bundle is generated under the state directory (core/container.hpp).
 void sandbox_request(const Invocation& inv, core::CreateRequest& req) {
+  const char* flag = inv.has("file") ? "--file" : "--image";
   if (inv.has("bundle"))
-    throw os::Error(inv.command + ": --file and --bundle can't be used together (a sandbox file is its own bundle)");
-  Sandbox sb = load_sandbox(inv.get("file"), current_sandbox_host(is_rootless(inv)), sandbox_overrides(inv, "file"));
+    throw os::Error(inv.command + ": " + flag + " and --bundle can't be used together (a sandbox is its own bundle)");
+  if (inv.has("file") && inv.has("image"))
+    throw os::Error(inv.command + ": --file and --image can't be used together; put `image:` in the file");
+  SandboxHost host = current_sandbox_host(is_rootless(inv));
+  host.image = image_resolver(inv);
+  SandboxOverrides overrides = sandbox_overrides(inv, "file");
+  Sandbox sb = inv.has("file")
+                   ? load_sandbox(inv.get("file"), host, overrides)
+                   : translate_image_sandbox(inv.get("image"), image_sandbox_name(inv.get("image")), host, overrides);
   check_sandbox_terminal(inv, sb.spec);
   req.id = sandbox_id(inv, sb.name);
   req.generated_config = spec::serialize_spec(sb.spec, true);
   req.generated_files = std::move(sb.files);
 }
 
-// The sandbox's ID came from its file (no ID, no --name-suffix).
+// The sandbox's ID came from its file or image (no ID, no --name-suffix).
 bool id_from_file(const Invocation& inv) {
-  return inv.has("file") && inv.args_before_dashdash().empty() && !inv.has("name-suffix");
+  return (inv.has("file") || inv.has("image")) && inv.args_before_dashdash().empty() && !inv.has("name-suffix");
 }
 
 // A sandbox named by its file whose name is taken: say how to name another.
 [[noreturn]] void rethrow_with_id_hint(const Invocation& inv, const core::ContainerExists& e) {
   if (!id_from_file(inv)) throw e;
   throw os::Error(std::string(e.what()) + "; give another ID (rrun " + inv.command +
-                  " -f FILE.yaml ID) or --name-suffix SUFFIX");
+                  (inv.has("file") ? " -f FILE.yaml" : " --image REF") + " ID) or --name-suffix SUFFIX");
 }
 
 // `run -f` in the foreground without an ID, as the tasks of a job do
@@ -100,7 +109,8 @@ int run_under_free_id(const core::Context& ctx, core::RunRequest req) {
 
 core::CreateRequest create_request(const Invocation& inv) {
   core::CreateRequest req;
-  if (inv.has("file")) {
+  refuse_pull_flags_without_image(inv);
+  if (inv.has("file") || inv.has("image")) {
     sandbox_request(inv, req);
   } else {
     sandbox_overrides(inv, "file");  // refused without -f
@@ -119,8 +129,8 @@ core::CreateRequest create_request(const Invocation& inv) {
 }  // namespace
 
 SandboxOverrides sandbox_overrides(const Invocation& inv, const char* file_flag) {
-  std::string with = std::string(file_flag) == "from" ? "--from FILE.yaml" : "-f FILE.yaml";
-  if (!inv.has(file_flag)) {
+  std::string with = std::string(file_flag) == "from" ? "--from FILE.yaml" : "-f FILE.yaml or --image REF";
+  if (!inv.has(file_flag) && !(std::string(file_flag) == "file" && inv.has("image"))) {
     for (const auto& [name, shown] : kSandboxFlags)
       if (inv.has(name))
         throw os::Error(inv.command + ": " + shown + " is for sandbox files (" + with +
@@ -167,7 +177,9 @@ int cmd_run(const Invocation& inv) {
 }
 
 int cmd_kill(const Invocation& inv) {
-  int sig = inv.args.size() > 1 ? core::parse_signal(inv.args[1]) : SIGTERM;
+  // No signal: the container's stop signal (an image's StopSignal), else SIGTERM.
+  std::optional<int> sig;
+  if (inv.args.size() > 1) sig = core::parse_signal(inv.args[1]);
   core::kill_container(context(inv), inv.args.at(0), sig, inv.get_bool("all"));
   return 0;
 }

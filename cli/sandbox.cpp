@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <optional>
 
+#include <rrun/core/container.hpp>
 #include <rrun/core/id.hpp>
 #include <rrun/core/log.hpp>
 #include <rrun/core/netlo.hpp>
@@ -92,7 +93,7 @@ spec::Spec base_spec(const SandboxDoc& d, const SandboxHost& host) {
     if (d.user == UserMode::keep && host.uid != 0) {
       s.linux->uid_mappings = keep_id_map(host.uid, ranges ? host.sub_uids : std::vector<userns::SubRange>{});
       s.linux->gid_mappings = keep_id_map(host.gid, ranges ? host.sub_gids : std::vector<userns::SubRange>{});
-    } else {
+    } else if (!d.image) {  // an image's layers are unpacked for the default mapping
       map_rootfs_of_first_subids(d.rootfs.value, ids, *s.linux);
     }
     if (d.user == UserMode::ids) {
@@ -130,6 +131,15 @@ void translate_root(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
       d.overlay_at.fail("the persistent directory " + os::quote(dir) + " must not be inside the rootfs");
     s.annotations[kOverlayAnnotation] = "persistent:" + dir;
   }
+  // An image: its other layers under the top one, and the driver that reads
+  // their whiteouts (auto could fall back to one that misreads them).
+  const std::vector<std::string>& layers = d.image_layers.dirs;
+  if (layers.empty()) return;
+  if (layers.size() > 1)
+    s.annotations[rootfs::kRootfsOverlayLowerAnnotation] =
+        rootfs::format_rootfs_overlay_lower(std::vector<std::string>(layers.begin() + 1, layers.end()));
+  s.annotations[rootfs::kOverlayDriverAnnotation] =
+      d.image_layers.format == image::WhiteoutFormat::fuse ? "fuse" : "kernel";
 }
 
 // command, workdir, tty, env (over the defaults PATH and TERM).
@@ -138,15 +148,7 @@ void translate_process(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
   p.args = d.command ? d.command->value : std::vector<std::string>{"/bin/sh"};
   if (!d.workdir.empty()) p.cwd = d.workdir;
   p.terminal = d.tty;
-  for (const auto& [name, value] : d.env) {
-    std::string entry = name + "=" + value;
-    auto same = std::find_if(p.env.begin(), p.env.end(),
-                             [&](const std::string& e) { return e.compare(0, name.size() + 1, name + "=") == 0; });
-    if (same != p.env.end())
-      *same = entry;
-    else
-      p.env.push_back(entry);
-  }
+  for (const auto& [name, value] : d.env) set_process_env(p, name, value);
 }
 
 // hostname (default: the sandbox's name) and network: host | none.
@@ -302,6 +304,11 @@ void translate_devices(const SandboxDoc& d, const SandboxHost& host, spec::Spec&
   }
 }
 
+// An image's StopSignal: what `rrun kill ID` and a foreground run's SIGTERM send.
+void translate_stop_signal(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
+  if (!d.stop_signal.empty()) s.annotations[core::kStopSignalAnnotation] = d.stop_signal;
+}
+
 // init: rrun's init runs the command as its child, forwards signals to it
 // and reaps orphans (a job then ends on the scheduler's SIGTERM).
 void translate_init(const SandboxDoc& d, const SandboxHost&, spec::Spec& s) {
@@ -328,11 +335,42 @@ void on_spec(const SandboxDoc& d, const SandboxHost& host, Sandbox& out) {
 // In this order: seccomp's default follows the capabilities; the generated
 // /etc files (sandbox_etc.hpp) follow the mounts and the hostname.
 constexpr Translation kTranslations[] = {
-    on_spec<translate_root>,         on_spec<translate_process>, on_spec<translate_host>,
-    on_spec<translate_share>,        on_spec<translate_mounts>,  on_spec<translate_limits>,
-    on_spec<translate_capabilities>, on_spec<translate_seccomp>, on_spec<translate_devices>,
-    on_spec<translate_init>,         add_network_files,          add_keep_user_files,
-    translate_keep_overlay};
+    on_spec<translate_root>,    on_spec<translate_process>, on_spec<translate_host>,         on_spec<translate_share>,
+    on_spec<translate_mounts>,  on_spec<translate_limits>,  on_spec<translate_capabilities>, on_spec<translate_seccomp>,
+    on_spec<translate_devices>, on_spec<translate_init>,    on_spec<translate_stop_signal>,  add_network_files,
+    add_keep_user_files,        translate_keep_overlay};
+
+// The overlay driver for an image's layers: fuse where `user: keep` shows
+// them through fuse-overlayfs's id mapping (show_keep_rootfs_as_root), else
+// the kernel where it reads them (image::choose_whiteout_format).
+std::string image_driver(const SandboxDoc& d, const SandboxHost& host) {
+  bool keep_shown = d.user == UserMode::keep && host.rootless && host.uid != 0 && host.fuse_overlayfs &&
+                    !host.sub_uids.empty() && !host.sub_gids.empty();
+  return keep_shown ? "fuse" : "";
+}
+
+// `image:`: the image (pulled and unpacked on first use) under the sandbox.
+void apply_image(SandboxDoc& d, const SandboxHost& host) {
+  if (!d.image) return;
+  const Origin& at = d.image->at;
+  if (!host.image) at.fail("images are not available here");
+  SandboxImage img;
+  try {
+    img = host.image(d.image->value, host.rootless, image_driver(d, host));
+  } catch (const std::exception& e) {
+    at.fail(e.what());
+  }
+  apply_sandbox_image(d, img);
+}
+
+Sandbox translate_doc(SandboxDoc d, const SandboxHost& host) {
+  apply_image(d, host);
+  Sandbox out;
+  out.name = d.name.value;
+  out.spec = base_spec(d, host);
+  for (Translation t : kTranslations) t(d, host, out);
+  return out;
+}
 
 }  // namespace
 
@@ -348,6 +386,16 @@ std::vector<spec::IdMapping> subid_root_map(uint32_t caller, const spec::IdMappi
 
 }  // namespace
 
+void set_process_env(spec::Process& p, const std::string& name, const std::string& value) {
+  std::string entry = name + "=" + value;
+  auto same = std::find_if(p.env.begin(), p.env.end(),
+                           [&](const std::string& e) { return e.compare(0, name.size() + 1, name + "=") == 0; });
+  if (same != p.env.end())
+    *same = entry;
+  else
+    p.env.push_back(entry);
+}
+
 bool map_rootfs_of_first_subids(const std::string& rootfs, const spec::RootlessIds& ids, spec::Linux& l) {
   struct stat st;
   if (!ids.sub_uid || !ids.sub_gid || ::stat(rootfs.c_str(), &st) != 0 || st.st_uid != ids.sub_uid->host_id ||
@@ -362,11 +410,21 @@ Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, c
                           const SandboxOverrides& overrides) {
   SandboxDoc d = parse_sandbox(yaml_text, file, host.env);
   apply_sandbox_overrides(d, overrides, host.env);
-  Sandbox out;
-  out.name = d.name.value;
-  out.spec = base_spec(d, host);
-  for (Translation t : kTranslations) t(d, host, out);
-  return out;
+  return translate_doc(std::move(d), host);
+}
+
+Sandbox translate_image_sandbox(const std::string& ref, const std::string& name, const SandboxHost& host,
+                                const SandboxOverrides& overrides) {
+  SandboxDoc d;
+  d.file = "--image";
+  d.top = Origin{"--image " + ref};
+  d.name = {name, d.top};
+  d.image = From<std::string>{ref, d.top};
+  d.overlay = OverlayMode::ephemeral;
+  d.overlay_at = d.top;
+  d.seccomp = {"default", d.top};
+  apply_sandbox_overrides(d, overrides, host.env);
+  return translate_doc(std::move(d), host);
 }
 
 Sandbox load_sandbox(const std::string& file, const SandboxHost& host, const SandboxOverrides& overrides) {

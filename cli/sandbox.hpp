@@ -11,20 +11,37 @@
 // (LINE and COLUMN from 1), thrown before anything is created.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <rrun/image/config.hpp>
 #include <rrun/rootfs/overlay.hpp>
 #include <rrun/spec/parse.hpp>
 #include <rrun/spec/spec.hpp>
 #include <rrun/userns/subid.hpp>
 
+#include "image_files.hpp"
 #include "sandbox_doc.hpp"
 
 namespace rrun::cli {
+
+// What a sandbox takes from its image (`image:`, `rrun run --image`).
+struct SandboxImage {
+  std::string name;  // the reference as the store records it, for messages
+  image::ImageConfig config;
+  ImageLayers layers;  // unpacked, top first, in the whiteout form the overlay driver reads
+};
+
+// Gets image `ref` ready for a container (from the store, pulled and
+// unpacked on first use): its layers unpacked for a container that runs
+// `rootless` or not, whose overlay driver is `driver` ("" for the kernel
+// where it reads the layers, "fuse"). The commands give the store's
+// (commands_image.cpp image_resolver); unit tests their own.
+using ImageResolver = std::function<SandboxImage(const std::string& ref, bool rootless, const std::string& driver)>;
 
 // Who runs the sandbox.
 struct SandboxHost {
@@ -43,6 +60,7 @@ struct SandboxHost {
   std::string home;             // the caller's home directory (user: keep)
   std::string group_name;       // the name of the caller's gid (user: keep)
   bool fuse_overlayfs = false;  // rootless: fuse-overlayfs installed and /dev/fuse usable (user: keep)
+  ImageResolver image;          // `image:`; unset: images are refused
 };
 
 // What the command line changes for one run of a sandbox file (`rrun run -f
@@ -80,6 +98,35 @@ inline constexpr const char* kOverlayAnnotation = rootfs::kRootfsOverlayAnnotati
 // with the command line's overrides.
 Sandbox translate_sandbox(std::string_view yaml_text, const std::string& file, const SandboxHost& host,
                           const SandboxOverrides& overrides = {});
+
+// `rrun run --image REF [-- CMD...]`: the sandbox a file with only `image:
+// REF` and `name: NAME` would be, with the command line's overrides.
+Sandbox translate_image_sandbox(const std::string& ref, const std::string& name, const SandboxHost& host,
+                                const SandboxOverrides& overrides = {});
+
+// The image's config fills what the sandbox does not say, as podman does
+// (README "Images"): rootfs = the top layer over the others, the overlay
+// driver that reads their whiteouts; process.args = Entrypoint (or
+// `entrypoint:`) + Cmd (or `command:`, `-- CMD`); Env under `env:` (the
+// sandbox's wins per name), HOME from the user's passwd entry (else /) unless set;
+// WorkingDir unless `workdir:`; User (names resolved in the image's
+// /etc/passwd and /etc/group) unless `user:`; StopSignal. Errors name the
+// image and the config field.
+void apply_sandbox_image(SandboxDoc& d, const SandboxImage& img);
+
+// What a process takes from an image config (apply_sandbox_image, `rrun
+// unpack`): Entrypoint + Cmd; Env as NAME, value (entries without a name
+// skipped); WorkingDir made absolute ("" for none).
+std::vector<std::string> image_args(const image::ImageConfig& c);
+std::vector<std::pair<std::string, std::string>> image_env(const image::ImageConfig& c);
+std::string image_workdir(const image::ImageConfig& c);
+// HOME for a user whose passwd entry says `home` ("" without one: `/`, as podman).
+inline std::string image_home(const std::string& home) {
+  return home.empty() ? std::string(1, '/') : home;
+}
+
+// Sets NAME=value in `p`'s environment, replacing an entry of that name.
+void set_process_env(spec::Process& p, const std::string& name, const std::string& value);
 
 // Reads `file` and translates it. An unreadable file is an os::Error naming it.
 Sandbox load_sandbox(const std::string& file, const SandboxHost& host, const SandboxOverrides& overrides = {});

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "image_files.hpp"
+
 namespace rrun::cli {
 
 // Where a value came from: "FILE:LINE:COLUMN: KEY.PATH" for the file, or a
@@ -71,18 +73,30 @@ struct SandboxDoc {
   Origin top;        // FILE:1:1, for what is wrong with the file as a whole
 
   From<std::string> name;    // `name:`, or the file name without .yaml/.yml
-  From<std::string> rootfs;  // absolute host path (default: ./rootfs next to the file)
+  From<std::string> rootfs;  // absolute host path (default: ./rootfs next to the file; with an image its top layer)
   bool rootfs_given = false;
-  OverlayMode overlay = OverlayMode::none;
-  std::string overlay_dir;  // persistent: absolute host path
+  // `image: REF` instead of `rootfs:`; an oci:, oci-archive: or
+  // docker-archive: path made absolute against the file's directory.
+  std::optional<From<std::string>> image;
+  OverlayMode overlay = OverlayMode::none;  // ephemeral by default with an image
+  std::string overlay_dir;                  // persistent: absolute host path
   Origin overlay_at;
   bool readonly = false;
+  // With an image, `command:` (or `-- CMD`) is its Cmd and `entrypoint:` its
+  // Entrypoint; apply_sandbox_image makes `command` the whole process.args.
   std::optional<From<std::vector<std::string>>> command;
+  std::optional<From<std::vector<std::string>>> entrypoint;
   std::string workdir;                                   // "" for the spec's default
   std::vector<std::pair<std::string, std::string>> env;  // NAME, value; later entries replace earlier ones
   UserMode user = UserMode::root;
+  bool user_given = false;    // `user:` in the file (else an image's User applies)
   uint32_t uid = 0, gid = 0;  // UserMode::ids
   Origin user_at;
+  // From the image (apply_sandbox_image): its layers (top first: the first
+  // is `rootfs`) in the whiteout form of the overlay driver that reads them,
+  // and the StopSignal.
+  ImageLayers image_layers;
+  std::string stop_signal;
   std::optional<From<std::string>> hostname;
   bool tty = false;
   std::vector<SandboxMount> mounts;

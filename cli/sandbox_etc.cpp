@@ -25,6 +25,8 @@
 #include <rrun/rootfs/overlay.hpp>
 #include <rrun/rootfs/resolve.hpp>
 
+#include "image_files.hpp"
+
 namespace rrun::cli {
 
 namespace {
@@ -35,7 +37,8 @@ struct RootfsView {
   os::UniqueFd fd;   // O_PATH
   bool overlay = false;
   bool rootless = false;
-  const spec::Spec* spec = nullptr;  // its id mappings say what the container's root may write
+  const spec::Spec* spec = nullptr;    // its id mappings say what the container's root may write
+  const ImageLayers* image = nullptr;  // an image's layers (path is the top one)
 };
 
 RootfsView view_rootfs(const SandboxDoc& d, const SandboxHost& host, const spec::Spec& s) {
@@ -46,6 +49,7 @@ RootfsView view_rootfs(const SandboxDoc& d, const SandboxHost& host, const spec:
   r.overlay = d.overlay != OverlayMode::none;
   r.rootless = host.rootless;
   r.spec = &s;
+  if (!d.image_layers.dirs.empty()) r.image = &d.image_layers;
   return r;
 }
 
@@ -147,6 +151,13 @@ std::string hosts_file(const SandboxDoc& d, const SandboxHost& host, const std::
 // The file `path` of the rootfs, read inside it: "" when missing; not a
 // regular file, unreadable or over kRootfsFileMax is an error at `at`.
 std::string read_rootfs_file(const RootfsView& r, const std::string& path, const Origin& at) {
+  if (r.image) {  // as the overlay shows it
+    try {
+      return read_image_file(*r.image, path, "the image").value_or("");
+    } catch (const std::exception& e) {
+      at.fail(e.what());
+    }
+  }
   std::string shown = os::quote(r.path + path);
   os::UniqueFd ref(rootfs::open_in_root(r.fd.get(), path.c_str()));
   if (!ref) {
@@ -174,18 +185,6 @@ std::string read_rootfs_file(const RootfsView& r, const std::string& path, const
   return text;
 }
 
-// The fields of a passwd or group line, empty ones kept.
-std::vector<std::string> fields_of(std::string_view line) {
-  std::vector<std::string> out(1);
-  for (char c : line) {
-    if (c == ':')
-      out.emplace_back();
-    else
-      out.back() += c;
-  }
-  return out;
-}
-
 // The fields of the passwd or group line whose third field is `id`.
 std::optional<std::vector<std::string>> entry_of(const std::string& text, uint32_t id) {
   std::string want = std::to_string(id);
@@ -193,7 +192,7 @@ std::optional<std::vector<std::string>> entry_of(const std::string& text, uint32
   while (at < text.size()) {
     size_t end = text.find('\n', at);
     if (end == std::string::npos) end = text.size();
-    std::vector<std::string> fields = fields_of(std::string_view(text).substr(at, end - at));
+    std::vector<std::string> fields = passwd_fields(std::string_view(text).substr(at, end - at));
     if (fields.size() >= 3 && fields[2] == want) return fields;
     at = end + 1;
   }

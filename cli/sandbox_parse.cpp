@@ -73,9 +73,9 @@ const std::vector<std::string>& all_capabilities() {
 
 namespace {
 
-const std::vector<std::string> kKeys = {"name",   "rootfs",       "overlay",  "readonly", "command", "workdir",
-                                        "env",    "user",         "hostname", "tty",      "mounts",  "network",
-                                        "limits", "capabilities", "seccomp",  "devices",  "init",    "share"};
+const std::vector<std::string> kKeys = {
+    "name",     "rootfs", "image",  "overlay", "readonly", "command",      "entrypoint", "workdir", "env",  "user",
+    "hostname", "tty",    "mounts", "network", "limits",   "capabilities", "seccomp",    "devices", "init", "share"};
 
 class Reader {
  public:
@@ -272,6 +272,7 @@ void read_name(const Reader& r, const YAML::Node& doc, const Keys& k, const std:
 void read_user(const Reader& r, const Keys& k, SandboxDoc& d) {
   const YAML::Node* n = k["user"];
   if (!n) return;
+  d.user_given = true;
   d.user_at = r.origin(*n, "user");
   std::string u = r.nonempty_string(*n, "user");
   if (u == "root") return;
@@ -312,6 +313,45 @@ void read_overlay(const Reader& r, const Keys& k, SandboxDoc& d) {
   } else if (v != "none") {
     d.overlay_at.fail("invalid value \"" + v + "\"; use ephemeral, persistent:DIR or none");
   }
+}
+
+// image: REF, instead of rootfs:; overlay: ephemeral unless given (none
+// is refused: the layers are shared by every container of the image).
+void read_image(const Reader& r, const Keys& k, SandboxDoc& d) {
+  const YAML::Node* n = k["image"];
+  if (!n) return;
+  if (const YAML::Node* root = k["rootfs"])
+    r.fail(*root, "rootfs",
+           "`rootfs:` and `image:` can't be used together (the image is the root filesystem); remove one");
+  std::string ref = r.nonempty_string(*n, "image");
+  // A local layout or archive is relative to the file, as rootfs: is.
+  for (std::string_view transport : {"oci:", "oci-archive:", "docker-archive:"}) {
+    if (ref.rfind(transport, 0) != 0) continue;
+    std::string path = ref.substr(transport.size());
+    if (!path.empty() && path[0] != '/') ref = std::string(transport) + r.host_path(path);
+  }
+  d.image = From<std::string>{ref, r.origin(*n, "image")};
+  if (!k["overlay"]) {
+    d.overlay = OverlayMode::ephemeral;
+    d.overlay_at = d.image->at;
+  } else if (d.overlay == OverlayMode::none) {
+    d.overlay_at.fail(
+        "`none` can't be used with `image:`: the image's layers are shared and read-only; use ephemeral "
+        "(the default) or persistent:DIR");
+  }
+}
+
+// entrypoint: a program and its arguments (a list, or one string), or []
+// for none: replaces the image's Entrypoint (podman's --entrypoint).
+void read_entrypoint(const Reader& r, const Keys& k, SandboxDoc& d) {
+  const YAML::Node* n = k["entrypoint"];
+  if (!n) return;
+  if (!d.image)
+    r.fail(*n, "entrypoint", "only with `image:` (it replaces the image's Entrypoint); without one use `command:`");
+  std::vector<std::string> args =
+      n->IsScalar() ? std::vector<std::string>{r.nonempty_string(*n, "entrypoint")} : r.strings(*n, "entrypoint");
+  if (!args.empty() && args[0].empty()) r.fail((*n)[0], "entrypoint[0]", "must not be empty");
+  d.entrypoint = From<std::vector<std::string>>{args, r.origin(*n, "entrypoint")};
 }
 
 void read_process(const Reader& r, const Keys& k, SandboxDoc& d) {
@@ -500,7 +540,7 @@ SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file, co
     int col = e.mark.is_null() ? 1 : e.mark.column + 1;
     throw os::Error(file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": invalid YAML: " + e.msg);
   }
-  if (doc.IsNull()) throw os::Error(file + ":1:1: the file is empty; a sandbox needs at least `rootfs:`");
+  if (doc.IsNull()) throw os::Error(file + ":1:1: the file is empty; a sandbox needs at least `rootfs:` or `image:`");
   Keys keys(r.entries(doc, "", kKeys));
 
   SandboxDoc d;
@@ -510,6 +550,8 @@ SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file, co
   read_user(r, keys, d);
   read_rootfs(r, doc, keys, d);
   read_overlay(r, keys, d);
+  read_image(r, keys, d);
+  read_entrypoint(r, keys, d);
   read_process(r, keys, d);
   read_env(r, keys, d);
   read_host(r, keys, d);

@@ -75,8 +75,18 @@ std::string container_state_json(const Context& ctx, const std::string& id);
 // `run --keep` stopped.
 std::optional<State> load_settled(StateStore& store, const std::string& id);
 
-// `kill`: signal the init (or, with all, every process of the container).
-void kill_container(const Context& ctx, const std::string& id, int signal, bool all);
+// The annotation of an image's StopSignal (image-spec annotations.md), which
+// podman and docker also honour: the signal that asks the container to stop
+// (`rrun kill ID` without a signal, SIGTERM sent to a foreground `run`).
+inline constexpr const char* kStopSignalAnnotation = "org.opencontainers.image.stopSignal";
+
+// The container's stop signal: kStopSignalAnnotation, else SIGTERM.
+// Throws os::Error naming the annotation when it is not a signal.
+int stop_signal(const std::map<std::string, std::string>& annotations);
+
+// `kill`: signal the init (or, with all, every process of the container);
+// no signal: the container's stop signal.
+void kill_container(const Context& ctx, const std::string& id, std::optional<int> signal, bool all);
 
 // `delete`: remove a stopped container (force: kill it first). A missing
 // container is an error unless force.

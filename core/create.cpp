@@ -82,6 +82,7 @@ struct Created {
   os::UniqueFd pidfd;
   os::UniqueFd console_master;  // process.terminal without --console-socket (run)
   bool terminal = false;
+  int stop_signal = SIGTERM;  // what a foreground run sends for the SIGTERM it gets
 };
 
 int clone_flag(spec::NamespaceType t) {
@@ -363,6 +364,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   check_generated_files(req);
   refuse_unsupported(spec);
   refuse_changes_to_caller_namespaces(spec);
+  const int stop_sig = stop_signal(spec.annotations);
   const spec::Process& proc = *spec.process;
   if (proc.terminal && req.console_socket.empty() && !foreground)
     throw os::Error("process.terminal is true: `create` needs --console-socket to hand the terminal to");
@@ -556,6 +558,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   if (pid == 0) container_init(plan);
   Created c;
   c.pid = pid;
+  c.stop_signal = stop_sig;
   c.is_our_child = true;
   c.pidfd.reset(pidfd);
   c.terminal = proc.terminal;
@@ -737,7 +740,7 @@ int run_container(const Context& ctx, const RunRequest& req) {
   }
   if (req.detach) return 0;
 
-  int status = wait_and_forward(c.pid, c.pidfd.get(), forward, c.console_master.get());
+  int status = wait_and_forward(c.pid, c.pidfd.get(), forward, c.console_master.get(), c.stop_signal);
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   {
     auto lock = store.lock(req.create.id);

@@ -212,7 +212,8 @@ void start_container(const Context& ctx, const std::string& id) {
   // the reason it failed.
   const std::string fifo = store.exec_fifo_path(id);
   os::UniqueFd fd = store.open_trusted(id, "exec.fifo", O_RDONLY | O_NONBLOCK);
-  if (!fd) throw os::Error("cannot start container " + os::quote(id) + ": its exec FIFO " + os::quote(fifo) + " is gone");
+  if (!fd)
+    throw os::Error("cannot start container " + os::quote(id) + ": its exec FIFO " + os::quote(fifo) + " is gone");
   ::unlink(fifo.c_str());
   os::UniqueFd pidfd = open_init_pidfd(s);
   std::string got;
@@ -273,7 +274,17 @@ std::string container_state_json(const Context& ctx, const std::string& id) {
   return oci_state_json(*s, store.status_of(*s));
 }
 
-void kill_container(const Context& ctx, const std::string& id, int sig, bool all) {
+int stop_signal(const std::map<std::string, std::string>& annotations) {
+  auto it = annotations.find(kStopSignalAnnotation);
+  if (it == annotations.end()) return SIGTERM;
+  try {
+    return parse_signal(it->second);
+  } catch (const std::exception& e) {
+    throw os::Error(std::string("annotations.") + kStopSignalAnnotation + ": " + e.what());
+  }
+}
+
+void kill_container(const Context& ctx, const std::string& id, std::optional<int> signal, bool all) {
   StateStore store(ctx.state_root);
   auto lock = store.lock(id);
   LockFileJanitor janitor(store, id);
@@ -281,7 +292,7 @@ void kill_container(const Context& ctx, const std::string& id, int sig, bool all
   Status live = store.status_of(s);
   if (live != Status::created && live != Status::running && live != Status::paused)
     throw os::Error("cannot kill container " + os::quote(id) + ": it is " + status_name(live));
-  signal_container(s, sig, all);
+  signal_container(s, signal ? *signal : stop_signal(s.annotations), all);
 }
 
 namespace {
@@ -306,7 +317,8 @@ void destroy_container(StateStore& store, State& s) {
   container_cgroup(s)->destroy();
   if (s.cgroup_driver.empty()) destroy_recorded_cgroup(store, s.id);
   stop_fuse_overlays(store.read_trusted(s.id, kFuseDaemonsFile));
-  if (auto dir = rootfs::persistent_overlay_dir(s.annotations)) rootfs::release_persistent_dir(*dir, s.id, store.root());
+  if (auto dir = rootfs::persistent_overlay_dir(s.annotations))
+    rootfs::release_persistent_dir(*dir, s.id, store.root());
   // poststop hooks run after the container is destroyed; failures only warn.
   std::optional<spec::Spec> spec;
   try {

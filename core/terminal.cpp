@@ -75,7 +75,7 @@ sigset_t forwarded_signals() {
   return set;
 }
 
-int wait_and_forward(pid_t pid, int pidfd, const sigset_t& forward, int console_master) {
+int wait_and_forward(pid_t pid, int pidfd, const sigset_t& forward, int console_master, int term_signal) {
   os::UniqueFd sfd(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sfd) os::throw_errno("create a signalfd to forward signals");
   std::optional<RawMode> raw;
@@ -127,10 +127,12 @@ int wait_and_forward(pid_t pid, int pidfd, const sigset_t& forward, int console_
           reap();
         } else if (sig == SIGWINCH && console_master >= 0) {
           copy_winsize(console_master);
-        } else if (pidfd >= 0) {
-          os::sys::pidfd_send_signal(pidfd, sig);
         } else {
-          ::kill(pid, sig);
+          if (sig == SIGTERM) sig = term_signal;  // the container's stop signal (an image's StopSignal)
+          if (pidfd >= 0)
+            os::sys::pidfd_send_signal(pidfd, sig);
+          else
+            ::kill(pid, sig);
         }
       }
     }

@@ -17,8 +17,9 @@ sigset_t forwarded_signals();
 // Signals in `forward` (blocked by the caller) are sent on to it; SIGCHLD
 // and SIGWINCH are handled here. With `console_master` >= 0, copies stdin to
 // it and its output to stdout, in raw mode when stdin is a terminal.
+// A SIGTERM is sent on as `term_signal` (`run`: the container's stop signal).
 // Returns the exit code a shell would show: the status, or 128+N for a
 // signal N.
-int wait_and_forward(pid_t pid, int pidfd, const sigset_t& forward, int console_master);
+int wait_and_forward(pid_t pid, int pidfd, const sigset_t& forward, int console_master, int term_signal = SIGTERM);
 
 }  // namespace rrun::core

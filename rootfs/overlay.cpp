@@ -114,6 +114,23 @@ RootOverlay parse_rootfs_overlay(const std::string& value) {
   throw Error(where + ": unknown value " + quote(value) + " (expected ephemeral or persistent:/ABS/DIR)");
 }
 
+std::vector<std::string> parse_rootfs_overlay_lower(const std::string& value) {
+  const std::string where = std::string("annotations.") + kRootfsOverlayLowerAnnotation;
+  if (value.empty()) throw Error(where + ": empty; list the lower directories, top first: /ABS/A:/ABS/B");
+  std::vector<std::string> dirs;
+  for (const auto& l : split_keeping_escapes(value, ':')) {
+    std::string dir = unescape(l);
+    if (dir.empty()) throw Error(where + ": " + quote(value) + " has an empty directory");
+    if (dir[0] != '/') throw Error(where + ": " + quote(dir) + " is not an absolute directory");
+    dirs.push_back(std::move(dir));
+  }
+  return dirs;
+}
+
+std::string format_rootfs_overlay_lower(const std::vector<std::string>& dirs) {
+  return join_lowers(dirs);
+}
+
 OverlayData parse_overlay_data(const std::string& data, const std::string& base, const std::string& where) {
   OverlayData d;
   for (const auto& opt : split_keeping_escapes(data, ',')) {

@@ -13,7 +13,10 @@
 //                            container, discarded with it
 //       persistent:/ABS/DIR  upper = DIR/upper, work = DIR/work (created
 //                            when missing); changes survive the container
-//     lowerdir = root.path, which is never modified.
+//     lowerdir = root.path, which is never modified; with the annotation
+//     `rrun.rootfs.overlay.lower` (images: the layers under the top one,
+//     top first, `:`-separated, `\:` `\,` `\\` escaped as in lowerdir=)
+//     lowerdir = root.path:LOWER... (root.path is then the image's top layer).
 // `rrun.overlay.driver` = auto (default: the kernel, then fuse-overlayfs
 // when the kernel refuses) | kernel | fuse applies to both.
 //
@@ -33,6 +36,7 @@ namespace rrun::rootfs {
 
 inline constexpr const char* kRootfsOverlayAnnotation = "rrun.rootfs.overlay";
 inline constexpr const char* kOverlayDriverAnnotation = "rrun.overlay.driver";
+inline constexpr const char* kRootfsOverlayLowerAnnotation = "rrun.rootfs.overlay.lower";
 // How the root overlay shows its files' owners: "C:H:N[:C:H:N...]", the
 // files of host ids H..H+N-1 shown as the container's ids C..C+N-1 (and
 // what the container writes as those stored as them); ids outside show as
@@ -63,6 +67,13 @@ struct RootOverlay {
 // naming the annotation: unknown mode, persistent without an absolute
 // directory.
 RootOverlay parse_rootfs_overlay(const std::string& value);
+
+// The value of `rrun.rootfs.overlay.lower`: absolute directories, top
+// first. Throws os::Error naming the annotation: empty, a relative or empty
+// directory. Whether they exist is for the planner.
+std::vector<std::string> parse_rootfs_overlay_lower(const std::string& value);
+// The value for `dirs` (escaped as in lowerdir=).
+std::string format_rootfs_overlay_lower(const std::vector<std::string>& dirs);
 
 // A spec overlay mount's data, split.
 struct OverlayData {

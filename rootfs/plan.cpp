@@ -311,7 +311,13 @@ class Planner {
     const std::string* value = annotation(kRootfsOverlayAnnotation);
     const std::string where = std::string("annotations.") + kRootfsOverlayAnnotation;
     RootOverlay r = parse_rootfs_overlay(value ? *value : "");
-    if (r.mode == RootOverlay::Mode::none) return;
+    const std::string* layers = annotation(kRootfsOverlayLowerAnnotation);
+    if (r.mode == RootOverlay::Mode::none) {
+      if (layers)
+        throw Error(std::string("annotations.") + kRootfsOverlayLowerAnnotation + ": needs " + where +
+                    " (ephemeral or persistent:DIR): the lower directories are layers of the root overlay");
+      return;
+    }
     OverlayMount om;
     om.origin = where;
     om.root = true;
@@ -319,6 +325,7 @@ class Planner {
     om.in_userns = in_userns();
     om.root_mode = lower.st_mode & 07777;
     om.data.lowerdirs.push_back(plan_.rootfs);
+    if (layers) plan_root_lowers(*layers, om);
     if (r.mode == RootOverlay::Mode::ephemeral) {
       om.ephemeral = true;
     } else {
@@ -332,8 +339,40 @@ class Planner {
     om.fuse_binary = fuse_binary(where);
     plan_root_idmap(om);
     check_lower_owners(om);
+    if (layers) check_mount_data_size(om);
     plan_.root_overlay = plan_.overlays.size();
     plan_.overlays.push_back(std::move(om));
+  }
+
+  // rrun.rootfs.overlay.lower (overlay.hpp): the layers under root.path,
+  // each an existing directory outside it.
+  void plan_root_lowers(const std::string& value, OverlayMount& om) {
+    const std::string where = std::string("annotations.") + kRootfsOverlayLowerAnnotation;
+    std::vector<std::string> dirs = parse_rootfs_overlay_lower(value);
+    for (const std::string& dir : dirs) {
+      struct stat st {};
+      if (::stat(dir.c_str(), &st) != 0)
+        os::throw_errno(where + ": the lower directory " + quote(dir) + (errno == ENOENT ? " does not exist" : ""));
+      if (!S_ISDIR(st.st_mode)) throw Error(where + ": " + quote(dir) + " is not a directory");
+      if (dir == plan_.rootfs || dir.rfind(plan_.rootfs + "/", 0) == 0)
+        throw Error(where + ": " + quote(dir) + " is root.path or inside it; list the layers under root.path");
+      om.data.lowerdirs.push_back(dir);
+    }
+    std::vector<std::string> more(om.data.lowerdirs.begin() + 1, om.data.lowerdirs.end());
+    om.kernel_more_lowers = ":" + format_rootfs_overlay_lower(more);
+  }
+
+  // mount(2) takes at most a page of data: many layers with long paths
+  // don't fit (the fuse driver takes them on its command line).
+  static void check_mount_data_size(const OverlayMount& om) {
+    // The child's ephemeral data: lowerdir=/proc/self/fd/N, two more such fds, userxattr.
+    size_t size = om.ephemeral ? om.kernel_more_lowers.size() + 96 : om.kernel_data.size() + 1;
+    if (om.driver == OverlayDriver::fuse || size <= 4096) return;
+    throw Error(std::string("annotations.") + kRootfsOverlayLowerAnnotation + ": " +
+                std::to_string(om.data.lowerdirs.size()) + " layers make " + std::to_string(size) +
+                " bytes of overlay mount options, more than the kernel takes (4096); use fewer or shorter paths, or "
+                "annotations." +
+                kOverlayDriverAnnotation + " fuse");
   }
 
   // rrun.rootfs.overlay.uidmapping/gidmapping (overlay.hpp): the files'

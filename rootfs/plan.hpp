@@ -83,6 +83,10 @@ struct OverlayMount {
   OverlayDriver driver = OverlayDriver::automatic;
   bool in_userns = false;   // the kernel mount gets `userxattr`
   std::string kernel_data;  // mount(2) data (userxattr added in a user namespace); unused for an ephemeral root
+  // Ephemeral root with rrun.rootfs.overlay.lower: ":B:C", the lower
+  // directories after the top (root.path), escaped, which the child appends
+  // to lowerdir= of the mount data it makes.
+  std::string kernel_more_lowers;
   std::string fuse_binary;  // absolute path of fuse-overlayfs, "" when it is not installed
   mode_t root_mode = 0755;  // ephemeral or new persistent upper: the mode of the lower root
   // fuse-overlayfs chosen because a lower layer has owners the user namespace

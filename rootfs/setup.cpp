@@ -534,8 +534,11 @@ int make_ephemeral_upper(const OverlayMount& om, const char* rootfs, int lower, 
   *work_out = ::openat(tmp.get(), "work", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (*upper_out < 0 || *work_out < 0)
     return fail_step(f, errno, "overlay", "%s: open upper/ and work/ on the tmpfs", om.origin.c_str());
-  std::snprintf(data, size, "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d%s", lower,
-                *upper_out, *work_out, in_userns ? ",userxattr" : "");
+  int n = std::snprintf(data, size, "lowerdir=/proc/self/fd/%d%s,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d%s",
+                        lower, om.kernel_more_lowers.c_str(), *upper_out, *work_out, in_userns ? ",userxattr" : "");
+  if (n < 0 || static_cast<size_t>(n) >= size)
+    return fail_step(f, E2BIG, "overlay", "%s: the overlay mount options are longer than %zu bytes", om.origin.c_str(),
+                     size);
   return 0;
 }
 
@@ -547,7 +550,7 @@ int mount_root_overlay(const RootfsPlan& plan, const OverlayMount& om, FuseStart
     os::UniqueFd lower(::open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!lower.valid()) return fail_step(f, errno, "overlay", "%s: open the rootfs `%s`", om.origin.c_str(), rootfs);
     int upper_fd = -1, work_fd = -1;
-    char data[256];
+    char data[4096];  // mount(2) takes at most a page
     const char* d = om.kernel_data.c_str();
     if (om.ephemeral) {
       int r = make_ephemeral_upper(om, rootfs, lower.get(), data, sizeof data, om.in_userns, &upper_fd, &work_fd, f);

@@ -286,4 +286,36 @@ BOOST_AUTO_TEST_CASE(sandbox_command_after_dashdash_and_overrides) {
   BOOST_TEST(error_of({"spec", "--name-suffix", "x"}).rfind("spec: unknown flag --name-suffix", 0) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(image_commands_and_run_image) {
+  auto inv = parse_args(
+      Args{"pull", "--tls-verify=false", "--cert-dir", "/c", "--authfile", "/a", "--creds", "u:p", "-q", "oci:/l:v1"});
+  BOOST_TEST(!inv.get_bool("tls-verify"));
+  BOOST_TEST(inv.has("tls-verify"));
+  BOOST_TEST(inv.get("cert-dir") == "/c");
+  BOOST_TEST(inv.get("authfile") == "/a");
+  BOOST_TEST(inv.get("creds") == "u:p");
+  BOOST_TEST(inv.get_bool("quiet"));
+  BOOST_TEST(inv.args == std::vector<std::string>{"oci:/l:v1"});
+  BOOST_TEST(error_of({"pull"}).rfind("pull: expected exactly 1 argument, got 0", 0) == 0);
+  BOOST_TEST(parse_args(Args{"images", "--format", "json", "-q"}).get("format") == "json");
+  BOOST_TEST(parse_args(Args{"rmi", "a", "b", "c"}).args.size() == 3u);
+  BOOST_TEST(error_of({"rmi"}).rfind("rmi: expected at least 1 argument, got 0", 0) == 0);
+  BOOST_TEST(error_of({"prune", "x"}).rfind("prune: takes no arguments", 0) == 0);
+  inv = parse_args(Args{"unpack", "--tls-verify=false", "docker://127.0.0.1:5000/x:y", "dir"});
+  BOOST_TEST(inv.args.size() == 2u);
+  BOOST_TEST(error_of({"unpack", "oci:/l"}).rfind("unpack: expected exactly 2 arguments, got 1", 0) == 0);
+  // run --image REF [ID] [-- CMD]: the ID optional, the command after `--`.
+  inv = parse_args(Args{"run", "--image", "oci:/l", "-e", "A=1", "--", "sh", "-c", "true"});
+  BOOST_TEST(inv.get("image") == "oci:/l");
+  BOOST_TEST(inv.args_before_dashdash().empty());
+  BOOST_TEST(*inv.args_after_dashdash() == (std::vector<std::string>{"sh", "-c", "true"}));
+  inv = parse_args(Args{"run", "--image", "oci:/l", "box", "--creds", "u:p"});
+  BOOST_TEST(inv.args == std::vector<std::string>{"box"});
+  BOOST_TEST(error_of({"run", "--image", "oci:/l", "x", "y"}) ==
+             "run: more than one argument (\"y\") with --image REF; put the command after `--`: rrun run --image REF "
+             "[ID] -- COMMAND ARGS...");
+  BOOST_TEST(parse_args(Args{"create", "--image", "oci:/l"}).args.empty());
+  BOOST_TEST(parse_args(Args{"spec", "--from", "a.yaml", "--tls-verify=false"}).has("tls-verify"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

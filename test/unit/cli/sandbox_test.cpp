@@ -18,40 +18,16 @@
 #include <rrun/spec/parse.hpp>
 
 #include "../temp_dir.hpp"
+#include "sandbox_hosts.hpp"
 
 using namespace rrun;
+using rrun::test::replace_all;
+using rrun::test::root_host;
+using rrun::test::rootless_host;
 
 namespace {
 
 const std::string kData = std::string(RRUN_TEST_DATA) + "/sandbox";
-
-// Fixed host facts, so that the golden files don't depend on the machine.
-cli::SandboxHost root_host() {
-  cli::SandboxHost h;
-  h.user_name = "root";
-  h.home = "/root";
-  h.group_name = "root";
-  h.nofile = 524288;
-  h.hosts = "127.0.0.1 localhost\n10.0.0.7 node7\n";
-  h.resolv_conf = "nameserver 192.0.2.53\n";
-  return h;
-}
-
-cli::SandboxHost rootless_host(bool with_range = true) {
-  cli::SandboxHost h = root_host();
-  h.rootless = true;
-  h.uid = 1000;
-  h.gid = 1001;
-  h.user_name = "alice";
-  h.home = "/home/alice";
-  h.group_name = "staff";
-  h.fuse_overlayfs = true;
-  if (with_range) {
-    h.sub_uids = {{100000, 65536}};
-    h.sub_gids = {{200000, 65536}};
-  }
-  return h;
-}
 
 // A caller whose first subordinate ids are this test's own ids, which own
 // its temp dirs: a rootfs there has mmdebstrap --mode=unshare's layout.
@@ -62,12 +38,6 @@ cli::SandboxHost first_subids_host() {
   h.sub_uids = {{::geteuid(), 65536}};
   h.sub_gids = {{::getegid(), 1000}};
   return h;
-}
-
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
-  return s;
 }
 
 // The config.json the sandbox translates to, with the data directory shown
@@ -338,8 +308,9 @@ BOOST_AUTO_TEST_CASE(seccomp_default_follows_capabilities) {
 BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
   const std::string f = "@DATA@/t.yaml";
   BOOST_TEST(error_of("rootfs: rootfs\nbogus: 1\n") ==
-             f + ":2:1: bogus: unknown key; expected one of name, rootfs, overlay, readonly, command, workdir, env, "
-                 "user, hostname, tty, mounts, network, limits, capabilities, seccomp, devices, init, share");
+             f + ":2:1: bogus: unknown key; expected one of name, rootfs, image, overlay, readonly, command, "
+                 "entrypoint, workdir, env, user, hostname, tty, mounts, network, limits, capabilities, seccomp, "
+                 "devices, init, share");
   BOOST_TEST(error_of("rootfs: rootfs\nmounts:\n  - {type: tmpfs, target: /tmp, size: 12Q}\n") ==
              f + ":3:39: mounts[0].size: invalid size \"12Q\"; use a number of bytes with an optional K, M, G or T "
                  "suffix (64M)");
@@ -377,7 +348,7 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
   BOOST_TEST(error_of("env: [A]\n") == f + ":1:6: env: expected a mapping NAME: value, got a list");
   BOOST_TEST(error_of("rootfs: rootfs\nrootfs: rootfs\n") == f + ":2:1: rootfs: given twice");
   BOOST_TEST(error_of("rootfs: [unclosed\n").rfind(f + ":2:1: invalid YAML: ", 0) == 0);
-  BOOST_TEST(error_of("") == f + ":1:1: the file is empty; a sandbox needs at least `rootfs:`");
+  BOOST_TEST(error_of("") == f + ":1:1: the file is empty; a sandbox needs at least `rootfs:` or `image:`");
   BOOST_TEST(error_of("- a\n") == f + ":1:1: (top level): expected a mapping, got a list");
   // The default rootfs (./rootfs next to the file) is missing.
   test::TempDir dir;

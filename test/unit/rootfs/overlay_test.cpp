@@ -244,6 +244,68 @@ BOOST_AUTO_TEST_CASE(plan_root_overlay_errors) {
   BOOST_TEST(contains(error_of([&] { b.plan(rootless()); }), "annotations.rrun.rootfs.overlay: unknown value `tmpfs`"));
 }
 
+BOOST_AUTO_TEST_CASE(rootfs_overlay_lower_values) {
+  auto dirs = rootfs::parse_rootfs_overlay_lower("/s/layers/user-0\\:1000\\:1\\,1/b:/c");
+  BOOST_TEST(dirs.size() == 2u);
+  BOOST_TEST(dirs[0] == "/s/layers/user-0:1000:1,1/b");
+  BOOST_TEST(dirs[1] == "/c");
+  BOOST_TEST(rootfs::format_rootfs_overlay_lower(dirs) == "/s/layers/user-0\\:1000\\:1\\,1/b:/c");
+  BOOST_TEST(rootfs::parse_rootfs_overlay_lower(rootfs::format_rootfs_overlay_lower({"/a\\b"}))[0] == "/a\\b");
+  BOOST_TEST(contains(error_of([] { rootfs::parse_rootfs_overlay_lower(""); }),
+                      "annotations.rrun.rootfs.overlay.lower: empty"));
+  BOOST_TEST(contains(error_of([] { rootfs::parse_rootfs_overlay_lower("/a::/b"); }), "has an empty directory"));
+  BOOST_TEST(
+      contains(error_of([] { rootfs::parse_rootfs_overlay_lower("/a:rel"); }), "`rel` is not an absolute directory"));
+}
+
+BOOST_AUTO_TEST_CASE(plan_root_with_lower_layers) {
+  Bundle b;
+  os::mkdir_p(b.tmp.path + "/l:1");
+  os::mkdir_p(b.tmp.path + "/l2");
+  b.spec.annotations["rrun.rootfs.overlay"] = "ephemeral";
+  b.spec.annotations["rrun.rootfs.overlay.lower"] =
+      rootfs::format_rootfs_overlay_lower({b.tmp.path + "/l:1", b.tmp.path + "/l2"});
+  auto plan = b.plan(rootless());
+  const auto& om = plan.overlays[*plan.root_overlay];
+  BOOST_TEST(om.data.lowerdirs.size() == 3u);
+  BOOST_TEST(om.data.lowerdirs[0] == plan.rootfs);
+  BOOST_TEST(om.data.lowerdirs[1] == b.tmp.path + "/l:1");
+  BOOST_TEST(om.data.lowerdirs[2] == b.tmp.path + "/l2");
+  BOOST_TEST(om.kernel_more_lowers == ":" + b.tmp.path + "/l\\:1:" + b.tmp.path + "/l2");
+  auto argv = rootfs::fuse_overlayfs_argv("/f", om.data, 3);
+  BOOST_TEST(contains(argv[3], "lowerdir=" + plan.rootfs + ":" + b.tmp.path + "/l\\:1:" + b.tmp.path + "/l2"));
+  // Persistent: the kernel's data string has them all.
+  std::string dir = b.tmp.path + "/p";
+  b.spec.annotations["rrun.rootfs.overlay"] = "persistent:" + dir;
+  auto p = b.plan(rootless());
+  BOOST_TEST(p.overlays[*p.root_overlay].kernel_data == "lowerdir=" + p.rootfs + ":" + b.tmp.path +
+                                                            "/l\\:1:" + b.tmp.path + "/l2,upperdir=" + dir +
+                                                            "/upper,workdir=" + dir + "/work,userxattr");
+}
+
+BOOST_AUTO_TEST_CASE(plan_root_lower_layer_errors) {
+  Bundle b;
+  b.spec.annotations["rrun.rootfs.overlay.lower"] = "/";
+  BOOST_TEST(contains(error_of([&] { b.plan(rootless()); }),
+                      "annotations.rrun.rootfs.overlay.lower: needs annotations.rrun.rootfs.overlay"));
+  b.spec.annotations["rrun.rootfs.overlay"] = "ephemeral";
+  b.spec.annotations["rrun.rootfs.overlay.lower"] = b.tmp.path + "/missing";
+  BOOST_TEST(contains(error_of([&] { b.plan(rootless()); }), "`" + b.tmp.path + "/missing` does not exist"));
+  os::write_file_atomic(b.tmp.path + "/file", "x");
+  b.spec.annotations["rrun.rootfs.overlay.lower"] = b.tmp.path + "/file";
+  BOOST_TEST(contains(error_of([&] { b.plan(rootless()); }), "is not a directory"));
+  os::mkdir_p(b.tmp.path + "/rootfs/sub");
+  b.spec.annotations["rrun.rootfs.overlay.lower"] = b.tmp.path + "/rootfs/sub";
+  BOOST_TEST(contains(error_of([&] { b.plan(rootless()); }), "is root.path or inside it"));
+  std::string many;
+  for (int i = 0; i < 40; ++i) many += (many.empty() ? "" : ":") + b.tmp.path + "/" + std::string(100, 'x');
+  os::mkdir_p(b.tmp.path + "/" + std::string(100, 'x'));
+  b.spec.annotations["rrun.rootfs.overlay.lower"] = many;
+  BOOST_TEST(contains(error_of([&] { b.plan(rootless()); }), "more than the kernel takes (4096)"));
+  b.spec.annotations["rrun.overlay.driver"] = "fuse";
+  BOOST_TEST(error_of([&] { b.plan(rootless()); }) == "");
+}
+
 BOOST_AUTO_TEST_CASE(daemon_list_format_and_stop_of_strangers) {
   std::vector<rootfs::FuseDaemon> ds(2);
   ds[0].pid = 12;

@@ -30,8 +30,9 @@
 #                    (an image sandbox's overlay is ephemeral by default)
 #   start.image-big  `image: oci:.../big:latest`, 6 cached layers
 # Times are medians in ms (MB/s: the image's 106 MB of compressed blobs over
-# the median); the peak RSS (bench-launch, test/bench/launch.c) of each step
-# is in the samples. Not a test with thresholds: figures for the README.
+# the median), with the median peak RSS of each pull and unpack step
+# (bench-launch, test/bench/launch.c). Not a test with thresholds: figures
+# for the README.
 #
 # Environment:
 #   RRUN_BIN                 rrun to measure (default: a stripped Release
@@ -155,22 +156,28 @@ summarize() {
       split(key, kk, SUBSEP)
       MED[kk[1], kk[2]] = ((n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2) / 1e6
       N[kk[1], kk[2]] = n
+      # The peak RSS: the median of the n values (few: insertion sort).
+      for (i = 2; i <= n; i++) { v = r[i]; j = i - 1; while (j > 0 && r[j] > v) { r[j + 1] = r[j]; j-- } r[j + 1] = v }
+      RSS[kk[1], kk[2]] = ((n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2) / 1024
     }
     {
       k = $1 SUBSEP $2
       if (k != key) { flush(); key = k; n = 0 }
       t[++n] = $4
+      r[n] = $5
     }
+    # cell SCENARIO WHO RATE: "MS ms", with RATE "MS ms (MB/s, peak RSS)".
     function cell(s, w, rate) {
       if (!((s, w) in MED)) return "-"
-      if (rate) return sprintf("%.0f ms (%.0f MB/s)", MED[s, w], mb / (MED[s, w] / 1000))
-      return sprintf("%.1f ms", MED[s, w])
+      if (!rate) return sprintf("%.1f ms", MED[s, w])
+      if (RSS[s, w] == 0) return sprintf("%.0f ms (%.0f MB/s)", MED[s, w], mb / (MED[s, w] / 1000))
+      return sprintf("%.0f ms (%.0f MB/s, %.0f MiB)", MED[s, w], mb / (MED[s, w] / 1000), RSS[s, w])
     }
     function ratio(a, b, w) {
       if (!((a, w) in MED) || !((b, w) in MED)) return "-"
       return sprintf("%.2f", MED[a, w] / MED[b, w])
     }
-    function line(what, root, rootless) { printf "%-34s %-24s %-24s\n", what, root, rootless }
+    function line(what, root, rootless) { printf "%-34s %-32s %-32s\n", what, root, rootless }
     # rows LIST RATE: a row per scenario of LIST measured, "name (n root/n rootless)".
     function rows(list, rate,    sc, i, n) {
       n = split(list, sc, " ")
@@ -183,6 +190,7 @@ summarize() {
     END {
       flush()
       line("median (n)", "root", "rootless (rrun-test)")
+      line("", "ms (MB/s, peak RSS)", "")
       rows("copy.skopeo pull.rrun unpack.umoci unpack.rrun total.skopeo-umoci total.rrun", 1)
       ratios("rrun pull / skopeo copy", "pull.rrun", "copy.skopeo")
       ratios("rrun pull+unpack / skopeo+umoci", "total.rrun", "total.skopeo-umoci")

@@ -21,64 +21,24 @@
 #include <rrun/os/file.hpp>
 #include <rrun/os/syscall.hpp>
 
+#include "archive_lib.hpp"
 #include "digest.hpp"
-#include "libs.hpp"
 
 namespace rrun::image {
 
 namespace {
-
-// The part of libarchive rrun uses, resolved by load_libarchive().
-struct ArchiveApi {
-  decltype(&::archive_read_new) read_new;
-  decltype(&::archive_read_free) read_free;
-  decltype(&::archive_read_support_filter_none) filter_none;
-  decltype(&::archive_read_support_filter_gzip) filter_gzip;
-  decltype(&::archive_read_support_filter_zstd) filter_zstd;
-  decltype(&::archive_read_support_format_raw) format_raw;
-  decltype(&::archive_read_support_format_tar) format_tar;
-  decltype(&::archive_read_support_format_empty) format_empty;
-  decltype(&::archive_read_open) open;
-  decltype(&::archive_read_next_header) next_header;
-  decltype(&::archive_read_data) data;
-  decltype(&::archive_read_data_block) data_block;
-  decltype(&::archive_error_string) error_string;
-  decltype(&::archive_entry_pathname) pathname;
-  decltype(&::archive_entry_hardlink) hardlink;
-  decltype(&::archive_entry_symlink) symlink;
-  decltype(&::archive_entry_filetype) filetype;
-  decltype(&::archive_entry_perm) perm;
-  decltype(&::archive_entry_uid) uid;
-  decltype(&::archive_entry_gid) gid;
-  decltype(&::archive_entry_size) size;
-  decltype(&::archive_entry_mtime) mtime;
-  decltype(&::archive_entry_mtime_nsec) mtime_nsec;
-  decltype(&::archive_entry_mtime_is_set) mtime_is_set;
-  decltype(&::archive_entry_atime) atime;
-  decltype(&::archive_entry_atime_nsec) atime_nsec;
-  decltype(&::archive_entry_atime_is_set) atime_is_set;
-  decltype(&::archive_entry_xattr_reset) xattr_reset;
-  decltype(&::archive_entry_xattr_next) xattr_next;
-};
-ArchiveApi ar;
-bool ar_loaded = false;
-
-#define RRUN_SYM(field, name)                  \
-  Symbol {                                     \
-    reinterpret_cast<void**>(&ar.field), #name \
-  }
 
 constexpr size_t kBuf = 256 << 10;
 constexpr std::string_view kWh = ".wh.";
 constexpr std::string_view kOpaque = ".wh..wh..opq";
 
 struct ArchiveFree {
-  void operator()(archive* a) const { ar.read_free(a); }
+  void operator()(archive* a) const { libarchive().read_free(a); }
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
 
 std::string archive_error(archive* a, const char* fallback) {
-  const char* e = ar.error_string(a);
+  const char* e = libarchive().error_string(a);
   return e && *e ? e : fallback;
 }
 
@@ -90,17 +50,17 @@ class Uncompressed {
  public:
   Uncompressed(int src, const ExtractOptions& o) : src_(src), on_read_(o.on_read), in_(kBuf), out_(kBuf) {
     if (!o.diff_id.empty()) hash_.emplace();
-    raw_.reset(ar.read_new());
+    raw_.reset(libarchive().read_new());
     if (!raw_) throw os::Error("libarchive: out of memory");
-    ar.filter_none(raw_.get());
-    ar.filter_gzip(raw_.get());
-    ar.filter_zstd(raw_.get());
-    ar.format_raw(raw_.get());
-    if (ar.open(raw_.get(), this, nullptr, &Uncompressed::read_src, nullptr) != ARCHIVE_OK)
+    libarchive().filter_none(raw_.get());
+    libarchive().filter_gzip(raw_.get());
+    libarchive().filter_zstd(raw_.get());
+    libarchive().format_raw(raw_.get());
+    if (libarchive().open(raw_.get(), this, nullptr, &Uncompressed::read_src, nullptr) != ARCHIVE_OK)
       throw os::Error(o.what +
                       ": a damaged layer: " + (error_.empty() ? archive_error(raw_.get(), "cannot read") : error_));
     archive_entry* e = nullptr;
-    int r = ar.next_header(raw_.get(), &e);
+    int r = libarchive().next_header(raw_.get(), &e);
     if (r == ARCHIVE_EOF)
       at_end_ = true;  // an empty blob
     else if (r < ARCHIVE_WARN)
@@ -128,7 +88,7 @@ class Uncompressed {
  private:
   la_ssize_t next(char* buf, size_t n) {
     if (at_end_) return 0;
-    la_ssize_t got = ar.data(raw_.get(), buf, n);
+    la_ssize_t got = libarchive().data(raw_.get(), buf, n);
     if (got < 0) {
       if (error_.empty()) error_ = archive_error(raw_.get(), "cannot decompress");
       at_end_ = true;
@@ -370,13 +330,13 @@ void Extractor::make_replacing(int pfd, const std::string& name, const std::stri
 }
 
 void Extractor::entry(archive* a, archive_entry* e) {
-  const char* raw = ar.pathname(e);
+  const char* raw = libarchive().pathname(e);
   const std::string entry = raw ? raw : "";
   if (entry.empty()) fail(entry, "an entry without a name");
   const char* why = "";
   std::optional<std::string> path = clean_path(entry, &why);
   if (!path) fail(entry, why);
-  if (ar.hardlink(e)) {
+  if (libarchive().hardlink(e)) {
     // Before the root check: a hard link has no type of its own.
     if (path->empty()) fail(entry, "a hard link in place of the layer's root");
     auto [parent, base] = split_path(*path);
@@ -384,11 +344,11 @@ void Extractor::entry(archive* a, archive_entry* e) {
     record_made(*path);
     return;
   }
-  const mode_t type = ar.filetype(e);
+  const mode_t type = libarchive().filetype(e);
   if (path->empty()) {
     // "./": the layer's root itself; only its metadata.
     if (type != AE_IFDIR) fail(entry, "the layer's root is not a directory");
-    mode_t mode = ar.perm(e) & 07777;
+    mode_t mode = libarchive().perm(e) & 07777;
     if (o_.own_root) {
       mode |= 0700;
     } else {
@@ -451,7 +411,7 @@ void Extractor::make_file(int pfd, const std::string& name, const std::string& e
     const void* buf = nullptr;
     size_t size = 0;
     la_int64_t offset = 0;
-    int r = ar.data_block(a, &buf, &size, &offset);
+    int r = libarchive().data_block(a, &buf, &size, &offset);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN)
       fail(entry, "a damaged layer: " + (in_.error().empty() ? archive_error(a, "cannot read the data") : in_.error()));
@@ -466,10 +426,11 @@ void Extractor::make_file(int pfd, const std::string& name, const std::string& e
     }
     end = std::max<int64_t>(end, offset);
   }
-  if (end < ar.size(e) && ::ftruncate(fd.get(), ar.size(e)) != 0) fail_errno(entry, "truncate", errno);
+  if (end < libarchive().size(e) && ::ftruncate(fd.get(), libarchive().size(e)) != 0)
+    fail_errno(entry, "truncate", errno);
   // chown clears setuid, setgid and security.capability: they come after.
   set_owner(fd.get(), nullptr, 0, e, entry);
-  if (::fchmod(fd.get(), ar.perm(e) & 07777) != 0) fail_errno(entry, "chmod", errno);
+  if (::fchmod(fd.get(), libarchive().perm(e) & 07777) != 0) fail_errno(entry, "chmod", errno);
   set_xattrs(fd.get(), e, entry);
   struct timespec ts[2];
   entry_times(e, ts);
@@ -491,7 +452,7 @@ void Extractor::make_dir(int pfd, const std::string& path, const std::string& na
   os::UniqueFd fd(::openat(pfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) fail_errno(entry, "open", errno);
   set_owner(fd.get(), nullptr, 0, e, entry);
-  if (::fchmod(fd.get(), ar.perm(e) & 07777) != 0) fail_errno(entry, "chmod", errno);
+  if (::fchmod(fd.get(), libarchive().perm(e) & 07777) != 0) fail_errno(entry, "chmod", errno);
   set_xattrs(fd.get(), e, entry);
   DirTimes t{path, {}};
   entry_times(e, t.times);
@@ -499,7 +460,7 @@ void Extractor::make_dir(int pfd, const std::string& path, const std::string& na
 }
 
 void Extractor::make_symlink(int pfd, const std::string& name, const std::string& entry, archive_entry* e) {
-  const char* target = ar.symlink(e);
+  const char* target = libarchive().symlink(e);
   if (!target || !*target) fail(entry, "a symlink without a target");
   // The target is text, resolved later inside the container: an absolute
   // or `..` target is fine here, nothing follows it while unpacking.
@@ -513,7 +474,8 @@ void Extractor::make_symlink(int pfd, const std::string& name, const std::string
 void Extractor::make_fifo(int pfd, const std::string& name, const std::string& entry, archive_entry* e) {
   make_replacing(pfd, name, entry, "create the fifo", [&] { return ::mkfifoat(pfd, name.c_str(), 0600); });
   set_owner(pfd, name.c_str(), AT_SYMLINK_NOFOLLOW, e, entry);
-  if (::fchmodat(pfd, name.c_str(), ar.perm(e) & 07777, AT_SYMLINK_NOFOLLOW) != 0) fail_errno(entry, "chmod", errno);
+  if (::fchmodat(pfd, name.c_str(), libarchive().perm(e) & 07777, AT_SYMLINK_NOFOLLOW) != 0)
+    fail_errno(entry, "chmod", errno);
   struct timespec ts[2];
   entry_times(e, ts);
   if (::utimensat(pfd, name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) fail_errno(entry, "set the times", errno);
@@ -524,7 +486,7 @@ void Extractor::make_fifo(int pfd, const std::string& name, const std::string& e
 // symlink; a target that is itself a symlink is linked, not followed.
 void Extractor::make_hardlink(int pfd, const std::string& path, const std::string& name, const std::string& entry,
                               archive_entry* e) {
-  const std::string raw_target = ar.hardlink(e);
+  const std::string raw_target = libarchive().hardlink(e);
   const char* why = "";
   std::optional<std::string> target = clean_path(raw_target, &why);
   if (!target) fail(entry, "hard link to " + os::quote(raw_target) + ": " + why);
@@ -626,7 +588,7 @@ void Extractor::record_made(const std::string& path) {
 void Extractor::set_owner(int fd, const char* name, int flags, archive_entry* e, const std::string& entry) {
   // A single mapping: every id is 0, which is who makes the files.
   if (o_.squash) return;
-  const la_int64_t uid = ar.uid(e), gid = ar.gid(e);
+  const la_int64_t uid = libarchive().uid(e), gid = libarchive().gid(e);
   if (uid < 0 || gid < 0 || uid > UINT32_MAX - 1 || gid > UINT32_MAX - 1) fail(entry, "an owner out of range");
   auto chown = [&](uid_t u, gid_t g) { return name ? ::fchownat(fd, name, u, g, flags) : ::fchown(fd, u, g); };
   if (chown(static_cast<uid_t>(uid), static_cast<gid_t>(gid)) == 0) return;
@@ -638,11 +600,11 @@ void Extractor::set_owner(int fd, const char* name, int flags, archive_entry* e,
 }
 
 void Extractor::set_xattrs(int fd, archive_entry* e, const std::string& entry) {
-  if (ar.xattr_reset(e) == 0) return;
+  if (libarchive().xattr_reset(e) == 0) return;
   const char* name = nullptr;
   const void* value = nullptr;
   size_t size = 0;
-  while (ar.xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+  while (libarchive().xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
     if (!name || overlay_xattr(name)) continue;
     if (::fsetxattr(fd, name, value, size, 0) == 0) continue;
     if (!required_xattr(name) && not_permitted(errno)) continue;
@@ -651,8 +613,9 @@ void Extractor::set_xattrs(int fd, archive_entry* e, const std::string& entry) {
 }
 
 void Extractor::entry_times(archive_entry* e, struct timespec ts[2]) {
-  ts[1] = ar.mtime_is_set(e) ? timespec{ar.mtime(e), ar.mtime_nsec(e)} : timespec{0, UTIME_OMIT};
-  ts[0] = ar.atime_is_set(e) ? timespec{ar.atime(e), ar.atime_nsec(e)} : ts[1];
+  ts[1] = libarchive().mtime_is_set(e) ? timespec{libarchive().mtime(e), libarchive().mtime_nsec(e)}
+                                       : timespec{0, UTIME_OMIT};
+  ts[0] = libarchive().atime_is_set(e) ? timespec{libarchive().atime(e), libarchive().atime_nsec(e)} : ts[1];
 }
 
 void Extractor::finish() {
@@ -683,38 +646,7 @@ void Extractor::finish() {
 }  // namespace
 
 void load_libarchive() {
-  if (ar_loaded) return;
-  load_symbols("libarchive.so.13", "libarchive13",
-               {RRUN_SYM(read_new, archive_read_new),
-                RRUN_SYM(read_free, archive_read_free),
-                RRUN_SYM(filter_none, archive_read_support_filter_none),
-                RRUN_SYM(filter_gzip, archive_read_support_filter_gzip),
-                RRUN_SYM(filter_zstd, archive_read_support_filter_zstd),
-                RRUN_SYM(format_raw, archive_read_support_format_raw),
-                RRUN_SYM(format_tar, archive_read_support_format_tar),
-                RRUN_SYM(format_empty, archive_read_support_format_empty),
-                RRUN_SYM(open, archive_read_open),
-                RRUN_SYM(next_header, archive_read_next_header),
-                RRUN_SYM(data, archive_read_data),
-                RRUN_SYM(data_block, archive_read_data_block),
-                RRUN_SYM(error_string, archive_error_string),
-                RRUN_SYM(pathname, archive_entry_pathname),
-                RRUN_SYM(hardlink, archive_entry_hardlink),
-                RRUN_SYM(symlink, archive_entry_symlink),
-                RRUN_SYM(filetype, archive_entry_filetype),
-                RRUN_SYM(perm, archive_entry_perm),
-                RRUN_SYM(uid, archive_entry_uid),
-                RRUN_SYM(gid, archive_entry_gid),
-                RRUN_SYM(size, archive_entry_size),
-                RRUN_SYM(mtime, archive_entry_mtime),
-                RRUN_SYM(mtime_nsec, archive_entry_mtime_nsec),
-                RRUN_SYM(mtime_is_set, archive_entry_mtime_is_set),
-                RRUN_SYM(atime, archive_entry_atime),
-                RRUN_SYM(atime_nsec, archive_entry_atime_nsec),
-                RRUN_SYM(atime_is_set, archive_entry_atime_is_set),
-                RRUN_SYM(xattr_reset, archive_entry_xattr_reset),
-                RRUN_SYM(xattr_next, archive_entry_xattr_next)});
-  ar_loaded = true;
+  libarchive();
 }
 
 void extract_layer(int src, int root, const ExtractOptions& o) {
@@ -727,10 +659,10 @@ void extract_layer(int src, int root, const ExtractOptions& o) {
   } restore{old_umask};
 
   Uncompressed in(src, o);
-  ArchivePtr tar(ar.read_new());
+  ArchivePtr tar(libarchive().read_new());
   if (!tar) throw os::Error("libarchive: out of memory");
-  ar.format_tar(tar.get());
-  ar.format_empty(tar.get());
+  libarchive().format_tar(tar.get());
+  libarchive().format_empty(tar.get());
   // A decompression error is a damaged layer; a tar error at the first
   // header, not a layer at all.
   auto read_error = [&](bool first) {
@@ -738,11 +670,12 @@ void extract_layer(int src, int root, const ExtractOptions& o) {
     return os::Error(o.what + (first ? ": not a tar archive (tar, tar+gzip or tar+zstd): " : ": a damaged layer: ") +
                      archive_error(tar.get(), "cannot read"));
   };
-  if (ar.open(tar.get(), &in, nullptr, &Uncompressed::read_tar, nullptr) != ARCHIVE_OK) throw read_error(true);
+  if (libarchive().open(tar.get(), &in, nullptr, &Uncompressed::read_tar, nullptr) != ARCHIVE_OK)
+    throw read_error(true);
   Extractor x(root, o, in);
   for (bool first = true;; first = false) {
     archive_entry* e = nullptr;
-    int r = ar.next_header(tar.get(), &e);
+    int r = libarchive().next_header(tar.get(), &e);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) throw read_error(first);
     x.entry(tar.get(), e);

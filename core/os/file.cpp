@@ -59,6 +59,61 @@ std::optional<std::string> read_file_if_exists(const std::string& path) {
   return read_fd(owned);
 }
 
+namespace {
+
+const char* file_kind(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFSOCK: return "a socket";
+    default: return "not a regular file";
+  }
+}
+
+std::string mib(size_t bytes) {
+  return std::to_string(bytes >> 20) + " MiB";
+}
+
+}  // namespace
+
+std::string read_input_fd(BorrowedFd fd, const std::string& name, size_t max_bytes) {
+  struct stat st {};
+  if (::fstat(fd.get(), &st) < 0) throw_errno("stat " + quote(name));
+  if (!S_ISREG(st.st_mode))
+    throw Error(quote(name) + " is " + file_kind(st.st_mode) + ", not a regular file: give the path of a file");
+  auto too_big = [&] {
+    return Error(quote(name) + " is larger than " + mib(max_bytes) + ", the limit for this file");
+  };
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) throw too_big();
+  // The size can change under us: read at most one byte past the limit.
+  std::string out;
+  out.reserve(static_cast<size_t>(st.st_size));
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      throw_errno("read " + quote(name));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) throw too_big();
+  }
+  return out;
+}
+
+std::optional<std::string> read_input_file_if_exists(const std::string& path, size_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw_errno("open " + quote(path));
+  }
+  UniqueFd owned(fd);
+  return read_input_fd(owned, path, max_bytes);
+}
+
 void write_all(BorrowedFd fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd.get(), data.data(), data.size());

@@ -20,6 +20,17 @@ std::string read_fd(BorrowedFd fd);
 // Like read_file, but an absent file (ENOENT) is nullopt.
 std::optional<std::string> read_file_if_exists(const std::string& path);
 
+// For files a user names (config.json, a process or resources file, a
+// seccomp profile, a sandbox): refuses what is not a regular file (a FIFO
+// would block, /dev/zero never ends) and a file of more than `max_bytes`,
+// with an os::Error naming the path and the limit. A FIFO is opened with
+// O_NONBLOCK, so that the open itself cannot hang. Absent (ENOENT): nullopt.
+inline constexpr size_t kMaxInputFile = 64u << 20;  // 64 MiB
+std::optional<std::string> read_input_file_if_exists(const std::string& path, size_t max_bytes = kMaxInputFile);
+// The same from an open fd (`-` for stdin, an fd from a resolver); `name`
+// is what the messages call it.
+std::string read_input_fd(BorrowedFd fd, const std::string& name, size_t max_bytes = kMaxInputFile);
+
 void write_all(BorrowedFd fd, std::string_view data);
 // Writes `data` to an existing file (such as /proc/PID/uid_map) in one write.
 void write_file(const std::string& path, std::string_view data);

@@ -20,8 +20,10 @@ for arg in "$@"; do
 done
 
 # lld: links rrun in the order of packaging/link-order.txt (CMakeLists.txt).
+# ccache: the test command (packaging/test.sh) keeps compiled objects in the
+# test cache, so that a second run on the same machine rebuilds little.
 build_deps=(
-  cmake g++ make pkg-config lld
+  cmake g++ make pkg-config lld ccache
   libseccomp-dev libcap-dev libyaml-cpp-dev nlohmann-json3-dev
   libboost-test-dev libsubid-dev libsystemd-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev

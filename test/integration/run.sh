@@ -26,7 +26,8 @@
 #             As a non-root user: runs SCRIPT as that user, as it is.
 #
 # Environment: RRUN_BIN, RRUN_PROBE (the built binaries); RRUN_TEST_CACHE,
-# RRUN_TEST_DEBIAN_MIRROR and http_proxy reach the test user. The exit status is
+# RRUN_TEST_DEBIAN_MIRROR, http_proxy and the sizes of the load tests
+# (RRUN_SOAK_CYCLES, RRUN_LOAD_RUNS, RRUN_LOAD_ROUNDS) reach the test user. The exit status is
 # the test's: 0 pass, 77 skipped (with a printed reason), anything else fails.
 set -euo pipefail
 
@@ -88,6 +89,8 @@ run_as() {
     ${RRUN_TEST_CACHE:+"RRUN_TEST_CACHE=$RRUN_TEST_CACHE"} ${http_proxy:+"http_proxy=$http_proxy"} \
     ${RRUN_TEST_IMAGES:+"RRUN_TEST_IMAGES=$RRUN_TEST_IMAGES"} \
     ${RRUN_TEST_DEBIAN_MIRROR:+"RRUN_TEST_DEBIAN_MIRROR=$RRUN_TEST_DEBIAN_MIRROR"} \
+    ${RRUN_SOAK_CYCLES:+"RRUN_SOAK_CYCLES=$RRUN_SOAK_CYCLES"} ${RRUN_LOAD_RUNS:+"RRUN_LOAD_RUNS=$RRUN_LOAD_RUNS"} \
+    ${RRUN_LOAD_ROUNDS:+"RRUN_LOAD_ROUNDS=$RRUN_LOAD_ROUNDS"} \
     bash "$top/tests/$(basename "$script")") || status=$?
   return "$status"
 }

@@ -58,6 +58,16 @@ skip() {
   exit 77
 }
 
+# RRUN_TEST_WRAP: a program that runs rrun under a checker, called as
+# WRAP RRUN ARGS... (test/integration/valgrind-rrun.sh): RRUN_BIN becomes a
+# script in $WORK that does so, for every test's calls alike.
+if [[ -n "${RRUN_TEST_WRAP:-}" ]]; then
+  mkdir "$WORK/.wrap"
+  printf '#!/bin/bash\nexec %q %q "$@"\n' "$RRUN_TEST_WRAP" "$RRUN_BIN" >"$WORK/.wrap/rrun"
+  chmod 755 "$WORK/.wrap" "$WORK/.wrap/rrun"
+  RRUN_BIN=$WORK/.wrap/rrun
+fi
+
 rr() { "$RRUN_BIN" --root "$STATE_ROOT" "$@"; }
 
 run() {

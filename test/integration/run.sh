@@ -27,7 +27,9 @@
 #
 # Environment: RRUN_BIN, RRUN_PROBE (the built binaries); RRUN_TEST_CACHE,
 # RRUN_TEST_DEBIAN_MIRROR, http_proxy and the sizes of the load tests
-# (RRUN_SOAK_CYCLES, RRUN_LOAD_RUNS, RRUN_LOAD_ROUNDS) reach the test user. The exit status is
+# (RRUN_SOAK_CYCLES, RRUN_LOAD_RUNS, RRUN_LOAD_ROUNDS), the checker's
+# RRUN_TEST_WRAP (lib.sh; copied for the test user), RRUN_VALGRIND_LOGS,
+# ASAN_OPTIONS and UBSAN_OPTIONS reach the test user. The exit status is
 # the test's: 0 pass, 77 skipped (with a printed reason), anything else fails.
 set -euo pipefail
 
@@ -91,6 +93,8 @@ run_as() {
     ${RRUN_TEST_DEBIAN_MIRROR:+"RRUN_TEST_DEBIAN_MIRROR=$RRUN_TEST_DEBIAN_MIRROR"} \
     ${RRUN_SOAK_CYCLES:+"RRUN_SOAK_CYCLES=$RRUN_SOAK_CYCLES"} ${RRUN_LOAD_RUNS:+"RRUN_LOAD_RUNS=$RRUN_LOAD_RUNS"} \
     ${RRUN_LOAD_ROUNDS:+"RRUN_LOAD_ROUNDS=$RRUN_LOAD_ROUNDS"} \
+    ${RRUN_TEST_WRAP:+"RRUN_TEST_WRAP=$top/bin/rrun-wrap"} ${RRUN_VALGRIND_LOGS:+"RRUN_VALGRIND_LOGS=$RRUN_VALGRIND_LOGS"} \
+    ${ASAN_OPTIONS:+"ASAN_OPTIONS=$ASAN_OPTIONS"} ${UBSAN_OPTIONS:+"UBSAN_OPTIONS=$UBSAN_OPTIONS"} \
     bash "$top/tests/$(basename "$script")") || status=$?
   return "$status"
 }
@@ -129,6 +133,7 @@ case "$mode" in
     if [[ -n "${RRUN_SECCOMP_AGENT:-}" ]]; then install -m 755 "$RRUN_SECCOMP_AGENT" "$top/bin/rrun-seccomp-agent"; fi
     if [[ -n "${RRUN_RECVTTY:-}" ]]; then install -m 755 "$RRUN_RECVTTY" "$top/bin/rrun-recvtty"; fi
     if [[ -n "${RRUN_EXE_GRABBER:-}" ]]; then install -m 755 "$RRUN_EXE_GRABBER" "$top/bin/rrun-exe-grabber"; fi
+    if [[ -n "${RRUN_TEST_WRAP:-}" ]]; then install -m 755 "$RRUN_TEST_WRAP" "$top/bin/rrun-wrap"; fi
     # test_image_unpack.sh's driver of the layer API, built next to the probe.
     if [[ -x "$(dirname "$RRUN_PROBE")/rrun-layer-tool" ]]; then
       install -m 755 "$(dirname "$RRUN_PROBE")/rrun-layer-tool" "$top/bin/rrun-layer-tool"

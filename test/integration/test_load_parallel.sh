@@ -35,7 +35,7 @@ wait_all() {
   return 0
 }
 
-# check_err FILE WHAT: FILE is one line "rrun: ..." (or empty when $2 is "ok").
+# one_error_line FILE WHAT: FILE holds exactly one line, "rrun: ...".
 one_error_line() {
   local file=$1 what=$2 text
   text=$(cat "$file")

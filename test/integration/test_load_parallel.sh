@@ -17,6 +17,9 @@ source "$(dirname "$0")/lib.sh"
 
 runs=${RRUN_LOAD_RUNS:-50}
 rounds=${RRUN_LOAD_ROUNDS:-10}
+# IDs unique on the host: cgroup_dirs looks in every hierarchy, and the root
+# and rootless halves may run at once.
+u=$$
 B=$WORK/b
 make_bundle "$B" sh -c 'echo "out:$(hostname)"'
 config_set "$B" '.hostname = "x"'
@@ -51,26 +54,29 @@ for ((i = 0; i < runs; i++)); do
   config_set "$b" '.hostname = $h' --arg h "h$i"
 done
 for ((i = 0; i < runs; i++)); do
-  "$RRUN_BIN" --root "$STATE_ROOT" run -b "$WORK/r$i" "par$i" </dev/null >"$WORK/r$i.out" 2>"$WORK/r$i.err" &
+  "$RRUN_BIN" --root "$STATE_ROOT" run -b "$WORK/r$i" "par$u-$i" </dev/null >"$WORK/r$i.out" 2>"$WORK/r$i.err" &
   pids+=($!)
 done
 wait_all "${pids[@]}"
 for ((i = 0; i < runs; i++)); do
   status=0
   wait "${pids[$i]}" || status=$?
-  ((status == 0)) || fail "run par$i: exit status $status: $(cat "$WORK/r$i.err")"
-  expect_eq "$(cat "$WORK/r$i.out")" "out:h$i" "output of run par$i"
-  expect_eq "$(cat "$WORK/r$i.err")" "" "stderr of run par$i"
+  ((status == 0)) || fail "run par$u-$i: exit status $status: $(cat "$WORK/r$i.err")"
+  expect_eq "$(cat "$WORK/r$i.out")" "out:h$i" "output of run par$u-$i"
+  expect_eq "$(cat "$WORK/r$i.err")" "" "stderr of run par$u-$i"
 done
 assert_no_leftovers
-for ((i = 0; i < runs; i++)); do [[ -z "$(cgroup_dirs "par$i")" ]] || fail "cgroup of par$i left: $(cgroup_dirs "par$i")"; done
+for ((i = 0; i < runs; i++)); do
+  left=$(cgroup_dirs "par$u-$i")
+  [[ -z "$left" ]] || fail "cgroup of par$u-$i left: $left"
+done
 
 step "20 parallel creates of one ID, $rounds rounds: exactly one wins, the others say it already exists"
 set_args "$B" sleep 1000
 for ((round = 0; round < rounds; round++)); do
   pids=()
   for ((i = 0; i < 20; i++)); do
-    "$RRUN_BIN" --root "$STATE_ROOT" create -b "$B" same </dev/null >"$WORK/c$i.out" 2>"$WORK/c$i.err" &
+    "$RRUN_BIN" --root "$STATE_ROOT" create -b "$B" "same$u" </dev/null >"$WORK/c$i.out" 2>"$WORK/c$i.err" &
     pids+=($!)
   done
   wait_all "${pids[@]}"
@@ -83,29 +89,29 @@ for ((round = 0; round < rounds; round++)); do
       expect_eq "$(cat "$WORK/c$i.err")" "" "stderr of the winning create"
     elif ((status == 1)); then
       one_error_line "$WORK/c$i.err" "round $round, create $i"
-      expect_eq "$(cat "$WORK/c$i.err")" "rrun: container \"same\" already exists" "round $round, create $i"
+      expect_eq "$(cat "$WORK/c$i.err")" "rrun: container \"same$u\" already exists" "round $round, create $i"
     else
       fail "round $round, create $i: exit status $status: $(cat "$WORK/c$i.err")"
     fi
   done
   expect_eq "$won" 1 "creates that won in round $round"
-  expect_ok rr state same
+  expect_ok rr state "same$u"
   expect_eq "$(jq -r .status <<<"$out")" created "status after round $round"
-  expect_eq "$(state_ids)" same "containers after round $round"
-  expect_ok rr delete -f same
+  expect_eq "$(state_ids)" "same$u" "containers after round $round"
+  expect_ok rr delete -f "same$u"
   assert_no_leftovers
 done
 
 step "parallel kill, delete -f and state of one running container: each ends, the container goes"
 for ((round = 0; round < rounds; round++)); do
-  expect_ok rr run -d -b "$B" racy
+  expect_ok rr run -d -b "$B" "racy$u"
   pids=()
   for ((i = 0; i < 5; i++)); do
-    "$RRUN_BIN" --root "$STATE_ROOT" kill racy KILL </dev/null >/dev/null 2>"$WORK/k$i.err" &
+    "$RRUN_BIN" --root "$STATE_ROOT" kill "racy$u" KILL </dev/null >/dev/null 2>"$WORK/k$i.err" &
     pids+=($!)
-    "$RRUN_BIN" --root "$STATE_ROOT" delete -f racy </dev/null >/dev/null 2>"$WORK/d$i.err" &
+    "$RRUN_BIN" --root "$STATE_ROOT" delete -f "racy$u" </dev/null >/dev/null 2>"$WORK/d$i.err" &
     pids+=($!)
-    "$RRUN_BIN" --root "$STATE_ROOT" state racy </dev/null >"$WORK/s$i.out" 2>"$WORK/s$i.err" &
+    "$RRUN_BIN" --root "$STATE_ROOT" state "racy$u" </dev/null >"$WORK/s$i.out" 2>"$WORK/s$i.err" &
     pids+=($!)
   done
   wait_all "${pids[@]}"
@@ -125,7 +131,7 @@ for ((round = 0; round < rounds; round++)); do
     elif ((status == 0)); then
       [[ ! -s "$file" ]] || fail "round $round, $what: exit 0 but stderr [$(cat "$file")]"
       if [[ "$what" == state ]]; then
-        jq -e '.id == "racy" and (.status | IN("running", "stopped"))' "$WORK/s$((i / 3)).out" >/dev/null ||
+        jq -e --arg id "racy$u" '.id == $id and (.status | IN("running", "stopped"))' "$WORK/s$((i / 3)).out" >/dev/null ||
           fail "round $round, state: [$(cat "$WORK/s$((i / 3)).out")]"
       fi
     else
@@ -133,9 +139,10 @@ for ((round = 0; round < rounds; round++)); do
     fi
   done
   # Every delete -f either removed it or found it gone.
-  expect_fail_with "does not exist" -- rr state racy
+  expect_fail_with "does not exist" -- rr state "racy$u"
   assert_no_leftovers
-  [[ -z "$(cgroup_dirs racy)" ]] || fail "cgroup of racy left: $(cgroup_dirs racy)"
+  left=$(cgroup_dirs "racy$u")
+  [[ -z "$left" ]] || fail "cgroup of racy$u left: $left"
 done
 
 step "list and list --format json while containers come and go: exit 0, valid JSON"
@@ -143,7 +150,7 @@ set_args "$B" true
 churn() {
   local j
   for ((j = 0; j < 20; j++)); do
-    "$RRUN_BIN" --root "$STATE_ROOT" run -b "$B" "churn$1-$j" </dev/null >/dev/null 2>>"$WORK/churn$1.err" || echo "churn $1-$j failed" >>"$WORK/churn$1.err"
+    "$RRUN_BIN" --root "$STATE_ROOT" run -b "$B" "churn$u-$1-$j" </dev/null >/dev/null 2>>"$WORK/churn$1.err" || echo "churn $1-$j failed" >>"$WORK/churn$1.err"
   done
 }
 : >"$WORK/churn1.err"

@@ -26,25 +26,29 @@ chmod 755 "$WORK/record.sh"
 config_set "$B" '.hooks = {createRuntime: [{path: $p, args: [$p, "create"]}], poststart: [{path: $p, args: [$p, "start"]}]}' \
   --arg p "$WORK/record.sh"
 
+# Unique on the host: cgroup_dirs looks for the ID in every hierarchy, and the
+# root and rootless halves may run at once.
+id=soak-$$
 mounts_before=$(wc -l </proc/self/mountinfo)
 start=$SECONDS
 step "$cycles cycles of create, start, kill, delete"
 for ((i = 1; i <= cycles; i++)); do
-  run rr create -b "$B" soak
+  run rr create -b "$B" "$id"
   ((rc == 0)) || { show_run; fail "cycle $i: create"; }
-  run rr start soak
+  run rr start "$id"
   ((rc == 0)) || { show_run; fail "cycle $i: start"; }
-  run rr kill soak KILL
+  run rr kill "$id" KILL
   ((rc == 0)) || { show_run; fail "cycle $i: kill"; }
   # delete without -f: the init must be gone first (kill does not wait).
-  wait_until 10 sh -c '[ "$("$1" --root "$2" state soak | jq -r .status)" = stopped ]' sh "$RRUN_BIN" "$STATE_ROOT" ||
+  wait_until 10 sh -c '[ "$("$1" --root "$2" state "$3" | jq -r .status)" = stopped ]' sh "$RRUN_BIN" "$STATE_ROOT" "$id" ||
     fail "cycle $i: the init did not stop after kill"
-  run rr delete soak
+  run rr delete "$id"
   ((rc == 0)) || { show_run; fail "cycle $i: delete"; }
 done
 elapsed=$((SECONDS - start))
 assert_no_leftovers
-[[ -z "$(cgroup_dirs soak)" ]] || fail "cgroup left: $(cgroup_dirs soak)"
+left=$(cgroup_dirs "$id")
+[[ -z "$left" ]] || fail "cgroup left: $left"
 expect_eq "$(wc -l </proc/self/mountinfo)" "$mounts_before" "mounts of the host after the cycles"
 
 step "no drift: fds and RSS of rrun at cycle 1 and cycle $cycles"

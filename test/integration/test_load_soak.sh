@@ -15,9 +15,12 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then default=1000; else default=300; fi
 cycles=${RRUN_SOAK_CYCLES:-$default}
 B=$WORK/b
 make_bundle "$B" sleep 1000
-# The hook's line: PHASE FDS RSS_KB of its parent (the rrun that runs it).
+# The hook's line: PHASE FDS RSS_KB of its parent (the rrun that runs it),
+# counted once it has read the state to its end: rrun has closed its end of
+# the hook's stdin by then (before, the count is 11 or 13 by chance).
 cat >"$WORK/record.sh" <<HOOK
 #!/bin/sh
+cat >/dev/null
 fds=\$(ls /proc/\$PPID/fd | wc -l)
 rss=\$(awk '/^VmRSS:/ { print \$2 }' /proc/\$PPID/status)
 echo "\$1 \$fds \$rss" >>"$WORK/record.log"

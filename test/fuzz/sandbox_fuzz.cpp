@@ -64,11 +64,13 @@ void translate(std::string_view yaml, const cli::SandboxHost& host) {
   }
   std::string text = spec::serialize_spec(sb->spec);
   try {
-    if (spec::parse_spec(text) == sb->spec) return;
+    spec::Spec again = spec::parse_spec(text);
+    if (again == sb->spec) return;
+    std::fprintf(stderr, "the translated spec does not parse back the same:\n%s\n---\n%s\n", text.c_str(),
+                 spec::serialize_spec(again).c_str());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "the translated spec is refused: %s\n", e.what());
+    std::fprintf(stderr, "the translated spec is refused: %s\n%s\n", e.what(), text.c_str());
   }
-  std::fprintf(stderr, "the translated spec does not parse back the same:\n%s\n", text.c_str());
   std::abort();
 }
 

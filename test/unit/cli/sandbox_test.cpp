@@ -364,7 +364,7 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
 BOOST_AUTO_TEST_CASE(a_file_not_in_utf8_is_an_error) {
   const std::string f = "@DATA@/t.yaml";
   const std::string tail = ": a sandbox file must be UTF-8, as config.json is";
-  BOOST_TEST(error_of("rootfs: rootfs\ncommand: [\"cat /proc/\xffet\"]\n") ==
+  BOOST_TEST(error_of("rootfs: rootfs\ncommand: [\"cat /proc/\xff" "et\"]\n") ==
              f + ":2:21: not UTF-8 text (byte 0xff)" + tail);
   BOOST_TEST(error_of("\xc0\xafrootfs: rootfs\n") == f + ":1:1: not UTF-8 text (byte 0xc0)" + tail);  // overlong
   BOOST_TEST(error_of("rootfs: rootfs\nhostname: \"\xed\xa0\x80\"\n") ==

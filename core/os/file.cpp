@@ -119,8 +119,7 @@ std::string read_input_stream(BorrowedFd fd, const std::string& name, size_t max
   if (::fstat(fd.get(), &st) < 0) throw_errno("stat " + quote(name));
   if (S_ISREG(st.st_mode)) return read_input_fd(fd, name, max_bytes);
   const bool stream = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (S_ISCHR(st.st_mode) && ::isatty(fd.get()));
-  if (!stream)
-    throw Error(quote(name) + " is " + file_kind(st.st_mode) + ": give a file, a pipe or a terminal");
+  if (!stream) throw Error(quote(name) + " is " + file_kind(st.st_mode) + ": give a file, a pipe or a terminal");
   return read_capped(fd, name, max_bytes, 0);
 }
 

@@ -21,6 +21,7 @@
 // an os::Error naming `name` and the limit.
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -88,32 +89,30 @@ class Builder {
 
   struct Frame {
     J* value;
-    J* slot = nullptr;  // the member the next value goes to (objects)
-    std::unordered_map<std::string, size_t> index;  // member positions, once large
+    J* slot = nullptr;                                               // the member the next value goes to (objects)
+    std::unique_ptr<std::unordered_map<std::string, size_t>> index;  // member positions, once large
   };
 
-  // Where a value read now belongs: the root, the array's end, the slot of
-  // the object's last key.
-  J* place() {
-    if (stack_.empty()) return &root_;
+  // Stores `v` where a value read now belongs: the root, the array's end,
+  // the slot of the object's last key.
+  J* place(J&& v) {
+    if (stack_.empty()) return &(root_ = std::move(v));
     Frame& f = stack_.back();
     if (f.value->is_array()) {
-      f.value->push_back(J());
-      return &f.value->back();
+      auto& array = f.value->template get_ref<typename J::array_t&>();
+      return &array.emplace_back(std::move(v));
     }
-    return f.slot;
+    return &(*f.slot = std::move(v));
   }
 
   bool put(J&& v) {
-    *place() = std::move(v);
+    place(std::move(v));
     return true;
   }
 
   bool open(typename J::value_t type) {
     if (stack_.size() >= max_depth_) throw_json_too_deep(name_, max_depth_);
-    J* p = place();
-    *p = J(type);
-    stack_.push_back(Frame{p, nullptr, {}});
+    stack_.push_back(Frame{place(J(type)), nullptr, nullptr});
     return true;
   }
 
@@ -133,9 +132,11 @@ class Builder {
       members.emplace_back(std::move(k), J());
       return &members.back().second;
     }
-    if (f.index.empty())
-      for (size_t i = 0; i < members.size(); ++i) f.index.emplace(members[i].first, i);
-    auto [it, added] = f.index.emplace(k, members.size());
+    if (!f.index) {
+      f.index = std::make_unique<std::unordered_map<std::string, size_t>>();
+      for (size_t i = 0; i < members.size(); ++i) f.index->emplace(members[i].first, i);
+    }
+    auto [it, added] = f.index->emplace(k, members.size());
     if (!added) return &members[it->second].second;
     members.emplace_back(std::move(k), J());
     return &members.back().second;

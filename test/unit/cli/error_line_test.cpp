@@ -21,7 +21,8 @@ BOOST_AUTO_TEST_CASE(lines_are_joined_and_control_bytes_escaped) {
   // A name formatted where os::quote could not run (the container's init).
   BOOST_TEST(printable_error("exec: process.args[0] `\x1b]0;owned\x07`: Is a directory") ==
              "exec: process.args[0] `\\x1b]0;owned\\x07`: Is a directory");
-  BOOST_TEST(printable_error("a\tb\rc\x7f" "d\xc2\x9b") == "a\\tb\\rc\\x7fd\\u009b");
+  BOOST_TEST(printable_error("a\tb\rc\x7f"
+                             "d\xc2\x9b") == "a\\tb\\rc\\x7fd\\u009b");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -48,7 +48,8 @@ BOOST_AUTO_TEST_CASE(control_bytes_become_c_escapes) {
   BOOST_TEST(os::escape_control(std::string("x\0y", 3)) == "x\\x00y");
   BOOST_TEST(os::escape_control("del\x7f") == "del\\x7f");
   // C1 controls as UTF-8 (U+009B is CSI on some terminals).
-  BOOST_TEST(os::escape_control("a\xc2\x9b" "1m") == "a\\u009b1m");
+  BOOST_TEST(os::escape_control("a\xc2\x9b"
+                                "1m") == "a\\u009b1m");
   BOOST_TEST(os::escape_control("\xc2\xa0") == "\xc2\xa0");  // U+00A0 is printable
   BOOST_TEST(os::escape_control("\xc2") == "\xc2");          // cut short: left alone
   BOOST_TEST(os::quote("/bin/\x1b[2J") == "`/bin/\\x1b[2J`");

@@ -124,7 +124,8 @@ BOOST_AUTO_TEST_SUITE(spec_nul_bytes)
 
 BOOST_AUTO_TEST_CASE(nul_in_args_env_cwd_and_hooks_is_refused_with_its_path) {
   auto config = [](const std::string& process, const std::string& hooks = "") {
-    return std::string(R"({"ociVersion": "1.3.0", "root": {"path": "rootfs"}, "process": {"user": {"uid": 0, "gid": 0}, )") +
+    return std::string(
+               R"({"ociVersion": "1.3.0", "root": {"path": "rootfs"}, "process": {"user": {"uid": 0, "gid": 0}, )") +
            process + "}" + hooks + "}";
   };
   auto err = [](const std::string& text) { return error_of([&] { parse_spec(text); }); };
@@ -132,7 +133,8 @@ BOOST_AUTO_TEST_CASE(nul_in_args_env_cwd_and_hooks_is_refused_with_its_path) {
   BOOST_TEST(err(config(R"("args": ["sh"], "env": ["A=1", "B=\u0000"], "cwd": "/")")) ==
              "process.env[1]: contains a NUL byte");
   BOOST_TEST(err(config(R"("args": ["sh"], "cwd": "/tmp\u0000x")")) == "process.cwd: contains a NUL byte");
-  BOOST_TEST(err(config(R"("args": ["sh"], "cwd": "/")", R"(, "hooks": {"prestart": [{"path": "/bin/true", "args": ["a\u0000"]}]})")) ==
+  BOOST_TEST(err(config(R"("args": ["sh"], "cwd": "/")",
+                        R"(, "hooks": {"prestart": [{"path": "/bin/true", "args": ["a\u0000"]}]})")) ==
              "hooks.prestart[0].args[0]: contains a NUL byte");
   BOOST_TEST(error_of([] { parse_process(R"({"user": {"uid": 0, "gid": 0}, "args": ["\u0000"], "cwd": "/"})"); }) ==
              "process.args[0]: contains a NUL byte");

@@ -70,7 +70,8 @@ BOOST_AUTO_TEST_CASE(a_config_that_is_not_a_regular_file_is_refused) {
   // A directory, /dev/zero (never ends), a FIFO (would block): issue 15.
   TempBundle b;
   rrun::os::mkdir_p(b.dir + "/config.json");
-  BOOST_TEST(load_error(b.dir) == "`" + b.dir + "/config.json` is a directory, not a regular file: give the path of a file");
+  BOOST_TEST(load_error(b.dir) ==
+             "`" + b.dir + "/config.json` is a directory, not a regular file: give the path of a file");
   rrun::os::remove_tree(b.dir + "/config.json");
   BOOST_REQUIRE(::symlink("/dev/zero", (b.dir + "/config.json").c_str()) == 0);
   BOOST_TEST(load_error(b.dir) ==

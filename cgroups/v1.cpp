@@ -121,6 +121,7 @@ std::vector<V1Hierarchy> v1_hierarchies(const std::string& cgroup_root, const st
     if (list.empty() || list.rfind("name=", 0) == 0) continue;
     V1Hierarchy h;
     h.controllers = split(list, ',');
+    if (h.controllers.empty()) continue;  // "3:,:/": no controller named (found by fuzzing)
     h.own = line.substr(b + 1);
     if (h.own.empty()) h.own = "/";
     std::string mount = cgfs::join(cgroup_root, list);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -523,6 +524,53 @@ void read_confinement(const Reader& r, const Keys& k, SandboxDoc& d) {
   }
 }
 
+// The offset of the first byte that is not part of well-formed UTF-8 (no
+// overlong forms, surrogates or code points past U+10FFFF); npos if none.
+size_t invalid_utf8_at(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n;  // continuation bytes
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+    } else {
+      return i;
+    }
+    if (s.size() - i <= n) return i;
+    // The second byte's range rules out overlong forms, surrogates and
+    // code points past U+10FFFF.
+    unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+    unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    if (c1 < lo || c1 > hi) return i;
+    for (size_t k = 2; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return i;
+    i += n + 1;
+  }
+  return std::string_view::npos;
+}
+
+// config.json is UTF-8 (JSON): a byte that is not would be replaced by
+// U+FFFD on the way to create, so the file is refused instead.
+void require_utf8(std::string_view text, const std::string& file) {
+  size_t at = invalid_utf8_at(text);
+  if (at == std::string_view::npos) return;
+  size_t nl = at == 0 ? std::string_view::npos : text.rfind('\n', at - 1);
+  size_t line_start = nl == std::string_view::npos ? 0 : nl + 1;
+  size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(text[at]));
+  throw os::Error(file + ":" + std::to_string(line) + ":" + std::to_string(at - line_start + 1) +
+                  ": not UTF-8 text (byte " + byte + "): a sandbox file must be UTF-8, as config.json is");
+}
+
 }  // namespace
 
 SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file, const EnvLookup& env) {
@@ -532,6 +580,7 @@ SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file, co
   std::string base = abs.lexically_normal().parent_path().string();
   Reader r(file, base.empty() ? "/" : base, env);
 
+  require_utf8(yaml_text, file);
   YAML::Node doc;
   try {
     doc = YAML::Load(std::string(yaml_text));

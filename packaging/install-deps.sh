@@ -19,6 +19,8 @@ for arg in "$@"; do
   esac
 done
 
+# clang-14, libclang-rt-14-dev: the libFuzzer targets of test/fuzz/
+# (build-fuzz, label `fuzz`); rrun itself is built with g++.
 # lld: links rrun in the order of packaging/link-order.txt (CMakeLists.txt).
 # ccache: the test command (packaging/test.sh) keeps compiled objects in the
 # test cache, so that a second run on the same machine rebuilds little.
@@ -27,6 +29,7 @@ build_deps=(
   libseccomp-dev libcap-dev libyaml-cpp-dev nlohmann-json3-dev
   libboost-test-dev libsubid-dev libsystemd-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev
+  clang-14 libclang-rt-14-dev
 )
 # uidmap: newuidmap/newgidmap; busybox-static: the test and demo rootfs;
 # util-linux: unshare, setpriv, runuser, flock; procps: ps/pgrep in tests;

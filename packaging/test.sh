@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): install dependencies, run the unit
 # tests and a set of integration tests under AddressSanitizer +
-# UndefinedBehaviorSanitizer, then build
+# UndefinedBehaviorSanitizer, the fuzz targets briefly (clang, build-fuzz),
+# then build
 # normally and run every test (unit and integration, as root and rootless).
 # CTest's summary of the full suite is the last thing printed.
 set -euo pipefail
@@ -31,6 +32,14 @@ cmake --build "$src/build-asan" -j"$jobs"
 (cd "$src/build-asan" && ASAN_OPTIONS=detect_leaks=1:exitcode=98 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=98 \
   ctest -L '^(unit|asan)$' --output-on-failure -j"$jobs")
+
+# The fuzz targets (test/fuzz/README.md): clang's libFuzzer, each target's
+# corpus as regression inputs, then RRUN_FUZZ_SECONDS (15) of fuzzing each.
+echo "== fuzz targets, short runs (build-fuzz)"
+cmake -S "$src" -B "$src/build-fuzz" -DRRUN_FUZZ=ON -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DRRUN_FUZZ_SECONDS="${RRUN_FUZZ_SECONDS:-15}" >/dev/null
+cmake --build "$src/build-fuzz" -j"$jobs"
+(cd "$src/build-fuzz" && ctest -L fuzz --output-on-failure -j"$jobs")
 
 echo "== full suite (build)"
 cmake -S "$src" -B "$src/build" -DRRUN_SANITIZE=OFF >/dev/null

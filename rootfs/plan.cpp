@@ -177,12 +177,11 @@ std::string unescape_mountinfo(const std::string& s) {
   return out;
 }
 
-// The mount point that holds `path` (the longest mount point that is `path`
-// or one of its ancestors), from /proc/self/mountinfo.
-std::string find_mount_point(const std::string& path) {
+}  // namespace
+
+std::string mount_point_in(const std::string& mountinfo_text, const std::string& path) {
   std::string best = "/";
-  std::string text = os::read_file_if_exists("/proc/self/mountinfo").value_or("");
-  for (const std::string& line : os::split(text, '\n')) {
+  for (const std::string& line : os::split(mountinfo_text, '\n')) {
     // "id parent major:minor root mount-point ..."
     std::vector<std::string> fields = os::words(line);
     if (fields.size() < 5) continue;
@@ -192,6 +191,13 @@ std::string find_mount_point(const std::string& path) {
     if (covers && mp.size() >= best.size()) best = mp;
   }
   return best;
+}
+
+namespace {
+
+// The mount point that holds `path`, from /proc/self/mountinfo.
+std::string find_mount_point(const std::string& path) {
+  return mount_point_in(os::read_file_if_exists("/proc/self/mountinfo").value_or(""), path);
 }
 
 struct DefaultDevice {

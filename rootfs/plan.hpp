@@ -220,6 +220,10 @@ std::vector<CgroupHierarchy> parse_cgroup_hierarchies(const std::string& mountin
 std::vector<CgroupLink> read_cgroup_links(const std::string& cgroup_root,
                                           const std::vector<CgroupHierarchy>& hierarchies);
 
+// The mount point that holds `path` (the longest mount point that is `path`
+// or one of its ancestors) in mountinfo text; "/" when none does.
+std::string mount_point_in(const std::string& mountinfo_text, const std::string& path);
+
 // Both, from /proc/self/mountinfo and /sys/fs/cgroup.
 HostCgroupTree probe_host_cgroup_tree();
 

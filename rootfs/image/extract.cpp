@@ -492,8 +492,10 @@ void Extractor::make_hardlink(int pfd, const std::string& path, const std::strin
   if (!target) fail(entry, "hard link to " + os::quote(raw_target) + ": " + why);
   if (target->empty()) fail(entry, "a hard link to the layer's root");
   if (*target == path) return;  // to itself: already there
-  auto [tparent, tbase] = split_path(*target);
-  os::UniqueFd tfd = open_existing_dir(tparent, entry);
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+  const std::pair<std::string, std::string> tsplit = split_path(*target);
+  const std::string& tbase = tsplit.second;
+  os::UniqueFd tfd = open_existing_dir(tsplit.first, entry);
   make_replacing(pfd, name, entry, ("hard link to " + os::quote(raw_target)).c_str(),
                  [&] { return ::linkat(tfd.get(), tbase.c_str(), pfd, name.c_str(), 0); });
 }

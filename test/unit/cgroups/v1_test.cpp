@@ -67,6 +67,16 @@ BOOST_AUTO_TEST_CASE(hierarchies_separate_mounts_and_missing_ones) {
   BOOST_TEST(h2[0].mount == t.path + "/cpu");
 }
 
+// A line whose controller list holds only commas names no controller: it is
+// skipped, not read past (test/fuzz/corpus/cgroup/crash-empty-controllers).
+BOOST_AUTO_TEST_CASE(hierarchies_skip_a_list_without_controllers) {
+  rrun::test::TempDir t;
+  os::mkdir_p(t.path + "/memory");
+  auto h = cg::v1_hierarchies(t.path, "3:,:/x\n2:,,:/\n4:memory:/y\n");
+  BOOST_REQUIRE_EQUAL(h.size(), 1u);
+  BOOST_TEST(h[0].own == "/y");
+}
+
 BOOST_AUTO_TEST_CASE(systemd_hierarchy_from_proc_self_cgroup) {
   rrun::test::TempDir t;
   BOOST_TEST(!cg::v1_systemd_hierarchy(t.path, kSelf));  // not mounted

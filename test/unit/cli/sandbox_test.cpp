@@ -358,6 +358,23 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
                  "`rootfs:`");
 }
 
+// config.json holds only UTF-8: a byte that is not would reach the
+// container as U+FFFD, so the sandbox is refused with the place of the byte
+// (test/fuzz/corpus/sandbox/crash-not-utf8.yaml, found by fuzzing).
+BOOST_AUTO_TEST_CASE(a_file_not_in_utf8_is_an_error) {
+  const std::string f = "@DATA@/t.yaml";
+  const std::string tail = ": a sandbox file must be UTF-8, as config.json is";
+  BOOST_TEST(error_of("rootfs: rootfs\ncommand: [\"cat /proc/\xff" "et\"]\n") ==
+             f + ":2:21: not UTF-8 text (byte 0xff)" + tail);
+  BOOST_TEST(error_of("\xc0\xafrootfs: rootfs\n") == f + ":1:1: not UTF-8 text (byte 0xc0)" + tail);  // overlong
+  BOOST_TEST(error_of("rootfs: rootfs\nhostname: \"\xed\xa0\x80\"\n") ==
+             f + ":2:12: not UTF-8 text (byte 0xed)" + tail);  // a surrogate
+  BOOST_TEST(error_of("rootfs: rootfs\nhostname: a\xe2\x82") == f + ":2:12: not UTF-8 text (byte 0xe2)" + tail);
+  // Well-formed UTF-8 of every length passes.
+  BOOST_TEST(error_of("rootfs: rootfs\ninit: false\nenv: {A: \"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}\n") ==
+             "(no error)");
+}
+
 BOOST_AUTO_TEST_CASE(rootless_unmapped_user_is_an_error) {
   BOOST_TEST(error_of("user: 1000\n", rootless_host()) == "(no error)");
   std::string e = error_of("user: 1000\n", rootless_host(false));

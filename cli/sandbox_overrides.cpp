@@ -80,7 +80,7 @@ void add_env(const std::string& entry, const EnvLookup& env, const std::string& 
 void add_env_file(const std::string& file, const EnvLookup& env, SandboxDoc& d) {
   std::optional<std::string> text;
   try {
-    text = os::read_file_if_exists(file);
+    text = os::read_input_file_if_exists(file, kMaxSandboxFile);
   } catch (const std::exception& e) {
     throw os::Error("--env-file " + file + ": " + e.what());
   }

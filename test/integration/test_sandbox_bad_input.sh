@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Hostile sandbox files (issue 15, "Bad input"): every file a sandbox names
+# or the user passes (the sandbox file, `seccomp: FILE`, --env-file) is read
+# only if it is a regular file under a size limit, so /dev/zero, a FIFO or a
+# directory is one error line naming the file, at once; per-entry lookups
+# are linear (a 40k-entry `env:` in well under a second). Each bad file:
+# exit 1, one line "rrun: ...", nothing left, with `run -f` and `spec --from`.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/lib.sh"
+
+S=$WORK/sb
+sandbox_dir "$S"
+printf 'rootfs: rootfs\ncommand: [/bin/true]\n' >"$S/ok.yaml"
+mkfifo "$S/fifo"
+mkdir "$S/dir"
+
+# rrun with a deadline: a FIFO must never block it.
+rr_t() { timeout 20 "$RRUN_BIN" --root "$STATE_ROOT" "$@"; }
+
+# bad_both MSG FILE.yaml [ARGS...]: `run -f` and `spec --from` of FILE.yaml
+# (with ARGS) fail with MSG, and leave nothing (no config.json either).
+n=0
+bad_both() {
+  local msg=$1 file=$2
+  shift 2
+  expect_fail_with "$msg" -- rr_t run -f "$file" "$@"
+  assert_no_leftovers
+  n=$((n + 1))
+  mkdir "$WORK/spec$n"
+  expect_fail_with "$msg" -- rr_t spec --from "$file" -b "$WORK/spec$n" "$@"
+  expect_eq "$(ls -A "$WORK/spec$n")" "" "spec --from wrote nothing"
+}
+
+step "the sandbox file: not a regular file, or too large"
+bad_both "cannot read the sandbox file: \`$S/fifo\` is a FIFO, not a regular file" "$S/fifo"
+bad_both "cannot read the sandbox file: \`$S/dir\` is a directory, not a regular file" "$S/dir"
+bad_both "cannot read the sandbox file: \`/dev/zero\` is a character device, not a regular file" /dev/zero
+cp "$S/ok.yaml" "$S/huge.yaml"
+truncate -s 17M "$S/huge.yaml"
+bad_both "cannot read the sandbox file: \`$S/huge.yaml\` is larger than 16 MiB" "$S/huge.yaml"
+
+step "seccomp: FILE: not a regular file, or too large"
+for target in /dev/zero fifo dir; do
+  printf 'rootfs: rootfs\nseccomp: %s\n' "$target" >"$S/seccomp.yaml"
+  [[ "$target" == /* ]] || target=$S/$target
+  bad_both "$S/seccomp.yaml:2:10: seccomp: \`$target\` is a" "$S/seccomp.yaml"
+done
+printf '{"defaultAction": "SCMP_ACT_ALLOW"}' >"$S/big.json"
+truncate -s 5M "$S/big.json"
+printf 'rootfs: rootfs\nseccomp: big.json\n' >"$S/seccomp.yaml"
+bad_both "$S/seccomp.yaml:2:10: seccomp: \`$S/big.json\` is larger than 4 MiB" "$S/seccomp.yaml"
+
+step "--env-file: not a regular file"
+bad_both "--env-file $S/fifo: \`$S/fifo\` is a FIFO, not a regular file" "$S/ok.yaml" --env-file "$S/fifo"
+bad_both "--env-file /dev/zero: \`/dev/zero\` is a character device" "$S/ok.yaml" --env-file /dev/zero
+
+step "a 40k-entry env: translates in linear time"
+{
+  echo "rootfs: rootfs"
+  echo "env:"
+  for ((i = 0; i < 40000; i++)); do echo "  V$i: x$i"; done
+} >"$S/env.yaml"
+mkdir "$WORK/spec-env"
+start=$(date +%s%N)
+expect_ok timeout 20 "$RRUN_BIN" spec --from "$S/env.yaml" -b "$WORK/spec-env" -e V7=last
+ms=$((($(date +%s%N) - start) / 1000000))
+echo "spec --from of 40000 env entries: $ms ms"
+((ms < 5000)) || fail "spec --from of 40000 env entries took $ms ms (quadratic?)"
+expect_eq "$(jq '.process.env | length' "$WORK/spec-env/config.json")" 40002 "PATH, TERM and 40000 entries"
+expect_eq "$(jq -r '.process.env[] | select(startswith("V7="))' "$WORK/spec-env/config.json")" "V7=last" \
+  "the later entry of a name wins, in place"
+
+assert_no_leftovers
+echo "PASS"

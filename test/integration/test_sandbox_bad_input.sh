@@ -2,9 +2,12 @@
 # Hostile sandbox files (issue 15, "Bad input"): every file a sandbox names
 # or the user passes (the sandbox file, `seccomp: FILE`, --env-file) is read
 # only if it is a regular file under a size limit, so /dev/zero, a FIFO or a
-# directory is one error line naming the file, at once; per-entry lookups
-# are linear (a 40k-entry `env:` in well under a second). Each bad file:
-# exit 1, one line "rrun: ...", nothing left, with `run -f` and `spec --from`.
+# directory is one error line naming the file, at once; what create refuses
+# (`persistent:/`, a `,` in its directory, a mount over `/`) `spec --from`
+# refuses too, at the value's line; a second YAML document, a NUL byte and
+# 100k levels of nesting are errors saying so; per-entry lookups are linear
+# (a 40k-entry `env:` in well under a second). Each bad file: exit 1, one
+# line "rrun: ...", nothing left, with `run -f` and `spec --from`.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 
@@ -53,6 +56,42 @@ bad_both "$S/seccomp.yaml:2:10: seccomp: \`$S/big.json\` is larger than 4 MiB" "
 step "--env-file: not a regular file"
 bad_both "--env-file $S/fifo: \`$S/fifo\` is a FIFO, not a regular file" "$S/ok.yaml" --env-file "$S/fifo"
 bad_both "--env-file /dev/zero: \`/dev/zero\` is a character device" "$S/ok.yaml" --env-file /dev/zero
+
+step "values create refuses are refused by spec --from too, at their line"
+mkdir "$S/a,b" "$S/c:d"
+for v in / a,b/p c:d/p; do
+  printf 'rootfs: rootfs\noverlay: "persistent:%s"\n' "$v" >"$S/overlay.yaml"
+  shown=$S/$v
+  [[ "$v" == / ]] && shown=/
+  bad_both "$S/overlay.yaml:2:10: overlay: \`persistent:${shown%/}" "$S/overlay.yaml"
+done
+expect_contains "$err" "must not contain \`,\` or \`:\`" "the reason"
+for t in / // /x/..; do
+  printf 'rootfs: rootfs\nmounts: [{type: tmpfs, target: "%s"}]\n' "$t" >"$S/target.yaml"
+  bad_both "$S/target.yaml:2:32: mounts[0].target: cannot mount over the container's root \`/\`" "$S/target.yaml"
+done
+bad_both "-v .:/x/..: cannot mount over the container's root" "$S/ok.yaml" -v .:/x/..
+
+step "a second YAML document is an error naming its line"
+printf 'rootfs: rootfs\ncommand: [/bin/true]\n---\nrootfs: other\n' >"$S/two.yaml"
+bad_both "$S/two.yaml:4:1: a second YAML document (after a \`---\` line)" "$S/two.yaml"
+
+step "a NUL byte in args or env is an error naming the key"
+printf 'rootfs: rootfs\ncommand: [/bin/echo, "a\\0b"]\n' >"$S/nul-arg.yaml"
+bad_both "$S/nul-arg.yaml:2:22: command[1]: contains a NUL byte (\\0)" "$S/nul-arg.yaml"
+printf 'rootfs: rootfs\nenv: {GREETING: "hi\\0there"}\n' >"$S/nul-env.yaml"
+bad_both "$S/nul-env.yaml:2:17: env.GREETING: contains a NUL byte (\\0)" "$S/nul-env.yaml"
+printf 'A=1\nB=x\0y\n' >"$S/nul.env"
+bad_both "--env-file $S/nul.env:2: contains a NUL byte (\\0)" "$S/ok.yaml" --env-file "$S/nul.env"
+
+step "100k levels of nesting: one line saying so, no crash"
+n=100000
+printf 'rootfs: rootfs\nenv: %s%s\n' "$(printf '%*s' $n '' | tr ' ' '[')" "$(printf '%*s' $n '' | tr ' ' ']')" >"$S/deep.yaml"
+bad_both "$S/deep.yaml:2:" "$S/deep.yaml"
+expect_contains "$err" "invalid YAML: lists and mappings nested too deeply" "the reason"
+printf 'rootfs: rootfs\nenv: %s1%s\n' "$(printf '%*s' $n '' | sed 's/ /{a: /g')" "$(printf '%*s' $n '' | tr ' ' '}')" \
+  >"$S/deep.yaml"
+bad_both "invalid YAML: lists and mappings nested too deeply" "$S/deep.yaml"
 
 step "a 40k-entry env: translates in linear time"
 {

@@ -558,9 +558,7 @@ void read_confinement(const Reader& r, const Keys& k, SandboxDoc& d) {
 // not ignored.
 YAML::Node load_one_document(const Reader& r, std::string_view yaml_text) {
   std::vector<YAML::Node> docs;
-  auto invalid = [&](const YAML::Mark& m, const std::string& what) {
-    r.origin_at(m).fail("invalid YAML: " + what);
-  };
+  auto invalid = [&](const YAML::Mark& m, const std::string& what) { r.origin_at(m).fail("invalid YAML: " + what); };
   try {
     docs = YAML::LoadAll(std::string(yaml_text));
   } catch (const YAML::DeepRecursion& e) {  // its message says "bad file"
@@ -572,8 +570,9 @@ YAML::Node load_one_document(const Reader& r, std::string_view yaml_text) {
     r.origin_at(YAML::Mark()).fail("the file is empty; a sandbox needs at least `rootfs:` or `image:`");
   if (docs.size() > 1)
     r.origin_at(docs[1].Mark())
-        .fail("a second YAML document (after a `---` line); a sandbox file holds one: remove the `---` and what "
-              "follows it, or put each sandbox in a file of its own");
+        .fail(
+            "a second YAML document (after a `---` line); a sandbox file holds one: remove the `---` and what "
+            "follows it, or put each sandbox in a file of its own");
   return docs[0];
 }
 

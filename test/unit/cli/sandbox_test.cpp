@@ -386,8 +386,9 @@ BOOST_AUTO_TEST_CASE(errors_of_hostile_files) {
   o.volumes = {".:/"};
   BOOST_TEST(error_of("rootfs: rootfs\n", root_host(), "", o) == "-v .:/: cannot mount over the container's root `/`");
   // 100k levels of lists or of mappings: yaml-cpp's depth limit, one line, no crash.
-  const std::string deep = "invalid YAML: lists and mappings nested too deeply (the YAML parser's limit); a sandbox "
-                           "needs a few levels";
+  const std::string deep =
+      "invalid YAML: lists and mappings nested too deeply (the YAML parser's limit); a sandbox "
+      "needs a few levels";
   const size_t n = 100000;
   std::string seqs = "env: " + std::string(n, '[') + std::string(n, ']') + "\n";
   std::string maps = "env: ";

@@ -13,8 +13,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <iterator>
+#include <string_view>
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/fd.hpp>
@@ -838,9 +838,18 @@ std::string mount_destination(const std::string& destination) {
   if (destination.empty()) throw Error("must not be empty");
   // runc accepts a relative destination as relative to "/" (with a warning).
   std::string dest = clean_container_path(destination);
-  // "/a/.." too: inside the rootfs it is the root.
-  if (dest == "/" || std::filesystem::path(dest).lexically_normal() == "/")
-    throw Error("cannot mount over the container's root `/`");
+  // "/a/.." too: inside the rootfs it is the root (".." stops there).
+  size_t depth = 0;
+  for (size_t i = 1; i < dest.size();) {
+    size_t j = std::min(dest.find('/', i), dest.size());
+    std::string_view c(dest.data() + i, j - i);
+    if (c == "..")
+      depth -= depth > 0;
+    else if (c != ".")
+      ++depth;
+    i = j + 1;
+  }
+  if (depth == 0) throw Error("cannot mount over the container's root `/`");
   return dest;
 }
 

@@ -133,8 +133,10 @@ void set_process_env(spec::Process& p, const std::string& name, const std::strin
 void set_process_env(spec::Process& p, const std::vector<std::pair<std::string, std::string>>& env);
 
 // The most rrun reads of a sandbox file or an --env-file (a few KiB in
-// practice), and of a seccomp profile file (Podman's is 30 KiB).
-inline constexpr size_t kMaxSandboxFile = 16u << 20;
+// practice; yaml-cpp takes some 55 bytes of memory per byte of YAML, so
+// 4 MiB is 240 MB and 3 s at worst), and of a seccomp profile file
+// (Podman's is 30 KiB).
+inline constexpr size_t kMaxSandboxFile = 4u << 20;
 inline constexpr size_t kMaxSeccompFile = 4u << 20;
 
 // Reads `file` and translates it. An unreadable file is an os::Error naming

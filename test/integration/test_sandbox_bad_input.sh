@@ -39,8 +39,8 @@ bad_both "cannot read the sandbox file: \`$S/fifo\` is a FIFO, not a regular fil
 bad_both "cannot read the sandbox file: \`$S/dir\` is a directory, not a regular file" "$S/dir"
 bad_both "cannot read the sandbox file: \`/dev/zero\` is a character device, not a regular file" /dev/zero
 cp "$S/ok.yaml" "$S/huge.yaml"
-truncate -s 17M "$S/huge.yaml"
-bad_both "cannot read the sandbox file: \`$S/huge.yaml\` is larger than 16 MiB" "$S/huge.yaml"
+truncate -s 5M "$S/huge.yaml"
+bad_both "cannot read the sandbox file: \`$S/huge.yaml\` is larger than 4 MiB" "$S/huge.yaml"
 
 step "seccomp: FILE: not a regular file, or too large"
 for target in /dev/zero fifo dir; do

@@ -128,7 +128,7 @@ spec::Spec unpacked_spec(const Invocation& inv, const image::ImageConfig& cfg, c
   else
     core::warn(what + " has no Entrypoint or Cmd: config.json runs " + (p.args.empty() ? "nothing" : p.args[0]));
   std::vector<std::pair<std::string, std::string>> env = image_env(cfg);
-  for (const auto& [name, value] : env) set_process_env(p, name, value);
+  set_process_env(p, env);
   if (std::string wd = image_workdir(cfg); !wd.empty()) p.cwd = wd;
   ImageLayers flat{{rootfs}, image::WhiteoutFormat::fuse};
   std::string passwd = read_image_file(flat, "/etc/passwd", what).value_or("");

@@ -10,6 +10,7 @@
 //   FILE:LINE:COLUMN: KEY.PATH: what is wrong
 // (LINE and COLUMN from 1), thrown before anything is created.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -127,8 +128,19 @@ inline std::string image_home(const std::string& home) {
 
 // Sets NAME=value in `p`'s environment, replacing an entry of that name.
 void set_process_env(spec::Process& p, const std::string& name, const std::string& value);
+// The same for each of `env` in order (a later one of a name wins), in time
+// linear in the sizes of both.
+void set_process_env(spec::Process& p, const std::vector<std::pair<std::string, std::string>>& env);
 
-// Reads `file` and translates it. An unreadable file is an os::Error naming it.
+// The most rrun reads of a sandbox file or an --env-file (a few KiB in
+// practice; yaml-cpp takes some 55 bytes of memory per byte of YAML, so
+// 4 MiB is 240 MB and 3 s at worst), and of a seccomp profile file
+// (Podman's is 30 KiB).
+inline constexpr size_t kMaxSandboxFile = 4u << 20;
+inline constexpr size_t kMaxSeccompFile = 4u << 20;
+
+// Reads `file` and translates it. An unreadable file is an os::Error naming
+// it, and so is one that is not a regular file or is over kMaxSandboxFile.
 Sandbox load_sandbox(const std::string& file, const SandboxHost& host, const SandboxOverrides& overrides = {});
 
 // A rootfs made in a user namespace whose root is the caller's first

@@ -125,6 +125,10 @@ SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file, co
 // that is not one of these forms, is an error at `at`.
 std::string expand_host_variables(const std::string& text, const EnvLookup& env, const Origin& at);
 
+// A mount's target as create takes it (rootfs::mount_destination: cleaned;
+// `/` refused), for `mounts:` and `-v`; an error at `at`.
+std::string mount_target(const std::string& target, const Origin& at);
+
 // Capability names the kernel knows (capabilities(7)), in bit order.
 const std::vector<std::string>& all_capabilities();
 

@@ -167,22 +167,14 @@ std::string read_rootfs_file(const RootfsView& r, const std::string& path, const
   struct stat st {};
   if (::fstat(ref.get(), &st) != 0 || !S_ISREG(st.st_mode))
     at.fail(shown + " (inside the rootfs) is not a regular file; rrun adds your entry to a copy of it");
-  if (static_cast<size_t>(st.st_size) > kRootfsFileMax)
-    at.fail(shown + " is larger than " + std::to_string(kRootfsFileMax >> 20) + " MiB, the most rrun reads");
   std::string proc = "/proc/self/fd/" + std::to_string(ref.get());
   os::UniqueFd fd(::open(proc.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd) at.fail("cannot read " + shown + ": " + std::strerror(errno));
-  std::string text(kRootfsFileMax, '\0');
-  size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) at.fail("cannot read " + shown + ": " + std::strerror(errno));
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
+  try {
+    return os::read_input_fd(fd, r.path + path, kRootfsFileMax);
+  } catch (const std::exception& e) {
+    at.fail(e.what());
   }
-  text.resize(got);
-  return text;
 }
 
 // The fields of the passwd or group line whose third field is `id`.
@@ -270,8 +262,7 @@ void show_keep_rootfs_as_root(const SandboxDoc& d, const SandboxHost& host, cons
 void read_etc_host_facts(SandboxHost& h) {
   auto host_file = [](const char* path) {
     try {
-      std::string text = os::read_file_if_exists(path).value_or("");
-      return text.size() > kRootfsFileMax ? std::string() : text;
+      return os::read_input_file_if_exists(path, kRootfsFileMax).value_or("");
     } catch (const std::exception& e) {
       core::warn(std::string("sandbox: ") + e.what());
       return std::string();

@@ -63,9 +63,12 @@ std::string expand_one(const std::string& body, const EnvLookup& env, const Orig
 // "NAME=VALUE" or "NAME" (the host's value; nothing when the host has
 // none, as podman). `where` names the flag or the line for errors.
 void add_env(const std::string& entry, const EnvLookup& env, const std::string& where, SandboxDoc& d) {
+  // (Only an --env-file line can hold one: a command-line argument can't.)
+  if (entry.find('\0') != std::string::npos)
+    throw os::Error(where + ": contains a NUL byte (\\0), which no variable can hold; remove it");
   size_t eq = entry.find('=');
   std::string name = entry.substr(0, eq);
-  if (name.empty() || name.find_first_of(" \t\n") != std::string::npos || name.find('\0') != std::string::npos)
+  if (name.empty() || name.find_first_of(" \t\n") != std::string::npos)
     throw os::Error(where + ": invalid variable name \"" + name + "\"; use NAME=VALUE or NAME");
   if (eq != std::string::npos) {
     d.env.emplace_back(name, entry.substr(eq + 1));
@@ -80,7 +83,7 @@ void add_env(const std::string& entry, const EnvLookup& env, const std::string& 
 void add_env_file(const std::string& file, const EnvLookup& env, SandboxDoc& d) {
   std::optional<std::string> text;
   try {
-    text = os::read_file_if_exists(file);
+    text = os::read_input_file_if_exists(file, kMaxSandboxFile);
   } catch (const std::exception& e) {
     throw os::Error("--env-file " + file + ": " + e.what());
   }
@@ -110,7 +113,7 @@ SandboxMount volume_mount(const std::string& v) {
   if (dst[0] != '/') at.fail("\"" + dst + "\" must be an absolute path in the container");
   SandboxMount m;
   m.at = at;
-  m.target = dst;
+  m.target = mount_target(dst, at);
   for (const std::string& o : os::split(opts, ',')) {
     if (o == "ro" || o == "rw")
       m.readonly = o == "ro";

@@ -14,10 +14,13 @@
 #include <map>
 #include <set>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <rrun/core/id.hpp>
 #include <rrun/os/error.hpp>
+#include <rrun/rootfs/overlay.hpp>
+#include <rrun/rootfs/plan.hpp>
 
 #include "sandbox_doc.hpp"
 
@@ -25,6 +28,14 @@ namespace rrun::cli {
 
 void Origin::fail(const std::string& what) const {
   throw os::Error(where + ": " + what);
+}
+
+std::string mount_target(const std::string& target, const Origin& at) {
+  try {
+    return rootfs::mount_destination(target);
+  } catch (const std::exception& e) {
+    at.fail(e.what());
+  }
 }
 
 const std::vector<std::string>& all_capabilities() {
@@ -84,19 +95,31 @@ class Reader {
       : file_(std::move(file)), base_(std::move(base_dir)), env_(env) {}
 
   Origin origin(const YAML::Node& at, const std::string& path) const {
-    YAML::Mark m = at.Mark();
+    return Origin{origin_at(at.Mark()).where + ": " + path};
+  }
+
+  // FILE:LINE:COLUMN (1:1 where the mark is null).
+  Origin origin_at(const YAML::Mark& m) const {
     int line = m.line >= 0 ? m.line + 1 : 1;
     int col = m.column >= 0 ? m.column + 1 : 1;
-    return Origin{file_ + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + path};
+    return Origin{file_ + ":" + std::to_string(line) + ":" + std::to_string(col)};
   }
 
   [[noreturn]] void fail(const YAML::Node& at, const std::string& path, const std::string& what) const {
     origin(at, path).fail(what);
   }
 
+  // A "\0" escape would be cut off silently where the value becomes a C
+  // string (execve's arguments and environment, paths).
+  void refuse_nul(const YAML::Node& n, const std::string& path, const std::string& text) const {
+    if (text.find('\0') != std::string::npos)
+      fail(n, path, "contains a NUL byte (\\0), which no argument, variable or path can hold; remove it");
+  }
+
   // Every value is read through here: `${VAR}` comes from the host.
   std::string scalar(const YAML::Node& n, const std::string& path) const {
     const std::string& v = n.Scalar();
+    refuse_nul(n, path, v);
     if (v.find("${") == std::string::npos) return v;
     return expand_host_variables(v, env_, origin(n, path));
   }
@@ -176,6 +199,7 @@ class Reader {
       YAML::Node key = it->first;
       if (!key.IsScalar()) fail(key, path.empty() ? "(top level)" : path, "keys must be strings");
       std::string k = key.Scalar();
+      refuse_nul(key, path.empty() ? "(top level)" : path, k);
       std::string kpath = path.empty() ? k : path + "." + k;
       if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
         std::string list;
@@ -310,7 +334,13 @@ void read_overlay(const Reader& r, const Keys& k, SandboxDoc& d) {
     d.overlay = OverlayMode::ephemeral;
   } else if (v.rfind("persistent:", 0) == 0 && v.size() > 11) {
     d.overlay = OverlayMode::persistent;
-    d.overlay_dir = r.host_path(v.substr(11));
+    // Checked as create checks the annotation: `spec --from` refuses it too.
+    const std::string dir = r.host_path(v.substr(11));
+    try {
+      d.overlay_dir = rootfs::checked_persistent_dir(dir);
+    } catch (const std::exception& e) {
+      d.overlay_at.fail(os::quote("persistent:" + dir) + ": " + e.what());
+    }
   } else if (v != "none") {
     d.overlay_at.fail("invalid value \"" + v + "\"; use ephemeral, persistent:DIR or none");
   }
@@ -376,8 +406,9 @@ void read_env(const Reader& r, const Keys& k, SandboxDoc& d) {
     YAML::Node key = it->first;
     if (!key.IsScalar()) r.fail(key, "env", "names must be strings");
     std::string name = key.Scalar();
+    r.refuse_nul(key, "env", name);
     std::string path = "env." + name;
-    if (name.empty() || name.find('=') != std::string::npos || name.find('\0') != std::string::npos)
+    if (name.empty() || name.find('=') != std::string::npos)
       r.fail(key, path, "invalid variable name \"" + name + "\"");
     d.env.emplace_back(name, it->second.IsNull() ? std::string() : r.string(it->second, path));
   }
@@ -435,7 +466,7 @@ void read_mounts(const Reader& r, const Keys& k, SandboxDoc& d) {
     SandboxMount mount;
     mount.at = r.origin(m, path);
     mount.tmpfs = type == "tmpfs";
-    mount.target = r.target(e["target"], path + ".target");
+    mount.target = mount_target(r.target(e["target"], path + ".target"), r.origin(e["target"], path + ".target"));
     mount.readonly = e.count("readonly") ? r.boolean(e["readonly"], path + ".readonly") : false;
     if (!mount.tmpfs) {
       if (e.count("size")) r.fail(e["size"], path + ".size", "only for type: tmpfs");
@@ -571,6 +602,28 @@ void require_utf8(std::string_view text, const std::string& file) {
                   ": not UTF-8 text (byte " + byte + "): a sandbox file must be UTF-8, as config.json is");
 }
 
+// The file's one YAML document: a second one (after `---`) is an error,
+// not ignored.
+YAML::Node load_one_document(const Reader& r, std::string_view yaml_text) {
+  std::vector<YAML::Node> docs;
+  auto invalid = [&](const YAML::Mark& m, const std::string& what) { r.origin_at(m).fail("invalid YAML: " + what); };
+  try {
+    docs = YAML::LoadAll(std::string(yaml_text));
+  } catch (const YAML::DeepRecursion& e) {  // its message says "bad file"
+    invalid(e.mark, "lists and mappings nested too deeply (the YAML parser's limit); a sandbox needs a few levels");
+  } catch (const YAML::Exception& e) {  // ParserException, and the rest that carries a mark
+    invalid(e.mark, e.msg);
+  }
+  if (docs.empty() || docs[0].IsNull())
+    r.origin_at(YAML::Mark()).fail("the file is empty; a sandbox needs at least `rootfs:` or `image:`");
+  if (docs.size() > 1)
+    r.origin_at(docs[1].Mark())
+        .fail(
+            "a second YAML document (after a `---` line); a sandbox file holds one: remove the `---` and what "
+            "follows it, or put each sandbox in a file of its own");
+  return docs[0];
+}
+
 }  // namespace
 
 SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file, const EnvLookup& env) {
@@ -581,15 +634,7 @@ SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file, co
   Reader r(file, base.empty() ? "/" : base, env);
 
   require_utf8(yaml_text, file);
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {  // ParserException, and the rest that carries a mark
-    int line = e.mark.is_null() ? 1 : e.mark.line + 1;
-    int col = e.mark.is_null() ? 1 : e.mark.column + 1;
-    throw os::Error(file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": invalid YAML: " + e.msg);
-  }
-  if (doc.IsNull()) throw os::Error(file + ":1:1: the file is empty; a sandbox needs at least `rootfs:` or `image:`");
+  YAML::Node doc = load_one_document(r, yaml_text);
   Keys keys(r.entries(doc, "", kKeys));
 
   SandboxDoc d;

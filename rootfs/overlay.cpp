@@ -90,6 +90,15 @@ OverlayDriver parse_overlay_driver(const std::string& value) {
               " (expected auto, kernel or fuse)");
 }
 
+std::string checked_persistent_dir(std::string dir) {
+  if (dir.empty() || dir[0] != '/') throw Error("needs an absolute directory (persistent:/ABS/DIR)");
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir == "/") throw Error("`/` cannot hold the upper and work directories");
+  if (dir.find(',') != std::string::npos || dir.find(':') != std::string::npos)
+    throw Error("the directory must not contain `,` or `:` (they separate the overlay's mount options)");
+  return dir;
+}
+
 RootOverlay parse_rootfs_overlay(const std::string& value) {
   const std::string where = std::string("annotations.") + kRootfsOverlayAnnotation;
   RootOverlay r;
@@ -100,15 +109,12 @@ RootOverlay parse_rootfs_overlay(const std::string& value) {
   }
   const std::string prefix = "persistent:";
   if (value.rfind(prefix, 0) == 0) {
-    std::string dir = value.substr(prefix.size());
-    if (dir.empty() || dir[0] != '/')
-      throw Error(where + ": " + quote(value) + " needs an absolute directory (persistent:/ABS/DIR)");
-    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-    if (dir == "/") throw Error(where + ": " + quote(value) + ": `/` cannot hold the upper and work directories");
-    if (dir.find(',') != std::string::npos || dir.find(':') != std::string::npos)
-      throw Error(where + ": " + quote(value) + ": the directory must not contain `,` or `:`");
+    try {
+      r.dir = checked_persistent_dir(value.substr(prefix.size()));
+    } catch (const Error& e) {
+      throw Error(where + ": " + quote(value) + ": " + e.what());
+    }
     r.mode = RootOverlay::Mode::persistent;
-    r.dir = dir;
     return r;
   }
   throw Error(where + ": unknown value " + quote(value) + " (expected ephemeral or persistent:/ABS/DIR)");

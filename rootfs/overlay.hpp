@@ -64,9 +64,15 @@ struct RootOverlay {
 };
 
 // The value of `rrun.rootfs.overlay` ("" = not set). Throws os::Error
-// naming the annotation: unknown mode, persistent without an absolute
-// directory.
+// naming the annotation: unknown mode, a directory checked_persistent_dir
+// refuses.
 RootOverlay parse_rootfs_overlay(const std::string& value);
+
+// DIR of `persistent:DIR` as the overlay takes it (trailing `/` dropped).
+// Throws os::Error saying what is wrong, for the caller to name the value:
+// not absolute, `/`, or a `,` or `:` in it. The YAML front-end checks its
+// `overlay:` with it, so that `spec --from` refuses what create would.
+std::string checked_persistent_dir(std::string dir);
 
 // The value of `rrun.rootfs.overlay.lower`: absolute directories, top
 // first. Throws os::Error naming the annotation: empty, a relative or empty

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <string_view>
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/fd.hpp>
@@ -477,16 +478,13 @@ class Planner {
     }
   }
 
-  std::string container_path(const std::string& p, const std::string& where) {
-    if (p.empty()) throw Error(where + ": must not be empty");
-    // runc accepts a relative destination as relative to "/" (with a warning).
-    std::string c = clean_container_path(p);
-    return c;
-  }
-
   void plan_mount(const spec::Mount& m, const std::string& where) {
-    std::string dest = container_path(m.destination, where + ".destination");
-    if (dest == "/") throw Error(where + ".destination: cannot mount over the container's root `/`");
+    std::string dest;
+    try {
+      dest = mount_destination(m.destination);
+    } catch (const Error& e) {
+      throw Error(where + ".destination: " + e.what());
+    }
     MountOptions mo = parse_mount_options(m.options, where);
 
     MountOp op;
@@ -840,6 +838,25 @@ std::vector<std::string> known_mount_options() {
   for (const auto& a : kAttrOptions) out.emplace_back(a.name);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::string mount_destination(const std::string& destination) {
+  if (destination.empty()) throw Error("must not be empty");
+  // runc accepts a relative destination as relative to "/" (with a warning).
+  std::string dest = clean_container_path(destination);
+  // "/a/.." too: inside the rootfs it is the root (".." stops there).
+  size_t depth = 0;
+  for (size_t i = 1; i < dest.size();) {
+    size_t j = std::min(dest.find('/', i), dest.size());
+    std::string_view c(dest.data() + i, j - i);
+    if (c == "..")
+      depth -= depth > 0;
+    else if (c != ".")
+      ++depth;
+    i = j + 1;
+  }
+  if (depth == 0) throw Error("cannot mount over the container's root `/`");
+  return dest;
 }
 
 MountOptions parse_mount_options(const std::vector<std::string>& options, const std::string& json_path) {

@@ -198,6 +198,12 @@ struct MountOptions {
 // the mount in errors. Throws os::Error for an empty option.
 MountOptions parse_mount_options(const std::vector<std::string>& options, const std::string& json_path);
 
+// A mount's destination as the plan takes it ("/a//b/" -> "/a/b"; "." and
+// ".." are resolved inside the rootfs at mount time). Throws os::Error
+// saying what is wrong, for the caller to name the field: empty, or `/`.
+// The YAML front-end checks its mount targets with it.
+std::string mount_destination(const std::string& destination);
+
 // Every option name parse_mount_options() recognizes (not the file-system
 // specific data it passes through), from its tables, sorted: what
 // `rrun features` lists as mountOptions.

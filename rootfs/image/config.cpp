@@ -54,6 +54,9 @@ std::vector<std::string> strings_at(const Json& obj, const char* key, const std:
   for (const Json& v : *it) {
     if (!v.is_string()) bad(what, path + key + ": expected an array of strings");
     out.push_back(v.get<std::string>());
+    // Arguments and variables: a "\u0000" would be cut off at execve.
+    if (out.back().find('\0') != std::string::npos)
+      bad(what, path + key + "[" + std::to_string(out.size() - 1) + "]: contains a NUL byte");
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #   make_bundle DIR [ARG...]
 #                    busybox rootfs + config.json from `rrun spec` (--rootless
 #                    when rootless), process.args = ARGs (default: sh), terminal false
+#   sandbox_dir DIR  DIR/rootfs: that busybox rootfs, for sandbox files in DIR
 #   config_set DIR JQ_FILTER [JQ_ARGS...]   edits DIR/config.json with jq
 #   set_args DIR ARG...                     sets process.args
 #   expect_eq ACTUAL EXPECTED [WHAT]
@@ -227,6 +228,13 @@ scratch_bundle() {
   make_bundle "$B" true
   config_set "$B" ".root.readonly = false${1:+ | $1}"
   cp "$B/config.json" "$WORK/config.orig"
+}
+# sandbox_dir DIR: a directory for YAML sandbox files, with make_bundle's
+# busybox rootfs as DIR/rootfs (`rootfs: rootfs` in the files).
+sandbox_dir() {
+  make_bundle "$1/.bundle" true
+  mv "$1/.bundle/rootfs" "$1/rootfs"
+  rm -r -- "$1/.bundle"
 }
 set_cmd() { set_args "$B" "$@"; }
 fresh() { cp "$WORK/config.orig" "$B/config.json"; }

@@ -207,7 +207,7 @@ config_set "$B" '.annotations["rrun.overlay.driver"] = "fusion"'
 expect_fail_with 'annotations.rrun.overlay.driver: unknown value `fusion` (expected auto, kernel or fuse)' -- rr run -b "$B" bad1
 fresh
 config_set "$B" '.annotations["rrun.rootfs.overlay"] = "persistent:relative/dir"'
-expect_fail_with 'annotations.rrun.rootfs.overlay: `persistent:relative/dir` needs an absolute directory' -- rr run -b "$B" bad2
+expect_fail_with 'annotations.rrun.rootfs.overlay: `persistent:relative/dir`: needs an absolute directory' -- rr run -b "$B" bad2
 fresh
 config_set "$B" '.annotations["rrun.rootfs.overlay"] = "tmpfs"'
 expect_fail_with 'annotations.rrun.rootfs.overlay: unknown value `tmpfs`' -- rr run -b "$B" bad3

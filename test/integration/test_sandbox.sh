@@ -21,9 +21,7 @@ done
 
 # The sandboxes' directory: a busybox rootfs and a copy of every example.
 S=$WORK/sb
-make_bundle "$WORK/tmpl" true
-mkdir -p "$S"
-mv "$WORK/tmpl/rootfs" "$S/rootfs"
+sandbox_dir "$S"
 mkdir "$S/rootfs/work" "$S/rootfs/small" # mount targets are made in the rootfs when missing
 # As a distribution's rootfs has them: the generated /etc files are bound on them.
 touch "$S/rootfs/etc/hosts" "$S/rootfs/etc/hostname" "$S/rootfs/etc/resolv.conf"

@@ -15,9 +15,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 
 S=$WORK/sb
-make_bundle "$WORK/tmpl" true
-mkdir -p "$S"
-mv "$WORK/tmpl/rootfs" "$S/rootfs"
+sandbox_dir "$S"
 sandbox() { # NAME LINES...: $S/NAME.yaml
   local name=$1
   shift

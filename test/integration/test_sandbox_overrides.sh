@@ -13,9 +13,8 @@ source "$here/lib.sh"
 
 # The sandboxes' directory: a busybox rootfs and the files of this test.
 S=$WORK/sb
-make_bundle "$WORK/tmpl" true
-mkdir -p "$S" "$WORK/data" "$WORK/sync"
-mv "$WORK/tmpl/rootfs" "$S/rootfs"
+sandbox_dir "$S"
+mkdir -p "$WORK/data" "$WORK/sync"
 mkdir "$S/rootfs/data" "$S/rootfs/sync"
 cat >"$S/job.yaml" <<'EOF'
 rootfs: rootfs

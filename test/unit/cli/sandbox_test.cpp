@@ -365,7 +365,7 @@ BOOST_AUTO_TEST_CASE(a_file_not_in_utf8_is_an_error) {
   const std::string f = "@DATA@/t.yaml";
   const std::string tail = ": a sandbox file must be UTF-8, as config.json is";
   BOOST_TEST(error_of("rootfs: rootfs\ncommand: [\"cat /proc/\xff" "et\"]\n") ==
-             f + ":2:21: not UTF-8 text (byte 0xff)" + tail);
+             f + ":2:22: not UTF-8 text (byte 0xff)" + tail);
   BOOST_TEST(error_of("\xc0\xafrootfs: rootfs\n") == f + ":1:1: not UTF-8 text (byte 0xc0)" + tail);  // overlong
   BOOST_TEST(error_of("rootfs: rootfs\nhostname: \"\xed\xa0\x80\"\n") ==
              f + ":2:12: not UTF-8 text (byte 0xed)" + tail);  // a surrogate
@@ -373,6 +373,50 @@ BOOST_AUTO_TEST_CASE(a_file_not_in_utf8_is_an_error) {
   // Well-formed UTF-8 of every length passes.
   BOOST_TEST(error_of("rootfs: rootfs\ninit: false\nenv: {A: \"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}\n") ==
              "(no error)");
+}
+
+// What create would refuse, refused by the translation (so by `spec --from`
+// too), at the value's line; what YAML hides is an error, not ignored.
+BOOST_AUTO_TEST_CASE(errors_of_hostile_files) {
+  const std::string f = "@DATA@/t.yaml";
+  BOOST_TEST(error_of("rootfs: rootfs\n---\nrootfs: other\n") ==
+             f + ":3:1: a second YAML document (after a `---` line); a sandbox file holds one: remove the `---` and "
+                 "what follows it, or put each sandbox in a file of its own");
+  BOOST_TEST(error_of("rootfs: rootfs\n---\n").rfind(f + ":3:1: a second YAML document", 0) == 0);
+  BOOST_TEST(error_of("---\nrootfs: rootfs\n...\n") == "(no error)");
+  const std::string nul = ": contains a NUL byte (\\0), which no argument, variable or path can hold; remove it";
+  BOOST_TEST(error_of("rootfs: rootfs\ncommand: [/bin/sh, \"a\\0b\"]\n") == f + ":2:20: command[1]" + nul);
+  BOOST_TEST(error_of("rootfs: rootfs\nenv: {A: \"x\\0y\"}\n") == f + ":2:10: env.A" + nul);
+  BOOST_TEST(error_of("rootfs: rootfs\nenv: {\"A\\0B\": x}\n") == f + ":2:7: env" + nul);
+  BOOST_TEST(error_of("rootfs: \"root\\0fs\"\n") == f + ":1:9: rootfs" + nul);
+  BOOST_TEST(error_of("\"root\\0fs\": x\n") == f + ":1:1: (top level)" + nul);
+  BOOST_TEST(error_of("rootfs: rootfs\noverlay: persistent:/\n") ==
+             f + ":2:10: overlay: `persistent:/`: `/` cannot hold the upper and work directories");
+  BOOST_TEST(error_of("rootfs: rootfs\noverlay: persistent:/a,b\n") ==
+             f + ":2:10: overlay: `persistent:/a,b`: the directory must not contain `,` or `:` (they separate the "
+                 "overlay's mount options)");
+  for (const char* t : {"/", "//", "/x/.."})
+    BOOST_TEST(error_of(std::string("rootfs: rootfs\nmounts: [{type: tmpfs, target: \"") + t + "\"}]\n") ==
+                   f + ":2:32: mounts[0].target: cannot mount over the container's root `/`",
+               t);
+  cli::SandboxOverrides o;
+  o.volumes = {".:/"};
+  BOOST_TEST(error_of("rootfs: rootfs\n", root_host(), "", o) == "-v .:/: cannot mount over the container's root `/`");
+  // 100k levels of lists or of mappings: yaml-cpp's depth limit, one line, no crash.
+  const std::string deep =
+      "invalid YAML: lists and mappings nested too deeply (the YAML parser's limit); a sandbox "
+      "needs a few levels";
+  const size_t n = 100000;
+  std::string seqs = "env: " + std::string(n, '[') + std::string(n, ']') + "\n";
+  std::string maps = "env: ";
+  for (size_t i = 0; i < n; ++i) maps += "{a: ";
+  maps += "1" + std::string(n, '}') + "\n";
+  std::string blocks = "env:\n";
+  for (size_t i = 0; i < 1000; ++i) blocks += std::string(i + 1, ' ') + "a:\n";
+  for (const std::string* text : {&seqs, &maps, &blocks}) {
+    std::string e = error_of(*text);
+    BOOST_TEST((e.rfind(f + ":", 0) == 0 && e.find(deep) != std::string::npos), e.substr(0, 200));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(rootless_unmapped_user_is_an_error) {

@@ -69,6 +69,9 @@ BOOST_AUTO_TEST_CASE(bad_configs) {
   BOOST_TEST(err("[]") == what + ": not a JSON object");
   BOOST_TEST(contains(err(R"({"config":{"Env":"A=1"}})"), "config.Env: expected an array of strings"));
   BOOST_TEST(contains(err(R"({"config":{"Cmd":[1]}})"), "config.Cmd: expected an array of strings"));
+  BOOST_TEST(contains(err(R"({"config":{"Env":["A=1","B=x\u0000y"]}})"), "config.Env[1]: contains a NUL byte"));
+  BOOST_TEST(
+      contains(err(R"({"config":{"Entrypoint":["/bin/sh","a\u0000"]}})"), "config.Entrypoint[1]: contains a NUL byte"));
   BOOST_TEST(contains(err(R"({"config":{"User":0}})"), "config.User: expected a string"));
   BOOST_TEST(contains(err(R"({"config":[]})"), "config: expected an object"));
   BOOST_TEST(contains(err(R"({"rootfs":{"diff_ids":["md5:x"]}})"), "rootfs.diff_ids[0]"));

@@ -93,7 +93,10 @@ BOOST_AUTO_TEST_CASE(rootfs_overlay_values) {
                       "annotations.rrun.rootfs.overlay: unknown value `volatile` (expected ephemeral or "
                       "persistent:/ABS/DIR)"));
   BOOST_TEST(contains(error_of([] { rootfs::parse_rootfs_overlay("persistent:rel/dir"); }),
-                      "annotations.rrun.rootfs.overlay: `persistent:rel/dir` needs an absolute directory"));
+                      "annotations.rrun.rootfs.overlay: `persistent:rel/dir`: needs an absolute directory"));
+  BOOST_TEST(rootfs::checked_persistent_dir("/var/tmp/x//") == "/var/tmp/x");
+  BOOST_TEST(error_of([] { rootfs::checked_persistent_dir("/a,b"); }) ==
+             "the directory must not contain `,` or `:` (they separate the overlay's mount options)");
   BOOST_TEST(contains(error_of([] { rootfs::parse_rootfs_overlay("persistent:"); }), "needs an absolute directory"));
   BOOST_TEST(contains(error_of([] { rootfs::parse_rootfs_overlay("persistent:/a:b"); }), "must not contain"));
   BOOST_TEST(contains(error_of([] { rootfs::parse_rootfs_overlay("persistent:/"); }), "cannot hold"));

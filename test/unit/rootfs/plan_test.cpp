@@ -181,6 +181,18 @@ BOOST_AUTO_TEST_CASE(plan_errors_name_the_json_path) {
   s.mounts.push_back(mnt("", "tmpfs", "tmpfs", {}));
   BOOST_TEST(error_of(s, b.dir).find("mounts[1].destination") == 0);
 
+  // Over the root, also through "..": refused (rootfs::mount_destination,
+  // which the YAML front-end uses too).
+  for (const char* root : {"/", "//", "/a/..", "/a/b/../../", "/..", "/.", "/a/../b/..", "/../../."}) {
+    s = base_spec();
+    s.mounts.push_back(mnt(root, "tmpfs", "tmpfs", {}));
+    BOOST_TEST(error_of(s, b.dir) == "mounts[0].destination: cannot mount over the container's root `/`", root);
+  }
+  BOOST_TEST(rootfs::mount_destination("/a//b/") == "/a/b");
+  BOOST_TEST(rootfs::mount_destination("/a/../b") == "/a/../b");  // resolved inside the rootfs
+  BOOST_TEST(rootfs::mount_destination("/../x") == "/../x");
+  BOOST_TEST(rootfs::mount_destination("/a/.") == "/a/.");
+
   s = base_spec();
   s.mounts.push_back(mnt("/x", "bind", "/tmp", {"rbind", "tmpcopyup"}));
   BOOST_TEST(error_of(s, b.dir).find("mounts[0].options: `tmpcopyup` is only for tmpfs mounts, not bind mounts") == 0);

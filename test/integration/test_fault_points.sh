@@ -39,6 +39,13 @@ if command -v fuse-overlayfs >/dev/null && [[ -r /dev/fuse && -w /dev/fuse ]]; t
   done
 fi
 
+# A persistent overlay directory (rrun.rootfs.overlay persistent:DIR): the
+# claim a create makes in it (rootfs/persistent_dir.hpp) goes with delete.
+P=$WORK/persist
+mkdir -p "$P"
+cp -a "$B" "$B-persist"
+config_set "$B-persist" --arg p "$P" '.annotations["rrun.rootfs.overlay"] = "persistent:" + $p'
+
 # points CMD...: the fault points CMD reaches, in order, each once.
 # (Into a file: the container's init holds rrun's stderr, a pipe would not end.)
 points() {
@@ -55,6 +62,8 @@ assert_clean() {
   [[ -z "$left" ]] || fail "$what: container processes left: $(echo $left)"
   left=$(pgrep -f "fuse-overlayfs.*$WORK" || true)
   [[ -z "$left" ]] || fail "$what: fuse-overlayfs daemons left: $(echo $left)"
+  left=$(find "$P" -maxdepth 1 -name 'rrun-*' -printf '%f ')
+  [[ -z "$left" ]] || fail "$what: the claim on the persistent directory is left: $left"
 }
 
 # check_listed ID FOREGROUND WHAT: `state` and `list` agree on the container
@@ -145,13 +154,17 @@ kill_each() {
 # random_kills N: N commands, each SIGKILLed after a random 0-30 ms.
 random_kills() {
   local n=$1 i verb bundle id pid last fg
-  local verbs=(create start run-d run exec-d exec delete) bundles=("$B") hit_list=""
+  local verbs=(create start run-d run exec-d exec delete) bundles=("$B" "$B-persist") hit_list=""
   ((FUSE)) && bundles+=("$B-fuse")
   local -A hit=()
   for ((i = 1; i <= n; i++)); do
     verb=${verbs[RANDOM % ${#verbs[@]}]}
     bundle=${bundles[RANDOM % ${#bundles[@]}]}
-    [[ "$verb" == run ]] && bundle=$WORK/bt${bundle#"$WORK/b"}
+    if [[ "$verb" == run && "$bundle" == *-fuse ]]; then
+      bundle=$WORK/bt-fuse
+    elif [[ "$verb" == run ]]; then
+      bundle=$WORK/bt
+    fi
     fg=0
     [[ "$verb" == run ]] && fg=1
     id=fr$i-$$
@@ -199,5 +212,9 @@ for bundle in "${variants[@]}"; do
   step "$kind: delete -f killed at each point"
   kill_each delete "$bundle"
 done
+step "persistent overlay directory: create, run -d and delete -f killed at each point"
+kill_each create "$B-persist"
+kill_each run-d "$B-persist" create.
+kill_each delete "$B-persist"
 echo "kills: $KILLS, leftovers: 0"
 echo "PASS"

@@ -26,7 +26,8 @@
 #             As a non-root user: runs SCRIPT as that user, as it is.
 #
 # Environment: RRUN_BIN, RRUN_PROBE (the built binaries); RRUN_TEST_CACHE,
-# RRUN_TEST_DEBIAN_MIRROR and http_proxy reach the test user. The exit status is
+# RRUN_TEST_DEBIAN_MIRROR, RRUN_TEST_FAULT_RANDOM (test_fault_points.sh) and
+# http_proxy reach the test user. The exit status is
 # the test's: 0 pass, 77 skipped (with a printed reason), anything else fails.
 set -euo pipefail
 
@@ -88,6 +89,7 @@ run_as() {
     ${RRUN_TEST_CACHE:+"RRUN_TEST_CACHE=$RRUN_TEST_CACHE"} ${http_proxy:+"http_proxy=$http_proxy"} \
     ${RRUN_TEST_IMAGES:+"RRUN_TEST_IMAGES=$RRUN_TEST_IMAGES"} \
     ${RRUN_TEST_DEBIAN_MIRROR:+"RRUN_TEST_DEBIAN_MIRROR=$RRUN_TEST_DEBIAN_MIRROR"} \
+    ${RRUN_TEST_FAULT_RANDOM:+"RRUN_TEST_FAULT_RANDOM=$RRUN_TEST_FAULT_RANDOM"} \
     bash "$top/tests/$(basename "$script")") || status=$?
   return "$status"
 }

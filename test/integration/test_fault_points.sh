@@ -11,11 +11,15 @@
 # run.sh makes /dev/fuse 0666 for it) and without one.
 #
 # The random variant (the 800 kills at random moments) runs instead
-# of the per-point one when RRUN_TEST_FAULT_RANDOM=N asks for N iterations:
-#   cd build && RRUN_TEST_FAULT_RANDOM=800 ctest -R 'faults\.(root|rootless)\.fault_points' --output-on-failure
-# Each iteration starts one of the commands, SIGKILLs it after a random
-# 0-30 ms, and checks as above; the summary line counts the iterations and
-# the fault points last passed before the kills.
+# of the per-point one when RRUN_TEST_FAULT_RANDOM=N asks for N iterations
+# (about 1-2 s each; run.sh, not ctest, whose timeout is 600 s), as root:
+#   export RRUN_BIN=$PWD/build/rrun RRUN_PROBE=$PWD/build/test/rrun-probe
+#   RRUN_TEST_FAULT_RANDOM=800 test/integration/run.sh root $PWD/test/integration/test_fault_points.sh
+#   RRUN_TEST_FAULT_RANDOM=400 test/integration/run.sh rootless $PWD/test/integration/test_fault_points.sh
+# (rootless: N each as rrun-test and rrun-nosub). Each iteration starts one
+# of the commands on one of the bundles, SIGKILLs it after a random 0-30 ms,
+# and checks as above; the summary counts the iterations and the fault
+# points last passed before the kills.
 # rrun-test: nosub
 # rrun-test: devfuse
 # shellcheck source-path=SCRIPTDIR source=lib.sh

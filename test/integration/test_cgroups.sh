@@ -113,6 +113,28 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then
   done
   assert_no_leftovers
 
+  step "the limits hold: a fork bomb stops at pids.max, a process over memory.limit is OOM-killed"
+  fresh
+  config_set "$B" '.linux.resources = {pids: {limit: 16}}'
+  # An inner shell starts 40 sleeps and dies of the first failed fork; the
+  # outer one (the init) then counts the processes with builtins only (no fork
+  # is left): at most 16, itself among them.
+  set_cmd sh -c 'sh -c "i=0; while [ \$i -lt 40 ]; do sleep 30 & i=\$((i+1)); done" 2>/dev/null; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n'
+  expect_ok rr run -b "$B" bomb </dev/null
+  procs=$(tail -n1 <<<"$out")
+  ((procs <= 16)) || fail "pids.max 16: $procs processes ran"
+  ((procs >= 8)) || fail "pids.max 16: only $procs processes ran (a limit lower than set?)"
+  if [[ "$(awk '/^SwapTotal:/ { print $2 }' /proc/meminfo)" == 0 ]]; then
+    fresh
+    config_set "$B" '.linux.resources = {memory: {limit: 33554432}}'
+    set_cmd dd if=/dev/zero of=/dev/null bs=64M count=1
+    run rr run -b "$B" oom </dev/null
+    expect_eq "$rc" 137 "exit status of dd with a 64 MiB buffer under a 32 MiB limit (SIGKILL by the OOM killer)"
+  else
+    echo "the host has swap: the memory limit would swap rather than OOM-kill; not checked here (the VM's test does)"
+  fi
+  assert_no_leftovers
+
   step "linux.cgroupsPath ../../../../x: cleaned as runc does, below our own cgroup in every hierarchy; delete removes it"
   fresh
   set_cmd sleep 600

@@ -31,6 +31,11 @@
  *   xattr PATH NAME
  *                 the extended attribute NAME of PATH (not following a final
  *                 symlink): xattr=<value> or xattr=<ERRNO name>
+ *   syscalls      calls keyctl, add_key, request_key, unshare, mount, umount2, bpf,
+ *                 io_uring_setup, userfaultfd, perf_event_open, kexec_load and
+ *                 open_by_handle_at with arguments that make each fail with
+ *                 EINVAL/EFAULT/EBADF (or succeed harmlessly) when allowed:
+ *                 <name>=0 or <name>=<ERRNO name> — EPERM from a filter
  *   wait-signal   blocks all signals, prints `ready`, waits for one, prints signal=SIG<NAME>
  *   exit N        exits with status N at once
  */
@@ -384,6 +389,35 @@ static int cmd_mkdir(int argc, char** argv, int* i) {
   return 0;
 }
 
+/* Each call is made so that, when the kernel lets it through, it fails on its
+ * arguments (or does nothing): a filter's EPERM is then the only EPERM, except
+ * where the kernel checks a capability first (bpf, kexec_load). */
+static int cmd_syscalls(void) {
+  static const struct {
+    const char* name;
+    long nr;
+    long a[5];
+  } calls[] = {
+      {"keyctl", SYS_keyctl, {0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session */, 0, 0, 0}},
+      {"add_key", SYS_add_key, {0, 0, 0, 0, 0}},
+      {"request_key", SYS_request_key, {0, 0, 0, 0, 0}},
+      {"unshare", SYS_unshare, {0, 0, 0, 0, 0}},
+      {"mount", SYS_mount, {0, 0, 0, 0, 0}},
+      {"umount2", SYS_umount2, {0, -1, 0, 0, 0}},
+      {"bpf", SYS_bpf, {-1, 0, 0, 0, 0}},
+      {"io_uring_setup", SYS_io_uring_setup, {0, 0, 0, 0, 0}},
+      {"userfaultfd", SYS_userfaultfd, {-1, 0, 0, 0, 0}},
+      {"perf_event_open", SYS_perf_event_open, {0, 0, -1, -1, 0}},
+      {"kexec_load", SYS_kexec_load, {0, 0, 0, -1, 0}},
+      {"open_by_handle_at", SYS_open_by_handle_at, {-1, 0, 0, 0, 0}},
+  };
+  for (size_t i = 0; i < sizeof calls / sizeof calls[0]; ++i) {
+    long r = syscall(calls[i].nr, calls[i].a[0], calls[i].a[1], calls[i].a[2], calls[i].a[3], calls[i].a[4]);
+    printf("%s=%s\n", calls[i].name, r < 0 ? errno_name(errno) : "0");
+  }
+  return 0;
+}
+
 static int cmd_xattr(int argc, char** argv, int* i) {
   if (*i + 2 >= argc) {
     fprintf(stderr, "probe: xattr: missing PATH or NAME\n");
@@ -488,6 +522,8 @@ int main(int argc, char** argv) {
       r = cmd_mkdir(argc, argv, &i);
     else if (strcmp(c, "xattr") == 0)
       r = cmd_xattr(argc, argv, &i);
+    else if (strcmp(c, "syscalls") == 0)
+      r = cmd_syscalls();
     else if (strcmp(c, "wait-signal") == 0)
       r = cmd_wait_signal();
     else if (strcmp(c, "exit") == 0) {

@@ -50,6 +50,14 @@ mkdir -p "$P"
 cp -a "$B" "$B-persist"
 config_set "$B-persist" --arg p "$P" '.annotations["rrun.rootfs.overlay"] = "persistent:" + $p'
 
+# A time namespace: the init is forked once more (create.init_pid).
+TIMENS=0
+if [[ -e /proc/self/ns/time ]]; then
+  TIMENS=1
+  cp -a "$B" "$B-timens"
+  config_set "$B-timens" '.linux.namespaces += [{type: "time"}]'
+fi
+
 # points CMD...: the fault points CMD reaches, in order, each once.
 # (Into a file: the container's init holds rrun's stderr, a pipe would not end.)
 points() {
@@ -220,5 +228,9 @@ step "persistent overlay directory: create, run -d and delete -f killed at each 
 kill_each create "$B-persist"
 kill_each run-d "$B-persist" create.
 kill_each delete "$B-persist"
+if ((TIMENS)); then
+  step "time namespace (the init forked again): create killed at each point"
+  kill_each create "$B-timens"
+fi
 echo "kills: $KILLS, leftovers: 0"
 echo "PASS"

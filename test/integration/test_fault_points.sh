@@ -128,7 +128,12 @@ command_of() {
 after_kill() {
   local id=$1 fg=$2 bundle=$3 what=$4
   check_listed "$id" "$fg" "$what"
-  expect_ok rr delete -f "$id"
+  run rr delete -f "$id"
+  if ((rc != 0)); then
+    show_run
+    ps -eo pid,ppid,stat,wchan:20,args | grep -E "$MARK|fuse-overlayfs|rrun|defunct" | grep -v grep >&2 || true
+    fail "$what: delete -f"
+  fi
   assert_clean "$id" "$what"
   expect_ok rr create -b "$bundle" "$id"
   expect_ok rr delete -f "$id"

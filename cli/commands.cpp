@@ -24,6 +24,13 @@
 
 namespace rrun::cli {
 
+std::string printable_error(const std::string& what) {
+  std::string joined = what;
+  for (char& c : joined)
+    if (c == '\n') c = ' ';
+  return os::escape_control(joined);
+}
+
 void print(std::string_view text) {
   while (!text.empty()) {
     ssize_t n = ::write(STDOUT_FILENO, text.data(), text.size());

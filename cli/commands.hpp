@@ -101,5 +101,11 @@ std::string version_text();
 
 // Writes `text` to stdout; throws os::SystemError on failure (EPIPE...).
 void print(std::string_view text);
+// An exception's message as main prints it after "rrun: ": one printable
+// line whatever the message holds. A message that spans lines
+// (a helper's stderr) is joined with spaces; any other control character left
+// in it (one no os::quote escaped: a name formatted in the container's init,
+// a library's text) is escaped.
+std::string printable_error(const std::string& what);
 
 }  // namespace rrun::cli

@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <iostream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -125,12 +125,16 @@ spec::Resources resources_from_flags(const Invocation& inv) {
   if (inv.has("resources")) {
     std::string file = inv.get("resources");
     std::string text;
-    if (file == "-") {
-      std::ostringstream s;
-      s << std::cin.rdbuf();
-      text = s.str();
-    } else {
-      text = os::read_file(file);
+    try {
+      if (file == "-") {
+        text = os::read_input_stream(STDIN_FILENO, "standard input");
+      } else {
+        std::optional<std::string> got = os::read_input_file_if_exists(file);
+        if (!got) throw os::SystemError(ENOENT, "open " + os::quote(file));
+        text = std::move(*got);
+      }
+    } catch (...) {
+      os::rethrow_with_context("update --resources");
     }
     try {
       r = spec::parse_resources(text);

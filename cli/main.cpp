@@ -15,11 +15,9 @@
 namespace {
 
 void report_error(const std::string& what) {
-  std::string msg = what;
-  for (char& c : msg)
-    if (c == '\n') c = ' ';
+  const std::string msg = rrun::cli::printable_error(what);
   rrun::core::log_error(msg);
-  std::string line = "rrun: " + msg + "\n";
+  const std::string line = "rrun: " + msg + "\n";
   ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
   (void)n;
 }

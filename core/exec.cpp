@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -173,14 +174,17 @@ void parse_user(const std::string& text, spec::User& user) {
 spec::Process exec_process_spec(const spec::Spec& container, const ExecRequest& req) {
   spec::Process p;
   if (!req.process_file.empty()) {
-    std::string text;
+    std::optional<std::string> text;
     try {
-      text = os::read_file(req.process_file);
+      text = os::read_input_file_if_exists(req.process_file);
     } catch (const os::SystemError& e) {
       throw os::SystemError(e.err(), "--process: cannot read " + os::quote(req.process_file));
+    } catch (const os::Error& e) {
+      throw os::Error(std::string("--process: ") + e.what());
     }
+    if (!text) throw os::SystemError(ENOENT, "--process: cannot read " + os::quote(req.process_file));
     try {
-      p = spec::parse_process(text);
+      p = spec::parse_process(*text);
     } catch (const os::Error& e) {
       throw os::Error("--process " + os::quote(req.process_file) + ": " + e.what());
     }

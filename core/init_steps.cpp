@@ -53,6 +53,10 @@ int resolve_executable(const std::vector<std::string>& args, const std::vector<s
   const char* name = args[0].c_str();
   if (std::strchr(name, '/')) {
     if (::access(name, X_OK) < 0) return os::fail_step(f, errno, "exec", "process.args[0] `%s`", name);
+    // A directory passes X_OK; execve would fail on it only after `start`.
+    struct stat st;
+    if (::stat(name, &st) == 0 && S_ISDIR(st.st_mode))
+      return os::fail_step(f, EISDIR, "exec", "process.args[0] `%s`", name);
     std::snprintf(out, out_size, "%s", name);
     return 0;
   }

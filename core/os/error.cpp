@@ -29,4 +29,47 @@ void rethrow_with_context(const std::string& context) {
   }
 }
 
+namespace {
+
+bool is_c1_in_utf8(std::string_view s, size_t i) {
+  return static_cast<unsigned char>(s[i]) == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+         static_cast<unsigned char>(s[i + 1]) <= 0x9f;
+}
+
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
+
+}  // namespace
+
+std::string escape_control(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && !is_control(static_cast<unsigned char>(s[i])) && !is_c1_in_utf8(s, i)) ++i;
+  if (i == s.size()) return std::string(s);
+  static const char hex[] = "0123456789abcdef";
+  std::string out(s.substr(0, i));
+  for (; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (is_c1_in_utf8(s, i)) {
+      const auto c1 = static_cast<unsigned char>(s[++i]);
+      out += "\\u00";
+      out += hex[c1 >> 4];
+      out += hex[c1 & 15];
+    } else if (!is_control(c)) {
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace rrun::os

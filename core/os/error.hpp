@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace rrun::os {
@@ -29,9 +30,16 @@ class SystemError : public std::system_error {
 // same type (SystemError keeps its errno).
 [[noreturn]] void rethrow_with_context(const std::string& context);
 
-// "`path`" — the house style for naming an object in a message.
+// `s` with its control characters written as C escapes (\n, \t, \x1b, and
+// \u009b for a C1 control in UTF-8), so that a message stays one printable
+// line and a terminal shows an escape sequence from the input instead of
+// acting on it (ESC ]0; ... BEL sets the window title).
+std::string escape_control(std::string_view s);
+
+// "`path`" — the house style for naming an object in a message; control
+// characters escaped.
 inline std::string quote(const std::string& s) {
-  return "`" + s + "`";
+  return "`" + escape_control(s) + "`";
 }
 
 }  // namespace rrun::os

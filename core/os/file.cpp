@@ -2,9 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -72,8 +74,33 @@ const char* file_kind(mode_t mode) {
   }
 }
 
-std::string mib(size_t bytes) {
-  return std::to_string(bytes >> 20) + " MiB";
+Error too_big(const std::string& name, size_t max_bytes) {
+  return Error(quote(name) + " is larger than " + std::to_string(max_bytes >> 20) + " MiB, the limit for this file");
+}
+
+// Reads `fd` to its end, failing once more than `max_bytes` came: the
+// size can change under a stat, and a pipe has none. A non-blocking fd
+// (a FIFO opened so, a stdin shared with O_NONBLOCK) waits in poll.
+std::string read_capped(BorrowedFd fd, const std::string& name, size_t max_bytes, size_t expected) {
+  std::string out;
+  out.reserve(std::min(expected, max_bytes));
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd p = {fd.get(), POLLIN, 0};
+        ::poll(&p, 1, -1);
+        continue;
+      }
+      throw_errno("read " + quote(name));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) throw too_big(name, max_bytes);
+  }
+  return out;
 }
 
 }  // namespace
@@ -83,25 +110,17 @@ std::string read_input_fd(BorrowedFd fd, const std::string& name, size_t max_byt
   if (::fstat(fd.get(), &st) < 0) throw_errno("stat " + quote(name));
   if (!S_ISREG(st.st_mode))
     throw Error(quote(name) + " is " + file_kind(st.st_mode) + ", not a regular file: give the path of a file");
-  auto too_big = [&] {
-    return Error(quote(name) + " is larger than " + mib(max_bytes) + ", the limit for this file");
-  };
-  if (static_cast<uint64_t>(st.st_size) > max_bytes) throw too_big();
-  // The size can change under us: read at most one byte past the limit.
-  std::string out;
-  out.reserve(static_cast<size_t>(st.st_size));
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      throw_errno("read " + quote(name));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max_bytes) throw too_big();
-  }
-  return out;
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) throw too_big(name, max_bytes);
+  return read_capped(fd, name, max_bytes, static_cast<size_t>(st.st_size));
+}
+
+std::string read_input_stream(BorrowedFd fd, const std::string& name, size_t max_bytes) {
+  struct stat st {};
+  if (::fstat(fd.get(), &st) < 0) throw_errno("stat " + quote(name));
+  if (S_ISREG(st.st_mode)) return read_input_fd(fd, name, max_bytes);
+  const bool stream = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (S_ISCHR(st.st_mode) && ::isatty(fd.get()));
+  if (!stream) throw Error(quote(name) + " is " + file_kind(st.st_mode) + ": give a file, a pipe or a terminal");
+  return read_capped(fd, name, max_bytes, 0);
 }
 
 std::optional<std::string> read_input_file_if_exists(const std::string& path, size_t max_bytes) {

@@ -30,6 +30,10 @@ std::optional<std::string> read_input_file_if_exists(const std::string& path, si
 // The same from an open fd (`-` for stdin, an fd from a resolver); `name`
 // is what the messages call it.
 std::string read_input_fd(BorrowedFd fd, const std::string& name, size_t max_bytes = kMaxInputFile);
+// The same for a stream a user hands over (`-` for stdin): a pipe, a
+// socket or a terminal is read too, up to `max_bytes`; a directory or a
+// device such as /dev/zero is refused.
+std::string read_input_stream(BorrowedFd fd, const std::string& name, size_t max_bytes = kMaxInputFile);
 
 void write_all(BorrowedFd fd, std::string_view data);
 // Writes `data` to an existing file (such as /proc/PID/uid_map) in one write.

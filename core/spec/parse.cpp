@@ -14,6 +14,8 @@
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
 
+#include "json_input.hpp"
+
 namespace rrun::spec {
 
 namespace {
@@ -64,6 +66,15 @@ std::string index_path(const std::string& base, size_t i) {
 }
 std::string key_path(const std::string& base, const std::string& key) {
   return base + "[" + json_quote(key) + "]";
+}
+
+// What reaches execve or chdir is a C string: a NUL ("\u0000" in JSON)
+// would cut it short without a word.
+void refuse_nul(const std::string& path, const std::string& value) {
+  if (value.find('\0') != std::string::npos) fail(path, "contains a NUL byte");
+}
+void refuse_nul(const std::string& path, const std::vector<std::string>& values) {
+  for (size_t i = 0; i < values.size(); ++i) refuse_nul(index_path(path, i), values[i]);
 }
 
 void require_absolute(const std::string& path, const std::string& value) {
@@ -294,10 +305,13 @@ void read(const Json& v, const std::string& path, Process& out) {
   o.req("user", out.user);
   o.req("args", out.args);
   if (out.args.empty()) fail(o.path("args"), "must not be empty");
+  refuse_nul(o.path("args"), out.args);
   o.opt("commandLine", out.command_line);
   o.opt("env", out.env);
+  refuse_nul(o.path("env"), out.env);
   o.req("cwd", out.cwd);
   require_absolute(o.path("cwd"), out.cwd);
+  refuse_nul(o.path("cwd"), out.cwd);
   o.opt("capabilities", out.capabilities);
   o.opt("rlimits", out.rlimits);
   o.opt("noNewPrivileges", out.no_new_privileges);
@@ -313,8 +327,11 @@ void read(const Json& v, const std::string& path, Hook& out) {
   Obj o(v, path);
   o.req("path", out.path);
   require_absolute(o.path("path"), out.path);
+  refuse_nul(o.path("path"), out.path);
   o.opt("args", out.args);
+  refuse_nul(o.path("args"), out.args);
   o.opt("env", out.env);
+  refuse_nul(o.path("env"), out.env);
   if (o.opt("timeout", out.timeout) && *out.timeout <= 0)
     fail(o.path("timeout"), "must be greater than zero, got " + std::to_string(*out.timeout));
 }
@@ -1005,7 +1022,7 @@ Json spec_json(const Spec& s) {
   for (const auto& [key, text] : s.extensions) {
     if (o.contains(key)) continue;  // a modelled member wins
     try {
-      o[key] = Json::parse(text);
+      o[key] = parse_json_input<Json>(text, "extensions[" + json_quote(key) + "]");
     } catch (const Json::parse_error& e) {
       throw os::Error("extensions[" + json_quote(key) + "]: not valid JSON: " + e.what());
     }
@@ -1069,21 +1086,12 @@ NamespaceType parse_namespace_type(const std::string& name) {
   throw os::Error("unknown namespace type " + json_quote(name));
 }
 
-Spec parse_spec(std::string_view json_text) {
-  Json doc;
-  try {
-    doc = Json::parse(json_text.begin(), json_text.end());
-  } catch (const Json::parse_error& e) {
-    throw os::Error(describe_parse_error(e));
-  }
-  return read_spec(doc);
-}
-
 namespace {
 
-Json parse_json_text(std::string_view json_text) {
+// `name` calls the input in a depth error.
+Json parse_json_text(std::string_view json_text, const std::string& name) {
   try {
-    return Json::parse(json_text.begin(), json_text.end());
+    return parse_json_input<Json>(json_text, name);
   } catch (const Json::parse_error& e) {
     throw os::Error(describe_parse_error(e));
   }
@@ -1091,21 +1099,25 @@ Json parse_json_text(std::string_view json_text) {
 
 }  // namespace
 
+Spec parse_spec(std::string_view json_text) {
+  return read_spec(parse_json_text(json_text, "config.json"));
+}
+
 Process parse_process(std::string_view json_text) {
   Process p;
-  read(parse_json_text(json_text), "process", p);
+  read(parse_json_text(json_text, "process"), "process", p);
   return p;
 }
 
 Resources parse_resources(std::string_view json_text) {
   Resources r;
-  read(parse_json_text(json_text), "linux.resources", r);
+  read(parse_json_text(json_text, "linux.resources"), "linux.resources", r);
   return r;
 }
 
 Seccomp parse_seccomp(std::string_view json_text, const std::string& path) {
   Seccomp out;
-  read(parse_json_text(json_text), path, out);
+  read(parse_json_text(json_text, path), path, out);
   return out;
 }
 
@@ -1113,7 +1125,7 @@ Spec load_spec(const std::string& bundle_dir, std::string* text_out) {
   const std::string path = (bundle_dir.empty() ? std::string(".") : bundle_dir) + "/config.json";
   std::optional<std::string> text;
   try {
-    text = os::read_file_if_exists(path);
+    text = os::read_input_file_if_exists(path);
   } catch (const os::SystemError& e) {
     throw os::SystemError(e.err(), "cannot read " + os::quote(path));
   }

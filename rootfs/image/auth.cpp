@@ -11,6 +11,7 @@
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
+#include <rrun/spec/json_input.hpp>
 
 #include "libs.hpp"
 #include "pull.hpp"
@@ -140,11 +141,11 @@ CredentialSearch find_credentials_in(const std::vector<std::string>& files, cons
   CredentialSearch out;
   const std::vector<std::string> keys = keys_for(host, repository);
   for (const std::string& file : files) {
-    std::optional<std::string> text = os::read_file_if_exists(file);
+    std::optional<std::string> text = os::read_input_file_if_exists(file);
     if (!text) continue;
     Json j;
     try {
-      j = Json::parse(*text);
+      j = spec::parse_json_input<Json>(*text, file);
     } catch (const Json::parse_error& e) {
       throw os::Error(file + ": not valid JSON at byte " + std::to_string(e.byte));
     }

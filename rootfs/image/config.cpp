@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <rrun/os/error.hpp>
+#include <rrun/spec/json_input.hpp>
 
 #include "digest.hpp"
 #include "media_types.hpp"
@@ -27,7 +28,7 @@ constexpr size_t kMaxIndexEntries = 1000;
 Json parse_json(std::string_view text, const std::string& what) {
   if (text.size() > media::kMaxDocument) bad(what, "larger than " + std::to_string(media::kMaxDocument >> 20) + " MiB");
   try {
-    Json j = Json::parse(text);
+    Json j = spec::parse_json_input<Json>(text, what);
     if (!j.is_object()) bad(what, "not a JSON object");
     return j;
   } catch (const Json::parse_error& e) {

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
@@ -154,7 +155,11 @@ Http::Http(TlsOptions tls) : tls_(std::move(tls)), no_proxy_(no_proxy_list()) {
     char* system_ca = nullptr;
     if (api.easy_getinfo(static_cast<CURL*>(curl_), CURLINFO_CAINFO, &system_ca) == CURLE_OK && system_ca)
       ca_blob_ = os::read_file_if_exists(system_ca).value_or("");
-    for (const std::string& f : tls_.ca_files) ca_blob_ += "\n" + os::read_file(f);
+    for (const std::string& f : tls_.ca_files) {
+      std::optional<std::string> pem = os::read_input_file_if_exists(f);
+      if (!pem) os::throw_errno(ENOENT, "read " + os::quote(f));
+      ca_blob_ += "\n" + *pem;
+    }
   }
 }
 

@@ -4,13 +4,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
+#include <rrun/spec/json_input.hpp>
 
 #include "archive_dir.hpp"
 #include "config.hpp"
@@ -26,18 +29,24 @@ using Json = nlohmann::json;
 
 constexpr const char* kRefName = "org.opencontainers.image.ref.name";
 
+// The size of a regular file (a FIFO or a device in a layout would block
+// or never end).
 uint64_t file_size(const os::UniqueFd& fd, const std::string& path) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) os::throw_errno("stat " + os::quote(path));
+  if (!S_ISREG(st.st_mode)) throw os::Error(os::quote(path) + " is not a regular file");
   return static_cast<uint64_t>(st.st_size);
 }
 
-// A document read whole, at most media::kMaxDocument.
+// A document read whole, at most media::kMaxDocument, only from a regular file.
 std::string read_document(const std::string& path, const std::string& what) {
-  os::UniqueFd fd = os::open_file(path, O_RDONLY);
-  if (file_size(fd, path) > media::kMaxDocument)
-    throw os::Error(what + ": larger than " + std::to_string(media::kMaxDocument >> 20) + " MiB");
-  return os::read_fd(fd);
+  try {
+    std::optional<std::string> text = os::read_input_file_if_exists(path, media::kMaxDocument);
+    if (!text) throw os::SystemError(ENOENT, "open " + os::quote(path));
+    return std::move(*text);
+  } catch (...) {
+    os::rethrow_with_context(what);
+  }
 }
 
 // Calls f(data, n) for each piece of the file, in order.
@@ -56,7 +65,7 @@ void read_chunks(const os::UniqueFd& fd, const std::string& path, F&& f) {
 // Streams the file into the writer.
 void copy_file(const std::string& path, uint64_t size, const std::string& what, Store::BlobWriter& w,
                Progress& progress) {
-  os::UniqueFd fd = os::open_file(path, O_RDONLY);
+  os::UniqueFd fd = os::open_file(path, O_RDONLY | O_NONBLOCK);
   uint64_t have = file_size(fd, path);
   if (have != size)
     throw os::Error(what + ": " + std::to_string(have) + " bytes in " + os::quote(path) + ", the manifest says " +
@@ -100,7 +109,7 @@ std::string blob_name(const std::string& digest) {
 std::string select_manifest(const std::string& index_json, const std::string& name, const std::string& where) {
   Json j;
   try {
-    j = Json::parse(index_json);
+    j = spec::parse_json_input<Json>(index_json, "index.json");
   } catch (const Json::parse_error& e) {
     throw os::Error("index.json is not valid JSON at byte " + std::to_string(e.byte));
   }
@@ -164,7 +173,7 @@ std::string short_repo_tag(std::string s) {
 DockerEntry select_docker_entry(const std::string& manifest_json, const std::string& name, const std::string& where) {
   Json j;
   try {
-    j = Json::parse(manifest_json);
+    j = spec::parse_json_input<Json>(manifest_json, "manifest.json");
   } catch (const Json::parse_error& e) {
     throw os::Error("manifest.json is not valid JSON at byte " + std::to_string(e.byte));
   }

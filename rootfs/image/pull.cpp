@@ -9,6 +9,7 @@
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
+#include <rrun/spec/json_input.hpp>
 
 #include "auth.hpp"
 #include "digest.hpp"
@@ -63,7 +64,7 @@ std::vector<std::string> ca_files(const PullOptions& opts, const std::string& ho
 // ({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}).
 std::string registry_message(const HttpResponse& r) {
   try {
-    Json j = Json::parse(r.body);
+    Json j = spec::parse_json_input<Json>(r.body, "the registry's answer");
     const Json& e = j.at("errors").at(0);
     std::string msg = e.value("message", "");
     std::string code = e.value("code", "");
@@ -203,7 +204,7 @@ class Registry : public BlobSource {
     }
     if (r.status != 200) throw os::Error("the token server " + realm + ": " + status_text(r));
     try {
-      Json j = Json::parse(r.body);
+      Json j = spec::parse_json_input<Json>(r.body, "the token server's answer");
       std::string token = j.value("token", "");
       if (token.empty()) token = j.value("access_token", "");
       if (!token.empty()) return token;

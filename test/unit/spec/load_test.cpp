@@ -1,6 +1,8 @@
 // load_spec: reading <bundle>/config.json and the messages around it.
 
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <string>
@@ -54,14 +56,29 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_prefixed) {
 
 BOOST_AUTO_TEST_CASE(unreadable_config_is_a_system_error) {
   TempBundle b;
-  rrun::os::mkdir_p(b.dir + "/config.json");  // a directory: read fails with EISDIR
+  BOOST_REQUIRE(::symlink("config.json", (b.dir + "/config.json").c_str()) == 0);  // open fails with ELOOP
   try {
     load_spec(b.dir);
     BOOST_FAIL("no error");
   } catch (const rrun::os::SystemError& e) {
-    BOOST_TEST(e.err() == EISDIR);
+    BOOST_TEST(e.err() == ELOOP);
     BOOST_TEST(std::string(e.what()).rfind("cannot read `" + b.dir + "/config.json`: ", 0) == 0, e.what());
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_config_that_is_not_a_regular_file_is_refused) {
+  // A directory, /dev/zero (never ends), a FIFO (would block): issue 15.
+  TempBundle b;
+  rrun::os::mkdir_p(b.dir + "/config.json");
+  BOOST_TEST(load_error(b.dir) ==
+             "`" + b.dir + "/config.json` is a directory, not a regular file: give the path of a file");
+  rrun::os::remove_tree(b.dir + "/config.json");
+  BOOST_REQUIRE(::symlink("/dev/zero", (b.dir + "/config.json").c_str()) == 0);
+  BOOST_TEST(load_error(b.dir) ==
+             "`" + b.dir + "/config.json` is a character device, not a regular file: give the path of a file");
+  BOOST_REQUIRE(::unlink((b.dir + "/config.json").c_str()) == 0);
+  BOOST_REQUIRE(::mkfifo((b.dir + "/config.json").c_str(), 0600) == 0);
+  BOOST_TEST(load_error(b.dir) == "`" + b.dir + "/config.json` is a FIFO, not a regular file: give the path of a file");
 }
 
 BOOST_AUTO_TEST_CASE(loads_a_valid_bundle) {

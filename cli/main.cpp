@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <rrun/core/log.hpp>
+#include <rrun/os/fault.hpp>
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
@@ -34,6 +35,7 @@ void configure_log_leniently(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   using namespace rrun;
+  os::init_fault_points();
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   cli::Invocation inv;
   try {

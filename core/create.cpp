@@ -29,6 +29,7 @@
 #include <rrun/cgroups/v1.hpp>
 #include <rrun/os/cmsg.hpp>
 #include <rrun/os/error.hpp>
+#include <rrun/os/fault.hpp>
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
 #include <rrun/os/syscall.hpp>
@@ -350,6 +351,7 @@ void create_state_dir(StateStore& store, const State& first) {
 Created create_container_locked(const Context& ctx, const CreateRequest& req, StateStore& store,
                                 const RunRequest* run) {
   const bool foreground = run && !run->detach;
+  os::fault_point("create.locked");
   // 1. Parse and validate.
   const bool generated = !req.generated_config.empty();
   const std::string bundle =
@@ -392,6 +394,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   st.foreground = foreground;
   st.keep = foreground && run->keep;
   create_state_dir(store, st);
+  os::fault_point("create.state_dir");
   // Once the hooks have begun, a failure stops the container, destroys it and
   // runs the poststop hooks (runtime.md "Lifecycle", steps 12 and 13): this
   // guard runs last, after the others undid the rest.
@@ -405,6 +408,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     os::mkdir_p(bundle, 0700);
     os::write_file_atomic(bundle + "/config.json", req.generated_config, 0600);
     write_generated_files(bundle, req);
+    os::fault_point("create.generated_bundle");
   }
 
   // 3. Plan: id maps, mounts, process.
@@ -440,6 +444,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   std::optional<std::string> persistent = rootfs::persistent_overlay_dir(spec.annotations);
   std::optional<rootfs::PersistentDirClaim> claim;
   if (persistent) claim.emplace(*persistent, req.id, store.root());
+  os::fault_point("create.persistent_claimed");
   Guard release_persistent([&] {
     if (persistent) rootfs::release_persistent_dir(*persistent, req.id, store.root());
   });
@@ -514,9 +519,11 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   // The spec as created: later edits of the bundle's config.json don't matter.
   // Its own bytes: the spec is not changed after parsing.
   os::write_file_atomic(store.config_path(req.id), config_copy, 0600);
+  os::fault_point("create.config_copied");
   const std::string fifo = store.exec_fifo_path(req.id);
   if (::mkfifo(fifo.c_str(), 0622) < 0) os::throw_errno("create the exec FIFO " + os::quote(fifo));
   ::chmod(fifo.c_str(), 0622);  // whatever the umask: the process user may be anyone
+  os::fault_point("create.fifo");
   os::UniqueFd fifo_fd = os::open_file(fifo, O_PATH);
   plan.fifo_fd = fifo_fd.get();
 
@@ -524,6 +531,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   // that `delete --force` finds it after rrun was killed mid-create.
   if (cgroup->driver() != cgroups::Driver::none)
     record_cgroup(store, req.id, cgroups::driver_name(cgroup->driver()), cgroup->path());
+  os::fault_point("create.cgroup_recorded");
   Guard destroy_cgroup([&] { cgroup->destroy(); });
   // fuse-overlayfs: the init opens /dev/fuse (c 10:229) from inside the
   // container's device cgroup, so that cgroup must allow it.
@@ -534,6 +542,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     resources = &with_fuse;
   }
   for (const auto& w : cgroup->create(resources)) log_warn(w);
+  os::fault_point("create.cgroup_made");
   if (cgroup->driver() == cgroups::Driver::none && resources) {
     const auto& none = static_cast<const cgroups::NoneManager&>(*cgroup);
     std::string missing = cgroups::describe_missing_limits(*resources, ctx.rootless ? none.remedy() : "");
@@ -570,20 +579,25 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     if (c.pid != clone_pid) ::kill(c.pid, SIGKILL);
   });
 
+  os::fault_point("create.cloned");
+
   // 5. Drive it: cgroup, maps, hooks, ready.
   if (!in_cgroup) cgroup->apply(pid);
+  os::fault_point("create.cgroup_applied");
   if (maps) {
     // Missing helpers were settled in the plan; these are helpers that fail.
     std::string fallback = userns::write_id_maps(pid, *maps);
     if (!fallback.empty()) log_warn(fallback + "; the container gets a single mapping of your own id");
   }
   send_or_throw(parent_end.get(), Msg::maps_written);
+  os::fault_point("create.maps_written");
   if (ns.fork_again) {
     Packet p = expect_msg(parent_end.get(), Msg::init_pid);
     c.pid = static_cast<pid_t>(p.value);
     c.is_our_child = false;
     c.pidfd.reset(os::sys::pidfd_open(c.pid));
     ::waitpid(clone_pid, nullptr, 0);
+    os::fault_point("create.init_pid");
   }
   if (!plan.rlimits_in_child) set_rlimits_of(c.pid, plan.process);
   st.pid = c.pid;
@@ -593,6 +607,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   if (claim) claim->record(c.pid, *start_time);
   FuseOverlays fuse(plan.rootfs, store.container_dir(req.id), ns.new_user_ns || ns.joined_user_ns);
   fuse.expect(parent_end.get(), Msg::rootfs_ready);
+  os::fault_point("create.rootfs_ready");
   if (spec.hooks) poststop_state = hook_state_json(st, Status::stopped);
   if (spec.hooks) {
     std::string hs = hook_state_json(st, Status::creating);
@@ -600,9 +615,11 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     run_hooks(spec.hooks->create_runtime, hs, "createRuntime");
   }
   send_or_throw(parent_end.get(), Msg::hooks_done);
+  os::fault_point("create.hooks_done");
   if (plan.seccomp && plan.seccomp->notify) send_seccomp_agent(parent_end.get(), *plan.seccomp, st);
   os::UniqueFd master;
   expect_msg(parent_end.get(), Msg::ready, &master);
+  os::fault_point("create.ready");
   if (proc.terminal) {
     if (!master) throw os::Error("container init: no pty master came with ready");
     if (!req.console_socket.empty())
@@ -614,9 +631,13 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   // 6. Record the state, then let the init wait for start.
   st.status = Status::created;
   store.save(st);
+  os::fault_point("create.state_saved");
   write_pid_file(req.pid_file, c.pid);
+  os::fault_point("create.pid_file");
   fuse.commit();
+  os::fault_point("create.fuse_committed");
   send_or_throw(parent_end.get(), Msg::committed);
+  os::fault_point("create.committed");
   kill_init.dismiss();
   release_persistent.dismiss();
   destroy_cgroup.dismiss();
@@ -708,6 +729,7 @@ void create_container(const Context& ctx, const CreateRequest& req) {
   auto lock = store.lock(req.id);
   LockFileJanitor janitor(store, req.id);
   create_container_locked(ctx, req, store, nullptr);
+  os::fault_point("create.done");
 }
 
 int run_container(const Context& ctx, const RunRequest& req) {
@@ -722,6 +744,7 @@ int run_container(const Context& ctx, const RunRequest& req) {
     auto lock = store.lock(req.create.id);
     LockFileJanitor janitor(store, req.create.id);
     c = create_container_locked(ctx, req.create, store, &req);
+    os::fault_point("run.created");
   }
   // From here on signals are for the container: wait_and_forward reads
   // them from a signalfd (those that arrive during start wait there).
@@ -729,6 +752,7 @@ int run_container(const Context& ctx, const RunRequest& req) {
   if (!req.detach) ::sigprocmask(SIG_BLOCK, &forward, &old);
   try {
     start_container(ctx, req.create.id);
+    os::fault_point("run.started");
   } catch (...) {
     try {
       auto lock = store.lock(req.create.id);
@@ -741,6 +765,7 @@ int run_container(const Context& ctx, const RunRequest& req) {
   if (req.detach) return 0;
 
   int status = wait_and_forward(c.pid, c.pidfd.get(), forward, c.console_master.get(), c.stop_signal);
+  os::fault_point("run.exited");
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   {
     auto lock = store.lock(req.create.id);
@@ -754,6 +779,7 @@ int run_container(const Context& ctx, const RunRequest& req) {
         destroy_container(store, *s);
     }
   }
+  os::fault_point("run.destroyed");
   return status;
 }
 

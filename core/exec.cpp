@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <rrun/os/error.hpp>
+#include <rrun/os/fault.hpp>
 #include <rrun/os/fd.hpp>
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
@@ -300,7 +301,9 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
     if (live != Status::created && live != Status::running && live != Status::paused)
       throw os::Error("cannot exec in container " + os::quote(req.id) + ": it is " + status_name(live));
     spec = load_container_spec(store, req.id);
+    os::fault_point("exec.locked");
   }
+  os::fault_point("exec.unlocked");
   // Plan.
   spec::Process proc = exec_process_spec(spec, req);
   ExecPlan plan;
@@ -357,6 +360,7 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   pid_t pid = clone_child(0, cgroup->clone_fd(), &pidfd, &in_cgroup);
   if (pid < 0) os::throw_errno("clone the exec process");
   if (pid == 0) exec_child(plan);
+  os::fault_point("exec.cloned");
   child_end.reset();
   os::UniqueFd child_pidfd(pidfd);
   pid_t clone_pid = pid;
@@ -375,11 +379,13 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
 
   if (!in_cgroup) cgroup->apply(pid);
   send_or_throw(parent_end.get(), Msg::go);
+  os::fault_point("exec.go");
   if (plan.fork_again) {
     Packet p = expect_msg(parent_end.get(), Msg::init_pid);
     pid = static_cast<pid_t>(p.value);
     child_pidfd.reset(os::sys::pidfd_open(pid));
     ::waitpid(clone_pid, nullptr, 0);
+    os::fault_point("exec.init_pid");
   }
   if (plan.seccomp && plan.seccomp->notify) {
     State exec_state = st;
@@ -388,9 +394,12 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   }
   os::UniqueFd master;
   expect_msg(parent_end.get(), Msg::ready, &master);
+  os::fault_point("exec.ready");
   // EOF: the exec succeeded (the socket is close-on-exec); else its failure.
   expect_msg(parent_end.get(), Msg::none);
+  os::fault_point("exec.execd");
   write_pid_file(req.pid_file, pid);
+  os::fault_point("exec.pid_file");
   if (proc.terminal && !req.console_socket.empty()) {
     send_console(req.console_socket, master.get());
     master.reset();
@@ -398,7 +407,10 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   committed = true;
   if (req.detach) return 0;
 
-  return wait_and_forward(pid, child_pidfd.get(), forward, master ? master.get() : -1);
+  os::fault_point("exec.waiting");
+  int status = wait_and_forward(pid, child_pidfd.get(), forward, master ? master.get() : -1);
+  os::fault_point("exec.exited");
+  return status;
 }
 
 }  // namespace rrun::core

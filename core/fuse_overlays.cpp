@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include <rrun/os/error.hpp>
+#include <rrun/os/fault.hpp>
 #include <rrun/os/file.hpp>
 #include <rrun/os/syscall.hpp>
 
@@ -63,6 +64,7 @@ void FuseOverlays::start(int sync_fd, const Packet& p, os::UniqueFd fuse_fd) {
   if (om.ephemeral) s.ephemeral_dir = dir_ + "/overlay-" + std::to_string(p.value);
   log_debug("overlay " + om.origin + ": starting " + om.fuse_binary);
   daemons_.push_back(rootfs::spawn_fuse_overlayfs(s));
+  os::fault_point("create.fuse_spawned");
   send_or_throw(sync_fd, Msg::fuse_started);
 }
 

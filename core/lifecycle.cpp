@@ -13,6 +13,7 @@
 #include <string>
 
 #include <rrun/os/error.hpp>
+#include <rrun/os/fault.hpp>
 #include <rrun/os/fd.hpp>
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
@@ -201,6 +202,7 @@ void start_container(const Context& ctx, const std::string& id) {
   StateStore store(ctx.state_root);
   auto lock = store.lock(id);
   LockFileJanitor janitor(store, id);
+  os::fault_point("start.locked");
   State s = store.load_or_throw(id);
   Status live = store.status_of(s);
   if (live != Status::created)
@@ -214,7 +216,9 @@ void start_container(const Context& ctx, const std::string& id) {
   os::UniqueFd fd = store.open_trusted(id, "exec.fifo", O_RDONLY | O_NONBLOCK);
   if (!fd)
     throw os::Error("cannot start container " + os::quote(id) + ": its exec FIFO " + os::quote(fifo) + " is gone");
+  os::fault_point("start.fifo_opened");
   ::unlink(fifo.c_str());
+  os::fault_point("start.fifo_unlinked");
   os::UniqueFd pidfd = open_init_pidfd(s);
   std::string got;
   bool eof = false;
@@ -251,8 +255,10 @@ void start_container(const Context& ctx, const std::string& id) {
     store.save(s);
     throw os::Error("start container " + os::quote(id) + ": " + why);
   }
+  os::fault_point("start.init_answered");
   s.status = Status::running;
   store.save(s);
+  os::fault_point("start.state_saved");
 
   spec::Spec spec = load_container_spec(store, id);
   if (spec.hooks && !spec.hooks->poststart.empty()) {
@@ -309,16 +315,21 @@ void stop_container(const State& s) {
 }  // namespace
 
 void destroy_container(StateStore& store, State& s) {
+  os::fault_point("destroy.begun");
   stop_container(s);
+  os::fault_point("destroy.stopped");
   // A create that died before it wrote the final state.json (no init
   // recorded) never ran hooks and left its cgroup in ID/cgroup.
   const bool was_created = s.pid > 0;
   s.status = Status::stopped;
   container_cgroup(s)->destroy();
   if (s.cgroup_driver.empty()) destroy_recorded_cgroup(store, s.id);
+  os::fault_point("destroy.cgroup_removed");
   stop_fuse_overlays(store.read_trusted(s.id, kFuseDaemonsFile));
+  os::fault_point("destroy.fuse_stopped");
   if (auto dir = rootfs::persistent_overlay_dir(s.annotations))
     rootfs::release_persistent_dir(*dir, s.id, store.root());
+  os::fault_point("destroy.persistent_released");
   // poststop hooks run after the container is destroyed; failures only warn.
   std::optional<spec::Spec> spec;
   try {
@@ -327,6 +338,7 @@ void destroy_container(StateStore& store, State& s) {
     log_warn(std::string("poststop hooks not run: ") + e.what());
   }
   store.remove_container(s.id);
+  os::fault_point("destroy.removed");
   if (spec && spec->hooks && !spec->hooks->poststop.empty()) {
     for (const auto& w :
          run_hooks_collect_failures(spec->hooks->poststop, hook_state_json(s, Status::stopped), "poststop"))
@@ -392,6 +404,7 @@ void delete_container(const Context& ctx, const std::string& id, bool force) {
     lock.emplace(store.lock(id));
   }
   LockFileJanitor janitor(store, id);
+  os::fault_point("delete.locked");
   std::optional<State> s = store.load(id);
   if (s && !settle_abandoned(store, *s)) return;  // what delete does, done as its `run` would have
   if (!s) {
@@ -403,6 +416,7 @@ void delete_container(const Context& ctx, const std::string& id, bool force) {
     throw os::Error("cannot delete container " + os::quote(id) + ": it is " + status_name(live) +
                     "; stop it first or use `delete --force`");
   destroy_container(store, *s);
+  os::fault_point("delete.done");
 }
 
 }  // namespace rrun::core

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <rrun/os/error.hpp>
+#include <rrun/os/fault.hpp>
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
 
@@ -362,6 +363,7 @@ bool StateStore::create_container_dir(const State& first) {
     // Nobody reads it before the rename: no temp file needed.
     os::UniqueFd fd = os::open_file(staging + "/state.json", O_WRONLY | O_CREAT | O_EXCL, 0600);
     os::write_all(fd, state_to_json(first));
+    os::fault_point("store.staged");
     if (rename_noreplace(staging, dir) == 0) return true;
     if (errno != EEXIST && errno != ENOTEMPTY)
       os::throw_errno("rename " + os::quote(staging) + " to " + os::quote(dir));
@@ -418,6 +420,7 @@ Status StateStore::status_of(const State& s, const std::string& proc_root) const
 void StateStore::remove_container(const std::string& id) {
   validate_container_id(id);
   os::remove_tree(container_dir(id));
+  os::fault_point("store.dir_removed");
   if (::unlink(lock_path(id).c_str()) < 0 && errno != ENOENT) os::throw_errno("remove " + os::quote(lock_path(id)));
 }
 

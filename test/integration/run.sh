@@ -26,10 +26,11 @@
 #             As a non-root user: runs SCRIPT as that user, as it is.
 #
 # Environment: RRUN_BIN, RRUN_PROBE (the built binaries); RRUN_TEST_CACHE,
-# RRUN_TEST_DEBIAN_MIRROR, http_proxy and the sizes of the load tests
-# (RRUN_SOAK_CYCLES, RRUN_LOAD_RUNS, RRUN_LOAD_ROUNDS), the checker's
-# RRUN_TEST_WRAP (lib.sh; copied for the test user), RRUN_VALGRIND_LOGS,
-# ASAN_OPTIONS and UBSAN_OPTIONS reach the test user. The exit status is
+# RRUN_TEST_DEBIAN_MIRROR, http_proxy, RRUN_TEST_FAULT_RANDOM
+# (test_fault_points.sh), the sizes of the load tests (RRUN_SOAK_CYCLES,
+# RRUN_LOAD_RUNS, RRUN_LOAD_ROUNDS), the checker's RRUN_TEST_WRAP (lib.sh;
+# copied for the test user), RRUN_VALGRIND_LOGS, ASAN_OPTIONS and
+# UBSAN_OPTIONS reach the test user. The exit status is
 # the test's: 0 pass, 77 skipped (with a printed reason), anything else fails.
 set -euo pipefail
 
@@ -95,6 +96,7 @@ run_as() {
     ${RRUN_LOAD_ROUNDS:+"RRUN_LOAD_ROUNDS=$RRUN_LOAD_ROUNDS"} \
     ${RRUN_TEST_WRAP:+"RRUN_TEST_WRAP=$top/bin/rrun-wrap"} ${RRUN_VALGRIND_LOGS:+"RRUN_VALGRIND_LOGS=$RRUN_VALGRIND_LOGS"} \
     ${ASAN_OPTIONS:+"ASAN_OPTIONS=$ASAN_OPTIONS"} ${UBSAN_OPTIONS:+"UBSAN_OPTIONS=$UBSAN_OPTIONS"} \
+    ${RRUN_TEST_FAULT_RANDOM:+"RRUN_TEST_FAULT_RANDOM=$RRUN_TEST_FAULT_RANDOM"} \
     bash "$top/tests/$(basename "$script")") || status=$?
   return "$status"
 }

@@ -12,12 +12,23 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace rrun::fuzz {
+
+// Runs a parser on fuzzed input: a refusal (an exception) is the expected
+// answer to most inputs; anything else (a crash, a sanitizer report) is not.
+template <class F>
+void try_parse(F&& f) {
+  try {
+    f();
+  } catch (const std::exception&) {
+  }
+}
 
 inline std::string_view as_text(const uint8_t* data, size_t size) {
   return {reinterpret_cast<const char*>(data), size};

@@ -13,17 +13,7 @@
 
 namespace image = rrun::image;
 
-namespace {
-
-template <class F>
-void try_parse(F&& f) {
-  try {
-    f();
-  } catch (const std::exception&) {
-  }
-}
-
-}  // namespace
+using rrun::fuzz::try_parse;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view json = rrun::fuzz::as_text(data, size);

@@ -15,14 +15,7 @@ namespace spec = rrun::spec;
 
 namespace {
 
-template <class F>
-void try_parse(F&& f) {
-  try {
-    f();
-  } catch (const std::exception&) {
-    // Refused input: an error is the expected answer.
-  }
-}
+using rrun::fuzz::try_parse;
 
 void check_round_trip(const spec::Spec& s) {
   std::string text = spec::serialize_spec(s);

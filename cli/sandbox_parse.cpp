@@ -602,11 +602,47 @@ void require_utf8(std::string_view text, const std::string& file) {
                   ": not UTF-8 text (byte " + byte + "): a sandbox file must be UTF-8, as config.json is");
 }
 
+// The offset of the document's first token: after blank space, comment
+// lines, directives (`%...`) and a `---` line.
+size_t first_token_at(std::string_view t) {
+  size_t i = 0;
+  while (i < t.size()) {
+    char c = t[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      ++i;
+    } else if (c == '#' || c == '%' || t.substr(i, 3) == "---") {
+      size_t nl = t.find('\n', i);
+      if (c == '-' && !(i + 3 == t.size() || t[i + 3] == ' ' || t[i + 3] == '\n')) return i;
+      if (c == '-') {
+        i += 3;
+        continue;
+      }
+      i = nl == std::string_view::npos ? t.size() : nl + 1;
+    } else {
+      return i;
+    }
+  }
+  return i;
+}
+
 // The file's one YAML document: a second one (after `---`) is an error,
 // not ignored.
 YAML::Node load_one_document(const Reader& r, std::string_view yaml_text) {
   std::vector<YAML::Node> docs;
   auto invalid = [&](const YAML::Mark& m, const std::string& what) { r.origin_at(m).fail("invalid YAML: " + what); };
+  // yaml-cpp 0.7 (Debian 12) allocates without end on a document whose
+  // first token is a plain scalar starting with `,` followed by a flow
+  // collection (",\n[": gigabytes in seconds; found by fuzzing,
+  // test/fuzz/corpus/sandbox/oom-leading-comma.yaml). YAML forbids a plain
+  // scalar to start with `,`, so such a file is refused before yaml-cpp sees it.
+  if (size_t at = first_token_at(yaml_text); at < yaml_text.size() && yaml_text[at] == ',') {
+    YAML::Mark m;
+    m.pos = static_cast<int>(at);
+    m.line = static_cast<int>(std::count(yaml_text.begin(), yaml_text.begin() + static_cast<long>(at), '\n'));
+    size_t nl = yaml_text.rfind('\n', at);
+    m.column = static_cast<int>(nl == std::string_view::npos ? at : at - nl - 1);
+    invalid(m, "a value cannot start with `,`; quote it");
+  }
   try {
     docs = YAML::LoadAll(std::string(yaml_text));
   } catch (const YAML::DeepRecursion& e) {  // its message says "bad file"

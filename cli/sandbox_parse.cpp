@@ -592,6 +592,15 @@ size_t invalid_utf8_at(std::string_view s) {
 // U+FFFD on the way to create, so the file is refused instead.
 void require_utf8(std::string_view text, const std::string& file) {
   size_t at = invalid_utf8_at(text);
+  // A raw NUL byte is UTF-8 but not YAML text: yaml-cpp reads past it into
+  // a value that differs from what the file shows (found by fuzzing).
+  if (size_t nul = text.find('\0'); nul < at) {
+    size_t nl = nul == 0 ? std::string_view::npos : text.rfind('\n', nul - 1);
+    size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<long>(nul), '\n'));
+    throw os::Error(file + ":" + std::to_string(line) + ":" +
+                    std::to_string(nul - (nl == std::string_view::npos ? 0 : nl + 1) + 1) +
+                    ": a NUL byte in the file; a sandbox file is text: remove it");
+  }
   if (at == std::string_view::npos) return;
   size_t nl = at == 0 ? std::string_view::npos : text.rfind('\n', at - 1);
   size_t line_start = nl == std::string_view::npos ? 0 : nl + 1;

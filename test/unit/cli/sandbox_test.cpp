@@ -384,6 +384,8 @@ BOOST_AUTO_TEST_CASE(errors_of_hostile_files) {
   BOOST_TEST(error_of(",\n[") == f + ":1:1" + comma);
   BOOST_TEST(error_of("# c\n\n  ,x\na: {\n") == f + ":3:3" + comma);
   BOOST_TEST(error_of("---\n,[") == f + ":2:1" + comma);
+  BOOST_TEST(error_of(std::string("rootfs: rootfs\ncommand: [/bin/s\0x]\n", 35)) ==
+             f + ":2:17: a NUL byte in the file; a sandbox file is text: remove it");
   BOOST_TEST(error_of("rootfs: rootfs\n---\nrootfs: other\n") ==
              f + ":3:1: a second YAML document (after a `---` line); a sandbox file holds one: remove the `---` and "
                  "what follows it, or put each sandbox in a file of its own");

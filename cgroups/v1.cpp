@@ -302,7 +302,10 @@ void V1Manager::kill_all(int sig) {
     if (froze) cgfs::try_write(*dir_of("freezer"), "freezer.state", "THAWED");
     throw;
   }
-  if (froze) thaw();
+  // A SIGKILLed task of a frozen v1 cgroup dies only once thawed: a cgroup
+  // frozen before (`pause`, or an rrun killed between its freeze and thaw)
+  // is thawed too, or `delete -f` would wait for it in vain.
+  if (froze || (was_frozen && sig == SIGKILL)) thaw();
 }
 
 std::vector<pid_t> V1Manager::pids() const {

@@ -113,6 +113,19 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then
   done
   assert_no_leftovers
 
+  step "delete -f of a paused (frozen) container: SIGKILL, thawed, gone, no cgroup left"
+  fresh
+  set_cmd sleep 600
+  expect_ok rr run -d -b "$B" frozen </dev/null
+  pid=$(rr state frozen | jq -r .pid)
+  freezer_dir=/sys/fs/cgroup/freezer$(cgroup_of "$pid" freezer)
+  expect_ok rr pause frozen
+  expect_eq "$(cat "$freezer_dir/freezer.state")" FROZEN "freezer.state after pause"
+  expect_ok rr delete -f frozen
+  wait_until 10 test ! -d "/proc/$pid" || fail "the paused init $pid survived delete -f"
+  [[ ! -d "$freezer_dir" ]] || fail "cgroup $freezer_dir left behind"
+  assert_no_leftovers
+
   step "the limits hold: a fork bomb stops at pids.max, a process over memory.limit is OOM-killed"
   fresh
   config_set "$B" '.linux.resources = {pids: {limit: 16}}'

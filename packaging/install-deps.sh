@@ -49,6 +49,11 @@ runtime_deps=(
 # from apache2-utils; python3's tarfile writes their layers
 # (test/integration/image-fixtures.sh).
 image_deps=(libcurl4 libarchive13 libssl3 docker-registry skopeo umoci openssl apache2-utils python3)
+# The Debian package (packaging/debian, label `packaging`): dpkg-buildpackage
+# (dpkg-dev) with debhelper under fakeroot, lintian on the result; the test
+# installs it into a chroot made with mmdebstrap (above), where man-db and
+# groff-base render its man pages; bash-completion loads its completion.
+packaging_deps=(dpkg-dev debhelper fakeroot lintian man-db groff-base bash-completion)
 # crun, runc: the runtimes the benchmark measures rrun against.
 bench_deps=(crun runc)
 # The cgroup v2 test VM (test/vm/): QEMU under TCG (never KVM here), cpio and
@@ -63,7 +68,7 @@ client_deps=(
   podman conmon containerd docker.io rootlesskit slurmctld slurmd slurm-client munge
   skopeo umoci runc
 )
-packages=("${build_deps[@]}" "${runtime_deps[@]}" "${image_deps[@]}" "${vm_deps[@]}")
+packages=("${build_deps[@]}" "${runtime_deps[@]}" "${image_deps[@]}" "${vm_deps[@]}" "${packaging_deps[@]}")
 if ((bench)); then packages+=("${bench_deps[@]}"); fi
 if ((clients)); then packages+=("${client_deps[@]}"); fi
 

@@ -85,33 +85,42 @@ debian_require_mirror() {
   debian_mirror_reachable || _debian_skip "the Debian mirror $DEBIAN_MIRROR is unreachable (no $DEBIAN_SUITE Release file within 10 s)"
 }
 
-# Builds the tarball (as root): mmdebstrap in a private mount namespace (no
-# mount of its reaches the host's), into a temp name renamed when complete.
-_debian_build() {
-  local log=$DEBIAN_CACHE/debian-build.log
-  [[ -e "$DEBIAN_TARBALL" ]] && return 0
-  echo "debian-rootfs: building $DEBIAN_TARBALL from $DEBIAN_MIRROR (about a minute, once)" >&2
+# debian_build_tarball TARBALL MMDEBSTRAP_OPTION...: builds TARBALL of the
+# suite (as root) unless it exists: mmdebstrap in a private mount namespace
+# (no mount of its reaches the host's), into a temp name renamed when
+# complete. test/packaging/test_deb.sh makes its own recipe with it.
+debian_build_tarball() {
+  local tarball=$1 log
+  shift
+  log=${tarball%.tar}.log
+  [[ -e "$tarball" ]] && return 0
+  echo "debian-rootfs: building $tarball from $DEBIAN_MIRROR (about a minute, once)" >&2
   local t0=$SECONDS
-  # shellcheck disable=SC2016 # mmdebstrap's hook gets the rootfs as $1
   if ! unshare --mount --propagation private \
-    env ${DEBIAN_PROXY:+http_proxy="$DEBIAN_PROXY"} mmdebstrap --mode=root --variant=apt --format=tar \
-    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-    --customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname"' \
-    "$DEBIAN_SUITE" "$DEBIAN_TARBALL.tmp" "$DEBIAN_MIRROR" >"$log" 2>&1; then
-    rm -f -- "$DEBIAN_TARBALL.tmp"
+    env ${DEBIAN_PROXY:+http_proxy="$DEBIAN_PROXY"} mmdebstrap --mode=root --format=tar "$@" \
+    "$DEBIAN_SUITE" "$tarball.tmp" "$DEBIAN_MIRROR" >"$log" 2>&1; then
+    rm -f -- "$tarball.tmp"
     tail -n 20 "$log" >&2
     echo "debian-rootfs: mmdebstrap failed (log above: $log)" >&2
     return 1
   fi
-  chmod 644 "$DEBIAN_TARBALL.tmp"
-  mv -- "$DEBIAN_TARBALL.tmp" "$DEBIAN_TARBALL"
+  chmod 644 "$tarball.tmp"
+  mv -- "$tarball.tmp" "$tarball"
+  echo "debian-rootfs: built in $((SECONDS - t0)) s" >&2
+}
+
+# The tests' rootfs: variant apt, no man pages, locales or docs.
+_debian_build() {
+  # shellcheck disable=SC2016 # mmdebstrap's hook gets the rootfs as $1
+  debian_build_tarball "$DEBIAN_TARBALL" --variant=apt \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+    --customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname"' || return 1
   local old
   for old in "$DEBIAN_CACHE"/debian-"$DEBIAN_SUITE"-apt-*.tar; do
     [[ "$old" == "$DEBIAN_TARBALL" ]] || rm -f -- "$old" # an older recipe's
   done
-  echo "debian-rootfs: built in $((SECONDS - t0)) s" >&2
 }
 
 # Makes sure $DEBIAN_TARBALL exists: built first under the cache's lock when

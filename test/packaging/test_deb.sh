@@ -8,7 +8,7 @@
 #     as debian-rootfs.sh's), unpacked into a temp dir;
 #  3. in a private mount namespace (its /proc, /dev, /sys, /run and /tmp
 #     mounts die with it, the host sees none): `dpkg -i` the .deb in the
-#     chroot, then `rrun --version`, `rrun spec` and one container as root,
+#     chroot (the users' commands in a pivot_root of it: see as() below), then `rrun --version`, `rrun spec` and one container as root,
 #     as a user with a subordinate range in the chroot's /etc/subuid and as
 #     a user without one (rrun maps only the user's own id); `man -l` renders
 #     each installed man page without a warning; the bash completion loads;
@@ -33,15 +33,24 @@ step() { echo "== $*"; }
 # The part in the private mount namespace (the script runs itself there).
 if [[ "${1:-}" == --in-namespace ]]; then
   root=$2 deb=$3
-  in() { chroot "$root" "$@"; }
-  # as USER CMD...: CMD in the chroot as USER, with a login-like environment.
+  inroot() { chroot "$root" "$@"; }
+  # as USER CMD...: CMD in the root as USER, with a login-like environment.
+  # Not through chroot: the kernel refuses a user namespace to a chrooted
+  # process (clone(2), EPERM), so CMD runs in a mount namespace of its own
+  # whose root is the chroot's (pivot_root; the old root at /mnt there).
   as() {
     local user=$1 uid
     shift
-    uid=$(in id -u "$user")
-    chroot --userspec="$user:$user" "$root" env -i PATH=/usr/bin:/bin HOME="/home/$user" \
+    uid=$(inroot id -u "$user")
+    # shellcheck disable=SC2016 # the inner shell's arguments
+    unshare --mount --propagation private sh -c 'cd "$1" && pivot_root . mnt && shift && exec "$@"' sh "$root" \
+      /usr/sbin/chroot --userspec="$user:$user" . /usr/bin/env -i PATH=/usr/bin:/bin HOME="/home/$user" \
       XDG_RUNTIME_DIR="/run/user/$uid" USER="$user" "$@"
   }
+  # The root a mount point of its own, as / is on a host (rrun makes / a
+  # slave mount in the container's mount namespace: EINVAL on a plain
+  # directory).
+  mount --bind "$root" "$root"
   mount -t proc proc "$root/proc"
   mount --rbind /dev "$root/dev"
   mount --rbind /sys "$root/sys"
@@ -50,60 +59,66 @@ if [[ "${1:-}" == --in-namespace ]]; then
 
   step "dpkg -i $(basename "$deb")"
   cp -- "$deb" "$root/tmp/"
-  in dpkg -i "/tmp/$(basename "$deb")"
-  in dpkg -L rrun >"$root/tmp/files"
-  # The shell still remembers no rrun on PATH in the chroot: the test runs
-  # only what the package installed.
-  [[ "$(in sh -c 'command -v rrun')" == /usr/bin/rrun ]] || fail "rrun is not /usr/bin/rrun in the chroot"
+  inroot dpkg -i "/tmp/$(basename "$deb")"
+  inroot dpkg -L rrun >"$root/tmp/files"
+  # The chroot has no rrun but the package's: the test runs what it installed.
+  [[ "$(inroot sh -c 'command -v rrun')" == /usr/bin/rrun ]] || fail "rrun is not /usr/bin/rrun in the chroot"
 
   step "rrun --version"
-  version=$(in rrun --version)
+  version=$(inroot rrun --version)
   echo "$version"
   want=$(sed -n 's/^project(rrun VERSION \([0-9.]*\) .*/\1/p' "$src/CMakeLists.txt")
   grep -q "$want" <<<"$version" || fail "rrun --version does not say $want"
 
   # A busybox bundle made with the installed `rrun spec`, its process
-  # `echo` without a terminal. BUNDLE OWNER [--rootless]
+  # printing a greeting and its uid map, without a terminal.
+  # BUNDLE OWNER [--rootless]
   bundle() {
-    local dir=$1 owner=$2
+    local dir=$1 owner=$2 ids
     shift 2
+    ids=$(inroot id -u "$owner"):$(inroot id -g "$owner") # the chroot's user
     install -d -m 755 "$root$dir/rootfs/bin"
     cp /bin/busybox "$root$dir/rootfs/bin/busybox"
     ln -s busybox "$root$dir/rootfs/bin/sh"
-    chown -R "$owner" "$root$dir"
-    if [[ "$owner" == root ]]; then in rrun spec -b "$dir" "$@"; else as "$owner" rrun spec -b "$dir" "$@"; fi
+    chown -R "$ids" "$root$dir"
+    if [[ "$owner" == root ]]; then inroot rrun spec -b "$dir" "$@"; else as "$owner" rrun spec -b "$dir" "$@"; fi
     [[ -s "$root$dir/config.json" ]] || fail "rrun spec wrote no $dir/config.json"
-    jq '.process.terminal = false | .process.args = ["/bin/busybox", "echo", "hello from the package"]' \
+    jq '.process.terminal = false | .process.args = ["/bin/sh", "-c", "echo hello from the package; cat /proc/self/uid_map"]' \
       "$root$dir/config.json" >"$root$dir/config.json.new"
     mv -- "$root$dir/config.json.new" "$root$dir/config.json"
-    chown "$owner" "$root$dir/config.json"
+    chown "$ids" "$root$dir/config.json"
   }
-  # run_container WHO CMD...: the container's output must be the echo.
+  # run_container WHO MAP CMD...: the container greets, and its uid map is
+  # MAP (its lines' fields joined by spaces, lines by ";").
   run_container() {
-    local who=$1 out
-    shift
+    local who=$1 map=$2 out
+    shift 2
     out=$("$@" 2>&1) || { echo "$out" >&2; fail "rrun run as $who failed"; }
-    [[ "$out" == "hello from the package" ]] || { echo "$out" >&2; fail "rrun run as $who printed something else"; }
-    echo "ok: a container ran as $who"
+    [[ "$(head -n 1 <<<"$out")" == "hello from the package" ]] ||
+      { echo "$out" >&2; fail "rrun run as $who printed something else"; }
+    [[ "$(tail -n +2 <<<"$out" | awk '{ $1 = $1; print }' | paste -sd ';')" == "$map" ]] ||
+      { echo "$out" >&2; fail "the container of $who has not the uid map $map"; }
+    echo "ok: a container ran as $who, uid map $map"
   }
 
   step "rrun spec and a container as root"
   bundle /tmp/b-root root
-  run_container root in rrun run -b /tmp/b-root pkg-root
-  [[ -z "$(in rrun list -q)" ]] || fail "rrun list as root still shows a container"
+  run_container root "0 0 4294967295" inroot rrun run -b /tmp/b-root pkg-root
+  [[ -z "$(inroot rrun list -q)" ]] || fail "rrun list as root still shows a container"
 
   step "rrun spec --rootless and a container as a user with a subordinate range"
-  in useradd -m -s /bin/bash -u 2001 rrunsub
-  in useradd -m -s /bin/bash -u 2002 rrunone
-  echo "rrunsub:200000:65536" >>"$root/etc/subuid"
-  echo "rrunsub:200000:65536" >>"$root/etc/subgid"
+  inroot useradd -m -s /bin/bash -u 2001 rrunsub
+  inroot useradd -m -s /bin/bash -u 2002 rrunone
+  # useradd gives each new user a range: only rrunsub keeps one.
+  echo "rrunsub:200000:65536" >"$root/etc/subuid"
+  echo "rrunsub:200000:65536" >"$root/etc/subgid"
   install -d -m 700 -o 2001 -g 2001 "$root/run/user/2001"
   install -d -m 700 -o 2002 -g 2002 "$root/run/user/2002"
   bundle /tmp/b-sub rrunsub --rootless
-  run_container "a user with a range (rrunsub)" as rrunsub rrun run -b /tmp/b-sub pkg-sub
+  run_container "a user with a range (rrunsub)" "0 2001 1;1 200000 65536" as rrunsub rrun run -b /tmp/b-sub pkg-sub
   step "a container as a user without one (one id mapped)"
   bundle /tmp/b-one rrunone --rootless
-  run_container "a user without a range (rrunone)" as rrunone rrun run -b /tmp/b-one pkg-one
+  run_container "a user without a range (rrunone)" "0 2002 1" as rrunone rrun run -b /tmp/b-one pkg-one
 
   # Man pages and completions come with `rrun help` (issue 17's other half):
   # checked when the package has them, reported when it has none.
@@ -114,7 +129,7 @@ if [[ "${1:-}" == --in-namespace ]]; then
   fi
   for page in "${pages[@]}"; do
     # man -l formats with groff; any warning of groff or man fails the page.
-    if ! in env MANWIDTH=80 LANG=C.UTF-8 man -l "$page" >"$root/tmp/man.out" 2>"$root/tmp/man.err" ||
+    if ! inroot env MANWIDTH=80 LANG=C.UTF-8 man -l "$page" >"$root/tmp/man.out" 2>"$root/tmp/man.err" ||
       [[ -s "$root/tmp/man.err" ]] || [[ ! -s "$root/tmp/man.out" ]]; then
       cat "$root/tmp/man.err" >&2
       fail "man -l $page did not render cleanly"
@@ -125,7 +140,7 @@ if [[ "${1:-}" == --in-namespace ]]; then
   step "the bash completion loads"
   if grep -qx /usr/share/bash-completion/completions/rrun "$root/tmp/files"; then
     # shellcheck disable=SC2016
-    out=$(in bash -c '. /usr/share/bash-completion/bash_completion && . /usr/share/bash-completion/completions/rrun && complete -p rrun' 2>&1) ||
+    out=$(inroot bash -c '. /usr/share/bash-completion/bash_completion && . /usr/share/bash-completion/completions/rrun && complete -p rrun' 2>&1) ||
       { echo "$out" >&2; fail "the bash completion of rrun does not load"; }
     grep -q 'complete .* rrun$' <<<"$out" || { echo "$out" >&2; fail "the bash completion defines no completion for rrun"; }
     echo "ok: $out"
@@ -134,15 +149,17 @@ if [[ "${1:-}" == --in-namespace ]]; then
   fi
 
   step "dpkg --purge rrun leaves nothing of the package"
-  in dpkg --purge rrun
-  in dpkg-query -W -f='${db:Status-Abbrev}' rrun 2>/dev/null | grep -q '^[un]n' ||
-    fail "dpkg still knows rrun after the purge"
+  inroot dpkg --purge rrun
+  # shellcheck disable=SC2016 # dpkg-query's format
+  status=$(inroot dpkg-query -W -f='${db:Status-Abbrev}' rrun 2>/dev/null || true)
+  [[ -z "$status" || "$status" == n* || "$status" == u* ]] ||
+    fail "dpkg still has rrun as '$status' after the purge"
   left=()
   while read -r path; do
     [[ -n "$path" && "$path" != /. ]] || continue
     if [[ -L "$root$path" || -f "$root$path" ]]; then
       left+=("$path")
-    elif [[ -d "$root$path" ]] && ! in dpkg-query -S "$path" >/dev/null 2>&1; then
+    elif [[ -d "$root$path" ]] && ! inroot dpkg-query -S "$path" >/dev/null 2>&1; then
       left+=("$path/") # a directory only rrun had
     fi
   done <"$root/tmp/files"
@@ -167,6 +184,7 @@ echo "built $deb in $((SECONDS - t0)) s"
 # mirror, proxy and build). Nothing of rrun's Recommends: rrun must run
 # without them.
 # shellcheck source=../integration/debian-rootfs.sh
+# shellcheck disable=SC1091
 source "$src/test/integration/debian-rootfs.sh"
 tarball=$DEBIAN_CACHE/debian-$DEBIAN_SUITE-pkg-1.tar
 if [[ ! -e "$tarball" ]]; then

@@ -75,18 +75,44 @@ expect_eq "$(complete_line "$RRUN_BIN" --root "$STATE_ROOT" start help-)" "help-
 expect_eq "$(complete_line "$RRUN_BIN" --root "$STATE_ROOT" kill -a "")" "help-c1" "ID after a flag"
 expect_eq "$(complete_line "$RRUN_BIN" --root = "$STATE_ROOT" state "")" "help-c1" "ID with --root=DIR"
 expect_eq "$(complete_line "$RRUN_BIN" --root "$WORK/none" start "")" "" "ID of another root"
-expect_ok rr delete -f help-c1
 
-step "completion: zsh and fish scripts parse (where installed)"
+step "completion: zsh and fish scripts parse and complete an ID (where installed)"
+# Both run `rrun` by the name typed: a PATH entry for it.
+mkdir "$WORK/bin"
+ln -s "$RRUN_BIN" "$WORK/bin/rrun"
+# zsh outside a completion widget: words and CURRENT set by hand, compadd
+# and _describe replaced by functions that print the candidates.
+cat >"$WORK/complete.zsh" <<'EOF'
+compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" }
+_describe() { local -a arr; arr=("${(@P)4}"); print -l -- "${arr[@]%%:*}" }
+_files() { print FILES }
+source "$1" >/dev/null 2>&1
+shift
+words=("$@"); CURRENT=$#
+_rrun
+EOF
 for shell in zsh fish; do
   expect_ok rr completion "$shell"
-  if command -v "$shell" >/dev/null; then
-    printf '%s\n' "$out" >"$WORK/rrun.$shell"
-    "$shell" -n "$WORK/rrun.$shell" || fail "$shell -n rejects the $shell completion"
-  else
-    echo "$shell is not installed; syntax not checked"
+  printf '%s\n' "$out" >"$WORK/rrun.$shell"
+  if ! command -v "$shell" >/dev/null; then
+    echo "$shell is not installed; not checked"
+    continue
   fi
+  "$shell" -n "$WORK/rrun.$shell" || fail "$shell -n rejects the $shell completion"
+  if [[ $shell == zsh ]]; then
+    zsh_complete() { PATH=$WORK/bin:$PATH zsh -f "$WORK/complete.zsh" "$WORK/rrun.zsh" "$@"; }
+    expect_eq "$(zsh_complete rrun ru | grep '^ru')" "run" "zsh command"
+    expect_eq "$(zsh_complete rrun run --bu | grep -- '^--bu')" "--bundle" "zsh flag"
+    got=$(zsh_complete rrun --root "$STATE_ROOT" start "")
+  else
+    fish_complete() { PATH=$WORK/bin:$PATH fish --no-config -c "source $WORK/rrun.fish; complete -C'$1'" | cut -f1; }
+    expect_eq "$(fish_complete "rrun ru" | grep '^ru')" "run" "fish command"
+    expect_eq "$(fish_complete "rrun run --bun")" "--bundle" "fish flag"
+    got=$(fish_complete "rrun --root $STATE_ROOT start ")
+  fi
+  expect_eq "$got" "help-c1" "$shell ID"
 done
+expect_ok rr delete -f help-c1
 expect_fail_with 'completion: unknown shell "tcsh"; use bash, zsh or fish' -- rr completion tcsh
 
 step "--version: version, commit, spec, libseccomp, and what this build finds"

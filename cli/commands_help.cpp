@@ -20,7 +20,11 @@ int cmd_help(const Invocation& inv) {
     std::string dir = inv.get("man");
     if (dir.empty()) throw os::Error("help: --man needs a directory");
     if (!inv.args.empty()) throw os::Error("help: --man writes every page; leave out \"" + inv.args[0] + "\"");
-    write_man_pages(dir);
+    try {
+      write_man_pages(dir);
+    } catch (const std::exception&) {
+      os::rethrow_with_context("help: write the man pages");
+    }
     return 0;
   }
   if (inv.args.empty()) {

@@ -50,6 +50,9 @@ if command -v man >/dev/null; then
   expect_contains "$(MANWIDTH=80 man -l "$WORK/man/man5/rrun-sandbox.5" 2>&1)" "capabilities" "man rrun-sandbox"
 fi
 expect_fail_with 'help: --man writes every page; leave out "run"' -- rr help --man "$WORK/man2" run
+touch "$WORK/file"
+expect_fail_with "help: write the man pages: create directory \`$WORK/file/man1\`: Not a directory" -- \
+  rr help --man "$WORK/file"
 
 step "completion: bash loads it and completes a command, a flag and a container ID"
 expect_ok rr completion bash

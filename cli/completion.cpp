@@ -68,7 +68,8 @@ std::string command_names() {
 }
 
 // `case` arms, one per flag with choices: `--format|-f) words="table json" ;;`.
-std::string choice_arms(const std::vector<FlagSpec>& flags, const char* indent, const char* assign, const char* end) {
+std::string choice_arms(const std::vector<FlagSpec>& flags, const char* indent, const std::string& assign,
+                        const char* end) {
   std::string out;
   for (const auto& f : flags) {
     std::vector<std::string> c = choices(f);
@@ -90,11 +91,28 @@ std::string command_arms(const std::string& choices_var) {
   for (const auto& c : command_table()) {
     s += "      " + std::string(c.name) + ")\n        flags='" + spellings(c.flags, false) + " --help' values=' " +
          spellings(c.flags, true) + " '" + (takes_id(c) ? " ids=1" : "") + "\n";
-    std::string arms = choice_arms(c.flags, "          ", (choices_var + "=\"").c_str(), "\" ;;");
+    std::string arms = choice_arms(c.flags, "          ", choices_var + "=\"", "\" ;;");
     if (!arms.empty()) s += "        case $prev in\n" + arms + "        esac\n";
     s += "        ;;\n";
   }
   return s;
+}
+
+// What the bash and zsh scripts know of the command on the line: its
+// `flags`, the `values` among them (flags that take a value), `ids=1` when
+// its first argument is a container ID, and in `choices_var` the choices of
+// the flag before the cursor; the global ones before the command.
+std::string flag_tables(const std::string& choices_var) {
+  return "  local flags= values= " + choices_var +
+         "= ids=0\n"
+         "  if [[ -z $cmd ]]; then\n"
+         "    flags=$globals values=$global_values\n"
+         "    case $prev in\n" +
+         choice_arms(global_flag_table(), "      ", choices_var + "=\"", "\" ;;") +
+         "    esac\n"
+         "  else\n"
+         "    case $cmd in\n" +
+         command_arms(choices_var) + "    esac\n";
 }
 
 std::string bash_script() {
@@ -136,18 +154,9 @@ std::string bash_script() {
       "      cmd=$w at=$i\n"
       "      break\n"
       "    fi\n"
-      "  done\n"
-      "  local flags= values= words= ids=0\n"
-      "  if [[ -z $cmd ]]; then\n"
-      "    flags=$globals values=$global_values\n"
-      "    case $prev in\n" +
-      choice_arms(globals, "      ", "words=\"", "\" ;;") +
-      "    esac\n"
-      "  else\n"
-      "    case $cmd in\n";
-  s += command_arms("words");
-  s += "    esac\n"
-       "    case $cmd in\n"
+      "  done\n" +
+      flag_tables("words");
+  s += "    case $cmd in\n"
        "      help) [[ $cur != -* ]] && words=$commands ;;\n"
        "      completion) [[ $cur != -* ]] && words='bash zsh fish' ;;\n"
        "    esac\n"
@@ -227,18 +236,9 @@ std::string zsh_script() {
        "      break\n"
        "    fi\n"
        "  done\n"
-       "  local prev=${words[CURRENT - 1]} cur=${words[CURRENT]}\n"
-       "  local flags= values= choices= ids=0\n"
-       "  if [[ -z $cmd ]]; then\n"
-       "    flags=$globals values=$global_values\n"
-       "    case $prev in\n" +
-       choice_arms(globals, "      ", "choices=\"", "\" ;;") +
-       "    esac\n"
-       "  else\n"
-       "    case $cmd in\n";
-  s += command_arms("choices");
-  s += "    esac\n"
-       "  fi\n"
+       "  local prev=${words[CURRENT - 1]} cur=${words[CURRENT]}\n" +
+       flag_tables("choices");
+  s += "  fi\n"
        "  if [[ -n $choices ]]; then\n"
        "    compadd -- ${=choices}\n"
        "  elif [[ $values == *\" $prev \"* ]]; then\n"

@@ -166,6 +166,7 @@ std::string bash_script() {
        "    return\n"
        "  fi\n"
        "  if [[ $values == *\" $prev \"* ]]; then\n"
+       "    compopt -o filenames 2>/dev/null\n"
        "    mapfile -t COMPREPLY < <(compgen -f -- \"$cur\")\n"
        "    return\n"
        "  fi\n"
@@ -192,6 +193,7 @@ std::string bash_script() {
        "    mapfile -t COMPREPLY < <(compgen -W \"$(_rrun_ids)\" -- \"$cur\")\n"
        "    return\n"
        "  fi\n"
+       "  compopt -o filenames 2>/dev/null\n"
        "  mapfile -t COMPREPLY < <(compgen -f -- \"$cur\")\n"
        "}\n\n"
        "complete -F _rrun rrun\n";

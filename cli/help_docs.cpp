@@ -105,7 +105,7 @@ const CommandDoc kCommandDocs[] = {
      "", nullptr},
     {"ps",
      "Lists the processes of the container's cgroup. Without `--format json`, the arguments after the ID go to "
-     "ps(1), whose output is limited to the container's processes.",
+     "ps(1) (default `-ef`), whose output is limited to the container's processes.",
      "Show the processes with their users:\n  rrun ps demo -- -f\n\nAs JSON (the host pids):\n"
      "  rrun ps --format json demo",
      nullptr},

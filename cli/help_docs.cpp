@@ -199,7 +199,7 @@ const OverviewDoc kOverview{
     "Beyond runc's commands, rrun runs YAML sandbox files (`rrun run -f FILE.yaml`, rrun-sandbox(5)), pulls and "
     "runs images (`rrun pull`, `rrun run --image`) and checks the host (`rrun doctor`).\n\n"
     "Command flags may come before or after the arguments, as `--flag value` or `--flag=value`; a boolean flag "
-    "takes `--flag=false`. Global options go before the command.",
+    "takes `--flag=false`.",
     kFiles,
     std::size(kFiles),
     kEnvironment,

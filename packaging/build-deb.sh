@@ -38,6 +38,13 @@ tar -C "$src" --exclude=./.git --exclude='./build*' --exclude='./obj-*' -cf - . 
 cp -r "$src/packaging/debian" "$tree/debian"
 touch "$marker"
 
+# The copy has no .git: `rrun --version` gets the commit from here
+# (RRUN_COMMIT, packaging/cmake/help.cmake), or says unknown.
+export RRUN_DEB_COMMIT=""
+if command -v git >/dev/null && [[ -e "$src/.git" ]]; then
+  RRUN_DEB_COMMIT=$(git -C "$src" describe --tags --always --dirty 2>/dev/null || true)
+fi
+
 rm -f -- "$out"/rrun_"$version"_*.deb "$out"/rrun-dbgsym_"$version"_*.deb
 (cd "$tree" && DEB_BUILD_OPTIONS="parallel=${RRUN_JOBS:-2} ${DEB_BUILD_OPTIONS:-}" \
   dpkg-buildpackage -b -us -uc)

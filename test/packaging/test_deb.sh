@@ -11,7 +11,8 @@
 #     chroot (the users' commands in a pivot_root of it: see as() below), then `rrun --version`, `rrun spec` and one container as root,
 #     as a user with a subordinate range in the chroot's /etc/subuid and as
 #     a user without one (rrun maps only the user's own id); `man -l` renders
-#     each installed man page without a warning; the bash completion loads;
+#     each installed man page without a warning; the bash completion loads
+#     (zsh's and fish's are installed);
 #  4. `dpkg --purge rrun` leaves none of the package's files (dpkg -L
 #     before the purge) and no directory of its own.
 # Exit 77 (skipped) without root or when the Debian mirror is unreachable
@@ -69,6 +70,10 @@ if [[ "${1:-}" == --in-namespace ]]; then
   echo "$version"
   want=$(sed -n 's/^project(rrun VERSION \([0-9.]*\) .*/\1/p' "$src/CMakeLists.txt")
   grep -q "$want" <<<"$version" || fail "rrun --version does not say $want"
+  # The commit of the tree the package was built from (build-deb.sh).
+  if [[ -e "$src/.git" ]] && commit=$(git -C "$src" describe --tags --always --dirty 2>/dev/null); then
+    grep -qF "$commit" <<<"$version" || fail "rrun --version does not name the commit $commit"
+  fi
 
   # A busybox bundle made with the installed `rrun spec`, its process
   # printing a greeting and its uid map, without a terminal.
@@ -120,13 +125,10 @@ if [[ "${1:-}" == --in-namespace ]]; then
   bundle /tmp/b-one rrunone --rootless
   run_container "a user without a range (rrunone)" "0 2002 1" as rrunone rrun run -b /tmp/b-one pkg-one
 
-  # Man pages and completions come with `rrun help` (issue 17's other half):
-  # checked when the package has them, reported when it has none.
   step "man -l renders each installed page"
   mapfile -t pages < <(grep -E '^/usr/share/man/man[0-9]/.+\.[0-9](\.gz)?$' "$root/tmp/files" || true)
-  if ((${#pages[@]} == 0)); then
-    echo "note: the package installs no man page yet"
-  fi
+  ((${#pages[@]} > 0)) || fail "the package installs no man page"
+  grep -qx /usr/share/man/man5/rrun-sandbox.5.gz "$root/tmp/files" || fail "the package lacks rrun-sandbox(5)"
   for page in "${pages[@]}"; do
     # man -l formats with groff; any warning of groff or man fails the page.
     if ! inroot env MANWIDTH=80 LANG=C.UTF-8 man -l "$page" >"$root/tmp/man.out" 2>"$root/tmp/man.err" ||
@@ -135,18 +137,19 @@ if [[ "${1:-}" == --in-namespace ]]; then
       fail "man -l $page did not render cleanly"
     fi
   done
-  ((${#pages[@]} == 0)) || echo "ok: ${#pages[@]} man pages render"
+  echo "ok: ${#pages[@]} man pages render"
+  inroot man -w rrun-run >/dev/null || fail "man -w rrun-run does not find the installed page"
 
   step "the bash completion loads"
-  if grep -qx /usr/share/bash-completion/completions/rrun "$root/tmp/files"; then
-    # shellcheck disable=SC2016
-    out=$(inroot bash -c '. /usr/share/bash-completion/bash_completion && . /usr/share/bash-completion/completions/rrun && complete -p rrun' 2>&1) ||
-      { echo "$out" >&2; fail "the bash completion of rrun does not load"; }
-    grep -q 'complete .* rrun$' <<<"$out" || { echo "$out" >&2; fail "the bash completion defines no completion for rrun"; }
-    echo "ok: $out"
-  else
-    echo "note: the package installs no bash completion yet"
-  fi
+  for f in /usr/share/bash-completion/completions/rrun /usr/share/zsh/vendor-completions/_rrun \
+    /usr/share/fish/vendor_completions.d/rrun.fish; do
+    grep -qx "$f" "$root/tmp/files" || fail "the package lacks $f"
+  done
+  # shellcheck disable=SC2016
+  out=$(inroot bash -c '. /usr/share/bash-completion/bash_completion && . /usr/share/bash-completion/completions/rrun && complete -p rrun' 2>&1) ||
+    { echo "$out" >&2; fail "the bash completion of rrun does not load"; }
+  grep -q 'complete .* rrun$' <<<"$out" || { echo "$out" >&2; fail "the bash completion defines no completion for rrun"; }
+  echo "ok: $out"
 
   step "dpkg --purge rrun leaves nothing of the package"
   inroot dpkg --purge rrun

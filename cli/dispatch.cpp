@@ -7,7 +7,7 @@ namespace rrun::cli {
 namespace {
 
 const std::pair<const char*, CommandFn> kHandlers[] = {
-    {"checkpoint", cmd_not_implemented},
+    {"checkpoint", cmd_checkpoint},
     {"create", cmd_create},
     {"delete", cmd_delete},
     {"doctor", cmd_doctor},
@@ -21,7 +21,7 @@ const std::pair<const char*, CommandFn> kHandlers[] = {
     {"prune", cmd_prune},
     {"ps", cmd_ps},
     {"pull", cmd_pull},
-    {"restore", cmd_not_implemented},
+    {"restore", cmd_restore},
     {"resume", cmd_resume},
     {"rmi", cmd_rmi},
     {"run", cmd_run},

@@ -20,6 +20,20 @@ while :; do i=$((i + 1)); echo $i >/tmp/count; echo $i >&3; sleep 0.2; done'
 config_set "$B" '.mounts += [{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
   "options": ["nosuid", "nodev", "mode=1777"]}]'
 
+# criu_ok CMD...: CMD must succeed; else CRIU's log around its errors.
+criu_ok() {
+  run "$@"
+  if ((rc != 0)); then
+    show_run
+    local log
+    for log in "$WORK"/img*/*.log; do
+      echo "--- $log (the lines before its first error):" >&2
+      grep -n -B 30 -m 1 'Error (' "$log" >&2 || tail -n 30 "$log" >&2
+    done
+    fail "expected success: $*"
+  fi
+}
+
 init_pid() {
   run rr state "$1"
   [[ "$out" =~ \"pid\":\ ([0-9]+) ]] || fail "no pid in the state of $1: $out"
@@ -35,7 +49,7 @@ expect_ok rr run -d c1 -b "$B"
 wait_until 60 count_above c1 2 || fail "the counter did not start: $(count_of c1)"
 
 step "checkpoint --leave-running: the container goes on"
-expect_ok rr checkpoint --leave-running --image-path "$WORK/img1" c1
+criu_ok rr checkpoint --leave-running --image-path "$WORK/img1" c1
 [[ -f "$WORK/img1/inventory.img" && -f "$WORK/img1/rrun-checkpoint.json" ]] || fail "no images in $WORK/img1"
 at_dump=$(grep -a -c . "/proc/$(init_pid c1)/root/tmp/log")
 run rr state c1
@@ -45,7 +59,7 @@ wait_until 30 count_above c1 "$c" || fail "c1 stopped counting after checkpoint 
 expect_ok rr delete -f c1
 
 step "restore -d from it: memory, open files, pid 1 are back"
-expect_ok rr restore -d --image-path "$WORK/img1" -b "$B" c1
+criu_ok rr restore -d --image-path "$WORK/img1" -b "$B" c1
 run rr state c1
 expect_contains "$out" '"status": "running"' "state after restore"
 wait_until 30 count_above c1 "$at_dump" || fail "the restored counter does not go on from $at_dump: $(count_of c1)"
@@ -58,14 +72,14 @@ pid=$(init_pid c1)
 expect_contains "$(cat "/proc/$pid/cgroup")" "c1" "the restored init's cgroup"
 
 step "checkpoint (no --leave-running) destroys the container"
-expect_ok rr checkpoint --image-path "$WORK/img2" c1
+criu_ok rr checkpoint --image-path "$WORK/img2" c1
 run rr state c1
 ((rc != 0)) || fail "c1 still exists after checkpoint: $out"
 [[ ! -e /proc/$pid ]] || [[ "$(cat /proc/$pid/stat 2>/dev/null | cut -d' ' -f3)" == Z ]] || fail "the init $pid still runs"
 [[ -z "$(cgroup_dirs c1)" ]] || fail "cgroup left after checkpoint: $(cgroup_dirs c1)"
 
 step "restore again; then state, exec, kill, delete"
-expect_ok rr restore -d --image-path "$WORK/img2" -b "$B" --pid-file "$WORK/pid" c1
+criu_ok rr restore -d --image-path "$WORK/img2" -b "$B" --pid-file "$WORK/pid" c1
 expect_eq "$(cat "$WORK/pid")" "$(init_pid c1)" "--pid-file"
 c=$(count_of c1)
 wait_until 30 count_above c1 "$c" || fail "the counter does not go on after the second restore"

@@ -43,8 +43,9 @@ die() {
 WANTED_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
 # Loaded by the criu suite only (not in the initramfs): what `criu check`
 # probes for (issue 16: without them it fails in its kernel-feature probe);
-# crc32c_generic is what libcrc32c (nf_tables) asks for by name, not a depends=.
-CRIU_MODULES=(crc32c_generic inet_diag tcp_diag udp_diag unix_diag netlink_diag af_packet_diag nfnetlink nf_tables tun veth)
+# crc32c_generic is what libcrc32c (nf_tables) asks for by name, not a depends=;
+# nf_conntrack_netlink: a dump of a network namespace reads its conntrack table.
+CRIU_MODULES=(crc32c_generic inet_diag tcp_diag udp_diag unix_diag netlink_diag af_packet_diag nfnetlink nf_tables nf_conntrack_netlink tun veth)
 
 for tool in dpkg-deb cpio xz; do
   command -v "$tool" >/dev/null || skip "$tool is missing (packaging/install-deps.sh installs it)"

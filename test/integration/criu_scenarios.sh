@@ -84,6 +84,33 @@ expect_eq "$(cat "$WORK/pid")" "$(init_pid c1)" "--pid-file"
 c=$(count_of c1)
 wait_until 30 count_above c1 "$c" || fail "the counter does not go on after the second restore"
 expect_ok rr exec c1 cat /tmp/count
+
+step "pre-dump, then a dump on top of it (--parent-path, --work-path)"
+criu_ok rr checkpoint --pre-dump --image-path "$WORK/pre" c1
+run rr state c1
+expect_contains "$out" '"status": "running"' "state after --pre-dump"
+criu_ok rr checkpoint --parent-path ../pre --image-path "$WORK/img3" --work-path "$WORK/work3" c1
+[[ -s "$WORK/work3/dump.log" ]] || fail "no dump.log in --work-path $WORK/work3"
+run rr state c1
+((rc != 0)) || fail "c1 still exists after checkpoint: $out"
+
+step "restore in the foreground: waits, returns the exit status, removes the container"
+"$RRUN_BIN" --root "$STATE_ROOT" restore --image-path "$WORK/img3" -b "$B" c1 >"$WORK/fg.out" 2>&1 &
+fg=$!
+wait_until 60 sh -c "$(printf %q "$RRUN_BIN") --root $(printf %q "$STATE_ROOT") state c1 2>/dev/null | grep -q running" ||
+  fail "the foreground restore did not bring c1 back: $(cat "$WORK/fg.out")"
+c=$(count_of c1)
+wait_until 30 count_above c1 "$c" || fail "the counter does not go on after the foreground restore"
+expect_ok rr kill c1 KILL
+fg_status=0
+wait "$fg" || fg_status=$?
+expect_eq "$fg_status" 137 "exit status of the foreground restore after kill -KILL ($(cat "$WORK/fg.out"))"
+run rr state c1
+((rc != 0)) || fail "c1 still exists after its foreground restore ended: $out"
+[[ -z "$(cgroup_dirs c1)" ]] || fail "cgroup left after the foreground restore: $(cgroup_dirs c1)"
+
+step "restore -d once more; kill and delete"
+criu_ok rr restore -d --image-path "$WORK/img3" -b "$B" c1
 expect_ok rr kill c1 KILL
 wait_until 30 sh -c "! $(printf %q "$RRUN_BIN") --root $(printf %q "$STATE_ROOT") state c1 | grep -q running" ||
   fail "c1 still running after kill"

@@ -117,6 +117,23 @@ wait_until 30 sh -c "! $(printf %q "$RRUN_BIN") --root $(printf %q "$STATE_ROOT"
 expect_ok rr delete c1
 [[ -z "$(cgroup_dirs c1)" ]] || fail "cgroup left after delete: $(cgroup_dirs c1)"
 
+step "stdio that are pipes: restore gives the restored process the new pipes (--inherit-fd)"
+B2=$WORK/b2
+make_bundle "$B2" sh -c 'i=0; while :; do i=$((i + 1)); echo $i; sleep 0.2; done'
+lines_of() { wc -l <"$1" 2>/dev/null || echo 0; }
+lines_above() { (($(lines_of "$1") > $2)); }
+: | "$RRUN_BIN" --root "$STATE_ROOT" run -d p1 -b "$B2" 2>&1 | cat >"$WORK/p1.out" &
+wait_until 60 lines_above "$WORK/p1.out" 2 || fail "p1 wrote nothing to its stdout pipe"
+criu_ok rr checkpoint --image-path "$WORK/imgp" p1
+wait
+last=$(tail -n 1 "$WORK/p1.out")
+: | "$RRUN_BIN" --root "$STATE_ROOT" restore -d --image-path "$WORK/imgp" -b "$B2" p1 2>&1 | cat >"$WORK/p1.out2" &
+wait_until 60 lines_above "$WORK/p1.out2" 1 || fail "the restored p1 writes nothing to the new pipe: $(cat "$WORK/p1.out2")"
+first=$(head -n 1 "$WORK/p1.out2")
+((first > last)) || fail "the restored p1 printed $first first, after $last before the checkpoint"
+expect_ok rr delete -f p1
+wait
+
 step "errors"
 expect_fail_with 'criu not found at `/nonexistent`' -- "$RRUN_BIN" --root "$STATE_ROOT" --criu /nonexistent \
   restore -d --image-path "$WORK/img2" -b "$B" c1

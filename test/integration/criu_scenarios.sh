@@ -127,7 +127,9 @@ wait_until 60 lines_above "$WORK/p1.out" 2 || fail "p1 wrote nothing to its stdo
 criu_ok rr checkpoint --image-path "$WORK/imgp" p1
 wait
 last=$(tail -n 1 "$WORK/p1.out")
-: | "$RRUN_BIN" --root "$STATE_ROOT" restore -d --image-path "$WORK/imgp" -b "$B2" p1 2>&1 | cat >"$WORK/p1.out2" &
+# Bounded: CRIU waits for ever for a pipe's other end that nothing supplies.
+: | timeout -k 5 120 "$RRUN_BIN" --root "$STATE_ROOT" restore -d --image-path "$WORK/imgp" -b "$B2" p1 2>&1 |
+  cat >"$WORK/p1.out2" &
 wait_until 60 lines_above "$WORK/p1.out2" 1 || fail "the restored p1 writes nothing to the new pipe: $(cat "$WORK/p1.out2")"
 first=$(head -n 1 "$WORK/p1.out2")
 ((first > last)) || fail "the restored p1 printed $first first, after $last before the checkpoint"

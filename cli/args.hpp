@@ -103,7 +103,7 @@ Invocation parse_args(int argc, const char* const* argv);
 // error still reaches the log file.
 GlobalOptions scan_global_options(const std::vector<std::string>& args) noexcept;
 
-// Help texts.
+// Help texts (help.cpp).
 std::string global_usage();
 std::string command_usage(const CommandSpec& cmd);
 

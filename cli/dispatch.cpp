@@ -8,12 +8,14 @@ namespace {
 
 const std::pair<const char*, CommandFn> kHandlers[] = {
     {"checkpoint", cmd_checkpoint},
+    {"completion", cmd_completion},
     {"create", cmd_create},
     {"delete", cmd_delete},
     {"doctor", cmd_doctor},
     {"events", cmd_events},
     {"exec", cmd_exec},
     {"features", cmd_features},
+    {"help", cmd_help},
     {"images", cmd_images},
     {"kill", cmd_kill},
     {"list", cmd_list},

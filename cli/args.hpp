@@ -60,7 +60,7 @@ struct GlobalOptions {
   bool debug = false;
   bool systemd_cgroup = false;
   std::string rootless = "auto";  // --rootless auto|true|false
-  std::string criu;               // --criu (accepted; checkpoint/restore only)
+  std::string criu;               // --criu: the criu binary of checkpoint/restore
   bool version = false;           // --version / -v
   bool help = false;              // --help / -h
 };

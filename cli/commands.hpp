@@ -40,6 +40,8 @@ int cmd_pause(const Invocation& inv);
 int cmd_resume(const Invocation& inv);
 int cmd_ps(const Invocation& inv);
 int cmd_update(const Invocation& inv);
+int cmd_checkpoint(const Invocation& inv);
+int cmd_restore(const Invocation& inv);
 int cmd_events(const Invocation& inv);
 // commands_doctor.cpp
 int cmd_doctor(const Invocation& inv);

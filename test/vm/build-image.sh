@@ -35,8 +35,9 @@ die() {
 }
 
 # The modules /init loads (with what they depend on), when the kernel has
-# them as modules: virtio PCI transport, 9p over virtio, overlayfs.
-WANTED_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
+# them as modules: virtio PCI transport, 9p over virtio, overlayfs, FUSE
+# (/dev/fuse: rrun doctor and fuse-overlayfs in the systemd guest).
+WANTED_MODULES=(virtio_pci 9pnet_virtio 9p overlay fuse)
 
 for tool in dpkg-deb cpio xz; do
   command -v "$tool" >/dev/null || skip "$tool is missing (packaging/install-deps.sh installs it)"
@@ -170,6 +171,7 @@ config_name() { # module name -> its CONFIG_ symbol (the ones we want)
     9pnet_virtio) echo CONFIG_NET_9P_VIRTIO ;;
     9p) echo CONFIG_9P_FS ;;
     overlay) echo CONFIG_OVERLAY_FS ;;
+    fuse) echo CONFIG_FUSE_FS ;;
   esac
 }
 for m in "${WANTED_MODULES[@]}"; do

@@ -22,6 +22,8 @@
 #            pause/unpause, stop (an image imported from busybox-static).
 # Exit status: 1 when a check failed, else 0.
 set -uo pipefail
+# bash 5.2: `&` in a ${var//pattern/replacement} is the match, not itself.
+shopt -u patsub_replacement 2>/dev/null
 
 RRUN=${RRUN_BIN:?RRUN_BIN: the rrun binary}
 TEST_USER=rrun-test
@@ -240,12 +242,16 @@ part_user() {
 
   ok "doctor" "$RRUN" doctor
   echo "$out" | sed 's/^/    doctor: /'
-  if grep -qv '^ok \|^rootless containers can run here\|^$' <<<"$out"; then
-    fail_check "doctor: a check is not ok: $(grep -v '^ok \|^rootless containers can run here\|^$' <<<"$out")"
+  # kernel_overlay: the guest's /home is on its root, a tmpfs overlay, which
+  # has no user xattrs (a VM artifact: a real host's /home is a disk).
+  local not_ok
+  not_ok=$(grep -v '^ok \|^warn  kernel_overlay: .*lacks user xattrs\|^rootless containers can run here\|^$' <<<"$out")
+  if [[ -n "$not_ok" ]]; then
+    fail_check "doctor: a check is not ok: $not_ok"
   else
     pass "doctor: every check ok"
   fi
-  check_has "doctor: the cgroup line names the delegated controllers" "memory pids" "$(grep '^ok *cgroups' <<<"$out")"
+  check_has "doctor: the cgroup line names the delegated controllers" "controllers: cpu memory pids" "$(grep '^ok *cgroups' <<<"$out")"
   rm -rf --one-file-system "$WORK"
 }
 
@@ -288,8 +294,7 @@ main() {
     "cgroup2 root controllers: $(cat $CG/cgroup.subtree_control)"
   local t0=$SECONDS
   # (The system is "starting" until this job, a unit of multi-user.target, ends.)
-  echo "system: up after $(cut -d' ' -f1 /proc/uptime) s of uptime; $(systemd-analyze time 2>&1 | head -n1)"
-  systemd-analyze blame 2>&1 | head -n 12 | sed 's/^/    blame: /'
+  echo "system: up after $(cut -d' ' -f1 /proc/uptime) s of uptime"
   systemctl --failed --no-legend | sed 's/^/    failed unit: /'
   if wait_for 60 test -S "/run/user/$TEST_UID/bus"; then
     pass "user@$TEST_UID.service (lingering) and its session bus are up"

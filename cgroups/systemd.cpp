@@ -362,6 +362,10 @@ std::vector<UnitProperty> systemd_resource_properties(const spec::Resources& r, 
   return out;
 }
 
+bool libsystemd_loadable(std::string* why) {
+  return load_libsystemd(why) != nullptr;
+}
+
 bool systemd_bus_reachable(bool user_bus, std::string* why) {
   std::string reason;
   Bus bus = open_bus(user_bus, reason);

@@ -72,6 +72,10 @@ std::vector<uint8_t> cpu_list_mask(const std::string& list, const std::string& w
 // `why` (optional) gets the reason when it is not.
 bool systemd_bus_reachable(bool user_bus, std::string* why = nullptr);
 
+// Whether libsystemd.so.0 loads and has every sd-bus function the driver
+// calls (`rrun --version`); `why` (optional) gets the reason when not.
+bool libsystemd_loadable(std::string* why = nullptr);
+
 class SystemdManager final : public Manager {
  public:
   SystemdManager(SystemdUnit unit, bool rootless, bool v2, Roots roots);

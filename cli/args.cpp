@@ -98,6 +98,12 @@ std::vector<CommandSpec> build_table() {
                 {"auto-dedup", nullptr, B, "enable auto deduplication of memory images"}},
                1,
                1});
+  t.push_back({"completion",
+               "bash|zsh|fish",
+               "print a shell completion script: commands, flags and the container IDs of --root",
+               {},
+               1,
+               1});
   t.push_back({"create",
                "<container-id> | -f FILE.yaml [container-id] [-- COMMAND ARGS...] | --image REF [container-id] [-- "
                "COMMAND ARGS...]",
@@ -150,6 +156,13 @@ std::vector<CommandSpec> build_table() {
                -1,
                true});
   t.push_back({"features", "", "show the enabled features", {}, 0, 0});
+  t.push_back({"help",
+               "[command]",
+               "show rrun's help, or a command's",
+               {{"man", nullptr, V,
+                 "write the man pages instead: rrun.1 and rrun-COMMAND.1 into DIR/man1, rrun-sandbox.5 into DIR/man5"}},
+               0,
+               1});
   t.push_back({"images",
                "",
                "list the images in rrun's store: name, id, size, when pulled and last used",
@@ -566,46 +579,6 @@ Invocation parse_args(int argc, const char* const* argv) {
   std::vector<std::string> toks;
   for (int k = 1; k < argc; ++k) toks.emplace_back(argv[k]);
   return parse_args(toks);
-}
-
-namespace {
-
-std::string flag_lines(const std::vector<FlagSpec>& flags) {
-  std::string out;
-  for (const auto& f : flags) {
-    std::string left = "   --" + std::string(f.name);
-    if (f.alias) left += ", -" + std::string(f.alias);
-    if (f.kind != FlagKind::boolean) left += " value";
-    if (left.size() < 30)
-      left.resize(30, ' ');
-    else
-      left += "  ";
-    out += left + f.help + "\n";
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string global_usage() {
-  std::string out =
-      "NAME:\n   rrun - a rootless-first OCI container runtime with runc's command line\n\n"
-      "USAGE:\n   rrun [global options] command [command options] [arguments...]\n\nCOMMANDS:\n";
-  for (const auto& c : command_table()) {
-    std::string name = "   " + std::string(c.name);
-    name.resize(16, ' ');
-    out += name + c.summary + "\n";
-  }
-  out += "\nGLOBAL OPTIONS:\n" + flag_lines(global_flag_table());
-  return out;
-}
-
-std::string command_usage(const CommandSpec& cmd) {
-  std::string out = "NAME:\n   rrun " + std::string(cmd.name) + " - " + cmd.summary + "\n\nUSAGE:\n   rrun " +
-                    cmd.name + (cmd.flags.empty() ? "" : " [command options]") + (*cmd.args_usage ? " " : "") +
-                    cmd.args_usage + "\n";
-  if (!cmd.flags.empty()) out += "\nOPTIONS:\n" + flag_lines(cmd.flags);
-  return out;
 }
 
 }  // namespace rrun::cli

@@ -60,7 +60,7 @@ struct GlobalOptions {
   bool debug = false;
   bool systemd_cgroup = false;
   std::string rootless = "auto";  // --rootless auto|true|false
-  std::string criu;               // --criu (accepted; checkpoint/restore only)
+  std::string criu;               // --criu: the criu binary of checkpoint/restore
   bool version = false;           // --version / -v
   bool help = false;              // --help / -h
 };
@@ -103,7 +103,7 @@ Invocation parse_args(int argc, const char* const* argv);
 // error still reaches the log file.
 GlobalOptions scan_global_options(const std::vector<std::string>& args) noexcept;
 
-// Help texts.
+// Help texts (help.cpp).
 std::string global_usage();
 std::string command_usage(const CommandSpec& cmd);
 

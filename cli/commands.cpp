@@ -96,11 +96,6 @@ void act_as_state_owner(const Invocation& inv) {
   core::log_debug("acting as " + who);
 }
 
-std::string version_text() {
-  return std::string("rrun version ") + core::rrun_version() + "\nspec: " + core::spec_version() +
-         "\nlibseccomp: " + core::libseccomp_version() + "\n";
-}
-
 int cmd_not_implemented(const Invocation& inv) {
   throw os::Error(inv.command + ": not implemented yet");
 }

@@ -40,6 +40,8 @@ int cmd_pause(const Invocation& inv);
 int cmd_resume(const Invocation& inv);
 int cmd_ps(const Invocation& inv);
 int cmd_update(const Invocation& inv);
+int cmd_checkpoint(const Invocation& inv);
+int cmd_restore(const Invocation& inv);
 int cmd_events(const Invocation& inv);
 // commands_doctor.cpp
 int cmd_doctor(const Invocation& inv);
@@ -96,8 +98,12 @@ std::string tabulate(const std::vector<std::vector<std::string>>& rows);
 // The core::Context of the global flags; `create_root` as for open_store.
 core::Context command_context(const Invocation& inv, bool create_root);
 
-// The text `rrun --version` prints.
-std::string version_text();
+// commands_help.cpp
+int cmd_help(const Invocation& inv);
+int cmd_completion(const Invocation& inv);
+// The text `rrun --version` prints: versions, the commit, and what this
+// build finds at run time (libsubid, libsystemd, criu: `criu_flag` or PATH).
+std::string version_text(const std::string& criu_flag = "");
 
 // Writes `text` to stdout; throws os::SystemError on failure (EPIPE...).
 void print(std::string_view text);

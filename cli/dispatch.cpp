@@ -7,13 +7,15 @@ namespace rrun::cli {
 namespace {
 
 const std::pair<const char*, CommandFn> kHandlers[] = {
-    {"checkpoint", cmd_not_implemented},
+    {"checkpoint", cmd_checkpoint},
+    {"completion", cmd_completion},
     {"create", cmd_create},
     {"delete", cmd_delete},
     {"doctor", cmd_doctor},
     {"events", cmd_events},
     {"exec", cmd_exec},
     {"features", cmd_features},
+    {"help", cmd_help},
     {"images", cmd_images},
     {"kill", cmd_kill},
     {"list", cmd_list},
@@ -21,7 +23,7 @@ const std::pair<const char*, CommandFn> kHandlers[] = {
     {"prune", cmd_prune},
     {"ps", cmd_ps},
     {"pull", cmd_pull},
-    {"restore", cmd_not_implemented},
+    {"restore", cmd_restore},
     {"resume", cmd_resume},
     {"rmi", cmd_rmi},
     {"run", cmd_run},

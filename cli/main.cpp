@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
     const cli::GlobalOptions& g = inv.global;
     core::set_log({g.log, core::parse_log_format(g.log_format), g.debug});
     if (g.version) {
-      cli::print(cli::version_text());
+      cli::print(cli::version_text(g.criu));
       return 0;
     }
     if (g.help || inv.command.empty()) {

@@ -12,9 +12,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
+#include <sstream>
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <rrun/core/id.hpp>
@@ -611,62 +614,70 @@ void require_utf8(std::string_view text, const std::string& file) {
                   ": not UTF-8 text (byte " + byte + "): a sandbox file must be UTF-8, as config.json is");
 }
 
-// The offset of the document's first token: after blank space, comment
-// lines, directives (`%...`) and a `---` line.
-size_t first_token_at(std::string_view t) {
-  size_t i = 0;
-  while (i < t.size()) {
-    char c = t[i];
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      ++i;
-    } else if (c == '#' || c == '%' || t.substr(i, 3) == "---") {
-      size_t nl = t.find('\n', i);
-      if (c == '-' && !(i + 3 == t.size() || t[i + 3] == ' ' || t[i + 3] == '\n')) return i;
-      if (c == '-') {
-        i += 3;
-        continue;
-      }
-      i = nl == std::string_view::npos ? t.size() : nl + 1;
-    } else {
-      return i;
-    }
+// Where a YAML document's first node starts: yaml-cpp's events for one
+// document, all ignored but the first node's mark.
+class FirstNodeMark final : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> mark;
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { note(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { note(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { note(m); }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    note(m);
   }
-  return i;
-}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    note(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void note(const YAML::Mark& m) {
+    if (!mark) mark = m;
+  }
+};
 
 // The file's one YAML document: a second one (after `---`) is an error,
 // not ignored.
+//
+// Not YAML::LoadAll: on a `,` where a block node belongs (a line that
+// starts with `,`), yaml-cpp 0.7's parser makes an empty document without
+// consuming the token, and LoadAll asks for the next document forever,
+// allocating gigabytes in seconds (jbeder/yaml-cpp#1040, fixed after 0.8;
+// found by fuzzing: test/fuzz/corpus/sandbox/oom-*.yaml). So the stream's
+// first two documents only are parsed (events, no tree): a document that
+// starts at a `,` is that error, a second one otherwise the error below;
+// then YAML::Load builds the first.
 YAML::Node load_one_document(const Reader& r, std::string_view yaml_text) {
-  std::vector<YAML::Node> docs;
   auto invalid = [&](const YAML::Mark& m, const std::string& what) { r.origin_at(m).fail("invalid YAML: " + what); };
-  // yaml-cpp 0.7 (Debian 12) allocates without end on a document whose
-  // first token is a plain scalar starting with `,` followed by a flow
-  // collection (",\n[": gigabytes in seconds; found by fuzzing,
-  // test/fuzz/corpus/sandbox/oom-leading-comma.yaml). YAML forbids a plain
-  // scalar to start with `,`, so such a file is refused before yaml-cpp sees it.
-  if (size_t at = first_token_at(yaml_text); at < yaml_text.size() && yaml_text[at] == ',') {
-    YAML::Mark m;
-    m.pos = static_cast<int>(at);
-    m.line = static_cast<int>(std::count(yaml_text.begin(), yaml_text.begin() + static_cast<long>(at), '\n'));
-    size_t nl = yaml_text.rfind('\n', at);
-    m.column = static_cast<int>(nl == std::string_view::npos ? at : at - nl - 1);
-    invalid(m, "a value cannot start with `,`; quote it");
-  }
+  std::string text(yaml_text);
+  YAML::Node doc;
   try {
-    docs = YAML::LoadAll(std::string(yaml_text));
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    for (int n = 0; n < 2; ++n) {
+      FirstNodeMark first;
+      if (!parser.HandleNextDocument(first)) break;
+      if (!first.mark) continue;
+      const YAML::Mark& m = *first.mark;
+      if (m.pos >= 0 && static_cast<size_t>(m.pos) < text.size() && text[static_cast<size_t>(m.pos)] == ',')
+        invalid(m, "a value cannot start with `,`; quote it");
+      if (n == 1)
+        r.origin_at(m).fail(
+            "a second YAML document (after a `---` line); a sandbox file holds one: remove the `---` and what "
+            "follows it, or put each sandbox in a file of its own");
+    }
+    doc = YAML::Load(text);
   } catch (const YAML::DeepRecursion& e) {  // its message says "bad file"
     invalid(e.mark, "lists and mappings nested too deeply (the YAML parser's limit); a sandbox needs a few levels");
   } catch (const YAML::Exception& e) {  // ParserException, and the rest that carries a mark
     invalid(e.mark, e.msg);
   }
-  if (docs.empty() || docs[0].IsNull())
-    r.origin_at(YAML::Mark()).fail("the file is empty; a sandbox needs at least `rootfs:` or `image:`");
-  if (docs.size() > 1)
-    r.origin_at(docs[1].Mark())
-        .fail(
-            "a second YAML document (after a `---` line); a sandbox file holds one: remove the `---` and what "
-            "follows it, or put each sandbox in a file of its own");
-  return docs[0];
+  if (doc.IsNull()) r.origin_at(YAML::Mark()).fail("the file is empty; a sandbox needs at least `rootfs:` or `image:`");
+  return doc;
 }
 
 }  // namespace

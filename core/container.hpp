@@ -143,6 +143,52 @@ cgroups::Stats container_stats(const Context& ctx, const std::string& id);
 // Whether the container exists and is not stopped (`events` loops on it).
 bool container_alive(const Context& ctx, const std::string& id);
 
+// `checkpoint` and `restore` through CRIU's `criu` binary (checkpoint.cpp),
+// with runc's flags.
+struct CriuOptions {
+  std::string criu;          // --criu: the binary; "" = `criu` in $PATH
+  std::string image_path;    // absolute or relative to the current directory
+  std::string work_path;     // "" = image_path; CRIU's log goes there
+  bool tcp_established = false;
+  bool tcp_skip_in_flight = false;
+  bool link_remap = false;
+  bool ext_unix_sk = false;
+  bool shell_job = false;
+  bool file_locks = false;
+  bool auto_dedup = false;
+  std::string manage_cgroups_mode;  // soft|full|strict|ignore; "" = soft
+  std::vector<std::string> empty_ns;  // "network"
+};
+
+struct CheckpointRequest {
+  std::string id;
+  CriuOptions criu;
+  std::string parent_path;  // --parent-path: a previous pre-dump (relative to image_path)
+  bool leave_running = false;
+  bool pre_dump = false;
+};
+
+// `checkpoint`: dumps the running container's process tree into
+// criu.image_path, with what `restore` needs next to CRIU's images; then,
+// unless leave_running or pre_dump, the container is destroyed (as runc).
+void checkpoint_container(const Context& ctx, const CheckpointRequest& req);
+
+struct RestoreRequest {
+  std::string id;
+  CriuOptions criu;
+  std::string bundle = ".";
+  bool detach = false;
+  std::string pid_file;
+  bool no_subreaper = false;
+  bool no_pivot = false;
+};
+
+// `restore`: makes container `id` again from the bundle's config and the
+// images: its rootfs and cgroup as create makes them, its processes from
+// CRIU. Detached: returns 0 once restored; in the foreground: waits for the
+// init, removes the container and returns its exit status as run does.
+int restore_container(const Context& ctx, const RestoreRequest& req);
+
 // A signal given as "TERM", "SIGTERM", "sigterm" or "15"; throws os::Error.
 int parse_signal(const std::string& name);
 

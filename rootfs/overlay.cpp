@@ -228,6 +228,10 @@ std::string fuse_overlay_idmapping(const std::vector<spec::IdMapping>& shown,
 }
 
 std::string find_fuse_overlayfs(const char* path_env) {
+  return find_program("fuse-overlayfs", path_env);
+}
+
+std::string find_program(const std::string& name, const char* path_env) {
   std::string path = path_env ? path_env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   size_t i = 0;
   while (i <= path.size()) {
@@ -235,7 +239,7 @@ std::string find_fuse_overlayfs(const char* path_env) {
     if (j == std::string::npos) j = path.size();
     std::string dir = path.substr(i, j - i);
     if (!dir.empty() && dir[0] == '/') {
-      std::string candidate = dir + "/fuse-overlayfs";
+      std::string candidate = dir + "/" + name;
       struct stat st {};
       if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
         return candidate;

@@ -127,6 +127,9 @@ std::string fuse_overlay_idmapping(const std::vector<spec::IdMapping>& shown,
 // /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin); "" when not
 // found as an executable file.
 std::string find_fuse_overlayfs(const char* path_env);
+// The executable regular file NAME in the colon-separated `path_env` (the
+// usual sbin and bin directories when null), or "" when there is none.
+std::string find_program(const std::string& name, const char* path_env);
 
 // A lower layer's files must belong to ids the container's user namespace
 // maps: the kernel overlay copies a file up as its owner, and an unmapped

@@ -160,6 +160,10 @@ std::vector<SubRange> parse_all_subid_ranges(std::string_view text) {
   return out;
 }
 
+bool libsubid_loadable() {
+  return libsubid() != nullptr;
+}
+
 std::vector<SubRange> subordinate_uids(const std::string& user, uid_t uid, const SubidSources& src) {
   return subordinate_ids(Kind::uid, user, uid, src);
 }

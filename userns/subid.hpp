@@ -44,4 +44,8 @@ std::vector<SubRange> parse_all_subid_ranges(std::string_view text);
 std::vector<SubRange> subordinate_uids(const std::string& user, uid_t uid, const SubidSources& src = {});
 std::vector<SubRange> subordinate_gids(const std::string& user, uid_t uid, const SubidSources& src = {});
 
+// Whether libsubid.so.4 loads and has what rrun calls (`rrun --version`;
+// loading it costs its ten libraries, so only commands that report it ask).
+bool libsubid_loadable();
+
 }  // namespace rrun::userns

@@ -36,6 +36,12 @@ source "$here/lib.sh"
 setup_users
 bench_release "$build"
 
+# Each shared library costs its relocation and the pages around them (libm,
+# brought by nlohmann's CBOR reader once: ~330 KiB of the peak): the Release
+# rrun needs libc alone (the others are static or dlopen'ed on demand).
+needed=$(readelf -d "$build/rrun" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | grep -v -E '^(libc\.so\.6|ld-linux-x86-64\.so\.2)$' || true)
+[[ -z "$needed" ]] || die "the Release rrun links $(echo $needed) besides libc: link it statically, dlopen it on demand, or drop what needs it"
+
 bench_workdir rrun-rss
 install -d -m 755 "$work/bin" "$work/bundles"
 install -d -m 777 "$work/state" "$work/log"

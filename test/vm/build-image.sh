@@ -16,6 +16,10 @@
 #   initramfs.cpio  busybox-static, the 9p/virtio/overlay modules the kernel
 #                   has as modules (in load order, /modules.order), and /init
 #                   (test/vm/initramfs-init.sh)
+#   criu-modules/   the modules CRIU's kernel-feature probe needs (`criu
+#                   check`: the socket diag modules, nf_tables, tun, veth)
+#                   with what they depend on, as plain .ko files, and
+#                   modules.order (load order); test/vm/criu-suite.sh loads them
 #   image.txt       what the image was built from (the cache key)
 #
 # Exit status: 0 built or up to date; 77 the kernel package or a tool is not
@@ -38,6 +42,11 @@ die() {
 # them as modules: virtio PCI transport, 9p over virtio, overlayfs, FUSE
 # (/dev/fuse: rrun doctor and fuse-overlayfs in the systemd guest).
 WANTED_MODULES=(virtio_pci 9pnet_virtio 9p overlay fuse)
+# Loaded by the criu suite only (not in the initramfs): what `criu check`
+# probes for (issue 16: without them it fails in its kernel-feature probe);
+# crc32c_generic is what libcrc32c (nf_tables) asks for by name, not a depends=;
+# nf_conntrack_netlink: a dump of a network namespace reads its conntrack table.
+CRIU_MODULES=(crc32c_generic inet_diag tcp_diag udp_diag unix_diag netlink_diag af_packet_diag nfnetlink nf_tables nf_conntrack_netlink tun veth)
 
 for tool in dpkg-deb cpio xz; do
   command -v "$tool" >/dev/null || skip "$tool is missing (packaging/install-deps.sh installs it)"
@@ -93,7 +102,8 @@ if [[ -z "$deb" ]]; then
 fi
 # Only what the VM needs: the bzImage, the config and the modules.
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/pkg" --wildcards './boot/vmlinuz-*' './boot/config-*' \
-  './lib/modules/*/kernel/drivers/virtio' './lib/modules/*/kernel/net/9p' './lib/modules/*/kernel/fs' 
+  './lib/modules/*/kernel/drivers/virtio' './lib/modules/*/kernel/net' './lib/modules/*/kernel/fs' \
+  './lib/modules/*/kernel/drivers/net' './lib/modules/*/kernel/lib' './lib/modules/*/kernel/crypto' 
 kver=${pkg#linux-image-}
 vmlinuz="$tmp/pkg/boot/vmlinuz-$kver"
 config="$tmp/pkg/boot/config-$kver"
@@ -154,14 +164,15 @@ module_file() { # FILE: the plain .ko bytes on stdout
   esac
 }
 order=()
+mod_dest=$root/lib/modules
 add_module() {
   local name=$1 deps d
   [[ -n "${loaded[$name]:-}" ]] && return 0
   loaded[$name]=1
   local f=${module_path[$name]:-}
   [[ -n "$f" ]] || die "module $name is not in $pkg"
-  module_file "$f" >"$root/lib/modules/$name.ko"
-  deps=$(tr '\0' '\n' <"$root/lib/modules/$name.ko" | sed -n 's/^depends=//p' | head -n1)
+  module_file "$f" >"$mod_dest/$name.ko"
+  deps=$(tr '\0' '\n' <"$mod_dest/$name.ko" | sed -n 's/^depends=//p' | head -n1)
   for d in ${deps//,/ }; do add_module "$d"; done
   order+=("$name")
 }
@@ -181,10 +192,22 @@ for m in "${WANTED_MODULES[@]}"; do
   add_module "$m"
 done
 printf '%s\n' "${order[@]}" >"$root/modules.order"
+boot_modules=("${order[@]}")
+
+# The criu suite's modules (those built in are left out: =y in the config).
+mod_dest=$tmp/criu-modules
+mkdir -p "$mod_dest"
+order=()
+for m in "${CRIU_MODULES[@]}"; do
+  if [[ -n "${module_path[$m]:-}" ]]; then add_module "$m"; fi
+done
+printf '%s\n' "${order[@]}" >"$mod_dest/modules.order"
 
 (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$tmp/initramfs.cpio"
 
+rm -rf --one-file-system -- "$out/criu-modules"
+mv "$tmp/criu-modules" "$out/criu-modules"
 mv -f "$tmp/kernel" "$out/kernel"
 mv -f "$tmp/initramfs.cpio" "$out/initramfs.cpio"
 echo "$key" >"$out/image.txt"
-echo "build-image: $kernel_kind of $pkg $version, modules: ${order[*]:-(none)}"
+echo "build-image: $kernel_kind of $pkg $version, modules: ${boot_modules[*]:-(none)}; for criu: ${order[*]:-(none)}"

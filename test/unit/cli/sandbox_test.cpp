@@ -384,6 +384,12 @@ BOOST_AUTO_TEST_CASE(errors_of_hostile_files) {
   BOOST_TEST(error_of(",\n[") == f + ":1:1" + comma);
   BOOST_TEST(error_of("# c\n\n  ,x\na: {\n") == f + ":3:3" + comma);
   BOOST_TEST(error_of("---\n,[") == f + ":2:1" + comma);
+  // Not only first: `,` where the next document would start (jbeder/yaml-cpp#1040;
+  // test/fuzz/corpus/sandbox/oom-comma-line.yaml ends a plain scalar that way).
+  BOOST_TEST(error_of("rootfs: rootfs\n...\n, x\n") == f + ":3:1" + comma);
+  BOOST_TEST(error_of("rootfs: rootfs\n---\n,\n[\n") == f + ":3:1" + comma);
+  // Inside a document, yaml-cpp's own error.
+  BOOST_TEST(error_of("rootfs: rootfs\n\n, x\n") == f + ":3:1: invalid YAML: end of map not found");
   BOOST_TEST(error_of(std::string("rootfs: rootfs\ncommand: [/bin/s\0x]\n", 35)) ==
              f + ":2:17: a NUL byte in the file; a sandbox file is text: remove it");
   BOOST_TEST(error_of("rootfs: rootfs\n---\nrootfs: other\n") ==

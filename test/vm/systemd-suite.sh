@@ -215,8 +215,10 @@ part_user() {
   wait "$ev" 2>/dev/null
   ok "u3: delete -f" "$RRUN" delete -f u3
 
+  # (busybox sh exits on a failed fork: the bomb is a child shell, and the
+  # init then execs, which needs no new pid.)
   bundle u4 "" '{"pids": {"limit": 16}}' \
-    sh -c 'i=0; while [ $i -lt 40 ]; do sleep 1000 & i=$((i + 1)); done; echo started; sleep 1000'
+    sh -c 'sh -c "i=0; while [ \$i -lt 40 ]; do sleep 1000 & i=\$((i + 1)); done"; exec sleep 1000'
   ok "u4: run -d (pids 16, 40 forks)" "$RRUN" run -d -b "$WORK/u4" u4
   local d4
   d4=$CG$(prop rrun-u4.scope ControlGroup)

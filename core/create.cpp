@@ -583,6 +583,10 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
 
   // 5. Drive it: cgroup, maps, hooks, ready.
   if (!in_cgroup) cgroup->apply(pid);
+  // The systemd driver knows its scope's cgroup only once systemd has put
+  // the init there: recorded before, the path had no directory, and every
+  // later command (update, pause, events, exec) found no cgroup.
+  if (cgroup->driver() == cgroups::Driver::systemd) st.cgroup_path = cgroup->path();
   os::fault_point("create.cgroup_applied");
   if (maps) {
     // Missing helpers were settled in the plan; these are helpers that fail.

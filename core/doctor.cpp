@@ -16,6 +16,7 @@
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
+#include <rrun/os/text.hpp>
 
 #include <rrun/userns/advice.hpp>
 #include <rrun/userns/plan.hpp>
@@ -192,7 +193,10 @@ Check check_cgroups(const CgroupFacts& f, bool rootless) {
   }
   if (f.user_bus)
     return make("cgroups", Status::ok,
-                "cgroup v2; " + own + " is not delegated, rrun asks systemd (user bus) for a delegated scope");
+                "cgroup v2; " + own + " is not delegated, rrun asks systemd (user bus) for a delegated scope" +
+                    (f.user_manager_controllers.empty()
+                         ? std::string()
+                         : "; controllers: " + join(f.user_manager_controllers)));
   return make("cgroups", Status::warn,
               "cgroup v2, but " + own +
                   " is not delegated to you and there is no user D-Bus: containers run without resource limits",
@@ -486,6 +490,13 @@ Facts gather_facts(const Request& req) {
   const char* bus = std::getenv("DBUS_SESSION_BUS_ADDRESS");
   f.cgroup.user_bus = (bus && *bus) || (f.xdg.set && os::path_exists(f.xdg.value + "/bus"));
   f.cgroup.systemd_init = cgroups::systemd_is_init();
+  if (f.cgroup.mode == cgroups::Mode::v2 && f.cgroup.user_bus && !f.cgroup.delegated) {
+    // systemd's own layout for the user manager's cgroup.
+    const std::string uid = std::to_string(::getuid());
+    auto text = os::read_file_if_exists("/sys/fs/cgroup/user.slice/user-" + uid + ".slice/user@" + uid +
+                                        ".service/cgroup.subtree_control");
+    if (text) f.cgroup.user_manager_controllers = os::words(*text);
+  }
 
   const std::string tmp = probe_tmp_base();
   f.overlay.where = tmp;

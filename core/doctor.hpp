@@ -83,6 +83,9 @@ struct CgroupFacts {
   std::vector<std::string> controllers;  // cgroups::available_controllers() of it
   bool user_bus = false;                 // a session D-Bus socket for systemd --user
   bool systemd_init = false;             // cgroups::systemd_is_init()
+  // The controllers your systemd user manager delegates to its scopes (the
+  // cgroup.subtree_control of user@UID.service), when it runs.
+  std::vector<std::string> user_manager_controllers{};
 };
 Check check_cgroups(const CgroupFacts& f, bool rootless);
 

@@ -39,8 +39,9 @@ die() {
 }
 
 # The modules /init loads (with what they depend on), when the kernel has
-# them as modules: virtio PCI transport, 9p over virtio, overlayfs.
-WANTED_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
+# them as modules: virtio PCI transport, 9p over virtio, overlayfs, FUSE
+# (/dev/fuse: rrun doctor and fuse-overlayfs in the systemd guest).
+WANTED_MODULES=(virtio_pci 9pnet_virtio 9p overlay fuse)
 # Loaded by the criu suite only (not in the initramfs): what `criu check`
 # probes for (issue 16: without them it fails in its kernel-feature probe);
 # crc32c_generic is what libcrc32c (nf_tables) asks for by name, not a depends=;
@@ -181,6 +182,7 @@ config_name() { # module name -> its CONFIG_ symbol (the ones we want)
     9pnet_virtio) echo CONFIG_NET_9P_VIRTIO ;;
     9p) echo CONFIG_9P_FS ;;
     overlay) echo CONFIG_OVERLAY_FS ;;
+    fuse) echo CONFIG_FUSE_FS ;;
   esac
 }
 for m in "${WANTED_MODULES[@]}"; do

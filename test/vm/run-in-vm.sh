@@ -23,6 +23,15 @@
 #   RRUN_VM_KCMD     kernel log options (default "quiet loglevel=3"; e.g.
 #                    "printk.time=1" with RRUN_VM_VERBOSE=1 to time the boot)
 #   RRUN_VM_CPU_MODEL  QEMU -cpu model (default max)
+#   RRUN_VM_GUEST    cgroup2 (the default: the guest above) or systemd: a
+#                    Debian 12 systemd host (test/vm/build-systemd-rootfs.sh,
+#                    cached in $RRUN_TEST_CACHE or /var/cache/rrun-test) booted
+#                    from the same kernel with systemd as PID 1 on pure cgroup
+#                    v2; the host's / is at /host there, and the source tree,
+#                    the job's directory and the directories of RRUN_* paths
+#                    are bound at their host paths (test/vm/guest-systemd.sh).
+#                    SCRIPT runs as root from a systemd unit once the system
+#                    is up. Default RAM 2048 MiB.
 #
 # Exit status: SCRIPT's; 77 when QEMU or the kernel package cannot be had
 # (the reason printed); 1 when the VM failed (the console's tail printed).
@@ -36,7 +45,15 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
 vmdir=${RRUN_VM_DIR:-$src/build/vm}
 timeout_s=${RRUN_VM_TIMEOUT:-600}
-memory=${RRUN_VM_MEMORY:-1536}
+guest=${RRUN_VM_GUEST:-cgroup2}
+case $guest in
+  cgroup2) memory=${RRUN_VM_MEMORY:-1536} ;;
+  systemd) memory=${RRUN_VM_MEMORY:-2048} ;;
+  *)
+    echo "run-in-vm: RRUN_VM_GUEST=$guest: expected cgroup2 or systemd" >&2
+    exit 2
+    ;;
+esac
 cpus=${RRUN_VM_CPUS:-2}
 
 skip() {
@@ -61,8 +78,18 @@ vmdir=$(cd "$vmdir" && pwd)
 
 t0=$(date +%s.%N)
 status=0
+# One build at a time (ctest -j runs vm.cgroup2 and vm.systemd together).
+exec 9>"$vmdir/.image.lock"
+flock 9
 "$here/build-image.sh" "$vmdir/image" || status=$?
+flock -u 9
+exec 9>&-
 ((status == 0)) || exit "$status"
+if [[ "$guest" == systemd ]]; then
+  rootfs_dir=${RRUN_TEST_CACHE:-/var/cache/rrun-test}/systemd-vm
+  "$here/build-systemd-rootfs.sh" "$rootfs_dir" || status=$?
+  ((status == 0)) || exit "$status"
+fi
 t_image=$(date +%s.%N)
 
 run=$(mktemp -d "$vmdir/run.XXXXXX")
@@ -91,18 +118,49 @@ chmod 777 "$run/share"
   echo
 } >"$run/share/job.sh"
 
+# The systemd guest binds these host directories at their paths: the source
+# tree, the job's directory and those of absolute RRUN_* paths (each one
+# the guest lacks, test/vm/guest-systemd.sh: never its /tmp or /).
+if [[ "$guest" == systemd ]]; then
+  {
+    echo "$src"
+    echo "$PWD"
+    while IFS= read -r name; do
+      value=${!name}
+      [[ "$value" == /* && -e "$value" ]] || continue
+      [[ -d "$value" ]] || value=$(dirname "$value")
+      echo "$value"
+    done < <(compgen -e | grep '^RRUN_' | grep -v '^RRUN_VM_' || true)
+  } | sort -u | awk 'NR == 1 || index($0, prev "/") != 1 { print; prev = $0 }' >"$run/share/binds"
+fi
+
 # mitigations=off: retpolines and RSB filling only cost time under TCG.
-append="console=ttyS0 ${RRUN_VM_KCMD:-quiet loglevel=3} mitigations=off panic=-1 rrun.stage2=$here/guest-stage2.sh rrun.results=$run/share"
+append="console=ttyS0 ${RRUN_VM_KCMD:-quiet loglevel=3} mitigations=off panic=-1 rrun.results=$run/share"
+guest_root=/
+if [[ "$guest" == systemd ]]; then
+  guest_root=$rootfs_dir/rootfs
+  append+=" rrun.stage2=/usr/local/sbin/rrun-vm-init rrun.stage3=$here/guest-systemd.sh"
+  append+=" systemd.unified_cgroup_hierarchy=1 systemd.show_status=0"
+else
+  append+=" rrun.stage2=$here/guest-stage2.sh"
+fi
+[[ "$guest_root" != *[[:space:],]* ]] || die "$guest_root: the path must not contain spaces or commas"
 qemu_args=(
   -nodefaults -no-user-config -nographic -no-reboot
   -machine pc -accel tcg -cpu "${RRUN_VM_CPU_MODEL:-max}" -m "$memory" -smp "$cpus"
   -kernel "$vmdir/image/kernel" -initrd "$vmdir/image/initramfs.cpio" -append "$append"
   -serial "file:$run/console.log" -monitor none
-  -fsdev "local,id=hostroot,path=/,security_model=passthrough,readonly=on,multidevs=remap"
+  -fsdev "local,id=hostroot,path=$guest_root,security_model=passthrough,readonly=on,multidevs=remap"
   -device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"
   -fsdev "local,id=results,path=$run/share,security_model=none,multidevs=remap"
   -device "virtio-9p-pci,fsdev=results,mount_tag=results"
 )
+if [[ "$guest" == systemd ]]; then
+  qemu_args+=(
+    -fsdev "local,id=host,path=/,security_model=passthrough,readonly=on,multidevs=remap"
+    -device "virtio-9p-pci,fsdev=host,mount_tag=host"
+  )
+fi
 
 console_tail() {
   echo "--- the last 60 lines of the guest console ($*):" >&2

@@ -412,6 +412,9 @@ State restore_locked(const Context& ctx, const RestoreRequest& req, StateStore& 
     add_inherited_stdio(r.args, image);
     if (!req.detach && !req.no_subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     run_criu(r);
+    // The systemd driver knows its scope's cgroup only once systemd has put
+    // a process there (criu, above), as in create.
+    if (cgroup->driver() == cgroups::Driver::systemd) st.cgroup_path = cgroup->path();
 
     std::string pid_text = os::read_file(pidfile);
     st.pid = static_cast<pid_t>(std::atoi(pid_text.c_str()));

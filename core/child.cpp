@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -194,6 +195,23 @@ int change_to_cwd(const InitPlan& plan, os::StepFailure& f) noexcept {
   return 0;
 }
 
+// Stdio that is the caller's /dev/null (conmon gives a detached container
+// one) becomes the container's own /dev/null, as runc does: a file of the
+// host's /dev is on a mount the container does not have, which CRIU cannot
+// dump ("Can't lookup mount"). Best effort: left as is when the container
+// has no /dev/null to open. Costs three fstat() on the plain path.
+void reopen_dev_null() noexcept {
+  int null_fd = -1;
+  for (int fd = 0; fd < 3; ++fd) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) continue;
+    if (null_fd < 0) null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0) return;
+    ::dup3(null_fd, fd, 0);
+  }
+  if (null_fd >= 0) ::close(null_fd);
+}
+
 // Blocks until `start` opens the FIFO; returns the write end. The FIFO is
 // reopened through our O_PATH fd, which needs no search permission on the
 // 0700 state directory (process.user may not be its owner), only /proc:
@@ -297,6 +315,7 @@ void container_init(const InitPlan& plan) noexcept {
   if (apply_sysctl(plan, f) < 0) die(plan, f);
   int proc_fds = plan.rootfs.own_mount_ns ? -1 : ::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfs::finalize_rootfs(plan.rootfs, f) < 0) die(plan, f);
+  if (plan.rootfs.own_mount_ns) reopen_dev_null();
   if (join_session_keyring(plan, f) < 0) die(plan, f);
   int master = -1;
   if (plan.terminal && setup_terminal(plan.console_rows, plan.console_cols, &master, f) < 0) die(plan, f);

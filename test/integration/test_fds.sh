@@ -2,7 +2,8 @@
 # No fd of rrun reaches the container (CVE-2024-21626): only stdio, the
 # --preserve-fds and LISTEN_FDS fds; the process's cwd is inside the
 # container; stdio that is /dev/null (or any host file) keeps its owner and
-# mode (issue 3: rrun never chowns host files).
+# mode (issue 3: rrun never chowns host files); stdio that is the caller's
+# /dev/null is the container's /dev/null inside (for CRIU, as runc).
 # rrun-test: nosub
 source "$(dirname "$0")/lib.sh"
 
@@ -24,6 +25,16 @@ expect_eq "$(grep '^0=' <<<"$out")" "0=/dev/null" "fd 0"
 for bad in "$STATE_ROOT" memfd: /proc/ socket: pipe: anon_inode:; do
   expect_not_contains "$out" "$bad" "fds of the container"
 done
+
+step "stdio that is the caller's /dev/null becomes the container's own (CRIU can dump it; runc does the same)"
+set_cmd probe stdio-mounts
+n=$((n + 1))
+rr run -b "$B" "f$n" </dev/null >"$WORK/stdio.out" 2>/dev/null || fail "run failed: $(cat "$WORK/stdio.out")"
+out=$(cat "$WORK/stdio.out")
+expect_eq "$(val mount0)" inside "the mount of stdin (/dev/null) in the container's mount namespace: $out"
+expect_eq "$(val mount2)" inside "the mount of stderr (/dev/null) in the container's mount namespace: $out"
+expect_eq "$(val mount1)" outside "stdout, a pipe, is left alone: $out"
+set_cmd probe fds
 
 step "create + start: the same (the init waited for start with rrun's fds closed)"
 rr create -b "$B" c1 </dev/null >"$WORK/c1.out" 2>&1 || fail "create failed: $(cat "$WORK/c1.out")"

@@ -8,6 +8,10 @@
  *   caps          CapInh= CapPrm= CapEff= CapBnd= CapAmb= (hex, from /proc/self/status)
  *   seccomp       Seccomp= (0 disabled, 1 strict, 2 filter), Seccomp_filters=
  *   fds           one line per open fd: <fd>=<readlink target>
+ *   stdio-mounts  for fds 0-2: mount<fd>=inside when the mount of the file
+ *                 (mnt_id in /proc/self/fdinfo) is in the container's mount
+ *                 namespace (/proc/self/mountinfo), =outside when not (CRIU
+ *                 cannot dump such a file), =? when unknown
  *   rlimits       RLIMIT_<NAME>=<soft>:<hard> ("unlimited" for RLIM_INFINITY)
  *   nnp           NoNewPrivs= (prctl PR_GET_NO_NEW_PRIVS)
  *   ids           uid= gid= euid= egid= groups=<comma-separated, possibly empty>
@@ -123,6 +127,31 @@ static int cmd_fds(void) {
     printf("%d=%s\n", fd, target);
   }
   closedir(d);
+  return 0;
+}
+
+static int cmd_stdio_mounts(void) {
+  for (int fd = 0; fd < 3; ++fd) {
+    char path[64], line[4096];
+    long id = -1;
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+    FILE* f = fopen(path, "re");
+    if (f) {
+      while (fgets(line, sizeof line, f))
+        if (sscanf(line, "mnt_id: %ld", &id) == 1) break;
+      fclose(f);
+    }
+    const char* where = "?";
+    FILE* m = id >= 0 ? fopen("/proc/self/mountinfo", "re") : NULL;
+    if (m) {
+      where = "outside";
+      long mid;
+      while (fgets(line, sizeof line, m))
+        if (sscanf(line, "%ld ", &mid) == 1 && mid == id) where = "inside";
+      fclose(m);
+    }
+    printf("mount%d=%s\n", fd, where);
+  }
   return 0;
 }
 
@@ -494,6 +523,8 @@ int main(int argc, char** argv) {
       r = cmd_seccomp();
     else if (strcmp(c, "fds") == 0)
       r = cmd_fds();
+    else if (strcmp(c, "stdio-mounts") == 0)
+      r = cmd_stdio_mounts();
     else if (strcmp(c, "rlimits") == 0)
       r = cmd_rlimits();
     else if (strcmp(c, "nnp") == 0)

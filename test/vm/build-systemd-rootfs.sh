@@ -43,7 +43,7 @@ die() {
 
 PACKAGES=(
   systemd systemd-sysv dbus dbus-user-session libpam-systemd
-  uidmap fuse-overlayfs podman busybox-static jq procps
+  uidmap fuse-overlayfs podman criu iproute2 busybox-static jq procps
   # rrun's shared libraries (the host's build runs unchanged in the guest)
   libseccomp2 libcap2 libyaml-cpp0.7 libstdc++6
 )

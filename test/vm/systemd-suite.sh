@@ -20,6 +20,14 @@
 #   podman   rootless Podman with --runtime rrun and its default
 #            cgroup_manager=systemd: run --memory, --pids-limit, stats,
 #            pause/unpause, stop (an image imported from busybox-static).
+#   podman_checkpoint  as root, Podman with --runtime rrun: `podman
+#            container checkpoint` and `restore` (with and without
+#            --leave-running) of a counting container, through CRIU: the
+#            count goes on, its open file and pid 1 intact; `podman exec`
+#            (in the restored systemd scope) and `rm` after. Debian's criu is in the guest; the kernel
+#            modules it needs are loaded from RRUN_CRIU_MODULES
+#            (build-image.sh's criu-modules); skipped without them.
+# RRUN_SYSTEMD_PARTS: the parts to run (default: all, in the order above).
 # Exit status: 1 when a check failed, else 0.
 set -uo pipefail
 # bash 5.2: `&` in a ${var//pattern/replacement} is the match, not itself.
@@ -46,21 +54,23 @@ check() {
 check_has() {
   if [[ "$3" == *"$2"* ]]; then pass "$1"; else fail_check "$1: no \`$2\` in: $3"; fi
 }
-# ok NAME CMD...: the command succeeds within 120 s (its output kept in
+# ok NAME CMD...: the command succeeds within 120 s (its status returned, its output kept in
 # $out). A detached container inherits rrun's stdio: CMD's output goes
 # through a file, never a pipe $(...) would wait on.
 ok() {
   local name=$1 f
   shift
   f=$(mktemp)
-  if timeout -k 5 120 "$@" </dev/null >"$f" 2>&1; then
-    out=$(<"$f")
+  local st=0
+  timeout -k 5 120 "$@" </dev/null >"$f" 2>&1 || st=$?
+  out=$(<"$f")
+  rm -f "$f"
+  if ((st == 0)); then
     pass "$name"
   else
-    out=$(<"$f")
     fail_check "$name: \`$*\` failed: $out"
   fi
-  rm -f "$f"
+  return "$st"
 }
 wait_for() { # SECONDS CMD...: until CMD succeeds (a start costs ~0.5 s here)
   local end=$((SECONDS + $1))
@@ -277,6 +287,76 @@ part_podman() {
   ok "podman rm" "${p[@]}" rm p1
 }
 
+# CRIU in the guest: the modules `criu check` needs (the guest runs the
+# kernel of build-image.sh, whose modules are not in its rootfs), loaded in
+# their order as criu-suite.sh does.
+setup_criu() {
+  local mods=${RRUN_CRIU_MODULES:-} m
+  command -v criu >/dev/null && [[ -n "$mods" && -f "$mods/modules.order" ]] || return 1
+  while read -r m; do
+    [[ -n "$m" ]] || continue
+    /bin/busybox insmod "$mods/$m.ko" 2>/dev/null || grep -q "^$m " /proc/modules ||
+      echo "podman_checkpoint: could not load the module $m" >&2
+  done <"$mods/modules.order"
+  criu check 2>&1 | grep -q 'Looks good'
+}
+
+# last_count NAME: the last number the counter of container NAME printed.
+last_count() { podman logs "$1" 2>/dev/null | grep -E '^[0-9]+$' | tail -n1; }
+
+part_podman_checkpoint() {
+  if [[ -z "${RRUN_CRIU_MODULES:-}" ]]; then
+    echo "SKIP  [$part] RRUN_CRIU_MODULES is not set (build-image.sh's criu-modules)"
+    return 0
+  fi
+  if ! setup_criu; then
+    fail_check "no working criu in the guest (modules from $RRUN_CRIU_MODULES): $(criu check 2>&1 | tail -n1)"
+    return 1
+  fi
+  # Root's storage on a tmpfs: overlay cannot have the guest's overlay root as its upper layer.
+  mkdir -p /var/lib/containers /run/containers
+  mount -t tmpfs -o size=512m tmpfs /var/lib/containers
+  local p=(podman --runtime "$RRUN" --cgroup-manager systemd)
+  local img=localhost/rrun-busybox n1 n2 n3 pid_before
+  ok "podman (root) import busybox" sh -c "tar -C '$ROOTFS' -c . | podman import - $img"
+  # A counter that also writes each number to a file it keeps open (fd 3).
+  ok "podman run -d the counter" "${p[@]}" run -d --name ck --network none "$img" \
+    sh -c 'exec 3>/tmp/count; i=0; while :; do echo $i; echo $i >&3; i=$((i+1)); sleep 0.2; done'
+  wait_for 30 sh -c '[ "$(podman logs ck 2>/dev/null | wc -l)" -ge 5 ]' || fail_check "the counter printed nothing: $(podman logs ck 2>&1 | tail -n3)"
+  pid_before=$("${p[@]}" exec ck cat /proc/1/stat 2>&1 | cut -d' ' -f1-2)
+  ok "podman container checkpoint" "${p[@]}" container checkpoint ck || {
+    "${p[@]}" rm -f -t 0 ck >/dev/null 2>&1
+    umount /var/lib/containers
+    return
+  }
+  check "podman: checkpointed container exited" exited "$("${p[@]}" inspect -f '{{.State.Status}}' ck 2>&1)"
+  check "rrun: no container ck after checkpoint" "" "$("$RRUN" list -q 2>/dev/null | grep -x "$("${p[@]}" inspect -f '{{.Id}}' ck)")"
+  n1=$(last_count ck)
+  sleep 1
+  check "no count while checkpointed" "$n1" "$(last_count ck)"
+  ok "podman container restore" "${p[@]}" container restore ck
+  check "podman: restored container running" running "$("${p[@]}" inspect -f '{{.State.Status}}' ck 2>&1)"
+  wait_for 30 sh -c "[ \"\$(podman logs ck | grep -E '^[0-9]+\$' | tail -n1)\" -gt $((n1 + 3)) ]" || true
+  n2=$(last_count ck)
+  if ((n2 > n1 + 3)); then pass "the count goes on after restore ($n1 -> $n2)"; else fail_check "the count did not go on: $n1 -> $n2"; fi
+  check "the count did not start again from 0" 1 "$(podman logs ck | grep -cx 0)"
+  check "pid 1 is the counter, as before" "$pid_before" "$("${p[@]}" exec ck cat /proc/1/stat 2>&1 | cut -d' ' -f1-2)"
+  ok "podman exec: the open file goes on" "${p[@]}" exec ck cat /tmp/count
+  local last
+  last=$(tail -n1 <<<"$out")
+  if [[ "$last" =~ ^[0-9]+$ ]] && ((last > n1)); then pass "the open file has counts after the checkpoint"; else fail_check "the open file stopped at $out (checkpoint at $n1)"; fi
+  ok "podman container checkpoint --leave-running" "${p[@]}" container checkpoint --leave-running ck
+  check "podman: still running" running "$("${p[@]}" inspect -f '{{.State.Status}}' ck 2>&1)"
+  n3=$(last_count ck)
+  wait_for 30 sh -c "[ \"\$(podman logs ck | grep -E '^[0-9]+\$' | tail -n1)\" -gt $((n3 + 3)) ]" &&
+    pass "the count goes on with --leave-running" || fail_check "the count stopped at $n3 with --leave-running"
+  ok "podman exec after the --leave-running checkpoint" "${p[@]}" exec ck cat /proc/1/stat
+  ok "podman rm -f" "${p[@]}" rm -f -t 0 ck
+  check "rrun: nothing left" "" "$("$RRUN" list -q 2>&1)"
+  podman rmi -f "$img" >/dev/null 2>&1
+  umount /var/lib/containers
+}
+
 as_user() { # ARGS...: this script as the test user, in the user's session
   runuser -u "$TEST_USER" -- env -i PATH="$PATH" HOME="/home/$TEST_USER" USER="$TEST_USER" LANG=C.UTF-8 \
     XDG_RUNTIME_DIR="/run/user/$TEST_UID" DBUS_SESSION_BUS_ADDRESS="unix:path=/run/user/$TEST_UID/bus" \
@@ -314,10 +394,10 @@ main() {
   chmod -R a+rX /srv/rrun-vm
 
   local status=0 t
-  for t in root user podman; do
+  for t in ${RRUN_SYSTEMD_PARTS:-root user podman podman_checkpoint}; do
     local t1=$SECONDS
-    if [[ $t == root ]]; then
-      bash "$0" root || status=1
+    if [[ $t == root || $t == podman_checkpoint ]]; then
+      bash "$0" "$t" || status=1
     else
       as_user "$t" || status=1
     fi
@@ -338,6 +418,7 @@ case $part in
   root) part_root ;;
   user) part_user ;;
   podman) part_podman ;;
+  podman_checkpoint) part_podman_checkpoint ;;
   *)
     echo "systemd-suite: unknown part $part" >&2
     exit 2

@@ -107,7 +107,9 @@ BOOST_AUTO_TEST_CASE(a_repeated_key_keeps_its_first_place_and_its_last_value) {
 
 BOOST_AUTO_TEST_CASE(many_annotations_parse_in_linear_time) {
   // 200,000 annotations took 58 s with ordered_json's own parse (n^2/2
-  // key comparisons); linear, they take well under a second.
+  // key comparisons); linear, they take well under a second (1-2 s under
+  // ASan, 5 s on a loaded CI machine: the bound has the margin, quadratic
+  // is far above it).
   std::string text = kConfig + std::string("1, \"annotations\": {");
   for (int i = 0; i < 200000; ++i) text += (i ? ",\"k" : "\"k") + std::to_string(i) + "\": \"v\"";
   text += "}}";
@@ -115,7 +117,7 @@ BOOST_AUTO_TEST_CASE(many_annotations_parse_in_linear_time) {
   const Spec s = parse_spec(text);
   const auto took = std::chrono::steady_clock::now() - t0;
   BOOST_TEST(s.annotations.size() == 200000u);
-  BOOST_TEST(std::chrono::duration_cast<std::chrono::seconds>(took).count() < 5);
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::seconds>(took).count() < 30);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

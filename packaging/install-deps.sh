@@ -52,8 +52,9 @@ image_deps=(libcurl4 libarchive13 libssl3 docker-registry skopeo umoci openssl a
 # The Debian package (packaging/debian, label `packaging`): dpkg-buildpackage
 # (dpkg-dev) with debhelper under fakeroot, lintian on the result; the test
 # installs it into a chroot made with mmdebstrap (above), where man-db and
-# groff-base render its man pages; bash-completion loads its completion.
-packaging_deps=(dpkg-dev debhelper fakeroot lintian man-db groff-base bash-completion)
+# groff-base render its man pages; bash-completion loads its completion;
+# it.*.help loads the zsh and fish completions in zsh and fish.
+packaging_deps=(dpkg-dev debhelper fakeroot lintian man-db groff-base bash-completion zsh fish)
 # crun, runc: the runtimes the benchmark measures rrun against.
 bench_deps=(crun runc)
 # The cgroup v2 test VM (test/vm/): QEMU under TCG (never KVM here), cpio and

@@ -303,6 +303,12 @@ setup_criu() {
 
 # last_count NAME: the last number the counter of container NAME printed.
 last_count() { podman logs "$1" 2>/dev/null | grep -E '^[0-9]+$' | tail -n1; }
+# count_above NAME N: the counter of NAME has printed a number above N.
+count_above() {
+  local n
+  n=$(last_count "$1")
+  [[ -n "$n" ]] && ((n > $2))
+}
 
 part_podman_checkpoint() {
   if [[ -z "${RRUN_CRIU_MODULES:-}" ]]; then
@@ -322,7 +328,7 @@ part_podman_checkpoint() {
   # A counter that also writes each number to a file it keeps open (fd 3).
   ok "podman run -d the counter" "${p[@]}" run -d --name ck --network none "$img" \
     sh -c 'exec 3>/tmp/count; i=0; while :; do echo $i; echo $i >&3; i=$((i+1)); sleep 0.2; done'
-  wait_for 30 sh -c '[ "$(podman logs ck 2>/dev/null | wc -l)" -ge 5 ]' || fail_check "the counter printed nothing: $(podman logs ck 2>&1 | tail -n3)"
+  wait_for 30 count_above ck 3 || fail_check "the counter printed nothing: $(podman logs ck 2>&1 | tail -n3)"
   pid_before=$("${p[@]}" exec ck cat /proc/1/stat 2>&1 | cut -d' ' -f1-2)
   ok "podman container checkpoint" "${p[@]}" container checkpoint ck || {
     "${p[@]}" rm -f -t 0 ck >/dev/null 2>&1
@@ -336,7 +342,7 @@ part_podman_checkpoint() {
   check "no count while checkpointed" "$n1" "$(last_count ck)"
   ok "podman container restore" "${p[@]}" container restore ck
   check "podman: restored container running" running "$("${p[@]}" inspect -f '{{.State.Status}}' ck 2>&1)"
-  wait_for 30 sh -c "[ \"\$(podman logs ck | grep -E '^[0-9]+\$' | tail -n1)\" -gt $((n1 + 3)) ]" || true
+  wait_for 30 count_above ck $((n1 + 3)) || true
   n2=$(last_count ck)
   if ((n2 > n1 + 3)); then pass "the count goes on after restore ($n1 -> $n2)"; else fail_check "the count did not go on: $n1 -> $n2"; fi
   check "the count did not start again from 0" 1 "$(podman logs ck | grep -cx 0)"
@@ -348,7 +354,7 @@ part_podman_checkpoint() {
   ok "podman container checkpoint --leave-running" "${p[@]}" container checkpoint --leave-running ck
   check "podman: still running" running "$("${p[@]}" inspect -f '{{.State.Status}}' ck 2>&1)"
   n3=$(last_count ck)
-  wait_for 30 sh -c "[ \"\$(podman logs ck | grep -E '^[0-9]+\$' | tail -n1)\" -gt $((n3 + 3)) ]" &&
+  wait_for 30 count_above ck $((n3 + 3)) &&
     pass "the count goes on with --leave-running" || fail_check "the count stopped at $n3 with --leave-running"
   ok "podman exec after the --leave-running checkpoint" "${p[@]}" exec ck cat /proc/1/stat
   ok "podman rm -f" "${p[@]}" rm -f -t 0 ck

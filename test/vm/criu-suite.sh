@@ -13,7 +13,6 @@ set -uo pipefail
 vmdir=${1:?usage: criu-suite.sh VMDIR}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 it=$(cd "$here/../integration" && pwd)
-bb=/bin/busybox
 ((EUID == 0)) || {
   echo "criu-suite: must run as root (inside the VM)" >&2
   exit 1
@@ -24,14 +23,7 @@ bb=/bin/busybox
 }
 t0=$(date +%s.%N)
 cp -a "$vmdir/criu/root/." / || exit 1
-mods=$vmdir/image/criu-modules
-if [[ -f "$mods/modules.order" ]]; then
-  while read -r m; do
-    [[ -n "$m" ]] || continue
-    "$bb" insmod "$mods/$m.ko" 2>/dev/null || grep -q "^$m " /proc/modules ||
-      echo "criu-suite: could not load the module $m" >&2
-  done <"$mods/modules.order"
-fi
+bash "$here/load-criu-modules.sh" "$vmdir/image/criu-modules"
 if ! criu --version >/dev/null 2>&1; then
   echo "SKIP: criu-suite: criu does not start in the guest: $(criu --version 2>&1 | head -n 1)"
   exit 77

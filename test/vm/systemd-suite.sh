@@ -287,17 +287,10 @@ part_podman() {
   ok "podman rm" "${p[@]}" rm p1
 }
 
-# CRIU in the guest: the modules `criu check` needs (the guest runs the
-# kernel of build-image.sh, whose modules are not in its rootfs), loaded in
-# their order as criu-suite.sh does.
+# CRIU in the guest: the modules `criu check` needs, by load-criu-modules.sh.
 setup_criu() {
-  local mods=${RRUN_CRIU_MODULES:-} m
-  command -v criu >/dev/null && [[ -n "$mods" && -f "$mods/modules.order" ]] || return 1
-  while read -r m; do
-    [[ -n "$m" ]] || continue
-    /bin/busybox insmod "$mods/$m.ko" 2>/dev/null || grep -q "^$m " /proc/modules ||
-      echo "podman_checkpoint: could not load the module $m" >&2
-  done <"$mods/modules.order"
+  command -v criu >/dev/null || return 1
+  bash "$(dirname "$0")/load-criu-modules.sh" "${RRUN_CRIU_MODULES:-}" || return 1
   criu check 2>&1 | grep -q 'Looks good'
 }
 

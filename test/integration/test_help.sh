@@ -125,7 +125,11 @@ expect_contains "$(head -1 <<<"$version")" "rrun version " "first line"
 for key in commit spec libseccomp libsubid libsystemd criu; do
   grep -q "^$key: ." <<<"$version" || fail "--version has no '$key:' line: $version"
 done
-if /sbin/ldconfig -p 2>/dev/null | grep -q 'libsubid\.so\.4 '; then
+# ldconfig's listing is read whole first: `ldconfig -p | grep -q` under
+# pipefail fails when grep stops reading at the match and ldconfig, still
+# writing, dies of SIGPIPE (seen in CI: "found" read as "not found").
+ld_cache=$(/sbin/ldconfig -p 2>/dev/null || true)
+if [[ "$ld_cache" == *$'\t'"libsubid.so.4 "* ]]; then
   expect_contains "$version" "libsubid: found" "--version"
 else
   expect_contains "$version" "libsubid: not found" "--version"

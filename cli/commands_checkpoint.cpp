@@ -61,7 +61,6 @@ int cmd_checkpoint(const Invocation& inv) {
 
 int cmd_restore(const Invocation& inv) {
   refuse_flags(inv, {{"lazy-pages", kLazy},
-                     {"console-socket", "a container with a terminal cannot be checkpointed by rrun yet"},
                      {"lsm-profile", "the restored process keeps the profile it was checkpointed with"},
                      {"lsm-mount-context", "the rootfs keeps the context of the bundle's config"}});
   core::RestoreRequest req;
@@ -72,6 +71,7 @@ int cmd_restore(const Invocation& inv) {
   req.pid_file = inv.get("pid-file");
   req.no_subreaper = inv.get_bool("no-subreaper");
   req.no_pivot = inv.get_bool("no-pivot");
+  req.console_socket = inv.get("console-socket");
   return core::restore_container(command_context(inv, true), req);
 }
 

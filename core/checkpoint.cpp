@@ -4,22 +4,28 @@
 //
 // checkpoint: criu dump of the init's tree (-t PID: the pid namespace, the
 //   mount namespace with the container's binds described as external mounts
-//   keyed by their destination), then, unless --leave-running or
+//   keyed by their destination; a terminal, whose master lies outside the
+//   container, external by its tty key), then, unless --leave-running or
 //   --pre-dump, the container is destroyed as by `delete` (runc).
-//   rrun-checkpoint.json next to the images records the init's stdio.
+//   rrun-checkpoint.json next to the images records the init's stdio and
+//   its terminal's key.
 // restore: the bundle's config planned as create plans it (rootfs, binds,
 //   cgroup with its limits), then criu restore with --root the rootfs,
 //   --external mnt[DEST]:SOURCE for each bind, --inherit-fd for stdio that
-//   were pipes, the tree restored as rrun's child (--restore-sibling) in the
-//   container's cgroup; the result is recorded as an ordinary running
-//   container.
+//   were pipes and for the terminal (the slave of a new pty whose master
+//   goes to --console-socket, as create sends it), the tree restored as
+//   rrun's child (--restore-sibling) in the container's cgroup; the result
+//   is recorded as an ordinary running container.
 
 #include <fcntl.h>
+#include <linux/major.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,8 +60,10 @@ namespace {
 
 // Next to CRIU's images: what restore needs that CRIU does not keep.
 constexpr const char* kCheckpointInfo = "rrun-checkpoint.json";
-// Restore's stdio go to criu at these fds (fd[N] of --inherit-fd).
+// Restore's stdio go to criu at these fds (fd[N] of --inherit-fd), the
+// terminal's new slave after them.
 constexpr int kInheritBase = 10;
+constexpr int kInheritTty = kInheritBase + 3;
 
 std::string absolute(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
@@ -103,9 +111,6 @@ void refuse_rootless(const Context& ctx, const std::string& verb) {
 
 // What rrun cannot describe to CRIU yet is refused before CRIU runs.
 void refuse_unsupported(const spec::Spec& spec, const rootfs::RootfsPlan& plan, const std::string& verb) {
-  if (spec.process && spec.process->terminal)
-    throw os::Error(verb + ": a container with a terminal (process.terminal) is not supported by rrun's " + verb +
-                    " yet");
   if (plan.root_overlay || !plan.overlays.empty())
     throw os::Error(verb + ": overlay mounts (rrun.rootfs.overlay, mounts of type overlay) are not supported by "
                            "rrun's " +
@@ -182,11 +187,15 @@ struct CriuRun {
   // restore: criu runs in a mount namespace of its own where `root` is a
   // mount point (CRIU pivots into it); nothing reaches the host's.
   std::string root;
-  bool pass_stdio = false;       // rrun's 0-2 at kInheritBase + 0..2
+  bool pass_stdio = false;             // rrun's 0-2 at kInheritBase + 0..2
+  int tty_slave = -1;                  // at kInheritTty
   cgroups::Manager* cgroup = nullptr;  // criu joins it before it runs
 };
 
 [[noreturn]] void criu_child(const CriuRun& r, int go_fd, const char* const* argv) {
+  // Lifted above the fds the dup2s below fill, which it might be one of.
+  int tty = r.tty_slave >= 0 ? ::fcntl(r.tty_slave, F_DUPFD_CLOEXEC, kInheritTty + 1) : -1;
+  if (r.tty_slave >= 0 && (tty < 0 || ::dup2(tty, kInheritTty) < 0)) ::_exit(126);
   if (r.pass_stdio)
     for (int i = 0; i < 3; ++i)
       if (::dup2(i, kInheritBase + i) < 0) ::_exit(126);
@@ -250,6 +259,25 @@ void run_criu(const CriuRun& r) {
   throw os::Error(r.what + " failed: " + reason + " (log: " + os::quote(log) + ")");
 }
 
+// The init's terminal as CRIU names a tty: tty[RDEV:DEV], st_rdev and
+// st_dev in hex (criu/tty.c, get_tty_driver); "" when none of its stdio is
+// a pty slave any more. Its master is held outside the container (by the
+// --console-socket receiver), so CRIU can dump the slave only as external.
+std::string terminal_key(pid_t pid) {
+  for (int fd = 0; fd < 3; ++fd) {
+    struct stat st;
+    std::string link = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+    if (::stat(link.c_str(), &st) != 0 || !S_ISCHR(st.st_mode)) continue;
+    unsigned m = major(st.st_rdev);
+    if (m < UNIX98_PTY_SLAVE_MAJOR || m >= UNIX98_PTY_SLAVE_MAJOR + UNIX98_PTY_MAJOR_COUNT) continue;
+    char key[64];
+    std::snprintf(key, sizeof key, "tty[%llx:%llx]", static_cast<unsigned long long>(st.st_rdev),
+                  static_cast<unsigned long long>(st.st_dev));
+    return key;
+  }
+  return "";
+}
+
 std::string fd_target(pid_t pid, int fd) {
   char buf[PATH_MAX];
   std::string link = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
@@ -297,12 +325,15 @@ void checkpoint_container(const Context& ctx, const CheckpointRequest& req) {
   info["bundle"] = s->bundle;
   info["descriptors"] = nlohmann::json::array();
   for (int fd = 0; fd < 3; ++fd) info["descriptors"].push_back(fd_target(s->pid, fd));
+  const std::string tty = spec.process && spec.process->terminal ? terminal_key(s->pid) : "";
+  if (!tty.empty()) info["terminal"] = tty;
   os::write_file_atomic(image + "/" + kCheckpointInfo, info.dump(2) + "\n", 0600);
 
   r.args = {req.pre_dump ? "pre-dump" : "dump", "--images-dir", image, "--work-dir", r.work, "--log-file",
             r.log_name, "-v4", "--tree", std::to_string(s->pid), "--root", plan.rootfs};
   add_common_flags(r.args, req.criu);
   for (const auto& [dest, source] : external_binds(plan)) r.args.push_back("--external=mnt[" + dest + "]:" + dest);
+  if (!tty.empty()) r.args.push_back("--external=" + tty);
   if (req.leave_running) r.args.push_back("--leave-running");
   if (req.criu.auto_dedup) r.args.push_back("--auto-dedup");
   for (size_t i = 0; i < req.criu.empty_ns.size(); ++i) r.args.insert(r.args.end(), {"--empty-ns", "net"});
@@ -318,22 +349,58 @@ void checkpoint_container(const Context& ctx, const CheckpointRequest& req) {
 
 namespace {
 
-// restore's half of kCheckpointInfo: --inherit-fd for each stdio of the
-// checkpointed init that was a pipe (runc: the caller's new pipes take their
-// place); other stdio (the container's own /dev/null, files in it) CRIU
-// restores itself.
-void add_inherited_stdio(std::vector<std::string>& args, const std::string& image) {
+// restore's half of kCheckpointInfo (absent or unreadable: nothing to add).
+struct CheckpointInfo {
+  std::vector<std::string> descriptors;  // the init's 0-2 as /proc/PID/fd showed them
+  std::string terminal;                  // its terminal's tty key; "" without one
+};
+
+CheckpointInfo read_checkpoint_info(const std::string& image) {
+  CheckpointInfo out;
   auto text = os::read_file_if_exists(image + "/" + kCheckpointInfo);
-  if (!text) return;
+  if (!text) return out;
   nlohmann::json info = nlohmann::json::parse(*text, nullptr, false);
-  if (info.is_discarded() || !info.contains("descriptors") || !info["descriptors"].is_array()) return;
-  const auto& d = info["descriptors"];
-  for (size_t i = 0; i < d.size() && i < 3; ++i) {
-    if (!d[i].is_string()) continue;
-    std::string key = d[i].get<std::string>();
-    if (key.rfind("pipe:", 0) == 0)
-      args.push_back("--inherit-fd=fd[" + std::to_string(kInheritBase + static_cast<int>(i)) + "]:" + key);
-  }
+  if (info.is_discarded() || !info.is_object()) return out;
+  if (info.contains("descriptors") && info["descriptors"].is_array())
+    for (const auto& d : info["descriptors"]) out.descriptors.push_back(d.is_string() ? d.get<std::string>() : "");
+  if (info.contains("terminal") && info["terminal"].is_string()) out.terminal = info["terminal"].get<std::string>();
+  return out;
+}
+
+// --inherit-fd for each stdio of the checkpointed init that was a pipe
+// (runc: the caller's new pipes take their place); other stdio (the
+// container's own /dev/null, files in it) CRIU restores itself.
+void add_inherited_stdio(std::vector<std::string>& args, const CheckpointInfo& info) {
+  for (size_t i = 0; i < info.descriptors.size() && i < 3; ++i)
+    if (info.descriptors[i].rfind("pipe:", 0) == 0)
+      args.push_back("--inherit-fd=fd[" + std::to_string(kInheritBase + static_cast<int>(i)) +
+                     "]:" + info.descriptors[i]);
+}
+
+// The restored terminal: a new pty whose slave CRIU gives the restored
+// processes in place of the checkpointed one (--inherit-fd for its key) and
+// whose master goes to --console-socket, as create sends it. The pair comes
+// from rrun's /dev/ptmx (the host's devpts), not the container's: CRIU takes
+// the slave before it builds the container's mount namespace, whose devpts
+// it mounts anew and empty (runc has CRIU open it there over RPC,
+// orphan_pts_master, which the criu binary has no option for). The
+// processes keep their fds and their controlling terminal; only the
+// slave's name (/proc/1/fd/0) is the host's /dev/pts/N. A later checkpoint
+// marks this slave external by its own key, as the first.
+struct RestoredTerminal {
+  os::UniqueFd master;
+  os::UniqueFd slave;
+};
+
+RestoredTerminal open_restored_terminal() {
+  RestoredTerminal t;
+  t.master.reset(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!t.master) os::throw_errno("restore: open `/dev/ptmx` for the container's terminal");
+  int unlock = 0;
+  if (::ioctl(t.master.get(), TIOCSPTLCK, &unlock) < 0) os::throw_errno("restore: unlock the new pty");
+  t.slave.reset(::ioctl(t.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!t.slave) os::throw_errno("restore: open the new pty's slave");
+  return t;
 }
 
 int wait_restored(pid_t pid) {
@@ -361,8 +428,8 @@ std::string cgroup_root_for_criu(const cgroups::Manager& m) {
 
 // Steps 1-6 of create, with CRIU in place of the clone, under the lock.
 State restore_locked(const Context& ctx, const RestoreRequest& req, StateStore& store, const std::string& criu,
-                     const std::string& image, const std::string& bundle, const spec::Spec& spec,
-                     const std::string& config_text, const rootfs::RootfsPlan& plan) {
+                     const std::string& image, const CheckpointInfo& info, const std::string& bundle,
+                     const spec::Spec& spec, const std::string& config_text, const rootfs::RootfsPlan& plan) {
   os::FileLock lock = store.lock(req.id);
   LockFileJanitor janitor(store, req.id);
   State st = creating_state(req.id);
@@ -409,9 +476,20 @@ State restore_locked(const Context& ctx, const RestoreRequest& req, StateStore& 
     for (const auto& [dest, source] : external_binds(plan))
       r.args.push_back("--external=mnt[" + dest + "]:" + source);
     if (req.criu.auto_dedup) r.args.push_back("--auto-dedup");
-    add_inherited_stdio(r.args, image);
+    add_inherited_stdio(r.args, info);
+    RestoredTerminal tty;
+    if (!info.terminal.empty()) {
+      tty = open_restored_terminal();
+      r.tty_slave = tty.slave.get();
+      r.args.push_back("--inherit-fd=fd[" + std::to_string(kInheritTty) + "]:" + info.terminal);
+      // Before CRIU resumes the processes, as runc's orphan-pts-master: the
+      // receiver misses none of their output.
+      send_console(req.console_socket, tty.master.get());
+      tty.master.reset();
+    }
     if (!req.detach && !req.no_subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     run_criu(r);
+    tty.slave.reset();
     // The systemd driver knows its scope's cgroup only once systemd has put
     // a process there (criu, above), as in create.
     if (cgroup->driver() == cgroups::Driver::systemd) st.cgroup_path = cgroup->path();
@@ -458,9 +536,14 @@ int restore_container(const Context& ctx, const RestoreRequest& req) {
   if (!spec.root || !spec.process) throw os::Error("config.json: root and process: required to restore a container");
   rootfs::RootfsPlan plan = plan_mounts(spec, bundle, req.no_pivot);
   refuse_unsupported(spec, plan, "restore");
+  const CheckpointInfo info = read_checkpoint_info(image);
+  if (!info.terminal.empty() && req.console_socket.empty())
+    throw os::Error("restore: the checkpoint in " + os::quote(image) +
+                    " has a terminal (process.terminal): give --console-socket SOCKET to receive its new pty master, "
+                    "as for create");
 
   StateStore store(ctx.state_root);
-  State st = restore_locked(ctx, req, store, criu, image, bundle, spec, config_text, plan);
+  State st = restore_locked(ctx, req, store, criu, image, info, bundle, spec, config_text, plan);
   if (req.detach) return 0;
   // In the foreground as run: wait, then remove the container.
   int code = wait_restored(st.pid);

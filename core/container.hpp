@@ -181,6 +181,7 @@ struct RestoreRequest {
   std::string pid_file;
   bool no_subreaper = false;
   bool no_pivot = false;
+  std::string console_socket;  // required when the checkpoint had a terminal
 };
 
 // `restore`: makes container `id` again from the bundle's config and the

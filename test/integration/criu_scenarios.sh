@@ -8,7 +8,9 @@
 # to /tmp/count and appends it to /tmp/log through fd 3 (an open file on
 # the container's tmpfs): after a restore the count goes on from where it
 # was, the log holds one "1", fd 3 is still /tmp/log and the shell is still
-# pid 1.
+# pid 1. A container with a terminal (process.terminal) answers on its pty
+# before a checkpoint and on the new pty restore hands to --console-socket
+# after it, its count kept, twice over.
 source "$(dirname "$0")/lib.sh"
 
 [[ "$RRUN_TEST_MODE" == root ]] || skip "checkpoint and restore work as root only"
@@ -135,6 +137,82 @@ first=$(head -n 1 "$WORK/p1.out2")
 ((first > last)) || fail "the restored p1 printed $first first, after $last before the checkpoint"
 expect_ok rr delete -f p1
 wait
+
+step "a terminal: checkpoint marks the pty external, restore hands a new one to --console-socket"
+[[ -n "${RRUN_RECVTTY:-}" && -x "$RRUN_RECVTTY" ]] || fail "RRUN_RECVTTY (the rrun-recvtty helper) is not set"
+BT=$WORK/bt
+# Counts the lines typed into its terminal in a shell variable (its memory)
+# and answers each one there.
+make_bundle "$BT" sh -c 'n=0; while read -r line; do n=$((n + 1)); echo "got $n:$line"; done'
+config_set "$BT" '.process.terminal = true'
+# start_tty NAME: rrun-recvtty on $WORK/NAME.sock, the pty's output in
+# $WORK/NAME.out; what type_line writes goes to the pty through the fifo
+# $WORK/NAME.in (fd $tty_in).
+start_tty() {
+  mkfifo "$WORK/$1.in"
+  "$RRUN_RECVTTY" "$WORK/$1.sock" <"$WORK/$1.in" >"$WORK/$1.out" 2>"$WORK/$1.err" &
+  recv_pid=$!
+  exec {tty_in}>"$WORK/$1.in"
+  wait_until 10 test -S "$WORK/$1.sock" || fail "rrun-recvtty did not listen on $WORK/$1.sock: $(cat "$WORK/$1.err")"
+}
+type_line() { echo "$1" >&"$tty_in"; }
+tty_has() { tr -d '\r' <"$WORK/$1.out" | grep -qx "$2"; }
+tty_text() { tr -d '\r' <"$WORK/$1.out" | tr '\n' '|'; }
+receiver_done() { [[ ! -e /proc/$1 ]] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+# stop_tty NAME: its input closed, rrun-recvtty ends once the pty's last
+# slave is closed (the container's processes are gone).
+stop_tty() {
+  exec {tty_in}>&-
+  wait_until 30 receiver_done "$recv_pid" || fail "rrun-recvtty of $1 still runs: the old pty is still open"
+  wait "$recv_pid" || fail "rrun-recvtty of $1 failed: $(cat "$WORK/$1.err")"
+}
+# answer NAME LINE N: LINE typed, "got N:LINE" comes back on NAME's pty.
+answer() {
+  type_line "$2"
+  wait_until 30 tty_has "$1" "got $3:$2" || fail "no \"got $3:$2\" on the pty of $1: $(tty_text "$1")"
+}
+start_tty t1
+expect_ok rr run -d -b "$BT" --console-socket "$WORK/t1.sock" tt </dev/null
+answer t1 one 1
+answer t1 two 2
+criu_ok rr checkpoint --image-path "$WORK/imgt1" tt
+key1=$(jq -r .terminal "$WORK/imgt1/rrun-checkpoint.json")
+[[ "$key1" =~ ^tty\[[0-9a-f]+:[0-9a-f]+\]$ ]] || fail "no terminal key in rrun-checkpoint.json: $key1"
+stop_tty t1
+expect_fail_with 'has a terminal (process.terminal): give --console-socket' -- \
+  rr restore -d --image-path "$WORK/imgt1" -b "$BT" tt
+run rr state tt
+((rc != 0)) || fail "restore without --console-socket left tt: $out"
+[[ -z "$(cgroup_dirs tt)" ]] || fail "restore without --console-socket left a cgroup: $(cgroup_dirs tt)"
+start_tty t2
+criu_ok rr restore -d --image-path "$WORK/imgt1" -b "$BT" --console-socket "$WORK/t2.sock" tt
+answer t2 three 3
+echo "the restored process answers on the new pty: $(tty_text t2)"
+
+step "the restored terminal container: state, exec, its controlling terminal"
+run rr state tt
+expect_contains "$out" '"status": "running"' "state after the terminal restore"
+# /proc/1/stat: the session (6th field) is pid 1's own, the controlling
+# terminal (7th) is set: CRIU made the new slave pid 1's terminal again.
+expect_ok rr exec tt sh -c 'cut -d " " -f 2,6,7 /proc/1/stat; test -c /proc/1/fd/0 && echo fd0-is-a-tty'
+read -r comm sid tty_nr rest <<<"$out"
+expect_eq "$comm $sid" "(sh) 1" "pid 1 and its session after the terminal restore"
+((tty_nr != 0)) || fail "pid 1 has no controlling terminal after the restore: $out"
+expect_contains "$out" "fd0-is-a-tty"
+
+step "a second checkpoint and restore of the restored terminal container"
+criu_ok rr checkpoint --image-path "$WORK/imgt2" tt
+key2=$(jq -r .terminal "$WORK/imgt2/rrun-checkpoint.json")
+[[ "$key2" =~ ^tty\[[0-9a-f]+:[0-9a-f]+\]$ ]] || fail "no terminal key in the second rrun-checkpoint.json: $key2"
+echo "terminal keys: $key1 (the container's devpts), then $key2 (the pty restore made)"
+stop_tty t2
+start_tty t3
+criu_ok rr restore -d --image-path "$WORK/imgt2" -b "$BT" --console-socket "$WORK/t3.sock" tt
+answer t3 four 4
+echo "after the second restore: $(tty_text t3)"
+expect_ok rr delete -f tt
+stop_tty t3
+[[ -z "$(cgroup_dirs tt)" ]] || fail "cgroup left after delete of tt: $(cgroup_dirs tt)"
 
 step "errors"
 expect_fail_with 'criu not found at `/nonexistent`' -- "$RRUN_BIN" --root "$STATE_ROOT" --criu /nonexistent \

@@ -2,8 +2,9 @@
 # `checkpoint` and `restore` where CRIU cannot run (these hosts: no criu, or
 # a kernel CRIU 3.17 cannot start on): the error paths, each one line that
 # names what is missing, exit 1, and nothing left behind; the container a
-# failed checkpoint was asked for runs on. Rootless: one error naming what
-# CRIU lacks. The working paths run in the VM (test/vm/criu-suite.sh).
+# failed checkpoint was asked for runs on; a checkpoint with a terminal
+# restored without a console socket to hand it to. Rootless: one error
+# naming what CRIU lacks. The working paths run in the VM (test/vm/criu-suite.sh).
 source "$(dirname "$0")/lib.sh"
 
 B=$WORK/b
@@ -40,6 +41,21 @@ else
   mkdir -p "$WORK/empty"
   expect_fail_with 'restore: no checkpoint in' -- \
     "$RRUN_BIN" --root "$STATE_ROOT" --criu /bin/true restore -d --image-path "$WORK/empty" -b "$B" c2
+  step "a checkpoint with a terminal: restore needs --console-socket, and one that nobody listens on fails"
+  # What checkpoint records for an init whose stdio is its pty (the key is
+  # CRIU's tty[RDEV:DEV]); criu (/bin/true) is never reached.
+  mkdir -p "$WORK/imgt"
+  : >"$WORK/imgt/inventory.img"
+  jq -n '{id: "c2", descriptors: ["/dev/pts/0", "/dev/pts/0", "/dev/pts/0"], terminal: "tty[8800:1b]"}' \
+    >"$WORK/imgt/rrun-checkpoint.json"
+  BT=$WORK/bt
+  make_bundle "$BT" sleep 1000
+  config_set "$BT" '.process.terminal = true'
+  expect_fail_with 'restore: the checkpoint in `'"$WORK"'/imgt` has a terminal (process.terminal): give --console-socket SOCKET to receive its new pty master' -- \
+    "$RRUN_BIN" --root "$STATE_ROOT" --criu /bin/true restore -d --image-path "$WORK/imgt" -b "$BT" c2
+  expect_fail_with 'connect to --console-socket `'"$WORK"'/nobody.sock`' -- \
+    "$RRUN_BIN" --root "$STATE_ROOT" --criu /bin/true restore -d --image-path "$WORK/imgt" -b "$BT" \
+    --console-socket "$WORK/nobody.sock" c2
   step "criu fails: its reason and where its log is"
   # A stand-in for a criu that fails the way 3.17 does on these kernels.
   printf '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = --work-dir ] && w=$2; shift; done\n%s\n%s\nexit 1\n' \

@@ -4,7 +4,8 @@
 # (build-criu.sh, cached in RRUN_VM_DIR/criu), then boots the VM of
 # run-in-vm.sh (its kernel image and the modules CRIU needs are cached by
 # build-image.sh) with test/vm/criu-suite.sh. RRUN_BIN and RRUN_PROBE as for
-# run-in-vm.sh. Exit status: the suite's; 77 when something cannot be had.
+# run-in-vm.sh; RRUN_RECVTTY, the console-socket receiver of the terminal
+# scenario. Exit status: the suite's; 77 when something cannot be had.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include <rrun/os/fd.hpp>
 #include <rrun/spec/spec.hpp>
 
 #include "detect.hpp"
@@ -162,6 +163,15 @@ class Manager {
   // Moves `pid` into the cgroup (every hierarchy on v1; the scope's pid for
   // systemd). A no-op for a pid already cloned there.
   virtual void apply(pid_t pid) = 0;
+  // v1: the `tasks` file of each of the cgroup's directories, open for
+  // writing, for a child that moves itself in by writing "0" to each
+  // instead of apply() by its parent. A thread moving itself is the one
+  // migration the kernel does without its global threadgroup lock, whose
+  // write-lock waits for an RCU grace period: apply()'s first write took
+  // 15 ms on a 2-CPU host, with the child waiting. The child is a single
+  // thread, so moving the thread moves the process. Empty for the other
+  // drivers (clone_fd(), or apply()). Valid after create().
+  virtual std::vector<os::UniqueFd> open_tasks_files() const { return {}; }
   // `update`: writes the limits (same rules as create()).
   virtual std::vector<std::string> set(const spec::Resources& resources) = 0;
   // pause / resume: returns when the cgroup is frozen / thawed.

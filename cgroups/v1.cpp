@@ -1,5 +1,6 @@
 #include "v1.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 #include <rrun/os/error.hpp>
+#include <rrun/os/file.hpp>
 #include <rrun/os/text.hpp>
 
 #include "cgfs.hpp"
@@ -231,6 +233,12 @@ std::vector<std::string> V1Manager::create(const spec::Resources* r) {
 
 void V1Manager::apply(pid_t pid) {
   for (const auto& d : unique_dirs()) cgfs::write(d, "cgroup.procs", std::to_string(pid));
+}
+
+std::vector<os::UniqueFd> V1Manager::open_tasks_files() const {
+  std::vector<os::UniqueFd> fds;
+  for (const auto& d : unique_dirs()) fds.push_back(os::open_file(cgfs::join(d, "tasks"), O_WRONLY | O_CLOEXEC));
+  return fds;
 }
 
 std::vector<std::string> V1Manager::set(const spec::Resources& resources) {

@@ -59,6 +59,7 @@ class V1Manager final : public Manager {
   std::vector<std::string> create(const spec::Resources* r) override;
   int clone_fd() const override { return -1; }
   void apply(pid_t pid) override;
+  std::vector<os::UniqueFd> open_tasks_files() const override;
   std::vector<std::string> set(const spec::Resources& resources) override;
   void freeze() override;
   void thaw() override;

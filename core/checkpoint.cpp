@@ -193,7 +193,8 @@ struct CriuRun {
 };
 
 [[noreturn]] void criu_child(const CriuRun& r, int go_fd, const char* const* argv) {
-  // Lifted above the fds the dup2s below fill, which it might be one of.
+  // Lifted above the fds the dup2s below fill, which they might be among.
+  if (go_fd >= 0 && (go_fd = ::fcntl(go_fd, F_DUPFD_CLOEXEC, kInheritTty + 1)) < 0) ::_exit(126);
   int tty = r.tty_slave >= 0 ? ::fcntl(r.tty_slave, F_DUPFD_CLOEXEC, kInheritTty + 1) : -1;
   if (r.tty_slave >= 0 && (tty < 0 || ::dup2(tty, kInheritTty) < 0)) ::_exit(126);
   if (r.pass_stdio)

@@ -245,6 +245,7 @@ void close_inherited_fds(const InitPlan& plan) noexcept {
   keep.add(plan.proc_fd);
   if (plan.seccomp) keep.add(plan.seccomp->bpf.get());
   for (const auto& j : plan.joins) keep.add(j.fd);
+  for (int fd : plan.cgroup_tasks_fds) keep.add(fd);
   close_fds_except(plan.preserve_fds, keep);
 }
 
@@ -279,6 +280,9 @@ void container_init(const InitPlan& plan) noexcept {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
   }
 
+  // In its cgroups before anything else, so that everything it does counts
+  // there; the parent meanwhile writes the id maps.
+  if (join_cgroups(plan.cgroup_tasks_fds, f) < 0) die(plan, f);
   if (expect(plan, Msg::maps_written, f) < 0) die(plan, f);
   // While still dumpable: /proc/self/oom_score_adj is ours to open only now.
   if (apply_oom_score_adj(plan.process, f) < 0) die(plan, f);

@@ -553,6 +553,10 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   st.cgroup_driver = cgroups::driver_name(cgroup->driver());
   st.cgroup_path = cgroup->path();
 
+  // v1: the init moves itself into its cgroups (Manager::open_tasks_files).
+  std::vector<os::UniqueFd> tasks_files = cgroup->open_tasks_files();
+  for (const auto& t : tasks_files) plan.cgroup_tasks_fds.push_back(t.get());
+
   // 4. Clone the init.
   os::UniqueFd parent_end, child_end;
   make_sync_pair(parent_end, child_end);
@@ -560,6 +564,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   int pidfd = -1;
   bool in_cgroup = false;
   pid_t pid = clone_child(ns.clone_flags, cgroup->clone_fd(), &pidfd, &in_cgroup, &plan.unshare_flags);
+  if (!tasks_files.empty()) in_cgroup = true;
   if (pid < 0) {
     int err = errno;
     os::throw_errno(err, "clone the container init" + clone_failure_hint(err, ns.clone_flags));
@@ -572,6 +577,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   c.pidfd.reset(pidfd);
   c.terminal = proc.terminal;
   child_end.reset();
+  tasks_files.clear();
   pid_t clone_pid = pid;
   Guard kill_init([&] {
     ::kill(clone_pid, SIGKILL);

@@ -2,12 +2,17 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 
@@ -65,6 +70,53 @@ std::uint64_t copy_size(int exe) {
   return elf_loaded_extent(std::string_view(head, static_cast<size_t>(n)), static_cast<std::uint64_t>(st.st_size));
 }
 
+// Set for the re-executed rrun only: "DEV:INO" of the overlay view it runs
+// from (running_from_sealed_copy checks it against /proc/self/exe, and
+// removes it, so that nothing rrun starts inherits it).
+constexpr const char* kViewEnv = "_RRUN_EXE_VIEW";
+
+std::string dev_ino(const struct stat& st) { return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino); }
+
+// A file system made with the new mount API and mounted nowhere: the fd of
+// its root, or empty. `configure` sets its parameters on the context fd.
+os::UniqueFd detached_mount(const char* type, const std::function<bool(int)>& configure, unsigned attrs) {
+  os::UniqueFd ctx(::fsopen(type, FSOPEN_CLOEXEC));
+  if (!ctx || !configure(ctx.get()) || ::fsconfig(ctx.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) return {};
+  return os::UniqueFd(::fsmount(ctx.get(), FSMOUNT_CLOEXEC, attrs));
+}
+
+// The rrun binary through an overlayfs made only of lower layers, as runc
+// 1.2 protects its binary: its directory over an empty tmpfs, both given by
+// fd ("lowerdir+" with an fd: Linux 6.13), mounted nowhere. An overlay
+// without an upper layer cannot be made writable: not by a remount, and not
+// by a read-write clone of its mount (what defeats a read-only bind). It
+// shares the binary's page cache, so nothing is copied. Empty where the
+// kernel can't (older kernels, no CAP_SYS_ADMIN over our mount namespace, a
+// directory overlayfs does not take as a layer): then the memfd copy.
+os::UniqueFd open_overlay_view() {
+  if (const char* force = std::getenv("RRUN_TEST_EXE_COPY"); force && std::strcmp(force, "memfd") == 0) return {};
+  char path[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0 || path[0] != '/') return {};
+  path[n] = '\0';
+  char* slash = std::strrchr(path, '/');
+  std::string name(slash + 1);
+  std::string dir = slash == path ? "/" : std::string(path, slash);
+  os::UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) return {};
+  os::UniqueFd empty = detached_mount("tmpfs", [](int) { return true; }, MOUNT_ATTR_RDONLY);
+  if (!empty) return {};
+  os::UniqueFd mnt = detached_mount(
+      "overlay",
+      [&](int ctx) {
+        return ::fsconfig(ctx, FSCONFIG_SET_FD, "lowerdir+", nullptr, dir_fd.get()) == 0 &&
+               ::fsconfig(ctx, FSCONFIG_SET_FD, "lowerdir+", nullptr, empty.get()) == 0;
+      },
+      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+  if (!mnt) return {};
+  return os::UniqueFd(::openat(mnt.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+}
+
 std::vector<char*> split_cmdline(std::string& text) {
   std::vector<char*> argv;
   for (size_t at = 0; at < text.size(); at += std::char_traits<char>::length(&text[at]) + 1) argv.push_back(&text[at]);
@@ -107,13 +159,28 @@ std::uint64_t elf_loaded_extent(std::string_view head, std::uint64_t file_size) 
 bool running_from_sealed_copy() {
   os::UniqueFd exe = os::open_file("/proc/self/exe", O_RDONLY);
   int seals = ::fcntl(exe.get(), F_GET_SEALS);
-  return seals >= 0 && (seals & kSeals) == kSeals;
+  if (seals >= 0 && (seals & kSeals) == kSeals) return true;
+  const char* view = std::getenv(kViewEnv);
+  if (!view) return false;
+  std::string expected(view);
+  ::unsetenv(kViewEnv);
+  struct stat st;
+  struct statfs fs;
+  return ::fstat(exe.get(), &st) == 0 && ::fstatfs(exe.get(), &fs) == 0 && fs.f_type == OVERLAYFS_SUPER_MAGIC &&
+         dev_ino(st) == expected;
 }
 
 void run_from_sealed_copy() {
   if (running_from_sealed_copy()) return;
   std::string cmdline = os::read_file("/proc/self/cmdline");
   std::vector<char*> argv = split_cmdline(cmdline);
+  os::UniqueFd view = open_overlay_view();
+  struct stat st;
+  if (view && ::fstat(view.get(), &st) == 0) {
+    ::setenv(kViewEnv, dev_ino(st).c_str(), 1);
+    ::syscall(SYS_execveat, view.get(), "", argv.data(), environ, AT_EMPTY_PATH);
+    ::unsetenv(kViewEnv);  // and on to the copy
+  }
   os::UniqueFd copy = make_sealed_memfd("rrun", [](int fd) {
     os::UniqueFd exe = os::open_file("/proc/self/exe", O_RDONLY);
     copy_prefix(exe.get(), fd, copy_size(exe.get()));

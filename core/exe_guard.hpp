@@ -7,10 +7,12 @@
 // - the container shares rrun's user namespace (no user namespace of its
 //   own, or a joined one, which may be rrun's or an ancestor): container
 //   root may hold CAP_SYS_PTRACE over rrun's processes, so "not dumpable"
-//   keeps nothing out. rrun re-executes itself from a copy of its binary in
-//   a memfd sealed against writes, growth and shrinking before anything of
-//   the container exists (as runc 1.1's cloned_binary does): every
-//   /proc/PID/exe the container can see is then that sealed copy;
+//   keeps nothing out. rrun re-executes itself, before anything of the
+//   container exists, from a view of its binary nothing can write: an
+//   overlayfs of lower layers only, mounted nowhere (runc 1.2; no copy,
+//   the page cache is shared), else a copy in a memfd sealed against
+//   writes, growth and shrinking (runc 1.1's cloned_binary). Every
+//   /proc/PID/exe the container can see is then that view;
 // - the container has a user namespace of its own but the binary's owner
 //   is mapped into it (rootless with a binary the user owns): the init and
 //   the exec process are not dumpable until exec (container root holds no
@@ -45,7 +47,8 @@ ExeGuard choose_exe_guard(bool shares_user_ns, bool owner_mapped);
 // when `binary` can't be inspected).
 bool binary_owner_mapped(const std::string& binary, const std::vector<spec::IdMapping>& uid_map);
 
-// Whether rrun already runs from a memfd sealed against writes.
+// Whether rrun already runs from such a view: a memfd sealed against
+// writes, or the overlay view its own re-execution announced.
 bool running_from_sealed_copy();
 
 // How much of a 64-bit ELF file of `file_size` bytes, whose first bytes are
@@ -57,8 +60,9 @@ bool running_from_sealed_copy();
 // with its program header table, or a segment lies past the end.
 std::uint64_t elf_loaded_extent(std::string_view head, std::uint64_t file_size);
 
-// Re-executes rrun from a sealed memfd copy of its binary (its loaded
-// extent, elf_loaded_extent), with the same argv (/proc/self/cmdline) and
+// Re-executes rrun from the overlay view of its binary, else from a sealed
+// memfd copy of it (its loaded extent, elf_loaded_extent; always when
+// RRUN_TEST_EXE_COPY=memfd, for the tests), with the same argv (/proc/self/cmdline) and
 // environment, unless it already runs from one; returns only then. rrun's own fds are close-on-exec and go; the
 // inherited ones (stdio, --preserve-fds, LISTEN_FDS) stay. Throws
 // os::SystemError.

@@ -65,6 +65,7 @@ struct ExecPlan {
   std::vector<std::string> env;
   unsigned preserve_fds = 0;
   int trampoline_fd = -1;
+  std::vector<int> cgroup_tasks_fds;  // v1: joined by the child (init_steps.hpp join_cgroups)
   int proc_fd = -1;  // rrun's /proc for the AppArmor profile (lsm.hpp)
   int root_fd = -1;  // the init's root, for a container without a mount namespace
 };
@@ -100,6 +101,7 @@ int enter_init_root(int root_fd, os::StepFailure& f) noexcept {
   keep.add(plan.proc_fd);
   keep.add(plan.root_fd);
   if (plan.seccomp) keep.add(plan.seccomp->bpf.get());
+  for (int fd : plan.cgroup_tasks_fds) keep.add(fd);
   close_fds_except(plan.preserve_fds, keep);
   sigset_t none;
   sigemptyset(&none);
@@ -108,6 +110,7 @@ int enter_init_root(int root_fd, os::StepFailure& f) noexcept {
 
   Packet go;
   if (recv_packet(plan.sync_fd, go) < 0 || go.type != Msg::go) ::_exit(1);
+  if (join_cgroups(plan.cgroup_tasks_fds, f) < 0) die(plan, f);
   // Still in rrun's user namespace: raising a hard limit needs
   // CAP_SYS_RESOURCE here, and /proc/self is still ours to write.
   if (apply_rlimits(plan.process, f) < 0) die(plan, f);
@@ -338,6 +341,9 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   if (!rootfs::owns_mount_namespace(spec)) init_root = open_init_root(st, init_pidfd.get());
   plan.root_fd = init_root.get();
   std::unique_ptr<cgroups::Manager> cgroup = container_cgroup(st);
+  // v1: the child moves itself into the cgroups (Manager::open_tasks_files).
+  std::vector<os::UniqueFd> tasks_files = cgroup->open_tasks_files();
+  for (const auto& t : tasks_files) plan.cgroup_tasks_fds.push_back(t.get());
 
   // Clone into the cgroup; the child waits for `go`.
   if (!req.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -362,6 +368,8 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   if (pid == 0) exec_child(plan);
   os::fault_point("exec.cloned");
   child_end.reset();
+  tasks_files.clear();
+  if (!plan.cgroup_tasks_fds.empty()) in_cgroup = true;
   os::UniqueFd child_pidfd(pidfd);
   pid_t clone_pid = pid;
   bool committed = false;

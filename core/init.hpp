@@ -29,6 +29,7 @@ struct NamespaceJoin {
 struct InitPlan {
   int sync_fd = -1;  // the child's end of the sync socketpair
   int fifo_fd = -1;  // O_PATH of the exec FIFO in the container's state directory
+  std::vector<int> cgroup_tasks_fds;  // joined by the child first (init_steps.hpp join_cgroups)
 
   // Namespaces. Created by clone3 when nothing is joined (the fast path);
   // otherwise joined with setns (user first) and created with unshare.

@@ -79,6 +79,15 @@ int resolve_executable(const std::vector<std::string>& args, const std::vector<s
   return os::fail_step(f, last_err, "exec", "process.args[0] `%s` not found in PATH `%s`", name, path);
 }
 
+int join_cgroups(const std::vector<int>& tasks_fds, os::StepFailure& f) noexcept {
+  for (int fd : tasks_fds) {
+    if (::write(fd, "0", 1) != 1)
+      return os::fail_step(f, errno, "cgroup", "join the container's cgroup (write 0 to a v1 `tasks` file)");
+    ::close(fd);
+  }
+  return 0;
+}
+
 int close_fds_on_exec(unsigned preserve_fds, os::StepFailure& f) noexcept {
   unsigned first = 3 + preserve_fds;
   if (os::sys::close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {

@@ -40,9 +40,14 @@ int resolve_executable(const std::vector<std::string>& args, const std::vector<s
 // close-on-exec, so nothing of rrun reaches the process (CVE-2024-21626).
 int close_fds_on_exec(unsigned preserve_fds, os::StepFailure& f) noexcept;
 
+// The container's v1 cgroups (cgroups::Manager::open_tasks_files), joined
+// by the child itself before anything else: "0" written to each `tasks` file
+// moves this thread, all of a process that has no other. Each fd is closed.
+int join_cgroups(const std::vector<int>& tasks_fds, os::StepFailure& f) noexcept;
+
 // The fds of rrun's that a child still needs when it closes the others.
 struct KeptFds {
-  int fd[16];
+  int fd[32];
   size_t n = 0;
   // fd < 0 (absent) and stdio are ignored.
   void add(int f) noexcept {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/fd.hpp>
@@ -40,9 +41,28 @@ std::string first_line(const std::string& text) {
   return trim(t.substr(0, t.find('\n')));
 }
 
-// The result of running a helper: empty `error` on success.
-struct HelperRun {
-  std::string error;
+// A helper started by start_helper(), to be waited for by finish_helper().
+struct RunningHelper {
+  std::string name;
+  std::string subid_file;
+  std::string error;  // it could not be started: the message
+  pid_t pid = -1;
+  os::UniqueFd output;  // read end of its stdout and stderr
+
+  RunningHelper() = default;
+  RunningHelper(RunningHelper&& o) noexcept
+      : name(std::move(o.name)),
+        subid_file(std::move(o.subid_file)),
+        error(std::move(o.error)),
+        pid(std::exchange(o.pid, -1)),
+        output(std::move(o.output)) {}
+  RunningHelper& operator=(RunningHelper&&) = delete;
+  // Not finished (the other one could not be started): reaped, never left.
+  ~RunningHelper() {
+    if (pid >= 0)
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+  }
 };
 
 const char* const kInstallHelpers =
@@ -52,10 +72,16 @@ std::string not_found(const std::string& name) {
   return name + " not found: " + kInstallHelpers;
 }
 
-HelperRun run_helper(const std::string& name, pid_t child, const std::vector<IdMapping>& map,
-                     const std::string& subid_file, const IdMapOptions& opts) {
+RunningHelper start_helper(const std::string& name, pid_t child, const std::vector<IdMapping>& map,
+                           const std::string& subid_file, const IdMapOptions& opts) {
+  RunningHelper h;
+  h.name = name;
+  h.subid_file = subid_file;
   std::optional<std::string> path = find_helper(name, opts);
-  if (!path) return {not_found(name)};
+  if (!path) {
+    h.error = not_found(name);
+    return h;
+  }
 
   std::vector<std::string> args{name, std::to_string(child)};
   for (const IdMapping& m : map) {
@@ -69,7 +95,7 @@ HelperRun run_helper(const std::string& name, pid_t child, const std::vector<IdM
 
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) < 0) os::throw_errno("run " + os::quote(*path) + ": pipe");
-  os::UniqueFd rd(fds[0]);
+  h.output.reset(fds[0]);
   os::UniqueFd wr(fds[1]);
 
   // stdin /dev/null; stdout and stderr into the pipe; nothing else inherited.
@@ -79,32 +105,37 @@ HelperRun run_helper(const std::string& name, pid_t child, const std::vector<IdM
   posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
   posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  pid_t pid = -1;
-  int err = ::posix_spawn(&pid, path->c_str(), &fa, nullptr, argv.data(), environ);
+  int err = ::posix_spawn(&h.pid, path->c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   if (err != 0) os::throw_errno(err, "run " + os::quote(*path));
-  wr.reset();
+  return h;
+}
 
+// Its output and exit status: "" when it succeeded, else the message.
+std::string finish_helper(RunningHelper& h) {
+  if (h.pid < 0) return h.error;
   std::string output;
   char buf[4096];
   for (;;) {
-    ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    ssize_t n = ::read(h.output.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     if (output.size() < 65536) output.append(buf, static_cast<size_t>(n));
   }
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) os::throw_errno("wait for " + name);
+  while (::waitpid(h.pid, &status, 0) < 0) {
+    if (errno != EINTR) os::throw_errno("wait for " + h.name);
   }
+  h.pid = -1;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
 
   std::string msg = first_line(output);
   if (msg.empty()) msg = "no message";
   if (WIFSIGNALED(status))
-    return {name + " killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) +
-            "): " + msg};
-  return {name + " failed (exit status " + std::to_string(WEXITSTATUS(status)) + "): " + msg + "; check " + subid_file};
+    return h.name + " killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) +
+           "): " + msg;
+  return h.name + " failed (exit status " + std::to_string(WEXITSTATUS(status)) + "): " + msg + "; check " +
+         h.subid_file;
 }
 
 void write_map_file(const std::string& path, const std::string& what, const std::string& text) {
@@ -188,22 +219,26 @@ std::string write_id_maps(pid_t child, MappingPlan& plan, const IdMapOptions& op
   std::string reason;
   auto note = [&reason](const std::string& r) { reason += (reason.empty() ? "" : "; ") + r; };
 
-  // The uid map first, so that a missing uidmap package is reported as
+  // Both at once: each is a setuid program that execs and links in about
+  // a millisecond, and they write different files. The uid map's result is
+  // looked at first, so that a missing uidmap package is reported as
   // "newuidmap not found", the name users know.
-  HelperRun u = run_helper("newuidmap", child, plan.uid_map, "/etc/subuid", opts);
-  if (!u.error.empty()) {
-    if (!plan.fallback_to_single) throw os::Error(u.error);
+  RunningHelper uid_helper = start_helper("newuidmap", child, plan.uid_map, "/etc/subuid", opts);
+  RunningHelper gid_helper = start_helper("newgidmap", child, plan.gid_map, "/etc/subgid", opts);
+  std::string uid_error = finish_helper(uid_helper);
+  std::string gid_error = finish_helper(gid_helper);
+  if (!uid_error.empty()) {
+    if (!plan.fallback_to_single) throw os::Error(uid_error);
     use_single_mapping(plan, true, false);
     write_map_file(proc_dir + "/uid_map", "uid", plan.uid_map_text());
-    note(u.error + "; mapped only uid " + std::to_string(plan.own_uid));
+    note(uid_error + "; mapped only uid " + std::to_string(plan.own_uid));
   }
-  HelperRun g = run_helper("newgidmap", child, plan.gid_map, "/etc/subgid", opts);
-  if (!g.error.empty()) {
-    if (!plan.fallback_to_single) throw os::Error(g.error);
+  if (!gid_error.empty()) {
+    if (!plan.fallback_to_single) throw os::Error(gid_error);
     use_single_mapping(plan, false, true);
     write_setgroups_deny(proc_dir);
     write_map_file(proc_dir + "/gid_map", "gid", plan.gid_map_text());
-    note(g.error + "; mapped only gid " + std::to_string(plan.own_gid));
+    note(gid_error + "; mapped only gid " + std::to_string(plan.own_gid));
   }
   return reason;
 }

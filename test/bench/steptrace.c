@@ -27,6 +27,8 @@
 #include <sys/ptrace.h>
 #include <sys/types.h>
 #include <sys/user.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,14 +73,18 @@ static void find_mapping(pid_t pid) {
   if (!seen) die("calloc");
 }
 
-// Whether `pid` now runs rrun's sealed memfd copy of itself (core/exe_guard).
+// Whether `pid` now runs rrun's sealed memfd copy of itself, or its
+// overlay view: the binary's name at the root of an overlayfs mounted
+// nowhere (core/exe_guard).
 static int runs_sealed_copy(pid_t pid) {
   char path[64], exe[256];
   snprintf(path, sizeof path, "/proc/%d/exe", pid);
   ssize_t n = readlink(path, exe, sizeof exe - 1);
   if (n < 0) return 0;
   exe[n] = '\0';
-  return strcmp(exe, "/memfd:rrun (deleted)") == 0;
+  if (strcmp(exe, "/memfd:rrun (deleted)") == 0) return 1;
+  struct statfs fs;
+  return exe[0] == '/' && !strchr(exe + 1, '/') && statfs(path, &fs) == 0 && fs.f_type == OVERLAYFS_SUPER_MAGIC;
 }
 
 static void record(pid_t pid) {

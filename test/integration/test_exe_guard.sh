@@ -26,15 +26,90 @@ rrc() { "$copy" --root "$STATE_ROOT" "$@"; }
 sum=$(sha256sum <"$copy")
 target=$(stat -c '%d:%i' "$copy")
 
-c=$WORK/c
-make_bundle "$c"
-cp "$RRUN_EXE_GRABBER" "$c/rootfs/grabber"
-config_set "$c" --argjson caps "$ALL_CAPS" \
-  '.root.readonly = false | .process.capabilities = {bounding: $caps, effective: $caps, permitted: $caps}'
-# The entrypoint's exploit runs under sh, which stays: were the exploit the
-# init, its exit would kill the other one before that one reports.
-set_args "$c" sh -c '/grabber "$0" /stop /report-start; exec sleep 1000' "$target"
-r=$c/rootfs
+# scenario HOW: the whole attack, with rrun re-executing from its overlay
+# view (HOW=view, where the kernel can make one) or from the sealed memfd
+# copy (HOW=memfd, RRUN_TEST_EXE_COPY=memfd). Rootless, neither is used.
+scenario() {
+  local how=$1
+  c=$WORK/c-$how
+  make_bundle "$c"
+  cp "$RRUN_EXE_GRABBER" "$c/rootfs/grabber"
+  config_set "$c" --argjson caps "$ALL_CAPS" \
+    '.root.readonly = false | .process.capabilities = {bounding: $caps, effective: $caps, permitted: $caps}'
+  # The entrypoint's exploit runs under sh, which stays: were the exploit the
+  # init, its exit would kill the other one before that one reports.
+  set_args "$c" sh -c '/grabber "$0" /stop /report-start; exec sleep 1000' "$target"
+  r=$c/rootfs
+
+  step "create, then the exploit exec'd into the created container (its init is rrun until start)"
+  expect_ok rrc create -b "$c" "xg-$how"
+  # Root: the init runs from the overlay view of the binary (a file system of
+  # its own, mounted nowhere, named by the binary's name), or from the sealed
+  # copy, which holds the binary's loaded extent (a RelWithDebInfo rrun is
+  # 50 MB, 2 of them loaded), not its debug sections.
+  init_pid=$(rrc state "xg-$how" | jq -r .pid)
+  init_exe=$(readlink "/proc/$init_pid/exe" 2>&1 || true)
+  case "$RRUN_TEST_MODE/$how" in
+  root/view)
+    expect_eq "$init_exe" /rrun "the created init's exe"
+    expect_eq "$(stat -L -f -c %T "/proc/$init_pid/exe")" overlayfs "the file system of the created init's exe"
+    ;;
+  root/memfd)
+    [[ "$init_exe" == /memfd:rrun* ]] || fail "the created container's init does not run from the sealed copy: $init_exe"
+    if command -v readelf >/dev/null; then
+      expect_eq "$(stat -L -c %s "/proc/$init_pid/exe")" "$(loaded_extent "$copy")" "size of the sealed copy of rrun"
+    fi
+    ;;
+  esac
+  reports=("$r/report-start")
+  run rrc exec -d "xg-$how" /grabber "$target" /stop /report-create
+  if [[ "$RRUN_TEST_MODE" == rootless && "$rc" != 0 && "$err" == *"/ns/user): Permission denied"* ]]; then
+    # Rootless, the init is not dumpable until start: its /proc/PID/ns is
+    # closed to rrun too, so nothing enters a created container.
+    echo "(rootless exec into a created container is refused: $err)"
+  else
+    expect_eq "$rc" 0 "exit status of exec -d into the created container ($err)"
+    wait_until 30 test -e "$r/report-create.ready" || fail "the exploit in the created container did not start"
+    reports+=("$r/report-create")
+  fi
+
+  step "start: the entrypoint starts the exploit"
+  expect_ok rrc start "xg-$how"
+  wait_until 30 test -e "$r/report-start.ready" || fail "the entrypoint exploit did not start"
+
+  step "40 × exec while both exploits scan"
+  for ((i = 0; i < 40; i++)); do expect_ok rrc exec "xg-$how" /bin/true; done
+
+  step "rrun has exited: the exploits write what they grabbed"
+  touch "$r/stop"
+  for f in "${reports[@]}"; do
+    wait_until 30 test -e "$f" || fail "the exploit did not write $f: $(cat "$f.tmp" 2>&1)"
+    echo "=== ${f##*/}:"
+    cat "$f"
+  done
+  reports=$(cat "${reports[@]}")
+  total() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$reports" | awk '{ s += $1 } END { print s + 0 }'; }
+  expect_eq "$(sha256sum <"$copy")" "$sum" "sha256 of the copy of rrun"
+  expect_ok rr delete -f "xg-$how"
+  expect_eq "$(total writable)" 0 "grabbed files the exploits could write"
+  expect_eq "$(grep -c '^grab [a-z]* [0-9]* rrun ' <<<"$reports")" 0 "grabs of the rrun binary itself"
+  (($(total seen_rrun) > 0)) || fail "the exploits never saw an rrun process: the test proves nothing"
+  if [[ "$RRUN_TEST_MODE" == root ]]; then
+    # CAP_SYS_PTRACE in rrun's user namespace opens /proc/PID/exe of rrun's
+    # processes: it must be the view or the sealed copy.
+    (($(total grabbed_rrun) > 0)) || fail "the exploits grabbed no rrun exe: the test proves nothing"
+    expect_eq "$(grep -c "^grab [a-z]* [0-9]* $how " <<<"$reports")" "$(total grabbed_rrun)" "grabs that are the $how"
+  fi
+  if [[ "$how" == view ]]; then
+    # Its file system has no upper layer: every write, also through a clone
+    # of its mount made read-write (where the kernel lets the container
+    # clone it at all: a mount of another mount namespace is EINVAL), is
+    # EROFS.
+    grep -q '^write /rrun EROFS$' <<<"$reports" || fail "no write to the view failed with EROFS"
+    expect_eq "$(grep -c '^write /rrun ' <<<"$reports")" "$(grep -c '^write /rrun EROFS$' <<<"$reports")" \
+      "writes to the view that failed with EROFS"
+  fi
+}
 
 # The loaded extent of an ELF file (core/exe_guard.hpp elf_loaded_extent):
 # the end of its farthest segment.
@@ -46,54 +121,13 @@ loaded_extent() {
   echo "$end"
 }
 
-step "create, then the exploit exec'd into the created container (its init is rrun until start)"
-expect_ok rrc create -b "$c" xg
-# Root: the init runs from the sealed copy, which holds the binary's loaded
-# extent (a RelWithDebInfo rrun is 50 MB, 2 of them loaded), not its debug
-# sections.
-init_pid=$(rrc state xg | jq -r .pid)
-if [[ "$(readlink "/proc/$init_pid/exe" 2>/dev/null)" == /memfd:rrun* ]] && command -v readelf >/dev/null; then
-  expect_eq "$(stat -L -c %s "/proc/$init_pid/exe")" "$(loaded_extent "$copy")" "size of the sealed copy of rrun"
-elif [[ "$RRUN_TEST_MODE" == root ]]; then
-  fail "the created container's init does not run from the sealed copy: $(readlink "/proc/$init_pid/exe" 2>&1)"
-fi
-reports=("$r/report-start")
-run rrc exec -d xg /grabber "$target" /stop /report-create
-if [[ "$RRUN_TEST_MODE" == rootless && "$rc" != 0 && "$err" == *"/ns/user): Permission denied"* ]]; then
-  # Rootless, the init is not dumpable until start: its /proc/PID/ns is
-  # closed to rrun too, so nothing enters a created container.
-  echo "(rootless exec into a created container is refused: $err)"
-else
-  expect_eq "$rc" 0 "exit status of exec -d into the created container ($err)"
-  wait_until 30 test -e "$r/report-create.ready" || fail "the exploit in the created container did not start"
-  reports+=("$r/report-create")
-fi
-
-step "start: the entrypoint starts the exploit"
-expect_ok rrc start xg
-wait_until 30 test -e "$r/report-start.ready" || fail "the entrypoint exploit did not start"
-
-step "40 × exec while both exploits scan"
-for ((i = 0; i < 40; i++)); do expect_ok rrc exec xg /bin/true; done
-
-step "rrun has exited: the exploits write what they grabbed"
-touch "$r/stop"
-for f in "${reports[@]}"; do
-  wait_until 30 test -e "$f" || fail "the exploit did not write $f: $(cat "$f.tmp" 2>&1)"
-  echo "=== ${f##*/}:"
-  cat "$f"
-done
-reports=$(cat "${reports[@]}")
-total() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$reports" | awk '{ s += $1 } END { print s + 0 }'; }
-expect_eq "$(sha256sum <"$copy")" "$sum" "sha256 of the copy of rrun"
-expect_ok rr delete -f xg
-expect_eq "$(total writable)" 0 "grabbed files the exploits could write"
-expect_eq "$(grep -c '^grab [a-z]* [0-9]* rrun ' <<<"$reports")" 0 "grabs of the rrun binary itself"
-(($(total seen_rrun) > 0)) || fail "the exploits never saw an rrun process: the test proves nothing"
 if [[ "$RRUN_TEST_MODE" == root ]]; then
-  # CAP_SYS_PTRACE in rrun's user namespace opens /proc/PID/exe of rrun's
-  # processes: it must be the sealed copy.
-  (($(total grabbed_rrun) > 0)) || fail "the exploits grabbed no rrun exe: the test proves nothing"
+  scenario view
+  export RRUN_TEST_EXE_COPY=memfd
+  scenario memfd
+  unset RRUN_TEST_EXE_COPY
+else
+  scenario none
 fi
 assert_no_leftovers
 echo PASS

@@ -8,22 +8,32 @@
  * REPORT:
  *   seen PID ARGV0            a process whose argv[0] ends in "rrun" was seen
  *   grab exe|map PID KIND PATH  a file kept; KIND: rrun (dev:ino TARGET, the
- *                             rrun binary), memfd, other (never written)
+ *                             rrun binary), memfd, view (on an overlayfs: the
+ *                             read-only view of the binary rrun re-executes
+ *                             from), other (never written)
  *   write PATH ok|ERRNO       the write attempt on an rrun or memfd grab
  *   summary seen_rrun=N grabbed_rrun=N grabbed_other=N writable=N
  *
  * REPORT.ready is created after the first full scan.
  * usage: rrun-exe-grabber DEV:INO STOP REPORT
- * Only files with the dev:ino of the test's copy of rrun, and memfds, are
- * ever written: a library or program of the host it grabs is reported only. */
+ * Only files with the dev:ino of the test's copy of rrun, memfds and views
+ * are ever written: a library or program of the host it grabs is reported
+ * only. A view is first cloned as a mount of its own made read-write
+ * (open_tree + mount_setattr, which defeats a read-only bind), where the
+ * kernel allows the clone:
+ *   clone PATH read-write|ERRNO */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,6 +64,11 @@ static int is_known(dev_t dev, ino_t ino) {
   return 0;
 }
 
+static int is_overlay(int fd) {
+  struct statfs fs;
+  return fstatfs(fd, &fs) == 0 && fs.f_type == OVERLAYFS_SUPER_MAGIC;
+}
+
 static void keep(const char* link, const char* how, int pid) {
   int fd = open(link, O_PATH | O_CLOEXEC);
   if (fd < 0) return;
@@ -76,6 +91,8 @@ static void keep(const char* link, const char* how, int pid) {
     strcpy(g->kind, "rrun");
   else if (strncmp(g->path, "/memfd:", 7) == 0)
     strcpy(g->kind, "memfd");
+  else if (is_overlay(fd))
+    strcpy(g->kind, "view");
   else
     strcpy(g->kind, "other");
 }
@@ -129,7 +146,15 @@ static void scan(void) {
 
 static int try_write(const struct grab* g) {
   char self[64];
-  snprintf(self, sizeof self, "/proc/self/fd/%d", g->fd);
+  int target = g->fd;
+  if (strcmp(g->kind, "view") == 0) {
+    /* A mount of its own, cloned from the view's, made read-write. */
+    int tree = (int)syscall(SYS_open_tree, g->fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    struct mount_attr rw = {.attr_clr = MOUNT_ATTR_RDONLY};
+    if (tree >= 0 && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &rw, sizeof rw) == 0) target = tree;
+    fprintf(report, "clone %s %s\n", g->path, target == tree ? "read-write" : strerrorname_np(errno));
+  }
+  snprintf(self, sizeof self, "/proc/self/fd/%d", target);
   int fd = open(self, O_WRONLY | O_CLOEXEC);
   int ok = 0;
   if (fd >= 0) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <ctime>
 #include <optional>
@@ -63,12 +64,23 @@ void init_cpuset(const std::string& dir) {
 // Creates `dir` and the missing directories above it; returns those it
 // created, top first.
 std::vector<std::string> make_dirs(const std::string& dir, bool cpuset) {
-  std::vector<std::string> missing;
-  for (std::string d = dir; !d.empty() && d != "/" && !is_dir(d); d = cgfs::dirname(d)) missing.push_back(d);
-  std::reverse(missing.begin(), missing.end());
   std::vector<std::string> created;
-  for (const auto& d : missing)
-    if (cgfs::make_dir(d)) created.push_back(d);
+  // A parent found may be gone by the mkdir below it: `delete` of another
+  // container removes the shared `rrun` parent once it is empty
+  // (remove_rrun_parent). Then the walk starts again (seen under 50
+  // parallel runs).
+  for (int attempt = 0;; ++attempt) {
+    std::vector<std::string> missing;
+    for (std::string d = dir; !d.empty() && d != "/" && !is_dir(d); d = cgfs::dirname(d)) missing.push_back(d);
+    std::reverse(missing.begin(), missing.end());
+    try {
+      for (const auto& d : missing)
+        if (cgfs::make_dir(d)) created.push_back(d);
+      break;
+    } catch (const os::SystemError& e) {
+      if (e.err() != ENOENT || attempt == 9) throw;
+    }
+  }
   if (cpuset) init_cpuset(dir);
   return created;
 }

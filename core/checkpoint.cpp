@@ -21,7 +21,6 @@
 #include <linux/major.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -50,6 +49,7 @@
 
 #include "container.hpp"
 #include "id.hpp"
+#include "init_steps.hpp"
 #include "lifecycle.hpp"
 #include "log.hpp"
 #include "state.hpp"
@@ -394,14 +394,11 @@ struct RestoredTerminal {
 };
 
 RestoredTerminal open_restored_terminal() {
-  RestoredTerminal t;
-  t.master.reset(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!t.master) os::throw_errno("restore: open `/dev/ptmx` for the container's terminal");
-  int unlock = 0;
-  if (::ioctl(t.master.get(), TIOCSPTLCK, &unlock) < 0) os::throw_errno("restore: unlock the new pty");
-  t.slave.reset(::ioctl(t.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!t.slave) os::throw_errno("restore: open the new pty's slave");
-  return t;
+  os::StepFailure f;
+  int master, slave;
+  if (open_pty(O_CLOEXEC, &master, &slave, f) < 0)
+    throw os::SystemError(f.err, std::string("restore: ") + f.detail + " for the container's terminal");
+  return {os::UniqueFd(master), os::UniqueFd(slave)};
 }
 
 int wait_restored(pid_t pid) {

@@ -25,14 +25,31 @@ int start_session(os::StepFailure& f) noexcept {
   return 0;
 }
 
+int open_pty(int slave_flags, int* master_out, int* slave_out, os::StepFailure& f) noexcept {
+  *master_out = *slave_out = -1;
+  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return os::fail_step(f, errno, "terminal", "open `/dev/ptmx`");
+  int unlock = 0;
+  const char* failed = "unlock the pty";
+  int slave = -1;
+  if (::ioctl(master, TIOCSPTLCK, &unlock) == 0) {
+    failed = "open the pty slave";
+    slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | slave_flags);
+  }
+  if (slave < 0) {
+    int err = errno;
+    ::close(master);
+    return os::fail_step(f, err, "terminal", "%s", failed);
+  }
+  *master_out = master;
+  *slave_out = slave;
+  return 0;
+}
+
 int setup_terminal(unsigned short rows, unsigned short cols, int* master_out, os::StepFailure& f) noexcept {
   *master_out = -1;
-  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0) return os::fail_step(f, errno, "terminal", "open `/dev/ptmx` in the container");
-  int unlock = 0;
-  if (::ioctl(master, TIOCSPTLCK, &unlock) < 0) return os::fail_step(f, errno, "terminal", "unlock the pty");
-  int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-  if (slave < 0) return os::fail_step(f, errno, "terminal", "open the pty slave");
+  int master, slave;
+  if (open_pty(0, &master, &slave, f) < 0) return -1;
   if (rows || cols) {
     struct winsize ws = {};
     ws.ws_row = rows;

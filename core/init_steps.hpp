@@ -24,6 +24,10 @@ namespace rrun::core {
 // directly.
 int start_session(os::StepFailure& f) noexcept;
 
+// A new pty from /dev/ptmx: the master (close-on-exec) unlocked, and its
+// slave opened through it (TIOCGPTPEER) with O_RDWR | O_NOCTTY | slave_flags.
+int open_pty(int slave_flags, int* master_out, int* slave_out, os::StepFailure& f) noexcept;
+
 // A pty inside the container (its /dev/ptmx): the slave becomes stdio and
 // the controlling terminal of our session (start_session() must have made
 // it, with no terminal yet); the master is returned in `master_out` for the

@@ -231,14 +231,19 @@ scancel_running() {
   local who=$1 state=$2 kill=${3:-} job i
   as "$who" srun -J rr-sleep --container "$(bundle_of "$who")" sleep 1000 >"$T/sleep.out" 2>&1 &
   local srun_pid=$!
+  # In the create/start variant the container is listed (created) before
+  # slurmstepd's RunTimeStart: wait for "running", not for the listing.
+  local st=""
   for ((i = 0; i < 100; i++)); do
     job=$(as "$who" squeue -h -t R -o %i -n rr-sleep)
-    [[ -n "$job" ]] && as "$who" "$RRUN_BIN" --root "$state/$(name_of "$who")" list -q 2>/dev/null | grep -q "\.$job\.0\.0$" && break
+    if [[ -n "$job" ]]; then
+      st=$(as "$who" "$RRUN_BIN" --root "$state/$(name_of "$who")" state "$NODE.$(name_of "$who").$job.0.0" 2>/dev/null || true)
+      [[ $st == *'"status": "running"'* ]] && break
+    fi
     sleep 0.1
   done
   [[ -n "$job" ]] || fail "the sleep job did not start: $(cat "$T/sleep.out")"
-  expect_ok as "$who" "$RRUN_BIN" --root "$state/$(name_of "$who")" state "$NODE.$(name_of "$who").$job.0.0"
-  expect_contains "$out" '"status": "running"' "state of the running container"
+  expect_contains "$st" '"status": "running"' "state of the running container"
   expect_ok as "$who" scancel "$job"
   if [[ -n "$kill" ]]; then
     as "$who" "$RRUN_BIN" --root "$state/$(name_of "$who")" kill "$NODE.$(name_of "$who").$job.0.0" KILL || true

@@ -11,7 +11,7 @@ namespace rrun::cgroups {
 
 namespace {
 
-const std::string kRes = "linux.resources.";
+constexpr const char* kRes = "linux.resources.";
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw os::Error(kRes + path + ": " + what);

@@ -223,18 +223,6 @@ std::string tabulate(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
-namespace {
-
-std::string owner_of(const core::StateStore& store, const core::State& s) {
-  if (!s.owner.empty()) return s.owner;
-  struct stat st;
-  if (::stat(store.container_dir(s.id).c_str(), &st) < 0) return "";
-  std::string name = core::user_name(st.st_uid);
-  return name.empty() ? "#" + std::to_string(st.st_uid) : name;
-}
-
-}  // namespace
-
 int cmd_list(const Invocation& inv) {
   std::string format = inv.get("format", "table");
   bool quiet = inv.get_bool("quiet");
@@ -253,7 +241,7 @@ int cmd_list(const Invocation& inv) {
       auto s = core::load_settled(store, id);
       if (!s) continue;  // deleted meanwhile, or ended with its killed `run`
       core::Status st = store.status_of(*s);
-      s->owner = owner_of(store, *s);
+      s->owner = core::owner_name(store, *s);
       entries.push_back({std::move(*s), st});
     } catch (const std::exception& e) {
       core::warn("list: skipping container \"" + id + "\": " + e.what());

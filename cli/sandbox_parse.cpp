@@ -88,9 +88,13 @@ const std::vector<std::string>& all_capabilities() {
 
 namespace {
 
-const std::vector<std::string> kKeys = {
-    "name",     "rootfs", "image",  "overlay", "readonly", "command",      "entrypoint", "workdir", "env",  "user",
-    "hostname", "tty",    "mounts", "network", "limits",   "capabilities", "seccomp",    "devices", "init", "share"};
+// Built on first use, not before main (a plain bundle never parses YAML).
+const std::vector<std::string>& top_keys() {
+  static const std::vector<std::string> keys = {
+      "name",     "rootfs", "image",  "overlay", "readonly", "command",      "entrypoint", "workdir", "env",  "user",
+      "hostname", "tty",    "mounts", "network", "limits",   "capabilities", "seccomp",    "devices", "init", "share"};
+  return keys;
+}
 
 class Reader {
  public:
@@ -691,7 +695,7 @@ SandboxDoc parse_sandbox(std::string_view yaml_text, const std::string& file, co
 
   require_utf8(yaml_text, file);
   YAML::Node doc = load_one_document(r, yaml_text);
-  Keys keys(r.entries(doc, "", kKeys));
+  Keys keys(r.entries(doc, "", top_keys()));
 
   SandboxDoc d;
   d.file = file;

@@ -4,6 +4,7 @@
 // and clone flags it allows); the data layout is rrun's own.
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -372,9 +373,11 @@ const char* const kAlways[] = {
 };
 
 // Allowed only when the sandbox keeps the capability that guards them.
+// Constant data (no constructor before main: the plain-bundle path never
+// comes here).
 struct CapGroup {
   const char* cap;
-  std::vector<const char*> names;
+  std::initializer_list<const char*> names;
 };
 
 const CapGroup kByCapability[] = {

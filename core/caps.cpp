@@ -9,6 +9,7 @@
 
 #include <rrun/os/error.hpp>
 #include <rrun/os/file.hpp>
+#include <rrun/os/text.hpp>
 
 #include <cctype>
 #include <cerrno>
@@ -81,7 +82,8 @@ unsigned read_last_cap() {
   } catch (const os::SystemError&) {
   }
   unsigned v = 0;
-  if (text && std::sscanf(text->c_str(), "%u", &v) == 1 && v < 64) return v;
+  size_t at = 0;
+  if (text && os::read_uint(*text, at, v) && v < 64) return v;
   return CAP_LAST_CAP;
 }
 

@@ -234,7 +234,6 @@ userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
   }
   in.uid = ::geteuid();
   in.gid = ::getegid();
-  in.user_name = user_name(in.uid);
   in.rootless = rootless;
   // Root in a user namespace writes maps itself, and a single mapping of
   // the caller's own ids needs none: no subordinate ids to read. Any other
@@ -243,6 +242,10 @@ userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
     return m.size() == 1 && m[0].size == 1 && m[0].host_id == own;
   };
   if (rootless && in.uid != 0 && !(only_own(in.uid_mappings, in.uid) && only_own(in.gid_mappings, in.gid))) {
+    // The name only here: /etc/subuid lists users by name or uid, and a
+    // passwd lookup is the C library's NSS (nsswitch.conf, an nscd socket,
+    // /etc/passwd or the directory service).
+    in.user_name = user_name(in.uid);
     in.sub_uids = userns::subordinate_uids(in.user_name, in.uid);
     in.sub_gids = userns::subordinate_gids(in.user_name, in.uid);
   }

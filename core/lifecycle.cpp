@@ -277,6 +277,7 @@ std::string container_state_json(const Context& ctx, const std::string& id) {
   StateStore store(ctx.state_root);
   std::optional<State> s = load_settled(store, id);
   if (!s) throw os::Error("container \"" + id + "\" does not exist");
+  s->owner = owner_name(store, *s);
   return oci_state_json(*s, store.status_of(*s));
 }
 

@@ -17,6 +17,7 @@
 #include <rrun/os/fault.hpp>
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
+#include <rrun/os/text.hpp>
 
 #include "id.hpp"
 
@@ -143,15 +144,44 @@ std::string hook_state_json(const State& s, Status live) {
   return j.dump();
 }
 
+// Civil date from the seconds since the epoch, without gmtime_r and
+// strftime: both load /etc/localtime (tzset) on their first call, files
+// read and C library pages mapped in every create for a time that is UTC.
+// Days to year/month/day: H. Hinnant's civil_from_days.
+std::string format_rfc3339(const struct timespec& ts) {
+  int64_t days = ts.tv_sec / 86400, secs = ts.tv_sec % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    --days;
+  }
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2);
+  char buf[32];  // YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ
+  auto put = [&buf](size_t at, int64_t v, int width) {
+    for (int k = width - 1; k >= 0; --k, v /= 10) buf[at + k] = static_cast<char>('0' + v % 10);
+  };
+  std::memcpy(buf, "0000-00-00T00:00:00.000000000Z", 30);
+  put(0, year, 4);
+  put(5, month, 2);
+  put(8, day, 2);
+  put(11, secs / 3600, 2);
+  put(14, secs / 60 % 60, 2);
+  put(17, secs % 60, 2);
+  put(20, ts.tv_nsec, 9);
+  return std::string(buf, 30);
+}
+
 std::string now_rfc3339() {
   struct timespec ts;
   ::clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  ::gmtime_r(&ts.tv_sec, &tm);
-  char buf[64];
-  size_t n = ::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%09ldZ", static_cast<long>(ts.tv_nsec));
-  return buf;
+  return format_rfc3339(ts);
 }
 
 std::string user_name(uid_t uid) {
@@ -160,6 +190,14 @@ std::string user_name(uid_t uid) {
   char buf[4096];
   if (::getpwuid_r(uid, &pw, buf, sizeof buf, &result) != 0 || !result) return "";
   return pw.pw_name;
+}
+
+std::string owner_name(const StateStore& store, const State& s) {
+  if (!s.owner.empty()) return s.owner;
+  struct stat st;
+  if (::stat(store.container_dir(s.id).c_str(), &st) < 0) return "";
+  std::string name = user_name(st.st_uid);
+  return name.empty() ? "#" + std::to_string(st.st_uid) : name;
 }
 
 // ---------------------------------------------------------------- liveness
@@ -180,7 +218,9 @@ State creating_state(const std::string& id) {
   s.id = id;
   s.status = Status::creating;
   s.created = now_rfc3339();
-  s.owner = user_name(::geteuid());
+  // No owner: `state` and `list` name the owner of the container's directory
+  // (owner_name), as runc does; the passwd lookup (nsswitch.conf, an nscd
+  // socket, /etc/passwd) is not create's to pay.
   s.creator_pid = ::getpid();
   auto start = os::process_start_time(s.creator_pid);
   if (!start) throw os::Error("read the start time of rrun itself from /proc/self/stat: is /proc mounted?");
@@ -565,12 +605,13 @@ bool full_identity_uid_map(const std::string& proc_root) {
     return true;
   }
   if (!text) return true;
-  // sscanf, not a stream: the first stream an rrun process makes initializes
-  // libstdc++'s locales (40 k instructions and ~100 KiB of RSS).
+  // Not a stream (the first stream an rrun process makes initializes
+  // libstdc++'s locales), nor sscanf.
   unsigned long long inside = 1, outside = 1, count = 0;
-  int used = 0;
-  if (std::sscanf(text->c_str(), "%llu %llu %llu %n", &inside, &outside, &count, &used) != 3) return false;
-  if (text->find_first_not_of(" \t\n", static_cast<size_t>(used)) != std::string::npos) return false;  // several lines
+  size_t used = 0;
+  if (!os::read_uint(*text, used, inside) || !os::read_uint(*text, used, outside) || !os::read_uint(*text, used, count))
+    return false;
+  if (text->find_first_not_of(" \t\n", used) != std::string::npos) return false;  // several lines
   return inside == 0 && outside == 0 && count == 4294967295ULL;
 }
 

@@ -27,6 +27,7 @@
 
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <cstdint>
 #include <map>
@@ -92,6 +93,8 @@ std::string hook_state_json(const State& s, Status live);
 
 // The current time as RFC 3339 in UTC with nanoseconds.
 std::string now_rfc3339();
+// `ts` (years 0-9999) as RFC 3339 in UTC with nanoseconds.
+std::string format_rfc3339(const struct timespec& ts);
 // The user name of `uid` from the passwd database, or "" if it has none.
 std::string user_name(uid_t uid);
 
@@ -203,6 +206,11 @@ class StateStore {
   std::string root_;
   uid_t caller_;
 };
+
+// The owner shown by `state` and `list`: the one recorded (by an older
+// rrun), else the user owning the container's directory, by name, or #UID
+// without a passwd entry.
+std::string owner_name(const StateStore& store, const State& s);
 
 // Declared right after a StateStore::lock(): at scope exit, while the lock
 // is still held, removes the lock file if the container does not exist.

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include <rrun/os/error.hpp>
+#include <rrun/os/text.hpp>
 
 #include "advice.hpp"
 
@@ -198,10 +199,11 @@ std::vector<spec::IdMapping> parse_map_text(const std::string& text) {
   while (at < text.size()) {
     size_t nl = text.find('\n', at);
     if (nl == std::string::npos) nl = text.size();
-    // sscanf, not a stream: no locale set-up on the create path.
+    // Neither a stream (no locale set-up on the create path) nor sscanf.
     unsigned long inside = 0, outside = 0, count = 0;
-    std::string line = text.substr(at, nl - at);
-    if (std::sscanf(line.c_str(), "%lu %lu %lu", &inside, &outside, &count) == 3)
+    std::string_view line = std::string_view(text).substr(at, nl - at);
+    size_t pos = 0;
+    if (os::read_uint(line, pos, inside) && os::read_uint(line, pos, outside) && os::read_uint(line, pos, count))
       out.push_back({static_cast<uint32_t>(inside), static_cast<uint32_t>(outside), static_cast<uint32_t>(count)});
     at = nl + 1;
   }

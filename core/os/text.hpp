@@ -3,6 +3,7 @@
 // process initializes libstdc++'s locales (~40k instructions and some RSS),
 // which every create would pay for when reading /proc and cgroup files.
 
+#include <charconv>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -38,6 +39,18 @@ inline std::vector<std::string> words(std::string_view s) {
     if (i > b) out.emplace_back(s.substr(b, i - b));
   }
   return out;
+}
+
+// The unsigned decimal number after white space at s[at], as sscanf's
+// "%llu" reads it (sscanf is the C library's whole scanf engine: pages of
+// it mapped for three numbers); `at` moves past it. False if none is there.
+template <typename T>
+bool read_uint(std::string_view s, size_t& at, T& v) {
+  while (at < s.size() && is_space(s[at])) ++at;
+  auto r = std::from_chars(s.data() + at, s.data() + s.size(), v);
+  if (r.ec != std::errc()) return false;
+  at = static_cast<size_t>(r.ptr - s.data());
+  return true;
 }
 
 // Calls f(line) for each line of `s` without its '\n', as std::getline

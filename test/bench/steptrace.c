@@ -8,9 +8,10 @@
 // another program (then it is left to run untraced: the container's process,
 // a hook; rrun's re-execution of its own sealed copy is followed). Every instruction executed inside PROGRAM's own
 // file mapping is recorded once, as an offset from the start of that file's
-// first mapping; OUT gets one hex offset per line, in the order of first
-// execution. test/bench/order.sh maps the offsets to functions, for the
-// link order of the Release build.
+// first mapping, once for the process started (P) and once for the processes
+// it creates (C); OUT gets one `P OFFSET` or `C OFFSET` line (hex) per
+// first execution, in order. test/bench/order.sh maps the offsets to
+// functions, for the link order of the Release build.
 //
 // Single-stepping is slow (a few microseconds per instruction) but runs the
 // real program on the real kernel, unlike valgrind, which lacks pidfd_open,
@@ -33,7 +34,8 @@
 #include <unistd.h>
 
 static uint64_t base, limit;  // PROGRAM's file mapping [base, limit)
-static uint8_t* seen;         // one byte per offset
+static uint8_t* seen;         // one byte per offset: bit 0 P, bit 1 C
+static pid_t root;
 static FILE* out;
 
 static void die(const char* what) {
@@ -91,9 +93,10 @@ static void record(pid_t pid) {
   struct user_regs_struct regs;
   if (ptrace(PTRACE_GETREGS, pid, 0, &regs) != 0) return;  // gone
   uint64_t ip = regs.rip;
-  if (ip < base || ip >= limit || seen[ip - base]) return;
-  seen[ip - base] = 1;
-  fprintf(out, "%lx\n", (unsigned long)(ip - base));
+  uint8_t bit = pid == root ? 1 : 2;
+  if (ip < base || ip >= limit || (seen[ip - base] & bit)) return;
+  seen[ip - base] |= bit;
+  fprintf(out, "%c %lx\n", pid == root ? 'P' : 'C', (unsigned long)(ip - base));
 }
 
 int main(int argc, char** argv) {
@@ -104,7 +107,7 @@ int main(int argc, char** argv) {
   out = fopen(argv[1], "w");
   if (!out) die(argv[1]);
 
-  pid_t root = fork();
+  root = fork();
   if (root < 0) die("fork");
   if (root == 0) {
     if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0) die("PTRACE_TRACEME");

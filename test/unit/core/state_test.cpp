@@ -6,11 +6,13 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -157,6 +159,30 @@ BOOST_AUTO_TEST_CASE(rfc3339_time) {
   const std::string shape = "dddd-dd-ddTdd:dd:dd.dddddddddZ";
   BOOST_REQUIRE(t.size() == shape.size());
   for (size_t k = 0; k < t.size(); ++k) BOOST_CHECK(shape[k] == 'd' ? std::isdigit(t[k]) != 0 : t[k] == shape[k]);
+}
+
+// rrun's own conversion against the C library's, across leap years,
+// century rules and the ends of days, months and years.
+BOOST_AUTO_TEST_CASE(rfc3339_matches_gmtime) {
+  const time_t samples[] = {0,          59,         86399,      86400,      951782399,  951782400,  951868800,
+                            978307199,  1709164800, 1709251199, 4107542400, 4102444799, 1764806400, 2147483647,
+                            253402300799};
+  for (time_t t : samples) {
+    struct tm tm;
+    BOOST_REQUIRE(::gmtime_r(&t, &tm));
+    char want[64];
+    size_t n = ::strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(want + n, sizeof want - n, ".%09ldZ", 123456789L);
+    BOOST_TEST(core::format_rfc3339({t, 123456789}) == std::string(want));
+  }
+  for (time_t t = 0; t < 4102444800; t += 86400 * 7 + 3661) {
+    struct tm tm;
+    ::gmtime_r(&t, &tm);
+    char want[64];
+    size_t n = ::strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(want + n, sizeof want - n, ".%09dZ", 0);
+    if (core::format_rfc3339({t, 0}) != want) BOOST_FAIL("at " << t << ": " << core::format_rfc3339({t, 0}) << " != " << want);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(save_load_round_trip) {

@@ -377,11 +377,32 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   // Rootless but root (in a user namespace: rootless Podman, rootlesskit):
   // the container shares the caller's namespace, as with runc and crun.
   NamespacePlan ns = plan_namespaces(spec, ctx.rootless && ::geteuid() != 0);
-  // Container root may reach rrun's processes (exe_guard.hpp): rrun goes on
-  // from a sealed copy of itself, before anything of the container exists
-  // (the lock and the namespace fds are close-on-exec).
+  std::vector<std::string> cap_warnings;
+  const CapsPlan caps = plan_capabilities(proc.capabilities, read_last_cap(), &cap_warnings);
+  // CVE-2019-5736 (exe_guard.hpp). In rrun's user namespace, a container
+  // that may hold CAP_SYS_PTRACE could open /proc/PID/exe of rrun's
+  // processes: rrun goes on from a view of its binary, before anything of
+  // the container exists (the lock and the namespace fds are close-on-exec).
+  // One that can't is kept out by "not dumpable", and its program is
+  // executed through the sealed trampoline (or rrun's init).
   const bool shares_user_ns = !ns.new_user_ns || ns.joined_user_ns;
-  if (shares_user_ns) run_from_sealed_copy();
+  const bool wants_init = wants_rrun_init(req.init, spec.annotations);
+  os::UniqueFd trampoline;
+  bool init_runs_binary = false;
+  if (shares_user_ns) {
+    const bool may_ptrace = ns.joined_user_ns || may_hold_ptrace(caps);
+    init_runs_binary = !may_ptrace;
+    if (choose_exe_guard(true, may_ptrace, false) == ExeGuard::trampoline && !wants_init) {
+      try {
+        trampoline = make_exec_trampoline();
+      } catch (const os::SystemError&) {
+        init_runs_binary = false;
+        run_from_sealed_copy();  // no executable memfd here (vm.memfd_noexec)
+      }
+    } else if (may_ptrace) {
+      run_from_sealed_copy();
+    }
+  }
 
   // 2. The state directory (removed again unless everything succeeds), made
   // with the state that says who is creating it: `list`, `state` and
@@ -396,6 +417,7 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   st.systemd_cgroup = ctx.systemd_cgroup;
   st.foreground = foreground;
   st.keep = foreground && run->keep;
+  st.init_runs_binary = init_runs_binary;
   create_state_dir(store, st);
   os::fault_point("create.state_dir");
   // Once the hooks have begun, a failure stops the container, destroys it and
@@ -452,11 +474,10 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
     if (persistent) rootfs::release_persistent_dir(*persistent, req.id, store.root());
   });
   plan.process = plan_process(proc, spec.linux ? spec.linux->personality : std::nullopt);
-  std::vector<std::string> warnings;
-  plan.caps = plan_capabilities(proc.capabilities, read_last_cap(), &warnings);
+  plan.caps = caps;
   // runc's default spec lists ambient caps that are not inheritable; like
   // runc, rrun does not make noise about those.
-  for (const auto& w : warnings) {
+  for (const auto& w : cap_warnings) {
     if (w.find("ambient") != std::string::npos)
       log_debug(w);
     else
@@ -490,15 +511,16 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   plan.preserve_fds = req.preserve_fds;
   plan.die_with_parent = foreground;
   // rrun's init, itself a sealed memfd, stands in for the trampoline too.
-  os::UniqueFd rrun_init, trampoline;
-  if (wants_rrun_init(req.init, spec.annotations)) {
+  os::UniqueFd rrun_init;
+  if (wants_init) {
     rrun_init = make_rrun_init();
     plan.rrun_init_fd = rrun_init.get();
-  } else if (choose_exe_guard(shares_user_ns, maps && binary_owner_mapped("/proc/self/exe", maps->uid_map)) ==
-             ExeGuard::trampoline) {
+  } else if (!shares_user_ns &&
+             choose_exe_guard(false, false, maps && binary_owner_mapped("/proc/self/exe", maps->uid_map)) ==
+                 ExeGuard::trampoline) {
     trampoline = make_exec_trampoline();
-    plan.trampoline_fd = trampoline.get();
   }
+  if (trampoline) plan.trampoline_fd = trampoline.get();
   os::UniqueFd proc_for_profile = open_proc_for_profile(proc.apparmor_profile);
   plan.proc_fd = proc_for_profile.get();
   if (const char* listen = std::getenv("LISTEN_FDS")) {

@@ -2,6 +2,7 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -126,9 +127,14 @@ std::vector<char*> split_cmdline(std::string& text) {
 
 }  // namespace
 
-ExeGuard choose_exe_guard(bool shares_user_ns, bool owner_mapped) {
-  if (shares_user_ns) return ExeGuard::sealed_copy;
+ExeGuard choose_exe_guard(bool shares_user_ns, bool may_ptrace, bool owner_mapped) {
+  if (shares_user_ns) return may_ptrace ? ExeGuard::sealed_copy : ExeGuard::trampoline;
   return owner_mapped ? ExeGuard::trampoline : ExeGuard::dumpable_off;
+}
+
+bool may_hold_ptrace(const CapsPlan& caps) {
+  const uint64_t any = caps.bounding | caps.effective | caps.inheritable | caps.permitted | caps.ambient;
+  return (any >> CAP_SYS_PTRACE) & 1;
 }
 
 bool binary_owner_mapped(const std::string& binary, const std::vector<spec::IdMapping>& uid_map) {

@@ -3,16 +3,28 @@
 // The container init is a clone of rrun and `exec` clones rrun into the
 // container, so until they exec the user program, /proc/PID/exe of those
 // processes (and their /proc/PID/map_files entry of the binary) is the
-// binary rrun runs from. Three cases, chosen by choose_exe_guard():
+// binary rrun runs from. The cases, chosen by choose_exe_guard():
 // - the container shares rrun's user namespace (no user namespace of its
-//   own, or a joined one, which may be rrun's or an ancestor): container
-//   root may hold CAP_SYS_PTRACE over rrun's processes, so "not dumpable"
-//   keeps nothing out. rrun re-executes itself, before anything of the
-//   container exists, from a view of its binary nothing can write: an
-//   overlayfs of lower layers only, mounted nowhere (runc 1.2; no copy,
-//   the page cache is shared), else a copy in a memfd sealed against
-//   writes, growth and shrinking (runc 1.1's cloned_binary). Every
-//   /proc/PID/exe the container can see is then that view;
+//   own, or a joined one, which may be rrun's or an ancestor) and may hold
+//   CAP_SYS_PTRACE (in any capability set of its process, or a joined user
+//   namespace): such a process passes the ptrace checks over rrun's
+//   processes, so "not dumpable" keeps nothing out. rrun re-executes
+//   itself, before anything of the container exists, from a view of its
+//   binary nothing can write: an overlayfs of lower layers only, mounted
+//   nowhere (runc 1.2; no copy, the page cache is shared), else a copy in a
+//   memfd sealed against writes, growth and shrinking (runc 1.1's
+//   cloned_binary). Every /proc/PID/exe the container can see is then that
+//   view;
+// - it shares rrun's user namespace but can never hold CAP_SYS_PTRACE (the
+//   default of runc, Docker and Podman): /proc/PID/exe of a process that is
+//   not dumpable, or whose permitted capabilities are not a subset of the
+//   opener's, is closed to it (ptrace_may_access), and the init and the
+//   exec process are not dumpable until exec; the user program is executed
+//   through the exec trampoline, so that a `#!/proc/self/exe` program
+//   reaches the sealed trampoline, not rrun. No re-execution (~4 ms of a
+//   `run` on the benchmark's machine). `exec` of a process that may hold
+//   CAP_SYS_PTRACE re-executes itself as in the first case, and is refused
+//   while the container's init has not started (it still runs the binary);
 // - the container has a user namespace of its own but the binary's owner
 //   is mapped into it (rootless with a binary the user owns): the init and
 //   the exec process are not dumpable until exec (container root holds no
@@ -31,6 +43,8 @@
 #include <rrun/os/fd.hpp>
 #include <rrun/spec/spec.hpp>
 
+#include "caps.hpp"
+
 namespace rrun::core {
 
 // argv[0] the trampoline insists on.
@@ -39,9 +53,16 @@ inline constexpr const char* kTrampolineMarker = "\x01rrun-trampoline";
 enum class ExeGuard { dumpable_off, trampoline, sealed_copy };
 
 // Pure: `shares_user_ns` = the container has no user namespace of its own
-// or joins one; `owner_mapped` = the binary's owner is mapped into the
-// container's user namespace.
-ExeGuard choose_exe_guard(bool shares_user_ns, bool owner_mapped);
+// or joins one; `may_ptrace` = a process of the container may hold
+// CAP_SYS_PTRACE in it (may_hold_ptrace; always for a joined one);
+// `owner_mapped` = the binary's owner is mapped into the container's user
+// namespace.
+ExeGuard choose_exe_guard(bool shares_user_ns, bool may_ptrace, bool owner_mapped);
+
+// Whether a process with these capabilities may hold CAP_SYS_PTRACE: in
+// any of its sets (an inheritable one reaches the permitted set through a
+// program's file capabilities, past the bounding set).
+bool may_hold_ptrace(const CapsPlan& caps);
 
 // Whether the owner of `binary` is one of the host ids in `uid_map` (true
 // when `binary` can't be inspected).

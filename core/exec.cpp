@@ -309,11 +309,17 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   os::fault_point("exec.unlocked");
   // Plan.
   spec::Process proc = exec_process_spec(spec, req);
+  std::vector<std::string> warnings;
+  const CapsPlan caps = plan_capabilities(proc.capabilities, read_last_cap(), &warnings);
+  if (st.init_runs_binary && store.status_of(st) == Status::created && may_hold_ptrace(caps))
+    throw os::Error("cannot exec a process that may hold CAP_SYS_PTRACE in container " + os::quote(req.id) +
+                    " before it is started: its init runs rrun's binary until then (CVE-2019-5736); start it first");
   ExecPlan plan;
   plan.join_flags = namespaces_to_join(st.pid);
-  // The container's user namespace is ours or one it joined: container root
-  // may reach our processes (exe_guard.hpp), so rrun goes on from a sealed
-  // copy of itself before its child enters the container.
+  // The container's user namespace is ours or one it joined: a process of
+  // the container may hold CAP_SYS_PTRACE over ours (exe_guard.hpp: one
+  // that exec gave it, too), so rrun goes on from a view of its binary
+  // before its child enters the container.
   bool in_user_ns = plan.join_flags & CLONE_NEWUSER;
   const spec::Namespace* user_ns = spec.linux ? spec.linux->find_namespace(spec::NamespaceType::user) : nullptr;
   bool shares_user_ns = !in_user_ns || (user_ns && !user_ns->path.empty());
@@ -323,15 +329,14 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   plan.init_pidfd = init_pidfd.get();
   plan.fork_again = plan.join_flags & (CLONE_NEWPID | CLONE_NEWTIME);
   plan.process = plan_process(proc, spec.linux ? spec.linux->personality : std::nullopt);
-  std::vector<std::string> warnings;
-  plan.caps = plan_capabilities(proc.capabilities, read_last_cap(), &warnings);
+  plan.caps = caps;
   for (const auto& w : warnings) log_debug(w);
   if (spec.linux && spec.linux->seccomp) plan.seccomp = plan_seccomp(*spec.linux->seccomp);
   copy_process_basics(plan, proc);
   plan.preserve_fds = req.preserve_fds;
   os::UniqueFd trampoline;
   bool owner_mapped = in_user_ns && binary_owner_mapped("/proc/self/exe", read_uid_map(st.pid));
-  if (choose_exe_guard(shares_user_ns, owner_mapped) == ExeGuard::trampoline) {
+  if (choose_exe_guard(shares_user_ns, true, owner_mapped) == ExeGuard::trampoline) {
     trampoline = make_exec_trampoline();
     plan.trampoline_fd = trampoline.get();
   }

@@ -69,6 +69,7 @@ std::string state_to_json(const State& s) {
   j["systemdCgroup"] = s.systemd_cgroup;
   if (s.foreground) j["foreground"] = true;
   if (s.keep) j["keep"] = true;
+  if (s.init_runs_binary) j["initRunsBinary"] = true;
   return j.dump(2) + "\n";
 }
 
@@ -116,6 +117,7 @@ State state_from_json(const std::string& text) {
   get_field(j, "systemdCgroup", s.systemd_cgroup);
   get_field(j, "foreground", s.foreground);
   get_field(j, "keep", s.keep);
+  get_field(j, "initRunsBinary", s.init_runs_binary);
   return s;
 }
 

@@ -72,6 +72,11 @@ struct State {
   // Absent in state files of older versions: false.
   bool foreground = false;
   bool keep = false;
+  // The init runs rrun's own binary until it executes the process: the
+  // container shares rrun's user namespace and can't hold CAP_SYS_PTRACE,
+  // so rrun did not re-execute from its view (exe_guard.hpp). `exec` of a
+  // process that may hold it waits for start. Absent: false.
+  bool init_runs_binary = false;
 
   bool operator==(const State&) const = default;
 };

@@ -111,6 +111,67 @@ scenario() {
   fi
 }
 
+# Root, every capability but CAP_SYS_PTRACE (the default of runc, Docker
+# and Podman lacks it): rrun does not re-execute (exe_guard.hpp), so the
+# created init runs the binary itself. The exploit, exec'd into the created
+# container and as the entrypoint, sees rrun's processes but can open none
+# of their exes (not dumpable, and their capabilities are no subset of its
+# own), and the program is executed through the sealed trampoline. A
+# process that may hold CAP_SYS_PTRACE enters only after start.
+noptrace() {
+  c=$WORK/c-noptrace
+  make_bundle "$c"
+  cp "$RRUN_EXE_GRABBER" "$c/rootfs/grabber"
+  local caps
+  caps=$(jq -c 'map(select(. != "CAP_SYS_PTRACE"))' <<<"$ALL_CAPS")
+  config_set "$c" --argjson caps "$caps" \
+    '.root.readonly = false | .process.capabilities = {bounding: $caps, effective: $caps, permitted: $caps}'
+  set_args "$c" sh -c '/grabber "$0" /stop /report-start; exec sleep 1000' "$target"
+  r=$c/rootfs
+
+  step "without CAP_SYS_PTRACE: no re-execution, the created init runs the binary"
+  expect_ok rrc create -b "$c" xg-np
+  init_pid=$(rrc state xg-np | jq -r .pid)
+  expect_eq "$(stat -L -c %d:%i "/proc/$init_pid/exe")" "$target" "the created init's exe (dev:ino)"
+  expect_fail_with "before it is started" -- rrc exec --cap CAP_SYS_PTRACE xg-np /bin/true
+  expect_ok rrc exec -d xg-np /grabber "$target" /stop /report-create
+  wait_until 30 test -e "$r/report-create.ready" || fail "the exploit in the created container did not start"
+
+  step "without CAP_SYS_PTRACE: start, 20 × exec, then a process with CAP_SYS_PTRACE"
+  expect_ok rrc start xg-np
+  wait_until 30 test -e "$r/report-start.ready" || fail "the entrypoint exploit did not start"
+  for ((i = 0; i < 20; i++)); do expect_ok rrc exec xg-np /bin/true; done
+  expect_ok rrc exec --cap CAP_SYS_PTRACE xg-np /bin/true
+
+  step "without CAP_SYS_PTRACE: rrun has exited, the exploits write what they grabbed"
+  touch "$r/stop"
+  local f all=""
+  for f in "$r/report-start" "$r/report-create"; do
+    wait_until 30 test -e "$f" || fail "the exploit did not write $f: $(cat "$f.tmp" 2>&1)"
+    echo "=== ${f##*/}:"
+    cat "$f"
+    all+=$(cat "$f")$'\n'
+  done
+  total() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$all" | awk '{ s += $1 } END { print s + 0 }'; }
+  expect_eq "$(sha256sum <"$copy")" "$sum" "sha256 of the copy of rrun"
+  expect_ok rr delete -f xg-np
+  (($(total seen_rrun) > 0)) || fail "the exploits never saw an rrun process: the test proves nothing"
+  # What they may grab: the sealed trampoline, PID 1's exe for an instant.
+  expect_eq "$(grep -c '^grab [a-z]* [0-9]* rrun ' <<<"$all")" 0 "grabs of the rrun binary itself"
+  expect_eq "$(grep '^grab [a-z]* [0-9]* \(memfd\|view\) ' <<<"$all" | grep -vc ' /memfd:rrun-trampoline ')" 0 \
+    "grabs of rrun's processes other than the trampoline"
+  expect_eq "$(total writable)" 0 "grabbed files the exploits could write"
+
+  step "without CAP_SYS_PTRACE: a #!/proc/self/exe program reaches the trampoline"
+  printf '#!/proc/self/exe\n' >"$r/evil.sh"
+  chmod 755 "$r/evil.sh"
+  set_args "$c" /evil.sh
+  run rrc run -b "$c" xg-np-evil
+  ((rc != 0)) || fail "a #!/proc/self/exe script succeeded"
+  expect_contains "$err" "refusing to run the exec trampoline" "the #!/proc/self/exe program's error"
+  expect_eq "$(sha256sum <"$copy")" "$sum" "sha256 of the copy of rrun"
+}
+
 # The loaded extent of an ELF file (core/exe_guard.hpp elf_loaded_extent):
 # the end of its farthest segment.
 loaded_extent() {
@@ -126,6 +187,7 @@ if [[ "$RRUN_TEST_MODE" == root ]]; then
   export RRUN_TEST_EXE_COPY=memfd
   scenario memfd
   unset RRUN_TEST_EXE_COPY
+  noptrace
 else
   scenario none
 fi

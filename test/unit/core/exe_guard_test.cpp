@@ -16,13 +16,30 @@ using core::ExeGuard;
 
 BOOST_AUTO_TEST_SUITE(exe_guard)
 
-// Container root in rrun's user namespace (or a joined one) may hold
-// CAP_SYS_PTRACE over rrun's processes: only a sealed copy keeps it out.
+// Container root in rrun's user namespace (or a joined one) that may hold
+// CAP_SYS_PTRACE passes the ptrace checks over rrun's processes: only a
+// view or a sealed copy keeps it out. Without it, the trampoline.
 BOOST_AUTO_TEST_CASE(choice) {
-  BOOST_CHECK(core::choose_exe_guard(true, false) == ExeGuard::sealed_copy);
-  BOOST_CHECK(core::choose_exe_guard(true, true) == ExeGuard::sealed_copy);
-  BOOST_CHECK(core::choose_exe_guard(false, true) == ExeGuard::trampoline);
-  BOOST_CHECK(core::choose_exe_guard(false, false) == ExeGuard::dumpable_off);
+  BOOST_CHECK(core::choose_exe_guard(true, true, false) == ExeGuard::sealed_copy);
+  BOOST_CHECK(core::choose_exe_guard(true, true, true) == ExeGuard::sealed_copy);
+  BOOST_CHECK(core::choose_exe_guard(true, false, false) == ExeGuard::trampoline);
+  BOOST_CHECK(core::choose_exe_guard(true, false, true) == ExeGuard::trampoline);
+  BOOST_CHECK(core::choose_exe_guard(false, true, true) == ExeGuard::trampoline);
+  BOOST_CHECK(core::choose_exe_guard(false, false, true) == ExeGuard::trampoline);
+  BOOST_CHECK(core::choose_exe_guard(false, true, false) == ExeGuard::dumpable_off);
+}
+
+// CAP_SYS_PTRACE (19) in any set counts: an inheritable one reaches the
+// permitted set through a program's file capabilities.
+BOOST_AUTO_TEST_CASE(ptrace_in_any_set) {
+  const uint64_t ptrace = uint64_t{1} << 19, others = (uint64_t{1} << 21) | (uint64_t{1} << 0);
+  BOOST_CHECK(!core::may_hold_ptrace({}));
+  BOOST_CHECK(!core::may_hold_ptrace({others, others, others, others, others}));
+  BOOST_CHECK(core::may_hold_ptrace({ptrace, 0, 0, 0, 0}));
+  BOOST_CHECK(core::may_hold_ptrace({0, ptrace, 0, 0, 0}));
+  BOOST_CHECK(core::may_hold_ptrace({0, 0, ptrace, 0, 0}));
+  BOOST_CHECK(core::may_hold_ptrace({0, 0, 0, ptrace, 0}));
+  BOOST_CHECK(core::may_hold_ptrace({0, 0, 0, 0, ptrace}));
 }
 
 BOOST_AUTO_TEST_CASE(owner_mapped) {

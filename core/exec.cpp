@@ -293,11 +293,12 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   StateStore store(ctx.state_root);
   State st;
   spec::Spec spec;
+  Status live;
   {
     auto lock = store.lock(req.id);
     LockFileJanitor janitor(store, req.id);
     st = store.load_or_throw(req.id);
-    Status live = store.status_of(st);
+    live = store.status_of(st);
     if (live == Status::paused && !req.ignore_paused)
       throw os::Error("cannot exec in container " + os::quote(req.id) +
                       ": it is paused; resume it first or use --ignore-paused");
@@ -311,7 +312,7 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   spec::Process proc = exec_process_spec(spec, req);
   std::vector<std::string> warnings;
   const CapsPlan caps = plan_capabilities(proc.capabilities, read_last_cap(), &warnings);
-  if (st.init_runs_binary && store.status_of(st) == Status::created && may_hold_ptrace(caps))
+  if (st.init_runs_binary && live == Status::created && may_hold_ptrace(caps))
     throw os::Error("cannot exec a process that may hold CAP_SYS_PTRACE in container " + os::quote(req.id) +
                     " before it is started: its init runs rrun's binary until then (CVE-2019-5736); start it first");
   ExecPlan plan;

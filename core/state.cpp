@@ -186,7 +186,63 @@ std::string now_rfc3339() {
   return format_rfc3339(ts);
 }
 
+namespace {
+
+// The first service of `database` in nsswitch.conf text ("" if none).
+std::string_view first_nss_service(std::string_view conf, std::string_view database) {
+  std::string_view found;
+  bool done = false;
+  os::for_each_line(conf, [&](std::string_view line) {
+    if (done) return;
+    line = line.substr(0, line.find('#'));
+    size_t b = 0;
+    while (b < line.size() && os::is_space(line[b])) ++b;
+    line.remove_prefix(b);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return;
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && os::is_space(name.back())) name.remove_suffix(1);
+    if (name != database) return;
+    done = true;
+    std::string_view rest = line.substr(colon + 1);
+    size_t s = 0;
+    while (s < rest.size() && os::is_space(rest[s])) ++s;
+    size_t e = s;
+    while (e < rest.size() && !os::is_space(rest[e]) && rest[e] != '[') ++e;
+    found = rest.substr(s, e - s);
+  });
+  return found;
+}
+
+}  // namespace
+
+std::optional<std::string> passwd_files_name(std::string_view nsswitch, std::string_view passwd, uid_t uid) {
+  if (first_nss_service(nsswitch, "passwd") != "files") return std::nullopt;
+  std::optional<std::string> name;
+  os::for_each_line(passwd, [&](std::string_view line) {
+    if (name || line.empty() || line[0] == '#') return;
+    // name:password:uid:...
+    size_t c1 = line.find(':');
+    size_t c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+    size_t c3 = c2 == std::string_view::npos ? c2 : line.find(':', c2 + 1);
+    if (c3 == std::string_view::npos || c1 == 0) return;
+    std::string_view field = line.substr(c2 + 1, c3 - c2 - 1);
+    uid_t v = 0;
+    auto r = std::from_chars(field.data(), field.data() + field.size(), v);
+    if (field.empty() || r.ec != std::errc() || r.ptr != field.data() + field.size() || v != uid) return;
+    name = std::string(line.substr(0, c1));
+  });
+  return name;
+}
+
 std::string user_name(uid_t uid) {
+  try {
+    std::optional<std::string> conf = os::read_file_if_exists("/etc/nsswitch.conf");
+    if (conf)
+      if (auto name = passwd_files_name(*conf, os::read_file("/etc/passwd"), uid)) return *name;
+  } catch (const std::exception&) {
+    // Unreadable: NSS decides.
+  }
   struct passwd pw;
   struct passwd* result = nullptr;
   char buf[4096];

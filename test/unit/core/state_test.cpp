@@ -3,6 +3,7 @@
 #include "../temp_dir.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -182,6 +183,43 @@ BOOST_AUTO_TEST_CASE(rfc3339_matches_gmtime) {
     size_t n = ::strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
     std::snprintf(want + n, sizeof want - n, ".%09dZ", 0);
     if (core::format_rfc3339({t, 0}) != want) BOOST_FAIL("at " << t << ": " << core::format_rfc3339({t, 0}) << " != " << want);
+  }
+}
+
+// The passwd line NSS's "files" service would answer with, and when NSS
+// must be asked instead.
+BOOST_AUTO_TEST_CASE(passwd_files_name_reads_only_what_files_would_answer) {
+  const std::string passwd =
+      "# comment:x:1001:1001::/:/bin/sh\n"
+      "root:x:0:0:root:/root:/bin/bash\n"
+      "\n"
+      "+nis::::::\n"
+      "odd:x:10O1:1::/:/bin/sh\n"
+      "alice:x:1001:1001:Alice:/home/alice:/bin/bash\n"
+      "alias:x:1001:1001::/home/alias:/bin/sh\n"
+      "bob:x:1002:1002::/home/bob:/bin/sh";
+  const std::string debian = "# /etc/nsswitch.conf\n\npasswd:         files systemd\ngroup:          files systemd\n";
+  BOOST_TEST(core::passwd_files_name(debian, passwd, 1001).value_or("-") == "alice");  // the first line of the uid
+  BOOST_TEST(core::passwd_files_name(debian, passwd, 1002).value_or("-") == "bob");    // a last line without \n
+  BOOST_TEST(core::passwd_files_name(debian, passwd, 0).value_or("-") == "root");
+  BOOST_CHECK(!core::passwd_files_name(debian, passwd, 4242));  // not in the file: NSS (a directory service)
+  BOOST_CHECK(!core::passwd_files_name(debian, passwd, 10));    // "10O1" is no number
+  BOOST_TEST(core::passwd_files_name("passwd:files", passwd, 1001).value_or("-") == "alice");
+  BOOST_TEST(core::passwd_files_name("  passwd :\tfiles[NOTFOUND=return] ldap\n", passwd, 1001).value_or("-") ==
+             "alice");
+  // Another service first, "compat", no passwd line, or one commented out: NSS.
+  BOOST_CHECK(!core::passwd_files_name("passwd: sss files\n", passwd, 1001));
+  BOOST_CHECK(!core::passwd_files_name("passwd: compat\n", passwd, 1001));
+  BOOST_CHECK(!core::passwd_files_name("group: files\n", passwd, 1001));
+  BOOST_CHECK(!core::passwd_files_name("# passwd: files\npasswd: ldap files\n", passwd, 1001));
+  BOOST_CHECK(!core::passwd_files_name("passwdx: files\n", passwd, 1001));
+  // This machine: the same answer as getpwuid_r for every local user.
+  for (uid_t uid : {0u, 1u, 65534u, static_cast<unsigned>(::getuid())}) {
+    struct passwd pw;
+    struct passwd* res = nullptr;
+    char buf[4096];
+    std::string want = ::getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res ? pw.pw_name : "";
+    BOOST_TEST(core::user_name(uid) == want);
   }
 }
 

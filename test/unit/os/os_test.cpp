@@ -108,6 +108,40 @@ BOOST_AUTO_TEST_CASE(atomic_write_replaces_whole_file_and_leaves_no_temp) {
   BOOST_TEST(entries == 1, "left behind: " << listing);
 }
 
+// Each replacement (an exchange with the old file, then its removal) shows
+// a reader the old or the new text, never a missing or partial file.
+BOOST_AUTO_TEST_CASE(atomic_write_is_whole_for_a_concurrent_reader) {
+  TempDir d;
+  const std::string p = d.path + "/state.json";
+  const std::string a(3000, 'a'), b(5000, 'b');
+  os::write_file_atomic(p, a, 0600);
+  pid_t reader = ::fork();
+  BOOST_REQUIRE(reader >= 0);
+  if (reader == 0) {
+    for (int i = 0; i < 2000; ++i) {
+      std::optional<std::string> got;
+      try {
+        got = os::read_file_if_exists(p);
+      } catch (...) {
+        ::_exit(3);
+      }
+      if (!got) ::_exit(1);
+      if (*got != a && *got != b) ::_exit(2);
+    }
+    ::_exit(0);
+  }
+  for (int i = 0; i < 400; ++i) os::write_file_atomic(p, i % 2 ? a : b, 0600);
+  int status = 0;
+  BOOST_REQUIRE(::waitpid(reader, &status, 0) == reader);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0, "reader saw " << (WEXITSTATUS(status) == 1 ? "no file" : "a partial file"));
+  DIR* dir = ::opendir(d.path.c_str());
+  int entries = 0;
+  while (struct dirent* e = ::readdir(dir)) entries += e->d_name[0] != '.';
+  ::closedir(dir);
+  BOOST_TEST(entries == 1);
+}
+
 BOOST_AUTO_TEST_CASE(read_missing_file) {
   BOOST_TEST(!os::read_file_if_exists("/nonexistent/rrun").has_value());
   BOOST_CHECK_THROW(os::read_file("/nonexistent/rrun"), os::SystemError);

@@ -84,6 +84,8 @@ struct Created {
   os::UniqueFd console_master;  // process.terminal without --console-socket (run)
   bool terminal = false;
   int stop_signal = SIGTERM;  // what a foreground run sends for the SIGTERM it gets
+  State state;                      // as recorded: created
+  std::vector<spec::Hook> poststart;  // run starts it without reading config.json again
 };
 
 int clone_flag(spec::NamespaceType t) {
@@ -673,6 +675,10 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   os::fault_point("create.fuse_committed");
   send_or_throw(parent_end.get(), Msg::committed);
   os::fault_point("create.committed");
+  if (run) {
+    c.state = st;
+    if (spec.hooks) c.poststart = spec.hooks->poststart;
+  }
   kill_init.dismiss();
   release_persistent.dismiss();
   destroy_cgroup.dismiss();
@@ -775,27 +781,27 @@ int run_container(const Context& ctx, const RunRequest& req) {
   if (!req.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   sigset_t forward = forwarded_signals();
   Created c;
+  sigset_t old;
   {
+    // One lock for both: no other command can come between, so start needs
+    // neither the state nor the config read again.
     auto lock = store.lock(req.create.id);
     LockFileJanitor janitor(store, req.create.id);
     c = create_container_locked(ctx, req.create, store, &req);
     os::fault_point("run.created");
-  }
-  // From here on signals are for the container: wait_and_forward reads
-  // them from a signalfd (those that arrive during start wait there).
-  sigset_t old;
-  if (!req.detach) ::sigprocmask(SIG_BLOCK, &forward, &old);
-  try {
-    start_container(ctx, req.create.id);
-    os::fault_point("run.started");
-  } catch (...) {
+    // From here on signals are for the container: wait_and_forward reads
+    // them from a signalfd (those that arrive during start wait there).
+    if (!req.detach) ::sigprocmask(SIG_BLOCK, &forward, &old);
     try {
-      auto lock = store.lock(req.create.id);
-      LockFileJanitor janitor(store, req.create.id);
-      if (auto s = store.load(req.create.id)) destroy_container(store, *s);
+      start_created(store, c.state, &c.poststart, c.pidfd.get());
+      os::fault_point("run.started");
     } catch (...) {
+      try {
+        if (auto s = store.load(req.create.id)) destroy_container(store, *s);
+      } catch (...) {
+      }
+      throw;
     }
-    throw;
   }
   if (req.detach) return 0;
 

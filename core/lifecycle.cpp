@@ -207,7 +207,12 @@ void start_container(const Context& ctx, const std::string& id) {
   Status live = store.status_of(s);
   if (live != Status::created)
     throw os::Error("cannot start container " + os::quote(id) + ": it is " + status_name(live) + ", not created");
+  os::UniqueFd pidfd = open_init_pidfd(s);
+  start_created(store, s, nullptr, pidfd);
+}
 
+void start_created(StateStore& store, State& s, const std::vector<spec::Hook>* poststart, os::BorrowedFd pidfd) {
+  const std::string& id = s.id;
   // The init blocks opening the FIFO for writing until we open it for
   // reading; it then writes one byte, runs startContainer hooks and execs
   // the process, which closes its end (CLOEXEC). Anything else it writes is
@@ -219,12 +224,11 @@ void start_container(const Context& ctx, const std::string& id) {
   os::fault_point("start.fifo_opened");
   ::unlink(fifo.c_str());
   os::fault_point("start.fifo_unlinked");
-  os::UniqueFd pidfd = open_init_pidfd(s);
   std::string got;
   bool eof = false;
   while (!eof) {
     struct pollfd p[2] = {{fd.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
-    int r = ::poll(p, pidfd ? 2 : 1, -1);
+    int r = ::poll(p, pidfd.get() >= 0 ? 2 : 1, -1);
     if (r < 0) {
       if (errno == EINTR) continue;
       os::throw_errno("wait for the container init of " + os::quote(id));
@@ -239,7 +243,7 @@ void start_container(const Context& ctx, const std::string& id) {
       if (n == 0 && !got.empty()) eof = true;  // the writer closed its end after writing
       if (n < 0 && errno != EAGAIN) os::throw_errno("read the exec FIFO of " + os::quote(id));
     }
-    if (!eof && pidfd && (p[1].revents & POLLIN)) {
+    if (!eof && pidfd.get() >= 0 && (p[1].revents & POLLIN)) {
       // The init is gone: read what it left, then stop.
       char buf[512];
       ssize_t n;
@@ -260,10 +264,15 @@ void start_container(const Context& ctx, const std::string& id) {
   store.save(s);
   os::fault_point("start.state_saved");
 
-  spec::Spec spec = load_container_spec(store, id);
-  if (spec.hooks && !spec.hooks->poststart.empty()) {
+  std::optional<spec::Spec> spec;
+  if (!poststart) {
+    spec = load_container_spec(store, id);
+    static const std::vector<spec::Hook> none;
+    poststart = spec->hooks ? &spec->hooks->poststart : &none;
+  }
+  if (!poststart->empty()) {
     try {
-      run_hooks(spec.hooks->poststart, hook_state_json(s, Status::running), "poststart");
+      run_hooks(*poststart, hook_state_json(s, Status::running), "poststart");
     } catch (...) {
       // runtime-spec 1.3: a failing poststart hook stops the container.
       signal_container(s, SIGKILL, true);

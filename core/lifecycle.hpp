@@ -29,6 +29,13 @@ os::UniqueFd open_init_pidfd(const State& s);
 // os::Error when it is missing or corrupt.
 spec::Spec load_container_spec(const StateStore& store, const std::string& id);
 
+// Starts the created container `s` (its state loaded or written under the
+// lock, which the caller holds): opens the exec FIFO, waits for the init to
+// exec the process (`pidfd`: the init's, to notice its death), records
+// running and runs the poststart hooks, `poststart` when given (run has the
+// spec), else those of the container's config.json.
+void start_created(StateStore& store, State& s, const std::vector<spec::Hook>* poststart, os::BorrowedFd pidfd);
+
 // Waits until the process of `pidfd` exits; false on timeout.
 bool wait_pidfd_exit(os::BorrowedFd pidfd, int timeout_ms);
 

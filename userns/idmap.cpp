@@ -72,12 +72,13 @@ std::string not_found(const std::string& name) {
   return name + " not found: " + kInstallHelpers;
 }
 
-RunningHelper start_helper(const std::string& name, pid_t child, const std::vector<IdMapping>& map,
-                           const std::string& subid_file, const IdMapOptions& opts) {
+RunningHelper start_helper(const std::string& name, const std::string& found, pid_t child,
+                           const std::vector<IdMapping>& map, const std::string& subid_file,
+                           const IdMapOptions& opts) {
   RunningHelper h;
   h.name = name;
   h.subid_file = subid_file;
-  std::optional<std::string> path = find_helper(name, opts);
+  std::optional<std::string> path = found.empty() ? find_helper(name, opts) : found;
   if (!path) {
     h.error = not_found(name);
     return h;
@@ -189,8 +190,14 @@ std::optional<std::string> find_helper(const std::string& name, const IdMapOptio
 std::string check_helpers(MappingPlan& plan, const IdMapOptions& opts) {
   if (!plan.use_helpers) return {};
   std::string missing;
-  for (const char* name : {"newuidmap", "newgidmap"})
-    if (missing.empty() && !find_helper(name, opts)) missing = name;
+  if (auto p = find_helper("newuidmap", opts))
+    plan.newuidmap_path = *p;
+  else
+    missing = "newuidmap";
+  if (auto p = find_helper("newgidmap", opts))
+    plan.newgidmap_path = *p;
+  else if (missing.empty())
+    missing = "newgidmap";
   if (missing.empty()) return {};
   if (plan.fallback_to_single) {
     use_single_mapping(plan, true, true);
@@ -223,8 +230,10 @@ std::string write_id_maps(pid_t child, MappingPlan& plan, const IdMapOptions& op
   // a millisecond, and they write different files. The uid map's result is
   // looked at first, so that a missing uidmap package is reported as
   // "newuidmap not found", the name users know.
-  RunningHelper uid_helper = start_helper("newuidmap", child, plan.uid_map, "/etc/subuid", opts);
-  RunningHelper gid_helper = start_helper("newgidmap", child, plan.gid_map, "/etc/subgid", opts);
+  RunningHelper uid_helper =
+      start_helper("newuidmap", plan.newuidmap_path, child, plan.uid_map, "/etc/subuid", opts);
+  RunningHelper gid_helper =
+      start_helper("newgidmap", plan.newgidmap_path, child, plan.gid_map, "/etc/subgid", opts);
   std::string uid_error = finish_helper(uid_helper);
   std::string gid_error = finish_helper(gid_helper);
   if (!uid_error.empty()) {

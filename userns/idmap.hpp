@@ -40,7 +40,7 @@ std::string write_id_maps(pid_t child, MappingPlan& plan, const IdMapOptions& op
 // the caller to warn about once; otherwise an os::Error names the helper,
 // its package and the single mapping that would do without it (when rrun
 // chose the mappings, process.user is what needs more). Returns "" when
-// nothing is missing.
+// nothing is missing; the paths found are recorded in the plan.
 std::string check_helpers(MappingPlan& plan, const IdMapOptions& opts = {});
 
 // The path of a helper (such as "newuidmap") as write_id_maps finds it, or

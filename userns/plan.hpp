@@ -63,6 +63,10 @@ struct MappingPlan {
   gid_t own_gid = 0;
   uint32_t own_container_uid = 0;  // where the plan maps own_uid (0 when it does not)
   uint32_t own_container_gid = 0;
+  // newuidmap and newgidmap where check_helpers found them (before the
+  // clone, off the path the child waits on); empty: write_id_maps looks.
+  std::string newuidmap_path;
+  std::string newgidmap_path;
 
   std::string uid_map_text() const;  // "0 1000 1\n1 100000 65536\n"
   std::string gid_map_text() const;

@@ -226,8 +226,11 @@ std::string write_id_maps(pid_t child, MappingPlan& plan, const IdMapOptions& op
   std::string reason;
   auto note = [&reason](const std::string& r) { reason += (reason.empty() ? "" : "; ") + r; };
 
-  // Both at once: each is a setuid program that execs and links in about
-  // a millisecond, and they write different files. The uid map's result is
+  // Both at once: each is a setuid program that execs and links five
+  // libraries (1-3 ms), and they write different files. (posix_spawn
+  // returns once the first has exec'd; starting the second earlier gained
+  // nothing where exec work does not run in parallel: README Performance
+  // 9.) The uid map's result is
   // looked at first, so that a missing uidmap package is reported as
   // "newuidmap not found", the name users know.
   RunningHelper uid_helper =

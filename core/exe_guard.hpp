@@ -22,9 +22,11 @@
 //   exec process are not dumpable until exec; the user program is executed
 //   through the exec trampoline, so that a `#!/proc/self/exe` program
 //   reaches the sealed trampoline, not rrun. No re-execution (~4 ms of a
-//   `run` on the benchmark's machine). `exec` of a process that may hold
-//   CAP_SYS_PTRACE re-executes itself as in the first case, and is refused
-//   while the container's init has not started (it still runs the binary);
+//   `run` on the benchmark's machine). `exec` does the same until an exec
+//   of a process that may hold CAP_SYS_PTRACE (refused while the init has
+//   not started: it still runs the binary) records so in the state, under
+//   a lock every exec holds until its process is executed; every exec after
+//   that re-executes as in the first case (exec.cpp, ExecGuardLock);
 // - the container has a user namespace of its own but the binary's owner
 //   is mapped into it (rootless with a binary the user owns): the init and
 //   the exec process are not dumpable until exec (container root holds no

@@ -10,6 +10,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -68,6 +69,7 @@ struct ExecPlan {
   std::vector<int> cgroup_tasks_fds;  // v1: joined by the child (init_steps.hpp join_cgroups)
   int proc_fd = -1;  // rrun's /proc for the AppArmor profile (lsm.hpp)
   int root_fd = -1;  // the init's root, for a container without a mount namespace
+  int guard_lock_fd = -1;  // ExecGuardLock, held until the process is executed
 };
 
 [[noreturn]] void die(const ExecPlan& plan, const os::StepFailure& f) noexcept {
@@ -100,6 +102,7 @@ int enter_init_root(int root_fd, os::StepFailure& f) noexcept {
   keep.add(plan.trampoline_fd);
   keep.add(plan.proc_fd);
   keep.add(plan.root_fd);
+  keep.add(plan.guard_lock_fd);
   if (plan.seccomp) keep.add(plan.seccomp->bpf.get());
   for (int fd : plan.cgroup_tasks_fds) keep.add(fd);
   close_fds_except(plan.preserve_fds, keep);
@@ -283,6 +286,54 @@ std::vector<spec::IdMapping> read_uid_map(pid_t pid) {
   return userns::parse_map_text(os::read_file("/proc/" + std::to_string(pid) + "/uid_map"));
 }
 
+// The lock of exec's CVE-2019-5736 guard: flock(2) on the container's
+// directory. Every exec holds it shared from before it reads the state until
+// its process is executed (the child inherits it, close-on-exec, above the
+// preserved fds); an exec that may give a process CAP_SYS_PTRACE takes it
+// exclusively to record ptraceExec. Then no exec that read ptraceExec unset
+// is still running rrun's code in the container when a process that may
+// hold CAP_SYS_PTRACE exists there.
+class ExecGuardLock {
+ public:
+  ExecGuardLock(StateStore& store, const std::string& id, unsigned preserve_fds) {
+    os::UniqueFd dir = store.open_container_dir(id);
+    if (!dir) return;  // no such container: the state load says so
+    fd_.reset(::fcntl(dir.get(), F_DUPFD_CLOEXEC, static_cast<int>(3 + preserve_fds)));
+    if (!fd_) os::throw_errno("lock container " + os::quote(id) + " for exec");
+    take(LOCK_SH);
+  }
+  int fd() const { return fd_.get(); }
+  // Ours is no longer needed once the process is executed.
+  void release() { fd_.reset(); }
+
+  // Records ptraceExec in the state, exclusively; true when an exec had
+  // recorded it before (so this one re-executes as well).
+  bool record_ptrace_exec(StateStore& store, const std::string& id) {
+    take(LOCK_EX);
+    bool before;
+    {
+      auto lock = store.lock(id);
+      LockFileJanitor janitor(store, id);
+      State s = store.load_or_throw(id);
+      before = s.ptrace_exec;
+      if (!before) {
+        s.ptrace_exec = true;
+        store.save(s);
+      }
+    }
+    take(LOCK_SH);
+    return before;
+  }
+
+ private:
+  void take(int how) {
+    if (!fd_) return;
+    while (::flock(fd_.get(), how) < 0)
+      if (errno != EINTR) os::throw_errno("lock the container directory for exec");
+  }
+  os::UniqueFd fd_;
+};
+
 }  // namespace
 
 int exec_container(const Context& ctx, const ExecRequest& req) {
@@ -294,6 +345,9 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   State st;
   spec::Spec spec;
   Status live;
+  // Taken before the state is read, so that the state's ptraceExec is final
+  // for this exec unless it takes the lock exclusively itself.
+  ExecGuardLock guard_lock(store, req.id, req.preserve_fds);
   {
     auto lock = store.lock(req.id);
     LockFileJanitor janitor(store, req.id);
@@ -323,8 +377,22 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   // before its child enters the container.
   bool in_user_ns = plan.join_flags & CLONE_NEWUSER;
   const spec::Namespace* user_ns = spec.linux ? spec.linux->find_namespace(spec::NamespaceType::user) : nullptr;
-  bool shares_user_ns = !in_user_ns || (user_ns && !user_ns->path.empty());
-  if (shares_user_ns) run_from_sealed_copy();
+  bool joined_user_ns = user_ns && !user_ns->path.empty();
+  bool shares_user_ns = !in_user_ns || joined_user_ns;
+  // A container whose init could never hold CAP_SYS_PTRACE (create did not
+  // re-execute: initRunsBinary) is safe to enter without re-executing as
+  // long as no exec gave one of its processes CAP_SYS_PTRACE (ptraceExec).
+  // An exec that may give it records that first, exclusively: it waits for
+  // the execs between their check and their exec, and every exec after it
+  // re-executes. It needs no re-execution itself when none came before it.
+  bool ptrace_possible = joined_user_ns || !st.init_runs_binary || st.ptrace_exec;
+  if (shares_user_ns && !ptrace_possible && may_hold_ptrace(caps))
+    ptrace_possible = guard_lock.record_ptrace_exec(store, req.id);
+  if (shares_user_ns && ptrace_possible) run_from_sealed_copy();
+  log_debug(shares_user_ns && !ptrace_possible
+                ? "exec: no process of the container may hold CAP_SYS_PTRACE: no re-execution"
+                : "exec: running from a view of rrun's binary or in the container's own user namespace");
+  plan.guard_lock_fd = guard_lock.fd();
   os::UniqueFd init_pidfd = open_init_pidfd(st);
   if (!init_pidfd) throw os::Error("cannot exec in container " + os::quote(req.id) + ": it is stopped");
   plan.init_pidfd = init_pidfd.get();
@@ -337,7 +405,7 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   plan.preserve_fds = req.preserve_fds;
   os::UniqueFd trampoline;
   bool owner_mapped = in_user_ns && binary_owner_mapped("/proc/self/exe", read_uid_map(st.pid));
-  if (choose_exe_guard(shares_user_ns, true, owner_mapped) == ExeGuard::trampoline) {
+  if (choose_exe_guard(shares_user_ns, ptrace_possible, owner_mapped) == ExeGuard::trampoline) {
     trampoline = make_exec_trampoline();
     plan.trampoline_fd = trampoline.get();
   }
@@ -411,6 +479,7 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
   os::fault_point("exec.ready");
   // EOF: the exec succeeded (the socket is close-on-exec); else its failure.
   expect_msg(parent_end.get(), Msg::none);
+  guard_lock.release();
   os::fault_point("exec.execd");
   write_pid_file(req.pid_file, pid);
   os::fault_point("exec.pid_file");

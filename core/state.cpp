@@ -70,6 +70,7 @@ std::string state_to_json(const State& s) {
   if (s.foreground) j["foreground"] = true;
   if (s.keep) j["keep"] = true;
   if (s.init_runs_binary) j["initRunsBinary"] = true;
+  if (s.ptrace_exec) j["ptraceExec"] = true;
   return j.dump(2) + "\n";
 }
 
@@ -118,6 +119,7 @@ State state_from_json(const std::string& text) {
   get_field(j, "foreground", s.foreground);
   get_field(j, "keep", s.keep);
   get_field(j, "initRunsBinary", s.init_runs_binary);
+  get_field(j, "ptraceExec", s.ptrace_exec);
   return s;
 }
 

@@ -78,6 +78,10 @@ struct State {
   // so rrun did not re-execute from its view (exe_guard.hpp). `exec` of a
   // process that may hold it waits for start. Absent: false.
   bool init_runs_binary = false;
+  // An `exec` may have given a process of such a container CAP_SYS_PTRACE:
+  // every later exec re-executes (exec.cpp, ExecGuardLock). Never cleared.
+  // Absent: false.
+  bool ptrace_exec = false;
 
   bool operator==(const State&) const = default;
 };
@@ -213,8 +217,11 @@ class StateStore {
   // Best effort, never throws.
   void forget_stale_locks() noexcept;
 
- private:
+  // root/ID, checked as open_trusted() checks it; an invalid fd when it
+  // does not exist.
   os::UniqueFd open_container_dir(const std::string& id) const;
+
+ private:
 
   std::string root_;
   uid_t caller_;

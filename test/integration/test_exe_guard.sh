@@ -137,11 +137,24 @@ noptrace() {
   expect_ok rrc exec -d xg-np /grabber "$target" /stop /report-create
   wait_until 30 test -e "$r/report-create.ready" || fail "the exploit in the created container did not start"
 
-  step "without CAP_SYS_PTRACE: start, 20 × exec, then a process with CAP_SYS_PTRACE"
+  step "without CAP_SYS_PTRACE: start, 20 × exec, none of them re-executes"
   expect_ok rrc start xg-np
   wait_until 30 test -e "$r/report-start.ready" || fail "the entrypoint exploit did not start"
   for ((i = 0; i < 20; i++)); do expect_ok rrc exec xg-np /bin/true; done
+  run rrc --debug exec xg-np /bin/true
+  expect_eq "$rc" 0 "exit status of exec --debug ($err)"
+  expect_contains "$err" "may hold CAP_SYS_PTRACE: no re-execution" "exec's decision"
+  expect_eq "$(jq -r '.ptraceExec // false' "$STATE_ROOT/xg-np/state.json")" false "ptraceExec before"
+
+  step "an exec that may hold CAP_SYS_PTRACE is recorded; every exec after it re-executes"
   expect_ok rrc exec --cap CAP_SYS_PTRACE xg-np /bin/true
+  expect_eq "$(jq -r '.ptraceExec // false' "$STATE_ROOT/xg-np/state.json")" true "ptraceExec after"
+  expect_ok rrc exec -d --cap CAP_SYS_PTRACE xg-np /grabber "$target" /stop /report-ptrace
+  wait_until 30 test -e "$r/report-ptrace.ready" || fail "the exploit with CAP_SYS_PTRACE did not start"
+  for ((i = 0; i < 40; i++)); do expect_ok rrc exec xg-np /bin/true; done
+  run rrc --debug exec xg-np /bin/true
+  expect_eq "$rc" 0 "exit status of exec --debug ($err)"
+  expect_contains "$err" "running from a view of rrun's binary" "exec's decision after ptraceExec"
 
   step "without CAP_SYS_PTRACE: rrun has exited, the exploits write what they grabbed"
   touch "$r/stop"
@@ -153,6 +166,7 @@ noptrace() {
     all+=$(cat "$f")$'\n'
   done
   total() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$all" | awk '{ s += $1 } END { print s + 0 }'; }
+  wait_until 30 test -e "$r/report-ptrace" || fail "the exploit did not write report-ptrace: $(cat "$r/report-ptrace.tmp" 2>&1)"
   expect_eq "$(sha256sum <"$copy")" "$sum" "sha256 of the copy of rrun"
   expect_ok rr delete -f xg-np
   (($(total seen_rrun) > 0)) || fail "the exploits never saw an rrun process: the test proves nothing"
@@ -161,6 +175,18 @@ noptrace() {
   expect_eq "$(grep '^grab [a-z]* [0-9]* \(memfd\|view\) ' <<<"$all" | grep -vc ' /memfd:rrun-trampoline ')" 0 \
     "grabs of rrun's processes other than the trampoline"
   expect_eq "$(total writable)" 0 "grabbed files the exploits could write"
+  # The exploit that holds CAP_SYS_PTRACE opens the exe of each exec it
+  # catches: every one the view or the sealed copy, never the binary.
+  f=$r/report-ptrace
+  echo "=== ${f##*/}:"
+  cat "$f"
+  all=$(cat "$f")
+  expect_eq "$(sha256sum <"$copy")" "$sum" "sha256 of the copy of rrun"
+  expect_eq "$(total writable)" 0 "grabbed files the exploit with CAP_SYS_PTRACE could write"
+  expect_eq "$(grep -c '^grab [a-z]* [0-9]* rrun ' <<<"$all")" 0 "grabs of the rrun binary by the exploit with CAP_SYS_PTRACE"
+  (($(total grabbed_rrun) > 0)) || fail "the exploit with CAP_SYS_PTRACE grabbed no rrun exe: the test proves nothing"
+  expect_eq "$(grep -c '^grab [a-z]* [0-9]* \(memfd\|view\) ' <<<"$all")" "$(total grabbed_rrun)" \
+    "grabs that are the view or the sealed copy"
 
   step "without CAP_SYS_PTRACE: a #!/proc/self/exe program reaches the trampoline"
   printf '#!/proc/self/exe\n' >"$r/evil.sh"

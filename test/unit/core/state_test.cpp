@@ -98,13 +98,16 @@ BOOST_AUTO_TEST_CASE(json_round_trip) {
   // older rrun (without them) loads as an ordinary container.
   BOOST_TEST(core::state_to_json(s).find("foreground") == std::string::npos);
   BOOST_TEST(core::state_to_json(s).find("keep") == std::string::npos);
+  BOOST_TEST(core::state_to_json(s).find("ptraceExec") == std::string::npos);
   s.foreground = true;
   s.keep = true;
+  s.init_runs_binary = true;
+  s.ptrace_exec = true;
   back = core::state_from_json(core::state_to_json(s));
-  BOOST_CHECK(back.foreground && back.keep);
+  BOOST_CHECK(back.foreground && back.keep && back.init_runs_binary && back.ptrace_exec);
   BOOST_CHECK(back == s);
   back = core::state_from_json(R"({"id": "old", "status": "running", "pid": 7, "creatorPid": 1})");
-  BOOST_CHECK(!back.foreground && !back.keep);
+  BOOST_CHECK(!back.foreground && !back.keep && !back.init_runs_binary && !back.ptrace_exec);
 }
 
 // Only a foreground run's container whose runner is gone is abandoned.

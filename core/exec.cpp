@@ -371,10 +371,10 @@ int exec_container(const Context& ctx, const ExecRequest& req) {
                     " before it is started: its init runs rrun's binary until then (CVE-2019-5736); start it first");
   ExecPlan plan;
   plan.join_flags = namespaces_to_join(st.pid);
-  // The container's user namespace is ours or one it joined: a process of
-  // the container may hold CAP_SYS_PTRACE over ours (exe_guard.hpp: one
-  // that exec gave it, too), so rrun goes on from a view of its binary
-  // before its child enters the container.
+  // When the container's user namespace is ours or one it joined, a process
+  // of the container that holds CAP_SYS_PTRACE there could open the exe of
+  // our child (exe_guard.hpp), and rrun then goes on from a view of its
+  // binary before its child enters the container.
   bool in_user_ns = plan.join_flags & CLONE_NEWUSER;
   const spec::Namespace* user_ns = spec.linux ? spec.linux->find_namespace(spec::NamespaceType::user) : nullptr;
   bool joined_user_ns = user_ns && !user_ns->path.empty();

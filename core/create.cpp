@@ -245,8 +245,8 @@ userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
   };
   if (rootless && in.uid != 0 && !(only_own(in.uid_mappings, in.uid) && only_own(in.gid_mappings, in.gid))) {
     // The name only here: /etc/subuid lists users by name or uid, and a
-    // passwd lookup is the C library's NSS (nsswitch.conf, an nscd socket,
-    // /etc/passwd or the directory service).
+    // passwd lookup reads nsswitch.conf and /etc/passwd at least (the C
+    // library's NSS when the name is not there: user_name).
     in.user_name = user_name(in.uid);
     in.sub_uids = userns::subordinate_uids(in.user_name, in.uid);
     in.sub_gids = userns::subordinate_gids(in.user_name, in.uid);

@@ -83,8 +83,8 @@ struct Created {
   os::UniqueFd pidfd;
   os::UniqueFd console_master;  // process.terminal without --console-socket (run)
   bool terminal = false;
-  int stop_signal = SIGTERM;  // what a foreground run sends for the SIGTERM it gets
-  State state;                      // as recorded: created
+  int stop_signal = SIGTERM;          // what a foreground run sends for the SIGTERM it gets
+  State state;                        // as recorded: created
   std::vector<spec::Hook> poststart;  // run starts it without reading config.json again
 };
 

@@ -67,9 +67,9 @@ struct ExecPlan {
   unsigned preserve_fds = 0;
   int trampoline_fd = -1;
   std::vector<int> cgroup_tasks_fds;  // v1: joined by the child (init_steps.hpp join_cgroups)
-  int proc_fd = -1;  // rrun's /proc for the AppArmor profile (lsm.hpp)
-  int root_fd = -1;  // the init's root, for a container without a mount namespace
-  int guard_lock_fd = -1;  // ExecGuardLock, held until the process is executed
+  int proc_fd = -1;                   // rrun's /proc for the AppArmor profile (lsm.hpp)
+  int root_fd = -1;                   // the init's root, for a container without a mount namespace
+  int guard_lock_fd = -1;             // ExecGuardLock, held until the process is executed
 };
 
 [[noreturn]] void die(const ExecPlan& plan, const os::StepFailure& f) noexcept {

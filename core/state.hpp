@@ -222,7 +222,6 @@ class StateStore {
   os::UniqueFd open_container_dir(const std::string& id) const;
 
  private:
-
   std::string root_;
   uid_t caller_;
 };

@@ -73,8 +73,7 @@ std::string not_found(const std::string& name) {
 }
 
 RunningHelper start_helper(const std::string& name, const std::string& found, pid_t child,
-                           const std::vector<IdMapping>& map, const std::string& subid_file,
-                           const IdMapOptions& opts) {
+                           const std::vector<IdMapping>& map, const std::string& subid_file, const IdMapOptions& opts) {
   RunningHelper h;
   h.name = name;
   h.subid_file = subid_file;
@@ -233,10 +232,8 @@ std::string write_id_maps(pid_t child, MappingPlan& plan, const IdMapOptions& op
   // 9.) The uid map's result is
   // looked at first, so that a missing uidmap package is reported as
   // "newuidmap not found", the name users know.
-  RunningHelper uid_helper =
-      start_helper("newuidmap", plan.newuidmap_path, child, plan.uid_map, "/etc/subuid", opts);
-  RunningHelper gid_helper =
-      start_helper("newgidmap", plan.newgidmap_path, child, plan.gid_map, "/etc/subgid", opts);
+  RunningHelper uid_helper = start_helper("newuidmap", plan.newuidmap_path, child, plan.uid_map, "/etc/subuid", opts);
+  RunningHelper gid_helper = start_helper("newgidmap", plan.newgidmap_path, child, plan.gid_map, "/etc/subgid", opts);
   std::string uid_error = finish_helper(uid_helper);
   std::string gid_error = finish_helper(gid_helper);
   if (!uid_error.empty()) {

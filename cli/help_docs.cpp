@@ -176,6 +176,10 @@ const DocItem kFiles[] = {
     {"/etc/subuid, /etc/subgid",
      "Your subordinate uid and gid ranges, which newuidmap and newgidmap map into containers "
      "(`rrun doctor` proposes a free range when you have none)."},
+    {"$XDG_RUNTIME_DIR/rrun-userns, /tmp/rrun-userns-$UID",
+     "The pid of your keeper (`rrun-userns`): a process in a user namespace that maps your own ids and your "
+     "subordinate ranges onto themselves, started by the first run that needs newuidmap and newgidmap. Later runs "
+     "map their containers from inside it, without the helpers; it exits when unused (RRUN_USERNS_KEEP)."},
     {"/etc/nsswitch.conf", "A `subid:` line makes rrun ask libsubid for the ranges instead of the files."},
     {"/dev/fuse", "Used by fuse-overlayfs when the kernel overlay is not allowed in a user namespace."},
 };
@@ -184,6 +188,9 @@ const DocItem kEnvironment[] = {
     {"XDG_RUNTIME_DIR", "Where an ordinary user's state directory goes (see FILES)."},
     {"XDG_DATA_HOME, HOME", "Where an ordinary user's image store goes (see FILES)."},
     {"PATH", "Where rrun looks for newuidmap, newgidmap (then /usr/bin), fuse-overlayfs and criu (then /usr/sbin)."},
+    {"RRUN_USERNS_KEEP",
+     "How many seconds your keeper (see FILES) waits for the next run before it exits: 30 unless set; 0 starts "
+     "none, and every container is mapped by newuidmap and newgidmap."},
     {"LISTEN_FDS", "Socket activation: these file descriptors (after stdio) pass into the container, as with runc."},
     {"DBUS_SESSION_BUS_ADDRESS",
      "The user's D-Bus, for `--systemd-cgroup` rootless and the delegated scope rrun asks systemd for."},

@@ -33,10 +33,12 @@
 #include <rrun/os/file.hpp>
 #include <rrun/os/proc.hpp>
 #include <rrun/os/syscall.hpp>
+#include <rrun/os/text.hpp>
 #include <rrun/rootfs/persistent_dir.hpp>
 #include <rrun/rootfs/plan.hpp>
 #include <rrun/spec/parse.hpp>
 #include <rrun/userns/idmap.hpp>
+#include <rrun/userns/kept.hpp>
 #include <rrun/userns/plan.hpp>
 #include <rrun/userns/subid.hpp>
 
@@ -228,7 +230,35 @@ bool annotation_is(const spec::Spec& spec, const char* key, const char* value) {
   return true;
 }
 
-userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
+// Where the keeper of the caller's kept user namespace is recorded
+// (userns/kept.hpp): one per user, whatever --root says, beside the default
+// state directory.
+std::string kept_record_path(uid_t uid) {
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  struct stat st {};
+  if (xdg && xdg[0] == '/' && ::stat(xdg, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid)
+    return std::string(xdg) + "/rrun-userns";
+  return "/tmp/rrun-userns-" + std::to_string(uid);
+}
+
+// RRUN_USERNS_KEEP: how many seconds a keeper waits for the next run; 0
+// (or no keeper wanted) turns the kept user namespace off.
+int kept_idle_seconds() {
+  const char* v = std::getenv("RRUN_USERNS_KEEP");
+  if (!v) return userns::kKeptIdleSeconds;
+  unsigned long s = 0;
+  size_t at = 0;
+  std::string_view text(v);
+  if (!os::read_uint(text, at, s) || at != text.size() || s > 86400)
+    throw os::Error("RRUN_USERNS_KEEP=" + os::quote(v) +
+                    ": expected a number of seconds up to 86400 (0 turns the kept user namespace off)");
+  return static_cast<int>(s);
+}
+
+// `kept`: filled when the maps go through the helpers and a keeper is
+// wanted, for join_kept_namespace.
+userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless,
+                                        std::optional<userns::KeptRequest>& kept) {
   userns::PlanInput in;
   if (spec.linux) {
     in.uid_mappings = spec.linux->uid_mappings;
@@ -264,7 +294,24 @@ userns::MappingPlan plan_user_namespace(const spec::Spec& spec, bool rootless) {
   // that will be written.
   std::string fallback = userns::check_helpers(plan);
   if (!fallback.empty()) log_warn(fallback + "; the container gets a single mapping of your own id");
+  const int idle = plan.use_helpers && rootless && in.uid != 0 ? kept_idle_seconds() : 0;
+  if (idle > 0) {
+    kept.emplace();
+    kept->idle_seconds = idle;
+    kept->record = kept_record_path(in.uid);
+    kept->uid = in.uid;
+    kept->gid = in.gid;
+    kept->sub_uids = std::move(in.sub_uids);
+    kept->sub_gids = std::move(in.sub_gids);
+    kept->newuidmap_path = plan.newuidmap_path;
+    kept->newgidmap_path = plan.newgidmap_path;
+  }
   return plan;
+}
+
+bool runs_runtime_hooks(const spec::Spec& spec) {
+  const auto& h = spec.hooks;
+  return h && !(h->prestart.empty() && h->create_runtime.empty() && h->poststart.empty() && h->poststop.empty());
 }
 
 bool may_use_fuse(const rootfs::RootfsPlan& plan) {
@@ -440,7 +487,8 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
 
   // 3. Plan: id maps, mounts, process.
   std::optional<userns::MappingPlan> maps;
-  if (ns.new_user_ns) maps = plan_user_namespace(spec, ctx.rootless);
+  std::optional<userns::KeptRequest> kept;
+  if (ns.new_user_ns) maps = plan_user_namespace(spec, ctx.rootless, kept);
   cgroups::ManagerRequest cgreq;
   cgreq.id = req.id;
   if (spec.linux) cgreq.cgroups_path = spec.linux->cgroups_path;
@@ -583,6 +631,19 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   // v1: the init moves itself into its cgroups (Manager::open_tasks_files).
   std::vector<os::UniqueFd> tasks_files = cgroup->open_tasks_files();
   for (const auto& t : tasks_files) plan.cgroup_tasks_fds.push_back(t.get());
+
+  // The kept user namespace (userns/kept.hpp) where nothing rrun does after
+  // the clone would see a difference: hooks and fuse-overlayfs run in
+  // rrun's namespaces, and the systemd driver talks to the bus.
+  if (kept && !runs_runtime_hooks(spec) && !may_use_fuse(plan.rootfs) && cgroup->driver() != cgroups::Driver::systemd) {
+    std::string why = userns::join_kept_namespace(*kept);
+    if (why.empty()) {
+      maps->use_helpers = false;  // rrun holds CAP_SETUID and CAP_SETGID over the container's namespace
+      maps->deny_setgroups = false;
+    } else {
+      log_debug("kept user namespace: " + why + "; mapping through newuidmap and newgidmap");
+    }
+  }
 
   // 4. Clone the init.
   os::UniqueFd parent_end, child_end;

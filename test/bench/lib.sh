@@ -91,7 +91,31 @@ bench_cleanup() {
       "$work/bin/rrun" --root "$st" delete -f "$c" >/dev/null 2>&1 || true
     done
   done
+  bench_end_keepers "$work"
   rm -rf --one-file-system -- "$work"
+}
+
+# as_bench_user USER: the command prefix that runs as USER (nothing for
+# root), with WORK/xdg-USER (made here, 0700) as XDG_RUNTIME_DIR, so that
+# the keeper a rootless run starts (README Performance 10) is recorded in
+# $work; sets the array `as`.
+as_bench_user() {
+  as=()
+  [[ $1 == root ]] && return 0
+  [[ -d "$work/xdg-$1" ]] || install -d -m 700 -o "$1" -g "$(id -g "$1")" "$work/xdg-$1"
+  as=(runuser -u "$1" -- env XDG_RUNTIME_DIR="$work/xdg-$1")
+}
+
+# bench_end_keepers WORK: ends the keepers recorded under WORK (without
+# their record they would go at their next look, up to RRUN_USERNS_KEEP
+# seconds later).
+bench_end_keepers() {
+  local r k rest
+  for r in "$1"/xdg-*/rrun-userns; do
+    [[ -f $r ]] || continue
+    read -r k rest <"$r" || continue
+    if [[ "$(cat "/proc/$k/comm" 2>/dev/null)" == rrun-userns ]]; then kill "$k" 2>/dev/null || true; fi
+  done
 }
 
 # bench_small_set WORK: the rootfs and the bundles order.sh and rss-check.sh

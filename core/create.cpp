@@ -467,6 +467,8 @@ Created create_container_locked(const Context& ctx, const CreateRequest& req, St
   st.foreground = foreground;
   st.keep = foreground && run->keep;
   st.init_runs_binary = init_runs_binary;
+  st.poststart_hooks = spec.hooks && !spec.hooks->poststart.empty();
+  st.poststop_hooks = spec.hooks && !spec.hooks->poststop.empty();
   create_state_dir(store, st);
   os::fault_point("create.state_dir");
   // Once the hooks have begun, a failure stops the container, destroys it and

@@ -265,9 +265,10 @@ void start_created(StateStore& store, State& s, const std::vector<spec::Hook>* p
   os::fault_point("start.state_saved");
 
   std::optional<spec::Spec> spec;
+  static const std::vector<spec::Hook> none;
+  if (!poststart && !s.poststart_hooks) poststart = &none;
   if (!poststart) {
     spec = load_container_spec(store, id);
-    static const std::vector<spec::Hook> none;
     poststart = spec->hooks ? &spec->hooks->poststart : &none;
   }
   if (!poststart->empty()) {
@@ -343,7 +344,7 @@ void destroy_container(StateStore& store, State& s) {
   // poststop hooks run after the container is destroyed; failures only warn.
   std::optional<spec::Spec> spec;
   try {
-    if (was_created) spec = load_container_spec(store, s.id);
+    if (was_created && s.poststop_hooks) spec = load_container_spec(store, s.id);
   } catch (const std::exception& e) {
     log_warn(std::string("poststop hooks not run: ") + e.what());
   }

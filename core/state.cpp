@@ -71,6 +71,8 @@ std::string state_to_json(const State& s) {
   if (s.keep) j["keep"] = true;
   if (s.init_runs_binary) j["initRunsBinary"] = true;
   if (s.ptrace_exec) j["ptraceExec"] = true;
+  if (!s.poststart_hooks) j["poststartHooks"] = false;
+  if (!s.poststop_hooks) j["poststopHooks"] = false;
   return j.dump(2) + "\n";
 }
 
@@ -120,6 +122,8 @@ State state_from_json(const std::string& text) {
   get_field(j, "keep", s.keep);
   get_field(j, "initRunsBinary", s.init_runs_binary);
   get_field(j, "ptraceExec", s.ptrace_exec);
+  get_field(j, "poststartHooks", s.poststart_hooks);
+  get_field(j, "poststopHooks", s.poststop_hooks);
   return s;
 }
 

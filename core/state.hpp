@@ -82,6 +82,10 @@ struct State {
   // every later exec re-executes (exec.cpp, ExecGuardLock). Never cleared.
   // Absent: false.
   bool ptrace_exec = false;
+  // The config has poststart (poststop) hooks: `start` (`delete`) reads the
+  // container's config.json only then. Absent (older versions): true.
+  bool poststart_hooks = true;
+  bool poststop_hooks = true;
 
   bool operator==(const State&) const = default;
 };

@@ -214,4 +214,23 @@ expect_ok rr create -b "$B" pipe </dev/null
 expect_ok rr delete -f pipe
 assert_no_leftovers
 
+step "start and delete read the container's config copy only for poststart and poststop hooks"
+# A config copy that no longer parses: unnoticed without those hooks (start
+# and delete never read it); with a poststop hook, delete says it could not
+# run it.
+cp "$W/config.base" "$B/config.json"
+expect_ok rr create -b "$B" nohooks </dev/null
+echo '{' >"$STATE_ROOT/nohooks/config.json"
+expect_ok rr start nohooks
+expect_eq "$err" "" "stderr of start"
+wait_until 10 status_is nohooks stopped || fail "nohooks did not stop"
+expect_ok rr delete nohooks
+expect_eq "$err" "" "stderr of delete"
+set_hooks "{\"poststop\": [{\"path\": \"/bin/true\"}]}"
+expect_ok rr create -b "$B" poststop </dev/null
+echo '{' >"$STATE_ROOT/poststop/config.json"
+expect_ok rr delete -f poststop
+expect_contains "$err" "poststop hooks not run" "stderr of delete"
+assert_no_leftovers
+
 echo "PASS"

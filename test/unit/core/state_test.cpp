@@ -103,11 +103,16 @@ BOOST_AUTO_TEST_CASE(json_round_trip) {
   s.keep = true;
   s.init_runs_binary = true;
   s.ptrace_exec = true;
+  s.poststart_hooks = false;
+  s.poststop_hooks = false;
   back = core::state_from_json(core::state_to_json(s));
   BOOST_CHECK(back.foreground && back.keep && back.init_runs_binary && back.ptrace_exec);
+  BOOST_CHECK(!back.poststart_hooks && !back.poststop_hooks);
   BOOST_CHECK(back == s);
+  // Without the hook marks (an older rrun), start and delete read the config.
   back = core::state_from_json(R"({"id": "old", "status": "running", "pid": 7, "creatorPid": 1})");
   BOOST_CHECK(!back.foreground && !back.keep && !back.init_runs_binary && !back.ptrace_exec);
+  BOOST_CHECK(back.poststart_hooks && back.poststop_hooks);
 }
 
 // Only a foreground run's container whose runner is gone is abandoned.

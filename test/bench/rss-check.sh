@@ -57,8 +57,8 @@ bench_small_set "$work"
 measure() {
   local name=$1 user=$2
   shift 2
-  local as=() i line kib=()
-  [[ $user == root ]] || as=(runuser -u "$user" --)
+  local as i line kib=()
+  as_bench_user "$user"
   local rrun=("$work/bin/rrun" --root "$work/state/$user")
   for ((i = 0; i <= runs; i++)); do
     local cmd=() w

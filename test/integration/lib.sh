@@ -64,6 +64,9 @@ skip() {
 # script in $WORK that does so, for every test's calls alike.
 if [[ -n "${RRUN_TEST_WRAP:-}" ]]; then
   mkdir "$WORK/.wrap"
+  # valgrind-rrun.sh's reports: in $WORK unless the caller chose a place,
+  # printed when the test fails (_rrun_test_cleanup).
+  if [[ -z "${RRUN_VALGRIND_LOGS:-}" ]]; then export RRUN_VALGRIND_LOGS=$WORK/.wrap/logs; fi
   printf '#!/bin/bash\nexec %q %q "$@"\n' "$RRUN_TEST_WRAP" "$RRUN_BIN" >"$WORK/.wrap/rrun"
   chmod 755 "$WORK/.wrap" "$WORK/.wrap/rrun"
   RRUN_BIN=$WORK/.wrap/rrun
@@ -371,6 +374,9 @@ _rrun_test_cleanup() {
   for id in $(state_ids); do
     "$RRUN_BIN" --root "$STATE_ROOT" delete -f "$id" >/dev/null 2>&1
   done
+  if ((status != 0)) && [[ "${RRUN_VALGRIND_LOGS:-}" == "$WORK/"* ]]; then
+    find "$RRUN_VALGRIND_LOGS" -name 'rrun.*.log' -size +0 -exec sh -c 'echo "--- valgrind: $1"; cat "$1"' sh {} \; >&2
+  fi
   if grep -qF -- "$WORK" /proc/self/mountinfo; then
     echo "cleanup: mounts left under $WORK; not removing it" >&2
     ((status == 0)) && status=1

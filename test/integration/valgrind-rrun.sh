@@ -5,7 +5,8 @@
 # program, hooks, itself from its sealed copy) runs without valgrind. A
 # memory error or a definite leak makes the exit status 99 (which no test
 # expects of rrun), the report in $RRUN_VALGRIND_LOGS/rrun.PID.log (empty
-# files for clean runs).
+# files for clean runs; lib.sh sets it to a directory in the test's $WORK
+# and prints the reports when the test fails).
 set -eu
 logs=${RRUN_VALGRIND_LOGS:-${TMPDIR:-/tmp}/rrun-valgrind-$(id -u)}
 mkdir -p "$logs"

@@ -153,7 +153,9 @@ else
   fallback=/tmp/rrun-$UID
   existed=no
   [[ -e "$fallback" ]] && existed=yes
-  default_root_create "$fallback" -u XDG_RUNTIME_DIR
+  # No keeper of the kept user namespace: without XDG_RUNTIME_DIR its
+  # record would be /tmp/rrun-userns-$UID, outside $WORK.
+  default_root_create "$fallback" -u XDG_RUNTIME_DIR RRUN_USERNS_KEEP=0
   if [[ "$existed" == no ]]; then
     rmdir "$fallback" || fail "$fallback is not empty after delete: $(ls -A "$fallback")"
   fi

@@ -103,18 +103,17 @@ as_bench_user() {
   as=()
   [[ $1 == root ]] && return 0
   [[ -d "$work/xdg-$1" ]] || install -d -m 700 -o "$1" -g "$(id -g "$1")" "$work/xdg-$1"
+  # shellcheck disable=SC2034 # the caller's array
   as=(runuser -u "$1" -- env XDG_RUNTIME_DIR="$work/xdg-$1")
 }
 
-# bench_end_keepers WORK: ends the keepers recorded under WORK (without
-# their record they would go at their next look, up to RRUN_USERNS_KEEP
-# seconds later).
+# bench_end_keepers WORK: ends the keepers recorded under WORK with
+# users.sh's end_keeper (without their record they would go at their next
+# look, up to RRUN_USERNS_KEEP seconds later).
 bench_end_keepers() {
-  local r k rest
+  local r
   for r in "$1"/xdg-*/rrun-userns; do
-    [[ -f $r ]] || continue
-    read -r k rest <"$r" || continue
-    if [[ "$(cat "/proc/$k/comm" 2>/dev/null)" == rrun-userns ]]; then kill "$k" 2>/dev/null || true; fi
+    if [[ -f $r ]]; then end_keeper "$r"; fi
   done
 }
 

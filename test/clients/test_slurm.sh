@@ -137,15 +137,11 @@ oci_conf oci.conf "$RRUN_BIN" "$T/state"
 # slurmstepd runs the oci.conf commands without the job's XDG_RUNTIME_DIR,
 # so a rootless run records the keeper of its kept user namespace (README
 # Performance 10) in /tmp/rrun-userns-UID: ended, and the record removed, at
-# exit when the test made it.
-end_keeper() {
-  local k rest
-  if read -r k rest <"$1" 2>/dev/null && [[ "$(cat "/proc/$k/comm" 2>/dev/null)" == rrun-userns ]]; then
-    kill "$k" 2>/dev/null
-  fi
-  rm -f -- "$1"
-}
-if [[ ! -e /tmp/rrun-userns-$TEST_UID ]]; then on_exit end_keeper "/tmp/rrun-userns-$TEST_UID"; fi
+# exit when the test made it (users.sh's end_keeper).
+if [[ ! -e /tmp/rrun-userns-$TEST_UID ]]; then
+  on_exit rm -f -- "/tmp/rrun-userns-$TEST_UID"
+  on_exit end_keeper "/tmp/rrun-userns-$TEST_UID"
+fi
 
 step "start munged, slurmctld and slurmd ($NODE on 127.0.0.1:$CTLD_PORT/$SLURMD_PORT)"
 t0=$(date +%s%N)

@@ -72,3 +72,14 @@ setup_users() {
   flock -u 9
   exec 9>&-
 }
+
+# end_keeper RECORD: ends the keeper of a kept user namespace (README
+# Performance 10) that RECORD names, if that process is one; the record
+# stays. A test user's rootless run starts one where the test does not
+# hold it (bench work directories, Slurm's jobs).
+end_keeper() {
+  local k rest
+  if read -r k rest <"$1" 2>/dev/null && [[ "$(cat "/proc/$k/comm" 2>/dev/null)" == rrun-userns ]]; then
+    kill "$k" 2>/dev/null || true
+  fi
+}
